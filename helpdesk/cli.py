@@ -1,0 +1,250 @@
+"""The ``helpdesk`` command: a thin click shell over the library.
+
+Each command parses its options, calls the library and prints in Spanish.
+Expected failures (``HelpdeskError``) become one line on stderr and the
+exit code of CONTRACT §1: 1 refused, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from . import config as config_mod
+from . import quarantine, views
+from .errors import HelpdeskError, NotFound
+from .store import Store
+from .tickets import STATE_LABELS, STATES
+
+
+class Context:
+    """Loads the config and opens the store only when a command needs them."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._config = None
+        self._store = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.database_path, self.config.raw_dir)
+        return self._store
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Archivo de configuración (por omisión $HELPDESK_CONFIG o ./config.toml).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Mesa de ayuda por correo para el reinicio de claves de entidades públicas."""
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Procesa lo que hay en el buzón, entrega el correo pendiente y termina.")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@pass_ctx
+def run(ctx: Context, once: bool, log_level: str) -> None:
+    """Atiende el buzón de soporte.
+
+    Sin --once espera correo (IMAP IDLE o consulta periódica) hasta recibir
+    SIGTERM o SIGINT, termina el mensaje en curso y sale con código 0.
+
+    Ejemplo: helpdesk --config /etc/helpdesk/config.toml run
+    """
+    from .daemon import Daemon, setup_logging
+
+    setup_logging(log_level)
+    daemon = Daemon(ctx.config, ctx.store)
+    if once:
+        outcomes = daemon.run_once()
+        click.echo(f"Mensajes procesados: {len(outcomes)}")
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.stop())
+    daemon.run_forever()
+
+
+@cli.command()
+@click.option("--state", type=click.Choice(STATES), help="Solo las solicitudes en este estado.")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
+    """Lista las solicitudes, las más recientes primero.
+
+    Ejemplo: helpdesk tickets --state needs_correction
+    """
+    rows = views.list_tickets(ctx.store, state)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("No hay solicitudes.")
+        return
+    for t in rows:
+        entity = t["entity_name"] or "(entidad sin identificar)"
+        click.echo(f"{t['radicado']}  {STATE_LABELS[t['state']]:<24} {t['created_at']}  {t['sender']}  {entity}")
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def show(ctx: Context, radicado: str, as_json: bool) -> None:
+    """Muestra una solicitud completa: datos, hallazgos e historial.
+
+    Ejemplo: helpdesk show GEL-2026-000042
+    """
+    view = views.detail(ctx.store, radicado)
+    if as_json:
+        _print_json(view)
+        return
+    click.echo(f"Radicado:      {view['radicado']}")
+    click.echo(f"Estado:        {STATE_LABELS[view['state']]}")
+    click.echo(f"Remitente:     {view['sender']}")
+    if view["requester"] != view["sender"]:
+        click.echo(f"Responder a:   {view['requester']}")
+    click.echo(f"Asunto:        {view['subject']}")
+    click.echo(f"Recibida:      {view['created_at']}")
+    for title, key in (("Problemas", "problems"), ("Advertencias", "warnings")):
+        if view[key]:
+            click.echo(f"\n{title}:")
+            for f in view[key]:
+                click.echo(f"  - {f['code']}: {f['detail']}")
+    click.echo("\nMensajes:")
+    for m in view["messages"]:
+        arrow = "recibido" if m["direction"] == "in" else "enviado "
+        delivery = f" [{m['delivery']}]" if m.get("delivery") else ""
+        click.echo(f"  {m['at']}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
+        click.echo(f"      {m['subject']}")
+    click.echo("\nHistorial:")
+    for e in view["events"]:
+        click.echo(f"  {e['at']}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@click.option("--all", "include_resolved", is_flag=True, help="Incluye los ya reprocesados con éxito.")
+@pass_ctx
+def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
+    """Lista los mensajes que no se pudieron procesar (en cuarentena).
+
+    Ejemplo: helpdesk failed
+    """
+    items = quarantine.listing(ctx.store, include_resolved)
+    if as_json:
+        _print_json([vars(i) for i in items])
+        return
+    if not items:
+        click.echo("No hay mensajes en cuarentena.")
+        return
+    for i in items:
+        click.echo(f"#{i.id}  {i.created_at}  intentos: {i.attempts}  {i.source_ref}\n    {i.error}")
+    click.echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Reintenta todos los mensajes en cuarentena.")
+@pass_ctx
+def retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Vuelve a procesar mensajes en cuarentena.
+
+    Ejemplo: helpdesk retry 3
+    """
+    from .daemon import Daemon
+
+    if not ids and not retry_all:
+        raise click.UsageError("indique uno o más ID (vea helpdesk failed) o --all")
+    items = quarantine.listing(ctx.store) if retry_all else [_quarantined(ctx.store, i) for i in ids]
+    daemon = Daemon(ctx.config, ctx.store)
+    still = 0
+    for item in items:
+        outcome = daemon.retry(item)
+        if outcome.action == "quarantined":
+            still += 1
+            click.echo(f"#{item.id}: sigue fallando: {outcome.reason}")
+        else:
+            click.echo(f"#{item.id}: procesado ({outcome.action}{', ' + outcome.radicado if outcome.radicado else ''})")
+    daemon.deliver()
+    if still:
+        sys.exit(1)
+
+
+@cli.command("outbox")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def outbox_cmd(ctx: Context, as_json: bool) -> None:
+    """Correos salientes con problemas: fallidos, rebotados o en reintento.
+
+    Ejemplo: helpdesk outbox
+    """
+    rows = views.outbox_problems(ctx.store)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("Todos los correos salientes se entregaron o están en cola sin errores.")
+        return
+    labels = {"failed": "fallido", "bounced": "rebotado", "pending": "en reintento"}
+    for r in rows:
+        click.echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {labels[r['status']]}  "
+                   f"intentos: {r['attempts']}\n    {r['last_error'] or ''}")
+
+
+@cli.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False), default=None,
+              help="Carpeta de trabajo de la demostración (por omisión var/demo junto a la configuración).")
+@pass_ctx
+def demo(ctx: Context, workdir: str | None) -> None:
+    """Demostración completa sin servidores: buzón Maildir y salida a archivos.
+
+    Crea solicitudes de ejemplo, las procesa y muestra lo ocurrido.
+
+    Ejemplo: helpdesk demo
+    """
+    from .demo import run_demo
+
+    base = ctx.config if Path(ctx.config_path or config_mod.default_config_path()).exists() else None
+    run_demo(base, Path(workdir) if workdir else None, click.echo)
+
+
+def _quarantined(store: Store, item_id: int) -> quarantine.Quarantined:
+    item = quarantine.get(store, item_id)
+    if item is None:
+        raise NotFound(f"no hay un mensaje en cuarentena con ID {item_id} (vea helpdesk failed)")
+    return item
+
+
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="helpdesk", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Cancelado.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HelpdeskError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

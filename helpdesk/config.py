@@ -1,0 +1,312 @@
+"""config.toml -> frozen dataclasses, every problem named by its dotted key.
+
+Each section is a dataclass whose fields are the keys it accepts, with their
+defaults. Unknown keys are errors, not warnings: a typo such as ``prot = 993``
+would otherwise run silently on the default port. Relative paths are resolved
+against the folder holding the config file, so the daemon does not depend on
+the directory it was started from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+SECURITY_MODES = ("ssl", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    source: str = "maildir"
+    host: str = "127.0.0.1"
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password: str = ""
+    password_env: str = ""
+    password_file: str = ""
+    ca_file: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Procesados"
+    path: str = "var/inbox"
+    poll_seconds: int = 60
+    idle: bool = True
+    connect_timeout: float = 15.0
+    read_timeout: float = 60.0
+    # IDLE is restarted well before the 29 minutes of RFC 2177.
+    idle_restart_seconds: int = 600
+    reconnect_max_seconds: int = 300
+    fetch_batch: int = 20
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    transport: str = "file"
+    host: str = "127.0.0.1"
+    port: int = 465
+    security: str = "ssl"
+    username: str = ""
+    password: str = ""
+    password_env: str = ""
+    password_file: str = ""
+    ca_file: str = ""
+    from_address: str = "soporte@example.gov.co"
+    from_name: str = "Mesa de ayuda"
+    path: str = "var/outbox"
+    timeout: float = 30.0
+    # Temporary failures are retried with exponential backoff until this
+    # many hours after the email was queued; then the row becomes `failed`.
+    retry_hours: float = 48.0
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: str = "var/helpdesk.db"
+    # Raw inbound messages, content-addressed; defaults beside the database.
+    raw_dir: str = ""
+
+
+@dataclass(frozen=True)
+class RadicadoConfig:
+    prefix: str = "GEL"
+
+
+@dataclass(frozen=True)
+class ResetConfig:
+    backend: str = "manual"
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RepliesConfig:
+    # Automatic replies (ack, correction, accepted) to one address per day;
+    # past it the ticket is still created but nothing more is sent to it.
+    daily_cap_per_sender: int = 10
+    templates: str = ""
+    # Shown in every reply so the entity knows how to follow up (seed 000).
+    support_phone: str = "+1 595 35 95"
+    support_hotline: str = "018000 91 0742"
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    # Checked before any MIME parsing (LIBRARY_NOTES: the stdlib parser is
+    # slow on pathological shapes and raises on deep nesting).
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_parts: int = 200
+
+
+@dataclass(frozen=True)
+class Config:
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    radicado: RadicadoConfig = field(default_factory=RadicadoConfig)
+    reset: ResetConfig = field(default_factory=ResetConfig)
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    # Folder of the config file: the base of every relative path.
+    base_dir: Path = Path(".")
+    source_path: Path = Path("config.toml")
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_path(self) -> Path:
+        return self.path(self.storage.database)
+
+    @property
+    def raw_dir(self) -> Path:
+        if self.storage.raw_dir:
+            return self.path(self.storage.raw_dir)
+        return self.database_path.parent / "raw"
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.replies.templates:
+            return self.path(self.replies.templates)
+        return Path(__file__).resolve().parent.parent / "templates"
+
+    def inbox_password(self) -> str:
+        return _secret(self, "inbox", self.inbox)
+
+    def smtp_password(self) -> str:
+        return _secret(self, "smtp", self.smtp)
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source_path")}
+
+# Values each enumerated key accepts; anything else is named in the error.
+CHOICES = {
+    "inbox.source": ("imap", "maildir"),
+    "inbox.security": SECURITY_MODES,
+    "smtp.transport": ("smtp", "file"),
+    "smtp.security": SECURITY_MODES,
+    "reset.backend": ("manual", "command", "ldap"),
+}
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("HELPDESK_CONFIG") or "config.toml")
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError naming the key."""
+    path = Path(path) if path else default_config_path()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no existe el archivo de configuración") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: no se puede leer: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML inválido: {exc}") from None
+    return from_dict(data, path)
+
+
+def from_dict(data: dict, path: Path) -> Config:
+    sections = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{path}: {name}: sección desconocida")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {name}: debe ser una sección [{name}]")
+        cls = _section_class(name)
+        sections[name] = _build_section(cls, name, value, path)
+    config = Config(**sections, base_dir=path.resolve().parent, source_path=path)
+    _check_semantics(config, path)
+    return config
+
+
+def _section_class(name: str) -> type:
+    hints = typing.get_type_hints(Config)
+    return hints[name]
+
+
+def _build_section(cls: type, section: str, values: dict, path: Path):
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        if key not in hints:
+            raise ConfigError(f"{path}: {dotted}: clave desconocida")
+        kwargs[key] = _coerce(hints[key], value, dotted, path)
+        choices = CHOICES.get(dotted)
+        if choices and kwargs[key] not in choices:
+            allowed = ", ".join(f'"{c}"' for c in choices)
+            raise ConfigError(f"{path}: {dotted}: valor {value!r} no válido (use {allowed})")
+    return cls(**kwargs)
+
+
+def _coerce(hint, value, dotted: str, path: Path):
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"{path}: {dotted}: se esperaba {expected}, no {value!r}")
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true o false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("un número entero")
+        if value < 0:
+            raise wrong("un número no negativo")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("un número")
+        if value < 0:
+            raise wrong("un número no negativo")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise wrong("un texto entre comillas")
+        return value
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong("una lista de textos")
+        return list(value)
+    raise AssertionError(f"unsupported config type {hint} for {dotted}")
+
+
+def _check_semantics(config: Config, path: Path) -> None:
+    """Cross-key checks that a type alone cannot express."""
+    for section in ("inbox", "smtp"):
+        sec = getattr(config, section)
+        given = [k for k in ("password", "password_env", "password_file") if getattr(sec, k)]
+        if len(given) > 1:
+            raise ConfigError(f"{path}: {section}.{given[1]}: use solo una de password, password_env o password_file")
+    if config.inbox.source == "imap" and not config.inbox.username:
+        raise ConfigError(f"{path}: inbox.username: obligatorio cuando inbox.source = \"imap\"")
+    if not 0 < config.inbox.port < 65536:
+        raise ConfigError(f"{path}: inbox.port: {config.inbox.port} no es un puerto válido")
+    if not 0 < config.smtp.port < 65536:
+        raise ConfigError(f"{path}: smtp.port: {config.smtp.port} no es un puerto válido")
+    if "@" not in config.smtp.from_address:
+        raise ConfigError(f"{path}: smtp.from_address: {config.smtp.from_address!r} no es una dirección de correo")
+    if config.reset.backend == "command" and not config.reset.command:
+        raise ConfigError(f"{path}: reset.command: obligatorio cuando reset.backend = \"command\"")
+    prefix = config.radicado.prefix
+    if not prefix or not prefix.isalnum() or not prefix.isascii():
+        raise ConfigError(f"{path}: radicado.prefix: {prefix!r} debe tener solo letras y números")
+    if config.inbox.poll_seconds < 1:
+        raise ConfigError(f"{path}: inbox.poll_seconds: debe ser al menos 1")
+    for section, used in (("inbox", config.inbox.source == "imap"), ("smtp", config.smtp.transport == "smtp")):
+        sec = getattr(config, section)
+        # Plain text is tolerated only where the password cannot leave the host.
+        if used and sec.security == "none" and not is_loopback(sec.host):
+            raise ConfigError(
+                f"{path}: {section}.security: \"none\" enviaría la contraseña sin cifrar a {sec.host}; "
+                "use \"ssl\" o \"starttls\" (sin cifrado solo se permite hacia 127.0.0.1)"
+            )
+    # Secrets are read now so that a wrong variable or file fails at start-up.
+    config.inbox_password()
+    config.smtp_password()
+
+
+def is_loopback(host: str) -> bool:
+    """True for a literal loopback address or "localhost" (no DNS lookup)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _secret(config: Config, section: str, sec) -> str:
+    if sec.password_env:
+        value = os.environ.get(sec.password_env)
+        if value is None:
+            raise ConfigError(
+                f"{config.source_path}: {section}.password_env: la variable de entorno {sec.password_env} no está definida"
+            )
+        return value
+    if sec.password_file:
+        # systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY.
+        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+        candidate = Path(sec.password_file)
+        if cred_dir and not candidate.is_absolute() and (Path(cred_dir) / candidate).exists():
+            candidate = Path(cred_dir) / candidate
+        else:
+            candidate = config.path(sec.password_file)
+        try:
+            return candidate.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"{config.source_path}: {section}.password_file: no se puede leer {candidate}: {exc.strerror}"
+            ) from None
+    return sec.password

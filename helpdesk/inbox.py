@@ -1,0 +1,290 @@
+"""Where requests come from: an IMAP folder or a local Maildir.
+
+Both sources speak the same small protocol to the daemon:
+
+- ``fetch()`` yields ``Incoming`` messages not yet handled;
+- ``done(incoming)`` is called *after* the message's transaction committed,
+  and moves it out of the way (IMAP: to ``processed_folder``; Maildir: to
+  ``cur/`` with the ``S`` flag);
+- ``wait(seconds, stopping)`` blocks until new mail may be there.
+
+A crash between the commit and ``done`` leaves the message in place; the
+next ``fetch`` yields it again and the pipeline's deduplication makes
+nothing new of it, so ``done`` simply completes the move.
+
+IMAP bookkeeping is ``(folder, uidvalidity, last_uid)`` in the database,
+as getmail does: UIDs at or below ``last_uid`` were committed and only need
+moving, and a UIDVALIDITY change (the server renumbered the folder) resets
+``last_uid`` so everything is read again, deduplication making it harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from .config import Config
+from .errors import InboxError
+from .message import TRUNCATED_HEADER
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "this connection is unusable": reconnect.
+CONNECTION_ERRORS = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, EOFError)
+# UIDs per SEARCH: imaplib refuses response lines over 1,000,000 bytes.
+SEARCH_WINDOW = 50_000
+
+
+@dataclass(frozen=True)
+class Incoming:
+    ref: str  # where it came from, for logs and the quarantine list
+    raw: bytes
+    key: object  # source-specific handle (IMAP UID, Maildir file name)
+
+
+def open_source(config: Config, store: Store):
+    if config.inbox.source == "imap":
+        return ImapSource(config, store)
+    return MaildirSource(config.path(config.inbox.path), config.inbox.poll_seconds)
+
+
+def interruptible_sleep(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Sleep up to ``seconds``, waking each second to honour a stop request."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(1.0, left))
+
+
+class MaildirSource:
+    """A Maildir folder on disk: the embedded default, no server needed."""
+
+    def __init__(self, path: Path, poll_seconds: int):
+        self.path = path
+        self.poll_seconds = poll_seconds
+        for sub in ("new", "cur", "tmp"):
+            (path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def fetch(self) -> Iterator[Incoming]:
+        for folder, name in self._pending():
+            try:
+                raw = (self.path / folder / name).read_bytes()
+            except FileNotFoundError:  # taken by another reader meanwhile
+                continue
+            yield Incoming(ref=f"maildir:{folder}/{name}", raw=raw, key=(folder, name))
+
+    def _pending(self) -> list[tuple[str, str]]:
+        found = [("new", n) for n in os.listdir(self.path / "new") if not n.startswith(".")]
+        for name in os.listdir(self.path / "cur"):
+            _base, _sep, info = name.partition(":2,")
+            if not name.startswith(".") and "S" not in info:
+                found.append(("cur", name))
+        # Maildir names start with the delivery time: oldest first.
+        return sorted(found, key=lambda item: item[1])
+
+    def done(self, incoming: Incoming) -> None:
+        folder, name = incoming.key
+        base, _sep, info = name.partition(":2,")
+        flags = "".join(sorted(set(info) | {"S"}))
+        try:
+            os.replace(self.path / folder / name, self.path / "cur" / f"{base}:2,{flags}")
+        except FileNotFoundError:
+            pass  # already moved: done() is idempotent
+
+    def wait(self, seconds: float, stopping: Callable[[], bool]) -> None:
+        interruptible_sleep(min(seconds, self.poll_seconds), stopping)
+
+    def close(self) -> None:
+        pass
+
+
+class ImapSource:
+    """An IMAP folder read with imapclient; IDLE when offered, else polling."""
+
+    def __init__(self, config: Config, store: Store):
+        self.cfg = config.inbox
+        self.max_bytes = config.limits.max_message_bytes
+        self.password = config.inbox_password()
+        self.store = store
+        self.client: IMAPClient | None = None
+        self.uidvalidity = 0
+        self.uidnext = 0
+
+    # -- connection -----------------------------------------------------
+
+    def connect(self) -> IMAPClient:
+        cfg = self.cfg
+        context = ssl.create_default_context(cafile=cfg.ca_file or None)
+        timeout = SocketTimeout(connect=cfg.connect_timeout, read=cfg.read_timeout)
+        try:
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl", ssl_context=context, timeout=timeout)
+            if cfg.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise InboxError(f"{cfg.host}:{cfg.port} no ofrece STARTTLS; no se enviará la contraseña sin cifrar")
+                client.starttls(context)
+            client.login(cfg.username, self.password)
+            if not client.folder_exists(cfg.processed_folder):
+                client.create_folder(cfg.processed_folder)
+        except LoginError as exc:
+            raise InboxError(f"IMAP {cfg.host}:{cfg.port}: el servidor rechazó el usuario {cfg.username}: {_text(exc)}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise InboxError(f"IMAP {cfg.host}:{cfg.port}: certificado no válido: {exc.verify_message}") from None
+        except CONNECTION_ERRORS as exc:
+            raise InboxError(f"IMAP {cfg.host}:{cfg.port}: {_text(exc)}") from None
+        self.client = client
+        log.info("connected to IMAP %s:%s as %s", cfg.host, cfg.port, cfg.username)
+        return client
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.logout()
+            except CONNECTION_ERRORS:
+                pass
+
+    def _drop(self) -> None:
+        """Forget a broken connection without talking to the server."""
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.shutdown()
+            except CONNECTION_ERRORS:
+                pass
+
+    def _call(self, fn, *args):
+        """Run one IMAP operation; a dead connection becomes InboxError."""
+        try:
+            return fn(*args)
+        except CONNECTION_ERRORS as exc:
+            self._drop()
+            raise InboxError(f"IMAP {self.cfg.host}:{self.cfg.port}: {_text(exc)}") from None
+
+    # -- reading --------------------------------------------------------
+
+    def fetch(self) -> Iterator[Incoming]:
+        client = self.client or self.connect()
+        info = self._call(client.select_folder, self.cfg.folder)
+        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        self.uidnext = int(info.get(b"UIDNEXT", 0))
+        last_uid = self._last_uid()
+        uids = self._uids()
+        committed = [u for u in uids if u <= last_uid]
+        if committed:
+            # Handled before a crash or a failed move: finish moving them.
+            self._move(committed)
+        fresh = [u for u in uids if u > last_uid]
+        for start in range(0, len(fresh), self.cfg.fetch_batch):
+            batch = fresh[start : start + self.cfg.fetch_batch]
+            for uid, raw in self._fetch_batch(batch):
+                yield Incoming(ref=f"imap:{self.cfg.folder}:{self.uidvalidity}:{uid}", raw=raw, key=uid)
+
+    def _uids(self) -> list[int]:
+        found: list[int] = []
+        top = max(self.uidnext, 2)
+        for low in range(1, top, SEARCH_WINDOW):
+            high = min(low + SEARCH_WINDOW - 1, top - 1)
+            # search("UID n:*") always returns the highest UID even when it
+            # is below n (LIBRARY_NOTES): filter to the window.
+            found += [u for u in self._call(self.client.search, ["UID", f"{low}:{high}"]) if low <= u <= high]
+        if not self.uidnext:  # server without UIDNEXT: one open-ended search
+            found = list(self._call(self.client.search, ["ALL"]))
+        return sorted(set(found))
+
+    def _fetch_batch(self, uids: list[int]) -> list[tuple[int, bytes]]:
+        sizes = self._call(self.client.fetch, uids, ["RFC822.SIZE"])
+        small = [u for u in uids if sizes.get(u, {}).get(b"RFC822.SIZE", 0) <= self.max_bytes]
+        large = [u for u in uids if u in sizes and u not in small]
+        result: dict[int, bytes] = {}
+        if small:
+            # BINARY.PEEK is broken in imapclient (returns "~{n}"): BODY.PEEK[].
+            for uid, data in self._call(self.client.fetch, small, ["BODY.PEEK[]"]).items():
+                result[uid] = data.get(b"BODY[]", b"")
+        for uid in large:
+            # Never pull an oversized message into memory: headers only.
+            data = self._call(self.client.fetch, [uid], ["BODY.PEEK[HEADER]"])[uid]
+            header = data.get(b"BODY[HEADER]", b"")
+            note = TRUNCATED_HEADER + f" {sizes[uid][b'RFC822.SIZE']} bytes\r\n".encode()
+            result[uid] = note + header
+        return [(u, result[u]) for u in uids if u in result]
+
+    def done(self, incoming: Incoming) -> None:
+        self._move([incoming.key])
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO inbox_state(folder, uidvalidity, last_uid) VALUES (?, ?, ?) "
+                "ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+                "last_uid = max(CASE WHEN inbox_state.uidvalidity = excluded.uidvalidity "
+                "THEN inbox_state.last_uid ELSE 0 END, excluded.last_uid)",
+                (self.cfg.folder, self.uidvalidity, incoming.key),
+            )
+
+    def _last_uid(self) -> int:
+        row = self.store.one("SELECT uidvalidity, last_uid FROM inbox_state WHERE folder = ?", (self.cfg.folder,))
+        if row is None:
+            return 0
+        if row["uidvalidity"] != self.uidvalidity:
+            log.warning(
+                "UIDVALIDITY of %s changed (%s -> %s): reading the folder again",
+                self.cfg.folder, row["uidvalidity"], self.uidvalidity,
+            )
+            return 0
+        return row["last_uid"]
+
+    def _move(self, uids: list[int]) -> None:
+        client = self.client
+        if client.has_capability("MOVE"):
+            self._call(client.move, uids, self.cfg.processed_folder)
+            return
+        self._call(client.copy, uids, self.cfg.processed_folder)
+        self._call(client.delete_messages, uids)
+        if client.has_capability("UIDPLUS"):
+            self._call(client.uid_expunge, uids)
+        else:
+            self._call(client.expunge)
+
+    # -- waiting --------------------------------------------------------
+
+    def wait(self, seconds: float, stopping: Callable[[], bool]) -> None:
+        client = self.client or self.connect()
+        if not (self.cfg.idle and client.has_capability("IDLE")):
+            interruptible_sleep(min(seconds, self.cfg.poll_seconds), stopping)
+            return
+        self._idle(client, min(seconds, self.cfg.idle_restart_seconds), stopping)
+
+    def _idle(self, client: IMAPClient, seconds: float, stopping: Callable[[], bool]) -> None:
+        self._call(client.idle)
+        deadline = time.monotonic() + seconds
+        try:
+            while not stopping() and time.monotonic() < deadline:
+                started = time.monotonic()
+                responses = self._call(client.idle_check, 1.0)
+                if any(r[0] == b"BYE" for r in responses if r):
+                    raise InboxError(f"IMAP {self.cfg.host}: el servidor cerró la sesión (BYE)")
+                if not responses and time.monotonic() - started < 0.5:
+                    # After BYE or a dead socket idle_check returns at once,
+                    # forever: treat it as a lost connection, not a spin.
+                    raise InboxError(f"IMAP {self.cfg.host}: se perdió la conexión")
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return
+        except InboxError:
+            self._drop()
+            raise
+        finally:
+            if self.client is not None:
+                self._call(client.idle_done)
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+

@@ -1,0 +1,246 @@
+"""Raw bytes -> ``Intake``: the facts of one inbound message, as plain strings.
+
+We parse with the standard library's ``email.policy.default`` rather than
+mail-parser (see README, "Dependencies"): it decodes RFC 2047 and RFC 2231
+names (Spanish accents) correctly, reports defects, and keeps a forwarded
+``message/rfc822`` as one part instead of flattening its attachments into
+the sender's own.
+
+Size and shape are bounded *before* parsing: a message over
+``limits.max_message_bytes`` or with more than ``limits.max_parts`` MIME
+parts is read for its headers only, and the ticket says why.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+from .config import LimitsConfig
+
+# Prepended by the IMAP source when it fetched only an oversized message's headers.
+TRUNCATED_HEADER = b"X-Helpdesk-Truncated:"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # NFC-normalised display name; never used as a path
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the pipeline needs to know about one inbound message."""
+
+    message_id: str  # without angle brackets; "" when absent
+    sender: str  # From address, lower-cased; "" when unusable
+    reply_to: str  # Reply-To address when present and valid
+    subject: str  # one line, controls removed
+    in_reply_to: list[str]
+    references: list[str]
+    return_path: str | None  # None when the header is absent
+    headers: dict[str, list[str]]  # lower-cased names -> clean values
+    content_type: str
+    attachments: list[Attachment] = field(default_factory=list)
+    body_text: str = ""
+    # Message-IDs found inside a delivery report (the email that bounced).
+    reported_ids: list[str] = field(default_factory=list)
+    truncated: str = ""  # why the body was not parsed, when it was not
+
+    @property
+    def requester(self) -> str:
+        """Where automatic replies go: Reply-To when present, else From."""
+        return self.reply_to or self.sender
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+
+def clean_text(value: object, limit: int = 998) -> str:
+    """A header-safe single line: no CR, LF or other control characters."""
+    text = _CONTROL.sub(" ", str(value or ""))
+    return " ".join(text.split())[:limit]
+
+
+def valid_address(address: str) -> bool:
+    """Strict enough to send to: one local@domain, no display-name tricks."""
+    return bool(_ADDRESS.match(address)) and len(address) <= 254 and ".." not in address
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def parse(raw: bytes, limits: LimitsConfig) -> Intake:
+    """Parse raw bytes within the configured bounds."""
+    truncated = _too_big(raw, limits)
+    if truncated:
+        header_end = raw.find(b"\r\n\r\n")
+        if header_end < 0:
+            header_end = raw.find(b"\n\n")
+        raw = raw[: header_end if header_end >= 0 else 64 * 1024] + b"\r\n\r\n"
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return _intake(msg, truncated)
+
+
+def _too_big(raw: bytes, limits: LimitsConfig) -> str:
+    if raw.startswith(TRUNCATED_HEADER):
+        # The IMAP source fetched only the headers of an oversized message.
+        size = raw[len(TRUNCATED_HEADER) : raw.find(b"\r\n")].strip().split(b" ")[0].decode("ascii", "replace")
+        return f"mensaje de {size} bytes, el límite es {limits.max_message_bytes}"
+    if len(raw) > limits.max_message_bytes:
+        return f"mensaje de {len(raw)} bytes, el límite es {limits.max_message_bytes}"
+    # A cheap upper bound on MIME parts (and so on nesting depth).
+    parts = len(re.findall(rb"(?im)^content-type:", raw))
+    if parts > limits.max_parts:
+        return f"mensaje con {parts} partes MIME, el límite es {limits.max_parts}"
+    return ""
+
+
+def _intake(msg: EmailMessage, truncated: str) -> Intake:
+    headers: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        headers.setdefault(name.lower(), []).append(clean_text(_header_str(value), 4000))
+    sender = _first_address(headers.get("from", []))
+    reply_to = _first_address(headers.get("reply-to", []))
+    return_path = None
+    if "return-path" in headers:
+        return_path = parseaddr(headers["return-path"][0])[1].lower()
+    attachments, body, reported = ([], "", []) if truncated else _walk(msg)
+    message_ids = _ids(headers.get("message-id", []))
+    return Intake(
+        message_id=message_ids[0] if message_ids else "",
+        sender=sender,
+        reply_to=reply_to if reply_to != sender else "",
+        subject=clean_text(headers.get("subject", [""])[0]),
+        in_reply_to=_ids(headers.get("in-reply-to", [])),
+        references=_ids(headers.get("references", [])),
+        return_path=return_path,
+        headers=headers,
+        content_type=msg.get_content_type(),
+        attachments=attachments,
+        body_text=body,
+        reported_ids=reported,
+        truncated=truncated,
+    )
+
+
+def _header_str(value) -> str:
+    # The policy hands us header objects that decode RFC 2047; a header
+    # that cannot be decoded at all still becomes readable text.
+    try:
+        return str(value)
+    except Exception:  # defective encodings must never stop intake
+        return repr(value)
+
+
+def _first_address(values: list[str]) -> str:
+    # Python 3.11 getaddresses accepts forms like "a@x)<b@y>" and splits
+    # them into several addresses (CVE-2023-27043): demand exactly one.
+    found = [addr.strip().lower() for _name, addr in getaddresses(values[:1]) if addr]
+    if len(found) == 1 and valid_address(found[0]):
+        return found[0]
+    return ""
+
+
+def _ids(values: list[str]) -> list[str]:
+    found: list[str] = []
+    for value in values:
+        for mid in _MSGID.findall(value) or ([value.strip()] if value.strip() and " " not in value.strip() else []):
+            if mid not in found:
+                found.append(mid)
+    return found
+
+
+def _walk(msg: EmailMessage) -> tuple[list[Attachment], str, list[str]]:
+    attachments: list[Attachment] = []
+    body = ""
+    reported: list[str] = []
+    for part in _own_parts(msg):
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            reported.extend(_reported_ids(part))
+            if ctype == "message/rfc822" and msg.get_content_type() != "multipart/report":
+                # A forwarded email counts as one attachment of its own, so
+                # staff can see it; its documents are not the sender's.
+                attachments.append(Attachment(_filename(part) or "mensaje-reenviado.eml", ctype, part.as_bytes()))
+            continue
+        filename = _filename(part)
+        disposition = part.get_content_disposition()
+        if filename or disposition == "attachment" or not ctype.startswith(("text/", "multipart/")):
+            data = _payload(part)
+            attachments.append(Attachment(filename or f"adjunto-{len(attachments) + 1}", ctype, data))
+        elif ctype == "text/plain" and not body:
+            body = _text(part)
+    return attachments, body, reported
+
+
+def _own_parts(msg: EmailMessage):
+    """Leaf parts of the message, not descending into attached emails."""
+    if msg.is_multipart():
+        for sub in msg.get_payload():
+            if sub.get_content_type() in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+                yield sub
+            elif sub.is_multipart():
+                yield from _own_parts(sub)
+            else:
+                yield sub
+    else:
+        yield msg
+
+
+def _filename(part) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # malformed RFC 2231 parameters
+        name = ""
+    name = unicodedata.normalize("NFC", clean_text(name, 255))
+    # Only the last path component is ever shown; it is never used as a path.
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _payload(part) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        data = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+    return data
+
+
+def _text(part) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, AssertionError):
+        data = _payload(part)
+        return data.decode("latin-1")
+
+
+def _reported_ids(part) -> list[str]:
+    """Message-IDs of the original email inside a bounce or forward."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if inner is not None and hasattr(inner, "get_all"):
+        return _ids([clean_text(v) for v in inner.get_all("message-id", [])])
+    text = payload if isinstance(payload, str) else _payload(part).decode("utf-8", "replace")
+    found = re.findall(r"(?im)^message-id:\s*(<[^>]+>)", text)
+    return _ids(found)
+
+
+def address_header(name: str, address: str) -> str:
+    """Format an address for a header, quoting the display name safely."""
+    name = clean_text(name, 200)
+    return str(Address(display_name=name, addr_spec=address)) if name else address

@@ -1,0 +1,234 @@
+"""The transactional outbox and its delivery.
+
+``enqueue`` writes an email as a row *inside the caller's transaction*, so
+an email exists if and only if the state change that causes it committed.
+``deliver_due`` later hands pending rows to a transport and records the
+result. The one window where an email can go out twice is a crash after the
+SMTP server accepted it and before the row is marked sent; the retry then
+carries the same Message-ID, so the duplicate is recognisable. We shorten
+that window by marking each row sent right after its own DATA reply, not
+after the batch.
+
+Transports: ``file`` writes ``.eml`` files (the embedded default; a rename
+makes each write atomic and idempotent) and ``smtp`` uses aiosmtplib with
+TLS chosen explicitly, never opportunistically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import aiosmtplib
+
+from .config import Config, SmtpConfig
+from .errors import DeliveryError
+from .replies import SMTP_POLICY, Reply
+from .store import Store, iso, now
+from .tickets import record_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    ticket_id: int | None
+    kind: str
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+    attempts: int
+    deadline: str
+
+
+def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply) -> int:
+    """Queue ``reply``; call inside the transaction that causes it."""
+    stamp = now()
+    raw = reply.message.as_bytes(policy=SMTP_POLICY)
+    deadline = stamp + timedelta(hours=config.smtp.retry_hours)
+    cur = conn.execute(
+        "INSERT INTO outbox(ticket_id, kind, message_id, mail_from, rcpt_to, raw, next_attempt_at, deadline, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, reply.kind, reply.message_id, config.smtp.from_address, reply.to, raw, iso(stamp), iso(deadline), iso(stamp)),
+    )
+    conn.execute(
+        "INSERT INTO messages(direction, dedup_key, message_id, ticket_id, kind, from_addr, to_addr, subject, at) "
+        "VALUES ('out', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "out:" + reply.message_id,
+            reply.message_id,
+            ticket_id,
+            reply.kind,
+            config.smtp.from_address,
+            reply.to,
+            str(reply.message["Subject"]),
+            iso(stamp),
+        ),
+    )
+    return cur.lastrowid
+
+
+def due(store: Store, limit: int = 100) -> list[OutboxRow]:
+    rows = store.query(
+        "SELECT id, ticket_id, kind, message_id, mail_from, rcpt_to, raw, attempts, deadline FROM outbox "
+        "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        (iso(), limit),
+    )
+    return [OutboxRow(**dict(r)) for r in rows]
+
+
+def next_due_at(store: Store) -> datetime | None:
+    row = store.one("SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'pending'")
+    return datetime.fromisoformat(row["t"]) if row and row["t"] else None
+
+
+def deliver_due(store: Store, config: Config) -> tuple[int, int]:
+    """Send everything due; return (sent, still failing)."""
+    rows = due(store)
+    if not rows:
+        return 0, 0
+    transport = make_transport(config)
+    return transport.deliver(store, config, rows)
+
+
+def make_transport(config: Config):
+    if config.smtp.transport == "file":
+        return FileTransport(config.path(config.smtp.path))
+    return SmtpTransport(config.smtp, config.smtp_password())
+
+
+def mark_sent(store: Store, row: OutboxRow) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            (iso(), row.id),
+        )
+
+
+def mark_failure(store: Store, config: Config, row: OutboxRow, error: DeliveryError) -> None:
+    """Schedule a retry with capped exponential backoff, or give up."""
+    attempts = row.attempts + 1
+    delay = min(config.smtp.retry_base_seconds * 2 ** (attempts - 1), config.smtp.retry_max_seconds)
+    retry_at = now() + timedelta(seconds=delay)
+    give_up = error.permanent or retry_at > datetime.fromisoformat(row.deadline)
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            ("failed" if give_up else "pending", attempts, iso(retry_at), str(error)[:500], row.id),
+        )
+        if give_up and row.ticket_id:
+            record_event(conn, row.ticket_id, "sistema", "envío fallido", f"{row.kind} a {row.rcpt_to}: {error}")
+    level = logging.ERROR if give_up else logging.WARNING
+    log.log(level, "delivery %s of %s to %s: %s", "failed" if give_up else "deferred", row.message_id, row.rcpt_to, error)
+
+
+class FileTransport:
+    """Writes each email as ``<outbox id>-<kind>.eml``; rewriting is harmless."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def deliver(self, store: Store, config: Config, rows: list[OutboxRow]) -> tuple[int, int]:
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for row in rows:
+            target = self.folder / f"{row.id:08d}-{row.kind}.eml"
+            tmp = target.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(row.raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+            mark_sent(store, row)
+            log.info("written %s (%s) to %s", row.message_id, row.kind, target)
+        return len(rows), 0
+
+
+class SmtpTransport:
+    """aiosmtplib with explicit TLS; one connection per batch."""
+
+    def __init__(self, smtp: SmtpConfig, password: str):
+        self.smtp = smtp
+        self.password = password
+
+    def deliver(self, store: Store, config: Config, rows: list[OutboxRow]) -> tuple[int, int]:
+        return asyncio.run(self._deliver(store, config, rows))
+
+    async def _deliver(self, store: Store, config: Config, rows: list[OutboxRow]) -> tuple[int, int]:
+        sent = failing = 0
+        try:
+            client = await self._connect()
+        except DeliveryError as exc:
+            for row in rows:
+                mark_failure(store, config, row, exc)
+            return 0, len(rows)
+        try:
+            for row in rows:
+                try:
+                    await self._send(client, row)
+                except DeliveryError as exc:
+                    mark_failure(store, config, row, exc)
+                    failing += 1
+                    if not client.is_connected:
+                        client = await self._connect()
+                    continue
+                mark_sent(store, row)
+                sent += 1
+                log.info("sent %s (%s) to %s", row.message_id, row.kind, row.rcpt_to)
+        except DeliveryError as exc:
+            log.warning("SMTP connection lost: %s", exc)
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+        return sent, failing
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = self.smtp
+        context = ssl.create_default_context(cafile=smtp.ca_file or None)
+        client = aiosmtplib.SMTP(
+            hostname=smtp.host,
+            port=smtp.port,
+            timeout=smtp.timeout,
+            use_tls=smtp.security == "ssl",
+            # Explicit: aiosmtplib's default (None) is opportunistic STARTTLS,
+            # measured to send AUTH in clear text to a server without it.
+            start_tls=smtp.security == "starttls",
+            tls_context=context if smtp.security != "none" else None,
+        )
+        try:
+            await client.connect()
+            if smtp.username:
+                await client.login(smtp.username, self.password)
+        except ssl.SSLError as exc:
+            raise DeliveryError(f"TLS con {smtp.host}:{smtp.port}: {exc}", permanent=False) from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"autenticación SMTP rechazada: {exc.code} {exc.message}", permanent=False) from None
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(f"conexión SMTP con {smtp.host}:{smtp.port}: {exc}", permanent=False) from None
+        return client
+
+    async def _send(self, client: aiosmtplib.SMTP, row: OutboxRow) -> None:
+        try:
+            errors, _response = await client.sendmail(row.mail_from, [row.rcpt_to], row.raw)
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"{exc.code} {exc.message}", permanent=500 <= exc.code < 600) from None
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise DeliveryError(str(exc), permanent=all(500 <= c < 600 for c in codes)) from None
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(f"SMTP: {exc}", permanent=False) from None
+        # send() can succeed while a recipient failed: read the dict.
+        if errors:
+            code, message = next(iter(errors.values()))
+            raise DeliveryError(f"{code} {message}", permanent=500 <= code < 600)
+

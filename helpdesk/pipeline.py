@@ -1,0 +1,174 @@
+"""One inbound message -> one transaction: the place that decides.
+
+``process`` is called with bytes that are already in the raw store. It
+parses them (outside the transaction, so the write lock is held only for the
+few statements that need it), then in one ``BEGIN IMMEDIATE`` transaction:
+
+1. drops a message already seen (same Message-ID, or same bytes when it has
+   none): a redelivery makes nothing new;
+2. records robots (auto-replies, bounces, lists, loops) without answering,
+   linking a bounce to the ticket of the email that bounced;
+3. joins a reply to its ticket (our Message-ID in In-Reply-To/References, or
+   a ``[Radicado ...]`` subject tag from the ticket's own domain);
+4. otherwise opens a ticket with a new radicado and queues its ``ack``.
+
+Everything it writes, outbox rows included, commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from . import outbox, robots, tickets
+from .config import Config
+from .message import Intake, domain_of, parse
+from .replies import AUTOMATIC_KINDS, Renderer
+from .store import Store, iso, now
+from .tickets import Ticket, add_finding, record_event
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "sistema"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message; printed by the CLI and logged."""
+
+    action: str  # new_ticket | joined | duplicate | ignored
+    message_id: str
+    radicado: str | None = None
+    reason: str = ""  # for ignored: the robots.Robot value
+    replies: list[str] = field(default_factory=list)  # kinds queued
+
+
+def dedup_key(intake: Intake, sha256: str) -> str:
+    return f"mid:{intake.message_id}" if intake.message_id else f"sha:{sha256}"
+
+
+def process(store: Store, config: Config, renderer: Renderer, raw: bytes, sha256: str) -> Outcome:
+    intake = parse(raw, config.limits)
+    key = dedup_key(intake, sha256)
+    with store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM messages WHERE dedup_key = ?", (key,)).fetchone():
+            return Outcome("duplicate", intake.message_id)
+        robot = robots.classify(intake, config.smtp.from_address)
+        if robot is not robots.Robot.HUMAN:
+            return _record_robot(conn, intake, key, sha256, robot)
+        ticket, suspicious = _thread(conn, config, intake)
+        if ticket is not None:
+            _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
+            record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
+            return Outcome("joined", intake.message_id, ticket.radicado)
+        return _open_ticket(conn, config, renderer, intake, key, sha256, suspicious)
+
+
+def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: str, sha256: str, suspicious: str) -> Outcome:
+    ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
+    _record_inbound(conn, intake, key, sha256, ticket.id, "request")
+    record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
+    if suspicious:
+        add_finding(conn, ticket.id, "warning", "untrusted_radicado_reference", suspicious)
+    if intake.truncated:
+        add_finding(conn, ticket.id, "warning", "message_too_large", intake.truncated)
+    if _over_daily_cap(conn, config, intake.requester):
+        add_finding(conn, ticket.id, "warning", "reply_cap_reached",
+                    f"{intake.requester} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy")
+        log.warning("%s: daily reply cap reached for %s, no ack", ticket.radicado, intake.requester)
+        return Outcome("new_ticket", intake.message_id, ticket.radicado)
+    reply = renderer.build(
+        "ack",
+        intake.requester,
+        ticket.radicado,
+        {"original_subject": intake.subject[:150]},
+        answering=[*intake.references, intake.message_id],
+    )
+    outbox.enqueue(conn, config, ticket.id, reply)
+    return Outcome("new_ticket", intake.message_id, ticket.radicado, replies=["ack"])
+
+
+def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Robot) -> Outcome:
+    ticket_id = _ticket_of_our_ids(conn, [*intake.reported_ids, *intake.in_reply_to, *intake.references])
+    _record_inbound(conn, intake, key, sha256, ticket_id, robot.value)
+    radicado = None
+    if ticket_id is not None:
+        radicado = tickets.get_by_id(conn, ticket_id).radicado
+        if robot is robots.Robot.BOUNCE:
+            # The entity never got our email: staff must know and act.
+            bounced = _bounced_outbox(conn, intake)
+            detail = f"rebote de {intake.sender or 'servidor de correo'}: {intake.subject}"
+            add_finding(conn, ticket_id, "warning", "delivery_bounced", detail)
+            record_event(conn, ticket_id, SYSTEM, "correo rebotado", detail)
+            if bounced:
+                conn.execute("UPDATE outbox SET status = 'bounced', last_error = ? WHERE id = ?", (detail[:500], bounced))
+        else:
+            record_event(conn, ticket_id, SYSTEM, "mensaje automático recibido", f"{robot.value}: {intake.subject}")
+    return Outcome("ignored", intake.message_id, radicado, reason=robot.value)
+
+
+def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int | None, kind: str) -> None:
+    conn.execute(
+        "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, at) "
+        "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (key, intake.message_id, sha256, ticket_id, kind, intake.sender, intake.header("to"), intake.subject, iso()),
+    )
+
+
+def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
+    """The ticket this message answers, and a warning when a tag is not trusted."""
+    ticket_id = _ticket_of_our_ids(conn, [*intake.in_reply_to, *intake.references])
+    if ticket_id is not None:
+        return tickets.get_by_id(conn, ticket_id), ""
+    match = tickets.radicado_pattern(config.radicado.prefix).search(intake.subject)
+    if not match:
+        return None, ""
+    ticket = tickets.get(conn, match.group(1))
+    if ticket is None:
+        return None, f"el asunto cita {match.group(1).upper()}, que no existe"
+    if domain_of(intake.sender) in _ticket_domains(ticket):
+        return ticket, ""
+    # Anyone can type a radicado in a subject: from another domain it could
+    # be an attempt to slip documents into someone else's request.
+    return None, (
+        f"el asunto cita {ticket.radicado}, pero {intake.sender} no es del dominio de esa solicitud; "
+        "se abrió una solicitud nueva"
+    )
+
+
+def _ticket_domains(ticket: Ticket) -> set[str]:
+    addresses = (ticket.sender, ticket.requester, ticket.legal_rep_email or "")
+    return {domain_of(a) for a in addresses if a}
+
+
+def _ticket_of_our_ids(conn, ids: list[str]) -> int | None:
+    """Ticket of the first of ``ids`` that is one of our outgoing Message-IDs."""
+    ids = [i for i in ids if i][:50]
+    if not ids:
+        return None
+    marks = ",".join("?" * len(ids))
+    row = conn.execute(
+        f"SELECT ticket_id FROM messages WHERE direction = 'out' AND message_id IN ({marks}) "
+        "AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        ids,
+    ).fetchone()
+    return row["ticket_id"] if row else None
+
+
+def _bounced_outbox(conn, intake: Intake) -> int | None:
+    ids = [i for i in [*intake.reported_ids, *intake.in_reply_to, *intake.references] if i][:50]
+    if not ids:
+        return None
+    marks = ",".join("?" * len(ids))
+    row = conn.execute(f"SELECT id FROM outbox WHERE message_id IN ({marks}) ORDER BY id DESC LIMIT 1", ids).fetchone()
+    return row["id"] if row else None
+
+
+def _over_daily_cap(conn, config: Config, address: str) -> bool:
+    start_of_day = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    marks = ",".join("?" * len(AUTOMATIC_KINDS))
+    (count,) = conn.execute(
+        f"SELECT count(*) FROM outbox WHERE rcpt_to = ? AND created_at >= ? AND kind IN ({marks})",
+        (address, iso(start_of_day), *AUTOMATIC_KINDS),
+    ).fetchone()
+    return count >= config.replies.daily_cap_per_sender

@@ -1,0 +1,56 @@
+"""Messages whose processing raised: kept, listed, retried.
+
+Like Mailman's shunt queue: a message that makes the pipeline fail is never
+dropped and never blocks the messages behind it. Its raw bytes are already
+in the raw store; this table remembers which bytes, where they came from and
+the error. ``helpdesk failed`` lists them, ``helpdesk retry`` runs them
+through the pipeline again once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .store import Store, iso
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    id: int
+    sha256: str
+    source_ref: str
+    error: str
+    status: str
+    attempts: int
+    created_at: str
+    updated_at: str
+
+
+def add(store: Store, sha256: str, source_ref: str, error: str) -> None:
+    with store.transaction() as conn:
+        existing = conn.execute("SELECT id FROM quarantine WHERE sha256 = ? AND status = 'open'", (sha256,)).fetchone()
+        if existing:
+            conn.execute(
+                "UPDATE quarantine SET attempts = attempts + 1, error = ?, updated_at = ? WHERE id = ?",
+                (error[:2000], iso(), existing["id"]),
+            )
+        else:
+            conn.execute(
+                "INSERT INTO quarantine(sha256, source_ref, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (sha256, source_ref, error[:2000], iso(), iso()),
+            )
+
+
+def listing(store: Store, include_resolved: bool = False) -> list[Quarantined]:
+    where = "" if include_resolved else "WHERE status = 'open'"
+    return [Quarantined(**dict(r)) for r in store.query(f"SELECT * FROM quarantine {where} ORDER BY id")]
+
+
+def get(store: Store, item_id: int) -> Quarantined | None:
+    row = store.one("SELECT * FROM quarantine WHERE id = ?", (item_id,))
+    return Quarantined(**dict(row)) if row else None
+
+
+def resolve(store: Store, item_id: int) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE quarantine SET status = 'resolved', updated_at = ? WHERE id = ?", (iso(), item_id))

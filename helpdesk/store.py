@@ -1,0 +1,212 @@
+"""SQLite schema, migrations and transactions; the raw-mail store.
+
+Every write goes through ``Store.transaction()``, which opens ``BEGIN
+IMMEDIATE``: the write lock is taken at the start, so two processes never
+deadlock half-way through a message (sqlite-utils' ``atomic()`` opens a
+deferred transaction, measured to fail under concurrency). The database runs
+in WAL mode so readers (the staff CLI) never block the daemon.
+
+Raw inbound messages are files named by their SHA-256, written atomically
+(temporary file, fsync, rename) *before* anything parses them: whatever
+happens afterwards, the bytes that arrived can be read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+# Each entry upgrades the schema by one version; never edit a released one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        radicado TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        entity_name TEXT,
+        entity_nit TEXT,
+        legal_rep_name TEXT,
+        legal_rep_email TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE radicado_sequence (
+        year INTEGER PRIMARY KEY,
+        last INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        dedup_key TEXT UNIQUE,
+        message_id TEXT,
+        sha256 TEXT,
+        ticket_id INTEGER REFERENCES tickets(id),
+        kind TEXT NOT NULL,
+        from_addr TEXT,
+        to_addr TEXT,
+        subject TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX messages_message_id ON messages(message_id);
+    CREATE INDEX messages_ticket ON messages(ticket_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER REFERENCES tickets(id),
+        kind TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        mail_from TEXT NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'failed', 'bounced')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_rcpt ON outbox(rcpt_to, created_at);
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        severity TEXT NOT NULL CHECK (severity IN ('problem', 'warning')),
+        code TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        document TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX findings_ticket ON findings(ticket_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER REFERENCES tickets(id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_ticket ON events(ticket_id);
+    CREATE TABLE inbox_state (
+        folder TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        source_ref TEXT NOT NULL,
+        error TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+        attempts INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime | None = None) -> str:
+    return (dt or now()).isoformat(timespec="seconds")
+
+
+class Store:
+    """One SQLite connection plus the raw-mail folder."""
+
+    def __init__(self, database: Path, raw_dir: Path):
+        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.raw_dir = raw_dir
+        _create_private(database)
+        # isolation_level=None: we issue BEGIN ourselves, so sqlite3 never
+        # opens a hidden deferred transaction behind our back.
+        self.conn = sqlite3.connect(str(database), timeout=30, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.db = sqlite_utils.Database(self.conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params=()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params=()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    # -- raw-mail store -------------------------------------------------
+
+    def save_raw(self, raw: bytes) -> str:
+        """Store raw message bytes durably; return their SHA-256."""
+        digest = hashlib.sha256(raw).hexdigest()
+        target = self.raw_path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+        return digest
+
+    def load_raw(self, digest: str) -> bytes:
+        return self.raw_path(digest).read_bytes()
+
+    def raw_path(self, digest: str) -> Path:
+        return self.raw_dir / digest[:2] / f"{digest}.eml"
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only before SQLite opens it."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,101 @@
+"""Radicado numbering and the ticket records.
+
+A radicado is ``{prefix}-{YYYY}-{NNNNNN}``. Its sequence number is taken
+inside the caller's ``BEGIN IMMEDIATE`` transaction with one upsert, so a
+crash or an error rolls the number back with everything else: numbers are
+never reused and never skipped, even with two processes allocating at once.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from .store import iso, now
+
+# Contract states, plus RECEIVED: acknowledged, documents not yet examined.
+RECEIVED = "received"
+NEEDS_CORRECTION = "needs_correction"
+PENDING_APPROVAL = "pending_approval"
+RESOLVED = "resolved"
+REJECTED = "rejected"
+STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, RESOLVED, REJECTED)
+
+STATE_LABELS = {
+    RECEIVED: "recibida",
+    NEEDS_CORRECTION: "requiere corrección",
+    PENDING_APPROVAL: "pendiente de aprobación",
+    RESOLVED: "resuelta",
+    REJECTED: "rechazada",
+}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    radicado: str
+    state: str
+    sender: str
+    requester: str
+    subject: str
+    entity_name: str | None
+    entity_nit: str | None
+    legal_rep_name: str | None
+    legal_rep_email: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Ticket":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+def radicado_pattern(prefix: str) -> re.Pattern:
+    """Matches ``[Radicado GEL-2026-000042]`` (any case) in a subject."""
+    return re.compile(rf"\[\s*radicado\s*:?\s*({re.escape(prefix)}-\d{{4}}-\d{{6}})\s*\]", re.IGNORECASE)
+
+
+def allocate_radicado(conn: sqlite3.Connection, prefix: str, year: int) -> str:
+    """Next number of ``year``; must run inside a BEGIN IMMEDIATE transaction."""
+    (number,) = conn.execute(
+        "INSERT INTO radicado_sequence(year, last) VALUES (?, 1) "
+        "ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last",
+        (year,),
+    ).fetchone()
+    return f"{prefix.upper()}-{year:04d}-{number:06d}"
+
+
+def create(conn: sqlite3.Connection, prefix: str, sender: str, requester: str, subject: str) -> Ticket:
+    stamp = now()
+    radicado = allocate_radicado(conn, prefix, stamp.year)
+    conn.execute(
+        "INSERT INTO tickets(radicado, state, sender, requester, subject, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (radicado, RECEIVED, sender, requester, subject, iso(stamp), iso(stamp)),
+    )
+    return get(conn, radicado)
+
+
+def get(conn: sqlite3.Connection, radicado: str) -> Ticket | None:
+    row = conn.execute("SELECT * FROM tickets WHERE radicado = ?", (radicado.upper(),)).fetchone()
+    return Ticket.from_row(row) if row else None
+
+
+def get_by_id(conn: sqlite3.Connection, ticket_id: int) -> Ticket:
+    return Ticket.from_row(conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone())
+
+
+def record_event(conn: sqlite3.Connection, ticket_id: int | None, actor: str, action: str, detail: str = "") -> None:
+    """Append to the audit trail; rows are never updated or deleted."""
+    conn.execute(
+        "INSERT INTO events(ticket_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+        (ticket_id, iso(), actor, action, detail),
+    )
+
+
+def add_finding(conn: sqlite3.Connection, ticket_id: int, severity: str, code: str, detail: str, document: str | None = None) -> None:
+    conn.execute(
+        "INSERT INTO findings(ticket_id, severity, code, detail, document, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (ticket_id, severity, code, detail, document, iso()),
+    )
