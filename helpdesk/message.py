@@ -110,10 +110,13 @@ def _too_big(raw: bytes, limits: LimitsConfig) -> str:
 
 def _intake(msg: EmailMessage, truncated: str) -> Intake:
     headers: dict[str, list[str]] = {}
-    for name, value in msg.raw_items():
-        headers.setdefault(name.lower(), []).append(clean_text(_header_str(value), 4000))
-    sender = _first_address(headers.get("from", []))
-    reply_to = _first_address(headers.get("reply-to", []))
+    for name, value in _decoded_items(msg):
+        headers.setdefault(name.lower(), []).append(clean_text(value, 4000))
+    # Addresses come from the raw header: the policy's parser "repairs"
+    # ambiguous forms (it reads "a@x)<b@y>" as a@x), hiding the ambiguity.
+    raw_values = {name.lower(): clean_text(value) for name, value in reversed(list(msg.raw_items()))}
+    sender = _first_address([raw_values.get("from", "")])
+    reply_to = _first_address([raw_values.get("reply-to", "")])
     return_path = None
     if "return-path" in headers:
         return_path = parseaddr(headers["return-path"][0])[1].lower()
@@ -136,13 +139,18 @@ def _intake(msg: EmailMessage, truncated: str) -> Intake:
     )
 
 
-def _header_str(value) -> str:
-    # The policy hands us header objects that decode RFC 2047; a header
-    # that cannot be decoded at all still becomes readable text.
-    try:
-        return str(value)
-    except Exception:  # defective encodings must never stop intake
-        return repr(value)
+def _decoded_items(msg: EmailMessage):
+    """Header (name, text) pairs with RFC 2047 words decoded.
+
+    A header the policy cannot parse at all is kept in its raw form rather
+    than stopping intake.
+    """
+    for name, raw in msg.raw_items():
+        try:
+            value = str(msg.policy.header_fetch_parse(name, raw))
+        except Exception:  # defective encodings must never stop intake
+            value = str(raw)
+        yield name, value
 
 
 def _first_address(values: list[str]) -> str:

@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -113,10 +114,12 @@ def _wait_for_greeting(
         if not alive():
             raise RuntimeError("server process exited during startup")
         try:
-            with socket.create_connection((host, port), timeout=1.0) as raw:
-                sock = raw
+            with contextlib.ExitStack() as stack:
+                sock = stack.enter_context(socket.create_connection((host, port), timeout=1.0))
                 if ssl_context is not None:
-                    sock = ssl_context.wrap_socket(raw, server_hostname=host)
+                    sock = stack.enter_context(
+                        ssl_context.wrap_socket(sock, server_hostname=host)
+                    )
                 sock.settimeout(2.0)
                 data = sock.recv(1024)
                 if data.startswith(expected):
@@ -237,9 +240,12 @@ class DovecotServer:
     ``restart()`` (or ``stop()`` followed by ``start()``) keeps the port and
     the mail data, so tests can simulate an outage.
 
-    With ``tls=True`` the plain port requires STARTTLS before login
-    (``ssl = required``) and ``ssl_port`` speaks implicit TLS (IMAPS); the
-    certificate is issued by a throwaway CA whose PEM is at ``ca_path``.
+    With ``tls=True`` the plain port offers STARTTLS and ``ssl_port`` speaks
+    implicit TLS (IMAPS); the certificate (for 127.0.0.1 and localhost) is
+    issued by a throwaway CA whose PEM is at ``ca_path``.  Dovecot counts
+    loopback connections as secure, so it still accepts a plaintext login
+    on the plain port despite ``ssl = required``; use :meth:`logins` to
+    assert that a client really used TLS.
     """
 
     def __init__(
@@ -491,6 +497,18 @@ class DovecotServer:
         except FileNotFoundError:
             return ""
 
+    def logins(self) -> list[tuple[str, bool]]:
+        """(user, used_tls) for every successful login so far, from the log.
+
+        Dovecot treats loopback connections as "secured", so even with
+        tls=True it accepts plaintext logins on 127.0.0.1; tests that must
+        prove the client used TLS check this instead.
+        """
+        result = []
+        for match in re.finditer(r"Login: user=<([^>]*)>.*", self.read_log()):
+            result.append((match.group(1), ", TLS" in match.group(0)))
+        return result
+
     def _diagnostics(self) -> str:
         parts = []
         for path in (self._master_out, self.log_path):
@@ -727,6 +745,13 @@ class _CaptureHandler:
     def __init__(self, owner: "SmtpCapture") -> None:
         self.owner = owner
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
+        if self.owner.auth is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:
         owner = self.owner
         with owner._cond:
@@ -793,8 +818,9 @@ class SmtpCapture:
         self._cond = threading.Condition()
         self._responses: collections.deque[str] = collections.deque(responses or [])
         self._cert_dir = Path(cert_dir) if cert_dir else None
-        self._tmp_cert_dir: str | None = None
+        self._tls_files: _TlsFiles | None = None
         self._controller = None
+        self._has_started = False
 
     # ------------------------------------------------------------ scripting
 
@@ -820,13 +846,17 @@ class SmtpCapture:
     # ------------------------------------------------------------ lifecycle
 
     def _server_ssl_context(self) -> ssl.SSLContext:
-        if self._cert_dir is None:
-            self._tmp_cert_dir = tempfile.mkdtemp(prefix="smtp-tls-")
-            self._cert_dir = Path(self._tmp_cert_dir)
-        files = _make_tls_files(self._cert_dir)
-        self.ca_path = files.ca_path
+        # Certificates are made once per instance so ca_path stays valid
+        # across stop()/start().
+        if self._tls_files is None:
+            if self._cert_dir is None:
+                tmp = tempfile.mkdtemp(prefix="smtp-tls-")
+                weakref.finalize(self, shutil.rmtree, tmp, ignore_errors=True)
+                self._cert_dir = Path(tmp)
+            self._tls_files = _make_tls_files(self._cert_dir)
+            self.ca_path = self._tls_files.ca_path
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(str(files.cert_path), str(files.key_path))
+        ctx.load_cert_chain(str(self._tls_files.cert_path), str(self._tls_files.key_path))
         return ctx
 
     def client_ssl_context(self) -> ssl.SSLContext:
@@ -859,29 +889,40 @@ class SmtpCapture:
                 # AuthResult(success=False) alone sends no reply at all.
                 return AuthResult(success=ok, handled=False)
 
-            kwargs.update(authenticator=authenticator, auth_require_tls=False, auth_required=True)
+            # Not auth_required=True: combined with auth_require_tls=False it
+            # emits a UserWarning per connection (fatal under -W error);
+            # handle_MAIL enforces authentication instead.
+            kwargs.update(authenticator=authenticator, auth_require_tls=False)
 
-        controller = Controller(
-            _CaptureHandler(self),
-            hostname=self.host,
-            port=self.port,
-            # Keep the payload as bytes, exactly as the client sent it.
-            decode_data=False,
-            ready_timeout=10.0,
-            **kwargs,
-        )
-        controller.start()
+        # Controller(port=0) cannot work (it connects to its own port to
+        # check readiness), hence free_port() -- which is racy, so retry
+        # with a new port, but only before the port has been handed out.
+        attempts = 1 if self._has_started else 3
+        for attempt in range(attempts):
+            controller = Controller(
+                _CaptureHandler(self),
+                hostname=self.host,
+                port=self.port,
+                # Keep the payload as bytes, exactly as the client sent it.
+                decode_data=False,
+                ready_timeout=10.0,
+                **kwargs,
+            )
+            try:
+                controller.start()
+                break
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
         self._controller = controller
+        self._has_started = True
         return self
 
     def stop(self) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-        if self._tmp_cert_dir is not None:
-            shutil.rmtree(self._tmp_cert_dir, ignore_errors=True)
-            self._tmp_cert_dir = None
-            self._cert_dir = None
 
     def __enter__(self) -> "SmtpCapture":
         return self.start()

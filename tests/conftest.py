@@ -1,0 +1,92 @@
+"""Shared fixtures: configs written as real TOML files, and a helpdesk
+running on the embedded defaults (Maildir inbox, file outbox, SQLite)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from helpdesk import config as config_mod
+from helpdesk.daemon import Daemon
+from helpdesk.store import Store
+
+from .mails import SUPPORT
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def write_config(path: Path, sections: dict[str, dict]) -> Path:
+    lines = []
+    for section, keys in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in keys.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def embedded_sections(**overrides: dict) -> dict[str, dict]:
+    sections = {
+        "inbox": {"source": "maildir", "path": "inbox", "poll_seconds": 1},
+        "smtp": {"transport": "file", "path": "outbox", "from_address": SUPPORT,
+                 "from_name": "Equipo de Gobierno en línea"},
+        "storage": {"database": "helpdesk.db"},
+        "radicado": {"prefix": "GEL"},
+    }
+    for section, keys in overrides.items():
+        sections.setdefault(section, {}).update(keys)
+    return sections
+
+
+class Embedded:
+    """A helpdesk on a Maildir inbox and a file outbox under tmp_path."""
+
+    def __init__(self, root: Path, **overrides: dict):
+        self.root = root
+        self.config_path = write_config(root / "config.toml", embedded_sections(**overrides))
+        self.config = config_mod.load(self.config_path)
+        self.store = Store(self.config.database_path, self.config.raw_dir)
+        self.daemon = Daemon(self.config, self.store)
+
+    def deliver(self, raw: bytes) -> Path:
+        """Drop a message in the Maildir the way an MTA does."""
+        inbox = self.root / "inbox"
+        for sub in ("tmp", "new", "cur"):
+            (inbox / sub).mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}.test"
+        (inbox / "tmp" / name).write_bytes(raw)
+        (inbox / "tmp" / name).rename(inbox / "new" / name)
+        return inbox / "new" / name
+
+    def run_once(self):
+        return self.daemon.run_once()
+
+    def sent(self) -> list[email.message.EmailMessage]:
+        files = sorted((self.root / "outbox").glob("*.eml"))
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+
+    def sent_raw(self) -> list[bytes]:
+        return [f.read_bytes() for f in sorted((self.root / "outbox").glob("*.eml"))]
+
+    def count(self, sql: str, params=()) -> int:
+        return self.store.one(sql, params)[0]
+
+
+@pytest.fixture
+def embedded(tmp_path) -> Embedded:
+    env = Embedded(tmp_path)
+    yield env
+    env.store.close()

@@ -1,0 +1,71 @@
+"""Builders of inbound test messages: real MIME, as mail clients write it."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+SUPPORT = "soporteccc@entidad.gov.co"
+ENTITY = "sistemas@alcaldia-prueba.gov.co"
+
+
+def request(
+    sender: str = ENTITY,
+    subject: str = "Solicitud de reinicio de clave",
+    body: str = "Adjunto los documentos.",
+    message_id: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),
+    charset: str = "utf-8",
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = SUPPORT
+    msg["Subject"] = subject
+    msg["Date"] = formatdate()
+    msg["Message-ID"] = message_id if message_id is not None else make_msgid(domain="alcaldia-prueba.gov.co")
+    if not msg["Message-ID"]:
+        del msg["Message-ID"]
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body, charset=charset)
+    for filename, data, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+def reply_to(raw_ack: bytes, sender: str = ENTITY, subject: str | None = None) -> bytes:
+    import email
+    import email.policy
+
+    ack = email.message_from_bytes(raw_ack, policy=email.policy.default)
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = SUPPORT
+    msg["Subject"] = subject or f"RE: {ack['Subject']}"
+    msg["Message-ID"] = make_msgid(domain=sender.partition("@")[2])
+    msg["In-Reply-To"] = ack["Message-ID"]
+    msg["References"] = ack["Message-ID"]
+    msg.set_content("Respuesta de la entidad.")
+    return msg.as_bytes()
+
+
+def bounce_of(raw_ours: bytes, reporter: str = "MAILER-DAEMON@mx.alcaldia-prueba.gov.co") -> bytes:
+    """An RFC 3464 delivery status notification for one of our emails."""
+    import email
+    import email.policy
+
+    ours = email.message_from_bytes(raw_ours, policy=email.policy.default)
+    original_headers = "".join(f"{k}: {v}\r\n" for k, v in ours.items())
+    to = ours["To"]
+    return (
+        f"Return-Path: <>\r\nFrom: Mail Delivery System <{reporter}>\r\nTo: {SUPPORT}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: {make_msgid(domain='mx.alcaldia-prueba.gov.co')}\r\n"
+        f"Date: {formatdate()}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail system could not deliver your message.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.alcaldia-prueba.gov.co\r\n\r\n"
+        f"Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{original_headers}\r\n--B--\r\n"
+    ).encode("utf-8")

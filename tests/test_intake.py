@@ -1,0 +1,296 @@
+"""The pipeline on the embedded defaults: tickets, acks, deduplication,
+threading, robots and Spanish input, with real MIME and a real Maildir."""
+
+import email
+import email.policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from . import mails
+from .mails import ENTITY, SUPPORT
+
+
+def ack_of(env, radicado):
+    for msg in env.sent():
+        if radicado in msg["Subject"] and msg["X-Helpdesk-Kind"] == "ack":
+            return msg
+    raise AssertionError(f"no ack for {radicado}")
+
+
+def test_request_gets_ticket_and_ack_with_radicado(embedded):
+    embedded.deliver(mails.request(subject="Solicitud de reinicio"))
+    [outcome] = embedded.run_once()
+    assert outcome.action == "new_ticket"
+    assert outcome.radicado.startswith("GEL-") and outcome.radicado.endswith("-000001")
+    [ack] = embedded.sent()
+    assert ack["To"] == ENTITY
+    assert f"[Radicado {outcome.radicado}]" in ack["Subject"]
+    assert ack["X-Helpdesk-Kind"] == "ack"
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["Message-ID"].endswith("@entidad.gov.co>")
+    text = ack.get_body(("plain",)).get_content()
+    html = ack.get_body(("html",)).get_content()
+    assert outcome.radicado in text and outcome.radicado in html
+    assert "campo 1.2" in text and "representante legal" in text
+    assert "018000 91 0742" in text  # how to follow up (seed 000)
+
+
+def test_ack_answers_the_request_message(embedded):
+    raw = mails.request(message_id="<pedido-1@alcaldia-prueba.gov.co>")
+    embedded.deliver(raw)
+    embedded.run_once()
+    [ack] = embedded.sent()
+    assert ack["In-Reply-To"] == "<pedido-1@alcaldia-prueba.gov.co>"
+    assert "<pedido-1@alcaldia-prueba.gov.co>" in ack["References"]
+
+
+def test_reply_to_header_receives_the_ack(embedded):
+    embedded.deliver(mails.request(headers={"Reply-To": "mesa@alcaldia-prueba.gov.co"}))
+    embedded.run_once()
+    [ack] = embedded.sent()
+    assert ack["To"] == "mesa@alcaldia-prueba.gov.co"
+
+
+def test_same_message_id_twice_makes_one_ticket(embedded):
+    raw = mails.request(message_id="<dos-veces@alcaldia-prueba.gov.co>")
+    embedded.deliver(raw)
+    embedded.run_once()
+    # Redelivered with other trace headers, as a second MX would.
+    embedded.deliver(b"Received: from mx2 by mx1; Mon, 1 Jan 2026 00:00:00 +0000\r\n" + raw)
+    [outcome] = embedded.run_once()
+    assert outcome.action == "duplicate"
+    assert embedded.count("SELECT count(*) FROM tickets") == 1
+    assert len(embedded.sent()) == 1
+
+
+def test_same_bytes_without_message_id_makes_one_ticket(embedded):
+    raw = mails.request(message_id="")
+    assert b"Message-ID" not in raw
+    embedded.deliver(raw)
+    embedded.deliver(raw)
+    outcomes = embedded.run_once()
+    assert [o.action for o in outcomes] == ["new_ticket", "duplicate"]
+    assert len(embedded.sent()) == 1
+
+
+def test_processed_message_leaves_new_and_is_flagged_seen(embedded):
+    path = embedded.deliver(mails.request())
+    embedded.run_once()
+    assert not path.exists()
+    [moved] = list((embedded.root / "inbox" / "cur").iterdir())
+    assert moved.name.endswith(":2,S")
+
+
+def test_radicados_are_sequential(embedded):
+    for n in range(3):
+        embedded.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co"))
+    outcomes = embedded.run_once()
+    assert [o.radicado[-6:] for o in outcomes] == ["000001", "000002", "000003"]
+
+
+# -- threading ------------------------------------------------------------
+
+
+def test_reply_to_our_ack_joins_the_ticket(embedded):
+    embedded.deliver(mails.request())
+    [first] = embedded.run_once()
+    embedded.deliver(mails.reply_to(embedded.sent_raw()[0]))
+    [second] = embedded.run_once()
+    assert second.action == "joined" and second.radicado == first.radicado
+    assert embedded.count("SELECT count(*) FROM tickets") == 1
+    assert len(embedded.sent()) == 1  # no second ack
+
+
+def test_subject_tag_from_same_domain_joins(embedded):
+    embedded.deliver(mails.request())
+    [first] = embedded.run_once()
+    embedded.deliver(mails.request(sender="otra.persona@alcaldia-prueba.gov.co",
+                                   subject=f"Documentos [Radicado {first.radicado}]"))
+    [second] = embedded.run_once()
+    assert second.action == "joined" and second.radicado == first.radicado
+
+
+def test_subject_tag_from_another_domain_is_a_new_ticket_with_warning(embedded, tmp_path):
+    embedded.deliver(mails.request())
+    [first] = embedded.run_once()
+    embedded.deliver(mails.request(sender="intruso@atacante.example", subject=f"RE: [Radicado {first.radicado}]"))
+    [second] = embedded.run_once()
+    assert second.action == "new_ticket" and second.radicado != first.radicado
+    codes = [r["code"] for r in embedded.store.query(
+        "SELECT code FROM findings f JOIN tickets t ON t.id = f.ticket_id WHERE t.radicado = ?", (second.radicado,))]
+    assert codes == ["untrusted_radicado_reference"]
+    first_messages = embedded.count(
+        "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.radicado = ? AND direction = 'in'",
+        (first.radicado,))
+    assert first_messages == 1
+
+
+# -- robots and loops ---------------------------------------------------
+
+
+def robot_cases(own_ack: bytes):
+    yield "out-of-office", mails.request(subject="Fuera de la oficina", headers={"Auto-Submitted": "auto-replied"})
+    yield "exchange-oof", mails.request(subject="Respuesta automática", headers={"X-Auto-Response-Suppress": "All"})
+    yield "bulk", mails.request(subject="Boletín", headers={"Precedence": "bulk"})
+    yield "list", mails.request(subject="[lista] hola", headers={"List-Id": "<lista.example.org>"})
+    yield "mailer-daemon", mails.request(sender="MAILER-DAEMON@mx.example.org", subject="Undelivered")
+    yield "null-return-path", b"Return-Path: <>\r\n" + mails.request(subject="Notificación")
+    yield "x-loop", mails.request(subject="eco", headers={"X-Loop": SUPPORT})
+    yield "own-ack", own_ack
+
+
+def test_robots_get_no_reply_and_no_radicado(embedded):
+    embedded.deliver(mails.request())
+    embedded.run_once()
+    own_ack = embedded.sent_raw()[0]
+    cases = list(robot_cases(own_ack))
+    for _name, raw in cases:
+        embedded.deliver(raw)
+    outcomes = embedded.run_once()
+    assert [o.action for o in outcomes] == ["ignored"] * len(cases), [(c[0], o) for c, o in zip(cases, outcomes)]
+    assert embedded.count("SELECT count(*) FROM tickets") == 1
+    assert len(embedded.sent()) == 1
+
+
+def test_auto_submitted_no_is_a_human(embedded):
+    embedded.deliver(mails.request(headers={"Auto-Submitted": "no"}))
+    [outcome] = embedded.run_once()
+    assert outcome.action == "new_ticket"
+
+
+def test_bounce_of_our_ack_is_linked_to_its_ticket(embedded):
+    embedded.deliver(mails.request())
+    [first] = embedded.run_once()
+    embedded.deliver(mails.bounce_of(embedded.sent_raw()[0]))
+    [outcome] = embedded.run_once()
+    assert outcome.action == "ignored" and outcome.reason == "bounce"
+    assert outcome.radicado == first.radicado
+    assert embedded.count("SELECT count(*) FROM findings WHERE code = 'delivery_bounced'") == 1
+    assert embedded.count("SELECT count(*) FROM outbox WHERE status = 'bounced'") == 1
+    assert len(embedded.sent()) == 1
+
+
+def test_two_helpdesks_answering_each_other_stop_at_once(embedded):
+    """Another helpdesk acknowledges our ack with its own ack: we stay quiet."""
+    embedded.deliver(mails.request(sender="mesa@otra-mesa.gov.co"))
+    embedded.run_once()
+    ours = email.message_from_bytes(embedded.sent_raw()[0], policy=email.policy.default)
+    theirs = EmailMessage()
+    theirs["From"] = "mesa@otra-mesa.gov.co"
+    theirs["To"] = SUPPORT
+    theirs["Subject"] = f"[Ticket #991] RE: {ours['Subject']}"
+    theirs["Message-ID"] = make_msgid(domain="otra-mesa.gov.co")
+    theirs["In-Reply-To"] = ours["Message-ID"]
+    theirs["Auto-Submitted"] = "auto-replied"
+    theirs.set_content("Hemos recibido su mensaje. Ticket #991.")
+    embedded.deliver(theirs.as_bytes())
+    [outcome] = embedded.run_once()
+    assert outcome.action == "ignored"
+    assert len(embedded.sent()) == 1
+
+
+def test_daily_cap_stops_replies_to_a_sender(tmp_path):
+    from .conftest import Embedded
+
+    env = Embedded(tmp_path, replies={"daily_cap_per_sender": 3})
+    for n in range(5):
+        env.deliver(mails.request(subject=f"pedido {n}"))
+    outcomes = env.run_once()
+    assert [len(o.replies) for o in outcomes] == [1, 1, 1, 0, 0]
+    assert len(env.sent()) == 3
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'reply_cap_reached'") == 2
+
+
+# -- Spanish input and hostile headers ----------------------------------
+
+
+def test_latin1_and_windows1252_bodies_and_encoded_headers(embedded):
+    raw_latin1 = (
+        "From: =?iso-8859-1?Q?Jos=E9_Pe=F1a?= <jose@alcaldia-prueba.gov.co>\r\n"
+        f"To: {SUPPORT}\r\nMessage-ID: <l1@alcaldia-prueba.gov.co>\r\n"
+        "Subject: =?iso-8859-1?Q?Reinicio_de_contrase=F1a_de_la_Alcald=EDa?=\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode("ascii") + "Solicitamos el reinicio de la contraseña del señor alcalde.\r\n".encode("latin-1")
+    raw_cp1252 = (
+        f"From: tesoreria@alcaldia-prueba.gov.co\r\nTo: {SUPPORT}\r\nMessage-ID: <w1@alcaldia-prueba.gov.co>\r\n"
+        "Subject: =?windows-1252?Q?Solicitud_=93urgente=94_=96_Tesorer=EDa?=\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"X\"\r\n\r\n--X\r\n"
+        "Content-Type: text/plain; charset=windows-1252\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode("ascii") + "“Gracias” – Tesorería\r\n".encode("cp1252") + (
+        b"--X\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''Acta%20de%20posesi%C3%B3n%20se%C3%B1or%20alcalde.pdf\r\n\r\n"
+        b"JVBERi0xLjQK\r\n--X--\r\n"
+    )
+    embedded.deliver(raw_latin1)
+    embedded.deliver(raw_cp1252)
+    first, second = embedded.run_once()
+    subjects = {r["subject"] for r in embedded.store.query("SELECT subject FROM tickets")}
+    assert subjects == {"Reinicio de contraseña de la Alcaldía", "Solicitud “urgente” – Tesorería"}
+    acks = {m["To"]: m for m in embedded.sent()}
+    assert "Reinicio de contraseña de la Alcaldía" in acks["jose@alcaldia-prueba.gov.co"]["Subject"]
+    assert "Solicitud “urgente” – Tesorería" in acks["tesoreria@alcaldia-prueba.gov.co"]["Subject"]
+
+    from helpdesk.message import parse
+    from helpdesk.config import LimitsConfig
+
+    intake = parse(raw_cp1252, LimitsConfig())
+    assert [a.filename for a in intake.attachments] == ["Acta de posesión señor alcalde.pdf"]
+    assert "“Gracias” – Tesorería" in intake.body_text
+    assert "señor alcalde" in parse(raw_latin1, LimitsConfig()).body_text
+
+
+def test_header_injection_in_subject_cannot_reach_the_reply(embedded):
+    # An encoded CR/LF inside the subject decodes to a line break; copied
+    # naively into our reply it would add a Bcc header (CVE-2024-6923).
+    raw = (
+        f"From: {ENTITY}\r\nTo: {SUPPORT}\r\nMessage-ID: <inj@alcaldia-prueba.gov.co>\r\n"
+        "Subject: =?utf-8?q?Hola=0D=0ABcc:_victima@example.org?=\r\n\r\nCuerpo\r\n"
+    ).encode()
+    embedded.deliver(raw)
+    embedded.run_once()
+    [raw_ack] = embedded.sent_raw()
+    reparsed = email.message_from_bytes(raw_ack, policy=email.policy.default)
+    assert reparsed["Bcc"] is None
+    assert b"\nBcc:" not in raw_ack
+    assert "Hola Bcc: victima@example.org" in reparsed["Subject"]
+
+
+def test_sender_with_two_addresses_gets_no_reply(embedded):
+    # Python 3.11's getaddresses splits this into several addresses.
+    raw = mails.request(sender="alice@example.org)<bob@example.org>")
+    embedded.deliver(raw)
+    [outcome] = embedded.run_once()
+    assert outcome.action == "ignored" and outcome.reason == "no_sender"
+    assert embedded.sent() == []
+
+
+def test_oversized_message_is_read_for_headers_only(tmp_path):
+    from .conftest import Embedded
+
+    env = Embedded(tmp_path, limits={"max_message_bytes": 20_000})
+    env.deliver(mails.request(attachments=[("grande.pdf", b"%PDF-1.4\n" + b"0" * 50_000, "application/pdf")]))
+    [outcome] = env.run_once()
+    assert outcome.action == "new_ticket"
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'message_too_large'") == 1
+    assert len(env.sent()) == 1
+
+
+def test_many_parts_are_bounded_before_parsing(tmp_path):
+    from .conftest import Embedded
+
+    env = Embedded(tmp_path, limits={"max_parts": 50})
+    atts = [(f"f{n}.txt", b"x", "text/plain") for n in range(60)]
+    env.deliver(mails.request(attachments=atts))
+    [outcome] = env.run_once()
+    assert outcome.action == "new_ticket"
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'message_too_large'") == 1
+
+
+def test_deeply_nested_message_does_not_crash(embedded):
+    depth = 3000
+    head = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n' for n in range(depth))
+    raw = f"From: {ENTITY}\r\nTo: {SUPPORT}\r\nSubject: anidado\r\nMIME-Version: 1.0\r\n{head}".encode()
+    embedded.deliver(raw)
+    [outcome] = embedded.run_once()
+    assert outcome.action == "new_ticket"  # bounded: headers only
