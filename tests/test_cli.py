@@ -1,0 +1,81 @@
+"""The CLI through a real subprocess: exit codes, Spanish output, JSON shapes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import mails
+from .conftest import Embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def helpdesk(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "helpdesk", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_run_once_tickets_and_show_json(tmp_path):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request(subject="Reinicio de clave – Alcaldía"))
+    cfg = str(env.config_path)
+    result = helpdesk("--config", cfg, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "Mensajes procesados: 1" in result.stdout
+
+    listing = json.loads(helpdesk("--config", cfg, "tickets", "--json").stdout)
+    [ticket] = listing
+    for key in ("radicado", "state", "sender", "subject", "entity_name", "entity_nit", "legal_rep_name",
+                "legal_rep_email", "created_at", "updated_at"):
+        assert key in ticket
+    assert ticket["subject"] == "Reinicio de clave – Alcaldía"
+
+    shown = json.loads(helpdesk("--config", cfg, "show", ticket["radicado"], "--json").stdout)
+    for key in ("accounts", "documents", "problems", "warnings", "messages"):
+        assert key in shown
+    assert [m["direction"] for m in shown["messages"]] == ["in", "out"]
+    assert shown["messages"][1]["kind"] == "ack"
+    assert set(shown["messages"][0]) >= {"direction", "message_id", "from", "to", "subject", "kind", "at"}
+
+    text = helpdesk("--config", cfg, "show", ticket["radicado"]).stdout
+    assert "Estado:" in text and "recibida" in text
+
+
+def test_show_unknown_radicado_exits_1_with_one_line(tmp_path):
+    env = Embedded(tmp_path)
+    result = helpdesk("--config", str(env.config_path), "show", "GEL-2026-999999")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: no existe el radicado GEL-2026-999999"
+
+
+def test_failed_and_retry_commands(tmp_path):
+    from .test_store import broken_templates
+
+    templates = broken_templates(tmp_path)
+    env = Embedded(tmp_path, replies={"templates": str(templates)})
+    env.deliver(mails.request())
+    cfg = str(env.config_path)
+    assert helpdesk("--config", cfg, "run", "--once").returncode == 0
+    listed = helpdesk("--config", cfg, "failed")
+    assert "#1" in listed.stdout and "helpdesk retry" in listed.stdout
+    assert helpdesk("--config", cfg, "retry", "1").returncode == 1  # still broken
+    (templates / "ack.txt.j2").write_text("Radicado {{ radicado }}\n", encoding="utf-8")
+    result = helpdesk("--config", cfg, "retry", "1")
+    assert result.returncode == 0 and "procesado (new_ticket" in result.stdout
+    assert "No hay mensajes en cuarentena." in helpdesk("--config", cfg, "failed").stdout
+    assert len(env.sent()) == 1
+
+
+def test_demo_runs_from_a_fresh_copy_without_servers(tmp_path):
+    copy = tmp_path / "clone"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__"))
+    result = helpdesk("demo", cwd=copy)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "radicado GEL-" in out and "acuse de recibo" in out
+    assert "mensaje ya procesado" in out and "mensaje automático" in out
+    assert "respuesta unida al radicado" in out
+    assert len(list((copy / "var" / "demo" / "outbox").glob("*.eml"))) == 2
