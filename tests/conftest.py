@@ -90,3 +90,76 @@ def embedded(tmp_path) -> Embedded:
     env = Embedded(tmp_path)
     yield env
     env.store.close()
+
+
+# -- real servers -------------------------------------------------------
+
+from .servers import DovecotServer, SmtpCapture, dovecot_available  # noqa: E402
+
+USER = "soporte@entidad.gov.co"
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    if not dovecot_available():
+        pytest.fail("Dovecot is not installed: run scripts/test, which installs dovecot-imapd")
+    server = DovecotServer(tmp_path / "dovecot")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpCapture()
+    server.start()
+    yield server
+    server.stop()
+
+
+def networked_sections(dovecot: DovecotServer, smtp_server: SmtpCapture, **overrides: dict) -> dict[str, dict]:
+    sections = {
+        "inbox": {"source": "imap", "host": dovecot.host, "port": dovecot.port, "security": "none",
+                  "username": USER, "password": dovecot.password(USER), "folder": "INBOX",
+                  "processed_folder": "Procesados", "poll_seconds": 2, "connect_timeout": 5.0,
+                  "read_timeout": 10.0, "reconnect_max_seconds": 2},
+        "smtp": {"transport": "smtp", "host": smtp_server.host, "port": smtp_server.port, "security": "none",
+                 "from_address": SUPPORT, "from_name": "Equipo de Gobierno en línea", "timeout": 5.0,
+                 "retry_base_seconds": 0.0},
+        "storage": {"database": "helpdesk.db"},
+        "radicado": {"prefix": "GEL"},
+    }
+    for section, keys in overrides.items():
+        sections.setdefault(section, {}).update(keys)
+    return sections
+
+
+class Networked(Embedded):
+    """A helpdesk reading a real Dovecot and sending to a real aiosmtpd."""
+
+    def __init__(self, root: Path, dovecot: DovecotServer, smtp_server: SmtpCapture, **overrides: dict):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.dovecot = dovecot
+        self.smtp = smtp_server
+        self.config_path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server, **overrides))
+        self.config = config_mod.load(self.config_path)
+        self.store = Store(self.config.database_path, self.config.raw_dir)
+        self.daemon = Daemon(self.config, self.store)
+
+    def deliver(self, raw: bytes) -> None:
+        self.dovecot.append(USER, raw)
+
+    def sent(self):
+        return [m.message for m in self.smtp.snapshot()]
+
+    def sent_raw(self):
+        return [m.data for m in self.smtp.snapshot()]
+
+
+@pytest.fixture
+def networked(tmp_path, dovecot, smtp_server):
+    env = Networked(tmp_path / "helpdesk", dovecot, smtp_server)
+    yield env
+    env.daemon.source.close()
+    env.store.close()

@@ -1,0 +1,128 @@
+"""Intake and delivery against a real Dovecot and a real aiosmtpd."""
+
+import email
+import email.policy
+
+from helpdesk import outbox, views
+
+from . import mails
+from .conftest import USER, Networked
+
+
+def test_request_from_imap_gets_ack_over_smtp_and_is_moved(networked):
+    networked.deliver(mails.request(subject="Reinicio de clave – Alcaldía de Prueba"))
+    [outcome] = networked.run_once()
+    assert outcome.action == "new_ticket"
+    assert networked.smtp.wait_for(1, timeout=5)
+    [captured] = networked.smtp.snapshot()
+    assert captured.rcpt_tos == [mails.ENTITY]
+    assert captured.mail_from == mails.SUPPORT
+    ack = captured.message
+    assert ack["X-Helpdesk-Kind"] == "ack" and outcome.radicado in ack["Subject"]
+    assert "Alcaldía de Prueba" in ack["Subject"]
+    assert networked.dovecot.message_count(USER, "INBOX") == 0
+    assert networked.dovecot.message_count(USER, "Procesados") == 1
+    state = networked.store.one("SELECT * FROM inbox_state")
+    assert state["folder"] == "INBOX" and state["last_uid"] >= 1
+    assert state["uidvalidity"] == networked.dovecot.uidvalidity(USER, "INBOX")
+
+
+def test_uidvalidity_change_rereads_without_duplicates(networked):
+    first = mails.request(subject="primera")
+    networked.deliver(first)
+    networked.run_once()
+    # The mailbox is rebuilt (a restore from backup): the first message is
+    # back in INBOX and every UID is renumbered.
+    networked.deliver(first)
+    networked.deliver(mails.request(subject="segunda"))
+    old = networked.dovecot.uidvalidity(USER, "INBOX")
+    networked.dovecot.reset_uidvalidity(USER, "INBOX")
+    assert networked.dovecot.uidvalidity(USER, "INBOX") != old
+    networked.daemon.source.close()  # the rebuild dropped our session: reconnect
+    outcomes = networked.run_once()
+    assert sorted(o.action for o in outcomes) == ["duplicate", "new_ticket"]
+    assert networked.count("SELECT count(*) FROM tickets") == 2
+    assert networked.smtp.wait_for(2, timeout=5)
+    assert len(networked.smtp.snapshot()) == 2
+    assert networked.dovecot.message_count(USER, "INBOX") == 0
+
+
+def test_smtp_451_then_250_delivers_once(networked):
+    networked.smtp.add_responses("451 4.3.0 Intente más tarde")
+    networked.deliver(mails.request())
+    networked.run_once()
+    row = networked.store.one("SELECT status, attempts, last_error FROM outbox")
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert "451" in row["last_error"]
+    assert views.outbox_problems(networked.store)[0]["status"] == "pending"
+    networked.daemon.deliver()  # retry_base_seconds = 0: due at once
+    assert networked.store.one("SELECT status FROM outbox")["status"] == "sent"
+    assert len(networked.smtp.snapshot()) == 1
+
+
+def test_smtp_550_fails_permanently_and_is_visible(networked):
+    networked.smtp.add_responses("550 5.1.1 Buzón inexistente")
+    networked.deliver(mails.request())
+    [outcome] = networked.run_once()
+    networked.daemon.deliver()
+    row = networked.store.one("SELECT status, attempts, last_error FROM outbox")
+    assert row["status"] == "failed" and row["attempts"] == 1 and "550" in row["last_error"]
+    assert networked.smtp.snapshot() == []
+    shown = views.detail(networked.store, outcome.radicado)
+    assert shown["messages"][1]["delivery"] == "failed"
+    assert any(e["action"] == "envío fallido" for e in shown["events"])
+
+
+def test_refused_connection_is_temporary(tmp_path, dovecot, smtp_server):
+    from .servers import free_port
+
+    env = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"port": free_port()})
+    env.deliver(mails.request())
+    env.run_once()
+    row = env.store.one("SELECT status, attempts FROM outbox")
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+
+
+def test_retries_stop_at_the_deadline(tmp_path, dovecot, smtp_server):
+    from .servers import free_port
+
+    env = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"port": free_port(), "retry_hours": 0.0})
+    env.deliver(mails.request())
+    env.run_once()
+    assert env.store.one("SELECT status FROM outbox")["status"] == "failed"
+
+
+def test_smtp_auth_is_used_when_configured(tmp_path, dovecot):
+    from .servers import SmtpCapture
+
+    with SmtpCapture(auth={"mesa": "clave-smtp"}) as smtp:
+        env = Networked(tmp_path / "h", dovecot, smtp, smtp={"username": "mesa", "password": "clave-smtp"})
+        env.deliver(mails.request())
+        env.run_once()
+        assert smtp.wait_for(1, timeout=5)
+    with SmtpCapture(auth={"mesa": "clave-smtp"}) as smtp:
+        env = Networked(tmp_path / "h2", dovecot, smtp, smtp={"username": "mesa", "password": "equivocada"})
+        env.deliver(mails.request())
+        env.run_once()
+        row = env.store.one("SELECT status, last_error FROM outbox")
+        assert row["status"] == "pending" and "autenticación" in row["last_error"]
+
+
+def test_wrong_imap_password_is_a_clear_error(tmp_path, dovecot, smtp_server):
+    import pytest
+
+    from helpdesk.errors import InboxError
+
+    env = Networked(tmp_path / "h", dovecot, smtp_server, inbox={"password": "mala"})
+    with pytest.raises(InboxError, match="rechazó el usuario"):
+        env.run_once()
+
+
+def test_spanish_filenames_survive_imap(networked):
+    raw = mails.request(attachments=[("Acta de posesión – Señor Alcalde.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")])
+    networked.deliver(raw)
+    [outcome] = networked.run_once()
+    [row] = networked.store.query("SELECT sha256 FROM messages WHERE direction = 'in'")
+    stored = email.message_from_bytes(networked.store.load_raw(row["sha256"]), policy=email.policy.default)
+    names = [p.get_filename() for p in stored.iter_attachments()]
+    assert names == ["Acta de posesión – Señor Alcalde.pdf"]
