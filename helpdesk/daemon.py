@@ -57,6 +57,7 @@ class Daemon:
             # Not stored, so not processed and not moved: read again later.
             log.error("cannot store %s: %s", incoming.ref, exc)
             return None
+        crash_point("after_store")
         outcome = self.process_stored(incoming.raw, sha256, incoming.ref)
         crash_point("after_commit")
         self.source.done(incoming)

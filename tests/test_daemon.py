@@ -1,0 +1,194 @@
+"""The daemon as a real process: IDLE, outages, SIGTERM, and kill -9 at
+every step of a message, proving nothing is lost and nothing is sent twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+from helpdesk import config as config_mod
+from helpdesk.store import Store
+
+from . import mails
+from .conftest import USER, networked_sections, write_config
+from .servers import SmtpCapture
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class DaemonProcess:
+    """``helpdesk run`` (or ``run --once``) in a subprocess, logging to a file."""
+
+    def __init__(self, config_path: Path, *args: str, crash_at: str = ""):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("HELPDESK_CRASH_AT", None)
+        if crash_at:
+            env["HELPDESK_CRASH_AT"] = crash_at
+        self.log_path = config_path.parent / f"daemon-{time.time_ns()}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "helpdesk", "--config", str(config_path), "run", *args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        )
+
+    def wait(self, timeout: float = 60) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.log.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait(30)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_until(predicate, timeout: float = 20, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture
+def setup(tmp_path, dovecot, smtp_server):
+    root = tmp_path / "helpdesk"
+    root.mkdir()
+    path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server))
+    return path, dovecot, smtp_server
+
+
+def acks_by_ticket(store: Store) -> dict[str, int]:
+    return {r["radicado"]: r["n"] for r in store.query(
+        "SELECT t.radicado, count(o.id) AS n FROM tickets t LEFT JOIN outbox o ON o.ticket_id = t.id "
+        "AND o.kind = 'ack' GROUP BY t.id")}
+
+
+def test_idle_daemon_answers_new_mail_and_stops_on_sigterm(setup):
+    path, dovecot, smtp = setup
+    daemon = DaemonProcess(path)
+    try:
+        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        time.sleep(0.5)  # let it enter IDLE
+        dovecot.append(USER, mails.request())
+        assert smtp.wait_for(1, timeout=10), daemon.output()
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.output()
+    assert "stopped" in daemon.output()
+    assert "Traceback" not in daemon.output()
+
+
+def test_dovecot_outage_reconnects_misses_nothing_and_does_not_spin(setup):
+    path, dovecot, smtp = setup
+    daemon = DaemonProcess(path)
+    try:
+        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        proc = psutil.Process(daemon.proc.pid)
+        time.sleep(0.5)
+        dovecot.stop()
+        cpu_before = sum(proc.cpu_times()[:2])
+        time.sleep(4)
+        cpu_down = sum(proc.cpu_times()[:2]) - cpu_before
+        dovecot.start()
+        dovecot.append(USER, mails.request(subject="durante la caída"))
+        assert smtp.wait_for(1, timeout=20), daemon.output()
+        # Idle while waiting: a spinning loop would burn ~4 s of CPU here.
+        cpu_before = sum(proc.cpu_times()[:2])
+        time.sleep(3)
+        cpu_idle = sum(proc.cpu_times()[:2]) - cpu_before
+    finally:
+        assert daemon.stop() == 0
+    assert cpu_down < 0.5, f"{cpu_down:.2f} s of CPU while the server was down"
+    assert cpu_idle < 0.5, f"{cpu_idle:.2f} s of CPU while idle"
+    assert "inbox unavailable" in daemon.output()
+
+
+def test_polling_fallback_without_idle(tmp_path, dovecot, smtp_server):
+    root = tmp_path / "h"
+    root.mkdir()
+    path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server, inbox={"idle": False, "poll_seconds": 1}))
+    daemon = DaemonProcess(path)
+    try:
+        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        dovecot.append(USER, mails.request())
+        assert smtp_server.wait_for(1, timeout=10)
+    finally:
+        assert daemon.stop() == 0
+
+
+BACKLOG = 6
+
+
+def _fill(dovecot, count=BACKLOG):
+    for n in range(count):
+        dovecot.append(USER, mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", subject=f"pedido {n}"))
+
+
+def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG):
+    config = config_mod.load(path)
+    store = Store(config.database_path, config.raw_dir)
+    assert store.one("SELECT count(*) FROM tickets")[0] == count
+    assert set(acks_by_ticket(store).values()) == {1}
+    assert smtp.wait_for(count, timeout=10)
+    time.sleep(0.3)
+    received = Counter(m.message["X-Helpdesk-Radicado"] for m in smtp.snapshot())
+    assert len(received) == count and set(received.values()) == {1}, received
+    # Every request got its own ticket: one ack per original sender.
+    assert sorted(m.rcpt_tos[0] for m in smtp.snapshot()) == sorted(f"u{n}@alcaldia-prueba.gov.co" for n in range(count))
+    assert dovecot.message_count(USER, "INBOX") == 0
+    assert dovecot.message_count(USER, "Procesados") == count
+    radicados = sorted(r["radicado"] for r in store.query("SELECT radicado FROM tickets"))
+    assert [int(r[-6:]) for r in radicados] == list(range(1, count + 1))  # no gap
+    store.close()
+
+
+@pytest.mark.parametrize("crash_at", ["after_fetch@3", "after_store@3", "after_commit@3", "after_move@3"])
+def test_kill_9_mid_message_then_restart_gives_exactly_once(setup, crash_at):
+    path, dovecot, smtp = setup
+    _fill(dovecot)
+    crashed = DaemonProcess(path, "--once", crash_at=crash_at)
+    assert crashed.wait() == -signal.SIGKILL
+    again = DaemonProcess(path, "--once")
+    assert again.wait() == 0, again.output()
+    _assert_exactly_once(path, smtp, dovecot)
+
+
+def test_kill_9_during_smtp_data_then_restart_delivers_once(tmp_path, dovecot):
+    with SmtpCapture(data_delay=1.5) as slow:
+        root = tmp_path / "h"
+        root.mkdir()
+        path = write_config(root / "config.toml", networked_sections(dovecot, slow, smtp={"timeout": 10.0}))
+        _fill(dovecot, 2)
+        daemon = DaemonProcess(path, "--once")
+        # Kill while the server holds the first DATA, before its final reply.
+        assert wait_until(lambda: slow.data_attempts >= 1, 20), daemon.output()
+        daemon.proc.kill()
+        daemon.wait()
+        assert slow.snapshot() == []
+        slow.data_delay = 0.0
+        again = DaemonProcess(path, "--once")
+        assert again.wait() == 0, again.output()
+        _assert_exactly_once(path, slow, dovecot, 2)
+
+
+def _processed(path: Path) -> int:
+    config = config_mod.load(path)
+    if not config.database_path.exists():
+        return 0
+    store = Store(config.database_path, config.raw_dir)
+    try:
+        return store.one("SELECT count(*) FROM tickets")[0]
+    finally:
+        store.close()
