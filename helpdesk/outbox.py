@@ -214,6 +214,8 @@ class SmtpTransport:
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"autenticación SMTP rechazada: {exc.code} {exc.message}", permanent=False) from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            if _caused_by(exc, ssl.SSLCertVerificationError):
+                raise DeliveryError(f"TLS con {smtp.host}:{smtp.port}: certificado no válido: {exc}", permanent=False) from None
             raise DeliveryError(f"conexión SMTP con {smtp.host}:{smtp.port}: {exc}", permanent=False) from None
         return client
 
@@ -232,3 +234,11 @@ class SmtpTransport:
             code, message = next(iter(errors.values()))
             raise DeliveryError(f"{code} {message}", permanent=500 <= code < 600)
 
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    """aiosmtplib wraps TLS failures in its own errors: look down the chain."""
+    while exc is not None:
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
