@@ -1,0 +1,106 @@
+"""``helpdesk form-template PATH``: the blank request form entities fill in.
+
+The canonical layout of CONTRACT §7, with the labels taken from
+rules/form.toml (the first label of each field), drop-down lists where a
+value comes from a short list, and the instructions on a sheet of their
+own so that the form sheet stays easy to read back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+
+ENTITY_FIELDS = ("entity_name", "entity_nit", "entity_dv", "department", "municipality")
+LEGAL_REP_FIELDS = (
+    "legal_rep_name", "legal_rep_doc_type", "legal_rep_doc_number",
+    "legal_rep_position", "legal_rep_email", "legal_rep_phone",
+)
+CANONICAL = {
+    "entity_name": "Nombre de la entidad", "entity_nit": "NIT", "entity_dv": "DV",
+    "department": "Departamento", "municipality": "Municipio",
+    "legal_rep_name": "Nombres y apellidos", "legal_rep_doc_type": "Tipo de documento",
+    "legal_rep_doc_number": "Número de documento", "legal_rep_position": "Cargo",
+    "legal_rep_email": "Correo electrónico", "legal_rep_phone": "Teléfono",
+}
+DOC_TYPES = ("Cédula de ciudadanía", "Cédula de extranjería", "Pasaporte")
+ACCOUNT_TYPES = ("Correo electrónico", "Usuario de página web")
+ACCOUNT_ROWS = 15
+
+INSTRUCTIONS = [
+    "Formato de solicitud de reinicio de claves de cuentas de correo electrónico y usuarios de páginas web",
+    "",
+    "1. Diligencie la hoja «Solicitud»: datos de la entidad (1.1), del representante legal (1.2) y las cuentas (2).",
+    "2. Escriba el NIT con su dígito de verificación (por ejemplo 899999053-1) o el dígito en la casilla DV.",
+    "3. El correo del representante legal (1.2) es el que recibirá las nuevas claves: verifíquelo.",
+    "4. En la tabla de cuentas escriba una cuenta por fila, sin dejar filas vacías entre ellas.",
+    "5. Imprima la hoja, hágala firmar por el representante legal y escanéela en PDF.",
+    "6. Envíe al correo de soporte tres adjuntos: el formato firmado y escaneado (PDF),",
+    "   este archivo Excel diligenciado (.xlsx) y la copia del acta de posesión del representante legal.",
+    "",
+    "Nunca le pediremos su contraseña por correo electrónico.",
+]
+
+
+def write_template(path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Solicitud"
+    title_font = Font(bold=True, size=12, color="FFFFFF")
+    fill = PatternFill("solid", fgColor="1F4E78")
+    thin = Side(style="thin", color="999999")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 48
+    ws["A1"] = "Formato de solicitud de reinicio de claves"
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.merge_cells("A1:B1")
+
+    row = 3
+    for title, keys in (("1.1 Datos de la entidad", ENTITY_FIELDS), ("1.2 Datos del representante legal", LEGAL_REP_FIELDS)):
+        ws.cell(row, 1, title).font = title_font
+        ws.cell(row, 1).fill = fill
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+        row += 1
+        for key in keys:
+            ws.cell(row, 1, CANONICAL[key]).font = Font(bold=True)
+            value = ws.cell(row, 2)
+            value.border = box
+            value.number_format = "@"  # text: a NIT or phone keeps its digits
+            if key == "legal_rep_doc_type":
+                _list_validation(ws, f"B{row}", DOC_TYPES)
+            row += 1
+        row += 1
+
+    ws.cell(row, 1, "2. Cuentas a las que se solicita reinicio de clave").font = title_font
+    ws.cell(row, 1).fill = fill
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+    row += 1
+    ws.cell(row, 1, "Tipo").font = Font(bold=True)
+    ws.cell(row, 2, "Cuenta").font = Font(bold=True)
+    first = row + 1
+    for r in range(first, first + ACCOUNT_ROWS):
+        for c in (1, 2):
+            ws.cell(r, c).border = box
+            ws.cell(r, c).number_format = "@"
+    _list_validation(ws, f"A{first}:A{first + ACCOUNT_ROWS - 1}", ACCOUNT_TYPES)
+
+    help_ws = wb.create_sheet("Instrucciones")
+    help_ws.column_dimensions["A"].width = 110
+    for r, line in enumerate(INSTRUCTIONS, start=1):
+        help_ws.cell(r, 1, line).alignment = Alignment(wrap_text=False)
+    help_ws["A1"].font = Font(bold=True, size=12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
+def _list_validation(ws, ref: str, values: tuple[str, ...]) -> None:
+    dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="Valor no válido",
+                        error="Elija un valor de la lista.")
+    ws.add_data_validation(dv)
+    dv.add(ref)

@@ -1,0 +1,162 @@
+"""rules/*.toml -> typed rules, refused at start-up with file, key and reason.
+
+The form's labels, the required fields and the accounts table live in
+``rules/form.toml``: an office that renames a label or adds a required
+field edits that file, not the code. Labels are stored normalised (see
+``normalise``) so that comparing them is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+def normalise(text: object) -> str:
+    """Accents, case, colons, asterisks and spacing removed: 'CORREO ELECTRÓNICO:' -> 'correo electronico'."""
+    text = unicodedata.normalize("NFKD", str(text or ""))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"[:*()\[\]]", " ", text)
+    return " ".join(text.split())
+
+
+def strip_numbering(text: str) -> str:
+    """'1.2 datos del representante legal' -> 'datos del representante legal'."""
+    return re.sub(r"^\d+(\.\d+)*\.?\s*", "", text)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    key: str
+    section: str
+    labels: tuple[str, ...]  # normalised
+    required: bool
+    name: str  # how messages call it, in Spanish
+
+
+@dataclass(frozen=True)
+class AccountsRule:
+    type_labels: tuple[str, ...]
+    account_labels: tuple[str, ...]
+    email_types: tuple[str, ...]
+    web_user_types: tuple[str, ...]
+    max_rows: int
+
+
+@dataclass(frozen=True)
+class FormRules:
+    sections: dict[str, tuple[str, ...]]  # section key -> normalised titles, numbering removed
+    fields: dict[str, FieldRule]
+    accounts: AccountsRule
+    max_rows: int
+    max_columns: int
+    max_sheets: int
+
+    def section_of_title(self, text: str) -> str | None:
+        bare = strip_numbering(text)
+        for key, titles in self.sections.items():
+            if bare in titles:
+                return key
+        return None
+
+
+class _Reader:
+    """Typed access to one TOML table, every error naming file and key."""
+
+    def __init__(self, path: Path, data: dict, prefix: str = ""):
+        self.path, self.data, self.prefix = path, data, prefix
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {self.prefix}{key}: {reason}")
+
+    def table(self, key: str) -> "_Reader":
+        value = self.data.get(key)
+        if not isinstance(value, dict):
+            raise self.fail(key, "falta la tabla o no es una tabla")
+        return _Reader(self.path, value, f"{self.prefix}{key}.")
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, "se esperaba una lista no vacía de textos")
+        return tuple(value)
+
+    def string(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "se esperaba un texto no vacío")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, "se esperaba true o false")
+        return value
+
+    def integer(self, key: str, low: int = 1, high: int = 1_000_000) -> int:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, f"se esperaba un número entero entre {low} y {high}")
+        return value
+
+    def only(self, *keys: str) -> None:
+        for key in self.data:
+            if key not in keys:
+                raise self.fail(key, "clave desconocida")
+
+
+def _read(path: Path) -> _Reader:
+    try:
+        with open(path, "rb") as fh:
+            return _Reader(path, tomllib.load(fh))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no existe el archivo de reglas") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML inválido: {exc}") from None
+
+
+def load_form(rules_dir: Path = RULES_DIR) -> FormRules:
+    top = _read(rules_dir / "form.toml")
+    top.only("sections", "fields", "accounts", "reading")
+    sections_table = top.table("sections")
+    sections = {}
+    for key in sections_table.data:
+        titles = sections_table.table(key)
+        titles.only("titles")
+        sections[key] = tuple(strip_numbering(normalise(t)) for t in titles.strings("titles"))
+    for needed in ("entity", "legal_rep", "accounts"):
+        if needed not in sections:
+            raise sections_table.fail(needed, "falta esta sección")
+    fields_table = top.table("fields")
+    fields = {}
+    for key in fields_table.data:
+        f = fields_table.table(key)
+        f.only("section", "labels", "required", "name")
+        section = f.string("section")
+        if section not in sections:
+            raise f.fail("section", f"la sección {section!r} no está definida en [sections]")
+        fields[key] = FieldRule(key, section, tuple(normalise(x) for x in f.strings("labels")),
+                                f.boolean("required"), f.string("name"))
+    for needed in ("entity_name", "entity_nit", "legal_rep_name", "legal_rep_email"):
+        if needed not in fields:
+            raise fields_table.fail(needed, "el programa necesita este campo")
+    acc = top.table("accounts")
+    acc.only("type_labels", "account_labels", "email_types", "web_user_types", "max_rows")
+    accounts = AccountsRule(
+        type_labels=tuple(normalise(x) for x in acc.strings("type_labels")),
+        account_labels=tuple(normalise(x) for x in acc.strings("account_labels")),
+        email_types=tuple(normalise(x) for x in acc.strings("email_types")),
+        web_user_types=tuple(normalise(x) for x in acc.strings("web_user_types")),
+        max_rows=acc.integer("max_rows", 1, 10_000),
+    )
+    reading = top.table("reading")
+    reading.only("max_rows", "max_columns", "max_sheets")
+    return FormRules(sections, fields, accounts, reading.integer("max_rows", 10, 100_000),
+                     reading.integer("max_columns", 5, 1_000), reading.integer("max_sheets", 1, 100))
