@@ -71,7 +71,10 @@ def run(ctx: Context, once: bool, log_level: str) -> None:
     setup_logging(log_level)
     daemon = Daemon(ctx.config, ctx.store)
     if once:
-        outcomes = daemon.run_once()
+        try:
+            outcomes = daemon.run_once()
+        finally:
+            daemon.close()
         click.echo(f"Mensajes procesados: {len(outcomes)}")
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -100,16 +103,33 @@ def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
         click.echo(f"{t['radicado']}  {STATE_LABELS[t['state']]:<24} {t['created_at']}  {t['sender']}  {entity}")
 
 
+KIND_LABELS = {
+    "signed_form": "formato firmado y escaneado",
+    "excel_form": "formato en Excel",
+    "acta_posesion": "acta de posesión",
+    None: "sin clasificar",
+}
+
+
 @cli.command()
 @click.argument("radicado")
 @click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@click.option("--save-attachments", "save_dir", type=click.Path(file_okay=False),
+              help="Guarda los adjuntos recibidos en esta carpeta (para revisar firmas y escaneos).")
 @pass_ctx
-def show(ctx: Context, radicado: str, as_json: bool) -> None:
-    """Muestra una solicitud completa: datos, hallazgos e historial.
+def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> None:
+    """Muestra una solicitud completa: datos del formato, documentos, hallazgos e historial.
 
-    Ejemplo: helpdesk show GEL-2026-000042
+    Ejemplo: helpdesk show GEL-2026-000042 --save-attachments /tmp/GEL-2026-000042
     """
     view = views.detail(ctx.store, radicado)
+    if save_dir:
+        from .examination import save_attachments
+
+        ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (view["radicado"],))["id"]
+        paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
+        if not as_json:
+            click.echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
     if as_json:
         _print_json(view)
         return
@@ -120,11 +140,31 @@ def show(ctx: Context, radicado: str, as_json: bool) -> None:
         click.echo(f"Responder a:   {view['requester']}")
     click.echo(f"Asunto:        {view['subject']}")
     click.echo(f"Recibida:      {view['created_at']}")
+    if view["examination_pending"]:
+        click.echo("Documentos:    pendientes de examen")
+    if view["form"]:
+        from .rules import load_form
+
+        names = {k: f.name for k, f in load_form(ctx.config.rules_dir).fields.items()}
+        click.echo("\nFormato (Excel):")
+        for key, value in view["form"].items():
+            click.echo(f"  {names.get(key, key) + ':':<52} {value}")
+    if view["accounts"]:
+        click.echo("\nCuentas:")
+        for a in view["accounts"]:
+            click.echo(f"  - {a['type']}: {a['account']}")
+    if view["documents"]:
+        click.echo("\nDocumentos:")
+        for d in view["documents"]:
+            used = "" if d["counted"] or not d["kind"] else " (reemplazado por uno más reciente)"
+            error = f" — ilegible: {d['error']}" if d["error"] else ""
+            click.echo(f"  - {d['filename']}: {KIND_LABELS.get(d['kind'], d['kind'])}{used}{error}")
     for title, key in (("Problemas", "problems"), ("Advertencias", "warnings")):
         if view[key]:
             click.echo(f"\n{title}:")
             for f in view[key]:
-                click.echo(f"  - {f['code']}: {f['detail']}")
+                where = f" [{f['document']}]" if f.get("document") else ""
+                click.echo(f"  - {f['code']}: {f['detail']}{where}")
     click.echo("\nMensajes:")
     for m in view["messages"]:
         arrow = "recibido" if m["direction"] == "in" else "enviado "
@@ -221,6 +261,25 @@ def demo(ctx: Context, workdir: str | None) -> None:
 
     base = ctx.config if Path(ctx.config_path or config_mod.default_config_path()).exists() else None
     run_demo(base, Path(workdir) if workdir else None, click.echo)
+
+
+@cli.command("form-template")
+@click.argument("path", type=click.Path(dir_okay=False))
+def form_template(path: str) -> None:
+    """Escribe el formato de solicitud en blanco (.xlsx) que diligencian las entidades.
+
+    Ejemplo: helpdesk form-template formato_solicitud.xlsx
+    """
+    from .documents.form_template import write_template
+
+    target = Path(path)
+    if target.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise click.UsageError("el archivo debe terminar en .xlsx")
+    try:
+        write_template(target)
+    except OSError as exc:
+        raise HelpdeskError(f"no se pudo escribir {target}: {exc.strerror}") from None
+    click.echo(f"Formato escrito en {target}")
 
 
 def _quarantined(store: Store, item_id: int) -> quarantine.Quarantined:

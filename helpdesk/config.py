@@ -98,6 +98,13 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class RulesConfig:
+    # Folder of form.toml, documents.toml and problems.toml; the shipped
+    # rules/ when empty.
+    path: str = ""
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     # Checked before any MIME parsing (LIBRARY_NOTES: the stdlib parser is
     # slow on pathological shapes and raises on deep nesting).
@@ -114,6 +121,7 @@ class Config:
     reset: ResetConfig = field(default_factory=ResetConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     # Folder of the config file: the base of every relative path.
     base_dir: Path = Path(".")
     source_path: Path = Path("config.toml")
@@ -138,6 +146,12 @@ class Config:
         if self.replies.templates:
             return self.path(self.replies.templates)
         return Path(__file__).resolve().parent.parent / "templates"
+
+    @property
+    def rules_dir(self) -> Path:
+        if self.rules.path:
+            return self.path(self.rules.path)
+        return Path(__file__).resolve().parent.parent / "rules"
 
     def inbox_password(self) -> str:
         return _secret(self, "inbox", self.inbox)

@@ -18,13 +18,15 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import outbox, pipeline, quarantine
+from . import examination, outbox, pipeline, quarantine
 from .config import Config
+from .documents.worker import Worker
 from .errors import InboxError
 from .faults import crash_point
 from .inbox import Incoming, interruptible_sleep, open_source
 from .pipeline import Outcome
 from .replies import Renderer
+from .rules import load_all
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class Daemon:
         self.config = config
         self.store = store
         self.renderer = Renderer(config)
+        self.rules = load_all(config.rules_dir)
+        self.worker = Worker(self.rules, config.rules_dir)
         self.source = open_source(config, store)
         self.stopping = False
         self.outcomes: list[Outcome] = []
@@ -66,7 +70,7 @@ class Daemon:
 
     def process_stored(self, raw: bytes, sha256: str, ref: str) -> Outcome:
         try:
-            outcome = pipeline.process(self.store, self.config, self.renderer, raw, sha256)
+            outcome = pipeline.process(self.store, self.config, self.renderer, self.rules, raw, sha256)
         except Exception as exc:  # any bug or hostile input: quarantine, go on
             log.error("quarantined %s (sha256 %s): %s\n%s", ref, sha256[:12], exc, traceback.format_exc())
             quarantine.add(self.store, sha256, ref, f"{type(exc).__name__}: {exc}")
@@ -97,12 +101,25 @@ class Daemon:
             if outcome is not None:
                 done.append(outcome)
                 if len(done) % DELIVER_EVERY == 0:
+                    self.examine_pending()
                     self.deliver()
             if self.stopping:
                 break
+        self.examine_pending()
         self.deliver()
         self.outcomes.extend(done)
         return done
+
+    def examine_pending(self) -> None:
+        """Examine the documents of every ticket marked for it."""
+        for ticket_id in examination.pending(self.store):
+            if self.stopping:
+                return
+            crash_point("before_examination")
+            try:
+                examination.examine_ticket(self.store, self.config, self.rules, self.worker, self.renderer, ticket_id)
+            except Exception:  # a bug must not stop intake; the mark stays for a retry
+                log.exception("examination of ticket %s failed; it will be retried", ticket_id)
 
     def deliver(self) -> None:
         sent, failing = outbox.deliver_due(self.store, self.config)
@@ -124,8 +141,12 @@ class Daemon:
                 self.source.close()
                 interruptible_sleep(backoff, lambda: self.stopping)
                 backoff = min(backoff * 2, self.config.inbox.reconnect_max_seconds)
-        self.source.close()
+        self.close()
         log.info("stopped")
+
+    def close(self) -> None:
+        self.source.close()
+        self.worker.close()
 
     def _seconds_to_next_delivery(self) -> float:
         upcoming = outbox.next_due_at(self.store)

@@ -12,6 +12,7 @@ import email
 import email.policy
 import io
 import shutil
+import tempfile
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -27,6 +28,7 @@ from .store import Store
 from .tickets import STATE_LABELS
 
 SENDER = "sistemas@sanisidro-antioquia.gov.co"
+GOB_SENDER = "soporte.ti@gobernacion-ejemplo.gov.co"
 
 
 def run_demo(base: Config | None, workdir: Path | None, say: Callable[[str], None]) -> None:
@@ -47,45 +49,61 @@ def run_demo(base: Config | None, workdir: Path | None, say: Callable[[str], Non
 
     say("Demostración de helpdesk: buzón Maildir y salida a archivos, sin servidores.")
     say(f"Carpeta de trabajo: {workdir}\n")
-    request = sample_request(config.smtp.from_address)
-    arrivals = [
-        ("solicitud de la Alcaldía de San Isidro (3 adjuntos)", request),
+    support = config.smtp.from_address
+    request = sample_request(support)
+    _narrate_round(say, 1, [
+        ("solicitud completa de la Alcaldía de San Isidro (3 adjuntos)", request),
         ("la misma solicitud entregada dos veces por el servidor", request),
-        ("respuesta automática «fuera de la oficina»", out_of_office(config.smtp.from_address)),
-        ("solicitud de la Gobernación en ISO-8859-1", latin1_request(config.smtp.from_address)),
-    ]
-    _narrate_round(say, 1, arrivals, inbox, daemon)
+        ("respuesta automática «fuera de la oficina»", out_of_office(support)),
+        ("solicitud de la Gobernación sin adjuntos (en ISO-8859-1)", latin1_request(support)),
+    ], inbox, daemon, store)
 
-    ack = store.one("SELECT message_id, ticket_id FROM outbox WHERE kind = 'ack' ORDER BY id LIMIT 1")
-    follow_up = reply_to_ack(config.smtp.from_address, ack["message_id"])
-    _narrate_round(say, 2, [("respuesta de la entidad al acuse de recibo", follow_up)], inbox, daemon)
+    gob = store.one("SELECT id FROM tickets WHERE sender = ?", (GOB_SENDER,))["id"]
+    _narrate_round(say, 2, [
+        ("la Gobernación responde con los documentos, pero el NIT está mal escrito",
+         documents_reply(support, _last_sent_id(store, gob), nit="890.900.286-7")),
+    ], inbox, daemon, store)
+    _narrate_round(say, 3, [
+        ("la Gobernación envía solo el Excel corregido",
+         documents_reply(support, _last_sent_id(store, gob), nit="890.900.286-0", only_excel=True)),
+    ], inbox, daemon, store)
 
     say("Solicitudes registradas:")
     for t in views.list_tickets(store):
-        say(f"  {t['radicado']}  {STATE_LABELS[t['state']]:<12} de {t['sender']}")
+        say(f"  {t['radicado']}  {STATE_LABELS[t['state']]:<24} {t['entity_name'] or '-'}")
     outbox_dir = config.path(config.smtp.path)
     files = sorted(outbox_dir.glob("*.eml"))
     say(f"\nCorreos escritos en {outbox_dir}: {len(files)}")
     for f in files:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         say(f"  {f.name}: para {msg['To']}, «{msg['Subject']}»")
-    if files:
-        first = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-        say("\nTexto del primer acuse de recibo:\n")
-        say("    " + first.get_body(("plain",)).get_content().strip().replace("\n", "\n    "))
     say(f"\nPara ver una solicitud: helpdesk --config {_demo_config_hint(workdir)} show RADICADO")
+    daemon.close()
     store.close()
 
 
-def _narrate_round(say, number: int, arrivals, inbox: Path, daemon: Daemon) -> None:
+def _last_sent_id(store: Store, ticket_id: int) -> str:
+    return store.one("SELECT message_id FROM outbox WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,))["message_id"]
+
+
+def _narrate_round(say, number: int, arrivals, inbox: Path, daemon: Daemon, store: Store) -> None:
     say(f"Ronda {number}: llegan {len(arrivals)} mensaje(s) al buzón:")
     for label, raw in arrivals:
         say(f"  - {label}")
         _deliver_to_maildir(inbox, raw)
+    before = store.one("SELECT coalesce(max(id), 0) FROM outbox")[0]
     outcomes = daemon.run_once()
     say("Resultado:")
     for outcome in outcomes:
         say(f"  - {describe(outcome)}")
+    for row in store.query("SELECT o.kind, o.rcpt_to, o.raw, t.radicado FROM outbox o JOIN tickets t "
+                           "ON t.id = o.ticket_id WHERE o.id > ? ORDER BY o.id", (before,)):
+        say(f"  - correo «{row['kind']}» a {row['rcpt_to']} ({row['radicado']})")
+        if row["kind"] == "correction":
+            msg = email.message_from_bytes(row["raw"], policy=email.policy.default)
+            for line in msg.get_body(("plain",)).get_content().splitlines():
+                if line[:3].rstrip(". ").isdigit():
+                    say(f"      {line}")
     say("")
 
 
@@ -94,7 +112,8 @@ def describe(outcome) -> str:
         sent = " y se envió el acuse de recibo" if outcome.replies else " (sin respuesta: límite diario)"
         return f"solicitud nueva: radicado {outcome.radicado}{sent}"
     if outcome.action == "joined":
-        return f"respuesta unida al radicado {outcome.radicado} (sin radicado nuevo ni acuse)"
+        what = f": {outcome.reason}" if outcome.reason else ""
+        return f"respuesta unida al radicado {outcome.radicado}{what} (sin radicado nuevo ni acuse)"
     if outcome.action == "duplicate":
         return "mensaje ya procesado: no se crea nada nuevo"
     if outcome.action == "ignored":
@@ -145,19 +164,46 @@ def sample_request(support: str) -> bytes:
         "del señor alcalde para el reinicio de la clave de contactenos@sanisidro-antioquia.gov.co.\n\n"
         "Cordialmente,\nOficina de Sistemas",
     )
-    msg.add_attachment(minimal_pdf("Formato de solicitud firmado"), maintype="application",
-                       subtype="pdf", filename="formato_solicitud_firmado.pdf")
-    msg.add_attachment(sample_form_xlsx(), maintype="application",
+    _attach_documents(msg, SAN_ISIDRO, scan_names=("formato_solicitud_firmado.pdf", "Acta de posesión alcalde.pdf"))
+    return msg.as_bytes()
+
+
+SAN_ISIDRO = {
+    "entity": "Alcaldía de San Isidro", "nit": "890980040-8", "department": "Antioquia", "municipality": "San Isidro",
+    "rep": "María Fernanda Gómez Ruiz", "position": "Alcaldesa", "rep_email": "alcaldia@sanisidro-antioquia.gov.co",
+    "accounts": [("Correo electrónico", "contactenos@sanisidro-antioquia.gov.co")],
+}
+GOBERNACION = {
+    "entity": "Gobernación de Ejemplo", "nit": "890.900.286-0", "department": "Antioquia", "municipality": "Medellín",
+    "rep": "Andrés Felipe Restrepo Mejía", "position": "Gobernador", "rep_email": "despacho@gobernacion-ejemplo.gov.co",
+    "accounts": [("Usuario de página web", "admin.web"), ("Correo electrónico", "contactenos@gobernacion-ejemplo.gov.co")],
+}
+
+
+def _attach_documents(msg: EmailMessage, entity: dict, scan_names=("formato_firmado.pdf", "acta_posesion.pdf"),
+                      only_excel: bool = False) -> None:
+    if not only_excel:
+        msg.add_attachment(scan_pdf(["FORMATO DE SOLICITUD", entity["entity"], "Firma: " + entity["rep"]]),
+                           maintype="application", subtype="pdf", filename=scan_names[0])
+    msg.add_attachment(sample_form_xlsx(entity), maintype="application",
                        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        filename="Formato solicitud diligenciado.xlsx")
-    msg.add_attachment(minimal_pdf("Acta de posesión del alcalde"), maintype="application",
-                       subtype="pdf", filename="Acta de posesión alcalde.pdf")
+    if not only_excel:
+        msg.add_attachment(scan_pdf(["ACTA DE POSESIÓN", entity["rep"], entity["position"]]),
+                           maintype="application", subtype="pdf", filename=scan_names[1])
+
+
+def documents_reply(support: str, answering: str, nit: str, only_excel: bool = False) -> bytes:
+    msg = _base(GOB_SENDER, support, "RE: documentos de la solicitud", "Adjuntamos los documentos solicitados.")
+    msg["In-Reply-To"] = f"<{answering}>"
+    msg["References"] = f"<{answering}>"
+    _attach_documents(msg, {**GOBERNACION, "nit": nit}, only_excel=only_excel)
     return msg.as_bytes()
 
 
 def latin1_request(support: str) -> bytes:
     msg = _base(
-        "Gobernación <soporte.ti@gobernacion-ejemplo.gov.co>",
+        f"Gobernación <{GOB_SENDER}>",
         support,
         "Reinicio de contraseña – usuario página web",
         "Señores Gobierno en línea:\n\nSolicitamos el reinicio de la contraseña del usuario «admin.web».\n",
@@ -181,57 +227,45 @@ def reply_to_ack(support: str, ack_message_id: str) -> bytes:
     return msg.as_bytes()
 
 
-def minimal_pdf(text: str) -> bytes:
-    """A valid one-page PDF with a text layer, built by hand (no dependency)."""
-    safe = text.encode("latin-1", "replace").replace(b"(", b"[").replace(b")", b"]")
-    stream = b"BT /F1 18 Tf 72 720 Td (" + safe + b") Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    ]
+def sample_form_xlsx(entity: dict) -> bytes:
+    """The official template, filled in as an entity would."""
+    from .documents.form_template import write_template
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "formato.xlsx"
+        write_template(path)
+        wb = openpyxl.load_workbook(path)
+    ws = wb["Solicitud"]
+    values = {
+        "Nombre de la entidad": entity["entity"], "NIT": entity["nit"], "Departamento": entity["department"],
+        "Municipio": entity["municipality"], "Nombres y apellidos": entity["rep"],
+        "Tipo de documento": "Cédula de ciudadanía", "Número de documento": "43123456",
+        "Cargo": entity["position"], "Correo electrónico": entity["rep_email"], "Teléfono": "6045551234",
+    }
+    table = None
+    for row in ws.iter_rows(min_col=1, max_col=1):
+        label = row[0].value
+        if label == "Tipo":
+            table = row[0].row
+        elif label in values and table is None:
+            ws.cell(row[0].row, 2, values[label])
+    for n, (kind, account) in enumerate(entity["accounts"], start=1):
+        ws.cell(table + n, 1, kind)
+        ws.cell(table + n, 2, account)
     out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    wb.save(out)
     return out.getvalue()
 
 
-def sample_form_xlsx() -> bytes:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Solicitud"
-    rows = [
-        ["1.1 Datos de la entidad"],
-        ["Nombre de la entidad", "Alcaldía de San Isidro"],
-        ["NIT", "890980040-8"],
-        ["Departamento", "Antioquia"],
-        ["Municipio", "San Isidro"],
-        [],
-        ["1.2 Datos del representante legal"],
-        ["Nombres y apellidos", "María Fernanda Gómez Ruiz"],
-        ["Tipo de documento", "Cédula de ciudadanía"],
-        ["Número de documento", "43123456"],
-        ["Cargo", "Alcaldesa"],
-        ["Correo electrónico", "alcaldia@sanisidro-antioquia.gov.co"],
-        ["Teléfono", "6045551234"],
-        [],
-        ["2. Cuentas a las que se solicita reinicio de clave"],
-        ["Tipo", "Cuenta"],
-        ["Correo electrónico", "contactenos@sanisidro-antioquia.gov.co"],
-    ]
-    for row in rows:
-        ws.append(row)
+def scan_pdf(lines: list[str]) -> bytes:
+    """A page as a scanner makes it: one page-sized image, no text layer."""
+    from PIL import Image, ImageDraw
+
+    page = Image.new("L", (850, 1100), color=245)
+    draw = ImageDraw.Draw(page)
+    for n, line in enumerate(lines):
+        draw.text((80, 100 + 40 * n), line, fill=20)
+    draw.line((80, 900, 400, 880), fill=10, width=3)  # the signature
     out = io.BytesIO()
-    wb.save(out)
+    page.save(out, format="PDF", resolution=100.0)
     return out.getvalue()

@@ -25,11 +25,15 @@ from .config import Config
 from .message import Intake, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer
 from .store import Store, iso, now
-from .tickets import Ticket, add_finding, record_event
+from .checks import Finding
+from .decision import problem_line
+from .rules import Rules
+from .tickets import NEEDS_CORRECTION, RECEIVED, Ticket, add_finding, record_event
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "sistema"
+REMINDER_EVENT = "recordatorio enviado"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def dedup_key(intake: Intake, sha256: str) -> str:
     return f"mid:{intake.message_id}" if intake.message_id else f"sha:{sha256}"
 
 
-def process(store: Store, config: Config, renderer: Renderer, raw: bytes, sha256: str) -> Outcome:
+def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw: bytes, sha256: str) -> Outcome:
     intake = parse(raw, config.limits)
     key = dedup_key(intake, sha256)
     with store.transaction() as conn:
@@ -58,21 +62,66 @@ def process(store: Store, config: Config, renderer: Renderer, raw: bytes, sha256
             return _record_robot(conn, intake, key, sha256, robot)
         ticket, suspicious = _thread(conn, config, intake)
         if ticket is not None:
-            _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
-            record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
-            return Outcome("joined", intake.message_id, ticket.radicado)
+            return _join(conn, config, renderer, rules, intake, key, sha256, ticket)
         return _open_ticket(conn, config, renderer, intake, key, sha256, suspicious)
+
+
+def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, key: str, sha256: str,
+          ticket: Ticket) -> Outcome:
+    """A message on an existing ticket: new documents, a nudge, or a follow-up for staff."""
+    _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
+    record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
+    own_files = [a for a in intake.attachments if a.content_type != "message/rfc822"]
+    if ticket.state in (RECEIVED, NEEDS_CORRECTION):
+        if own_files:
+            # Corrections join the ticket; the newest document of each kind wins.
+            conn.execute("UPDATE tickets SET examine_pending = 1, updated_at = ? WHERE id = ?", (iso(), ticket.id))
+            return Outcome("joined", intake.message_id, ticket.radicado, reason="documentos nuevos")
+        if ticket.state == NEEDS_CORRECTION and not _reminded(conn, ticket.id):
+            return _remind(conn, config, renderer, rules, intake, ticket)
+        return Outcome("joined", intake.message_id, ticket.radicado)
+    # Documents already accepted, or the ticket is closed: a person decides.
+    add_finding(conn, ticket.id, "warning", "follow_up",
+                f"mensaje de {intake.sender} con la solicitud en estado {ticket.state}: {intake.subject}")
+    return Outcome("joined", intake.message_id, ticket.radicado, reason="seguimiento para el equipo")
+
+
+def _reminded(conn, ticket_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM events WHERE ticket_id = ? AND action = ?",
+                        (ticket_id, REMINDER_EVENT)).fetchone() is not None
+
+
+def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, ticket: Ticket) -> Outcome:
+    """One answer to "ya envié los documentos" without attachments: what is still missing.
+
+    Only once per ticket, so two robots that slipped past the robot checks
+    cannot keep a conversation going."""
+    record_event(conn, ticket.id, SYSTEM, REMINDER_EVENT, "respuesta sin adjuntos")
+    if over_daily_cap(conn, config, ticket.requester):
+        return Outcome("joined", intake.message_id, ticket.radicado)
+    problems = [
+        problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), rules.problems)
+        for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
+                              (ticket.id,))
+    ]
+    reply = renderer.build("correction", ticket.requester, ticket.radicado,
+                           {"problems": problems, "no_attachments_reminder": True, "legal_rep_email": ""},
+                           answering=[*intake.references, intake.message_id])
+    outbox.enqueue(conn, config, ticket.id, reply)
+    return Outcome("joined", intake.message_id, ticket.radicado, reason="recordatorio", replies=["correction"])
 
 
 def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: str, sha256: str, suspicious: str) -> Outcome:
     ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
     _record_inbound(conn, intake, key, sha256, ticket.id, "request")
+    # The documents are examined after this commit, by examination.py.
+    conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
     record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
     if suspicious:
         add_finding(conn, ticket.id, "warning", "untrusted_radicado_reference", suspicious)
     if intake.truncated:
         add_finding(conn, ticket.id, "warning", "message_too_large", intake.truncated)
-    if _over_daily_cap(conn, config, intake.requester):
+    if over_daily_cap(conn, config, intake.requester):
         add_finding(conn, ticket.id, "warning", "reply_cap_reached",
                     f"{intake.requester} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy")
         log.warning("%s: daily reply cap reached for %s, no ack", ticket.radicado, intake.requester)
@@ -164,7 +213,7 @@ def _bounced_outbox(conn, intake: Intake) -> int | None:
     return row["id"] if row else None
 
 
-def _over_daily_cap(conn, config: Config, address: str) -> bool:
+def over_daily_cap(conn, config: Config, address: str) -> bool:
     start_of_day = now().replace(hour=0, minute=0, second=0, microsecond=0)
     marks = ",".join("?" * len(AUTOMATIC_KINDS))
     (count,) = conn.execute(

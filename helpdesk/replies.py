@@ -73,8 +73,12 @@ class Renderer:
             "support_hotline": self.config.replies.support_hotline,
         }
 
-    def build(self, kind: str, to: str, radicado: str, context: dict, answering: list[str]) -> Reply:
-        """Render ``kind`` for ``to``; ``answering`` are the Message-IDs it replies to."""
+    def build(self, kind: str, to: str, radicado: str, context: dict, answering: list[str],
+              attachments: list[tuple[str, str, bytes]] = ()) -> Reply:
+        """Render ``kind`` for ``to``; ``answering`` are the Message-IDs it replies to.
+
+        ``attachments`` are (filename, MIME type, bytes) of our own making.
+        """
         subject, text, html = self.render(kind, {"radicado": radicado, **context})
         smtp = self.config.smtp
         msg = EmailMessage(policy=SMTP_POLICY)
@@ -97,4 +101,7 @@ class Renderer:
         msg["X-Helpdesk-Radicado"] = radicado
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        for filename, mime, data in attachments:
+            maintype, _sep, subtype = mime.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
         return Reply(kind=kind, to=to, message=msg)

@@ -160,3 +160,102 @@ def load_form(rules_dir: Path = RULES_DIR) -> FormRules:
     reading.only("max_rows", "max_columns", "max_sheets")
     return FormRules(sections, fields, accounts, reading.integer("max_rows", 10, 100_000),
                      reading.integer("max_columns", 5, 1_000), reading.integer("max_sheets", 1, 100))
+
+
+@dataclass(frozen=True)
+class KindRule:
+    key: str  # signed_form | excel_form | acta_posesion
+    name: str  # as the entity reads it
+    text_words: tuple[str, ...]  # normalised
+    filename_words: tuple[str, ...]  # normalised
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    max_file_bytes: int
+    max_zip_members: int
+    max_zip_member_bytes: int
+    max_zip_total_bytes: int
+    max_zip_ratio: int
+    max_zip_depth: int
+    max_image_pixels: int
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    memory_mb: int
+    cpu_seconds: int
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class DocumentRules:
+    kinds: dict[str, KindRule]
+    limits: DocumentLimits
+    worker: WorkerLimits
+
+
+KINDS = ("signed_form", "excel_form", "acta_posesion")
+PROBLEM_CODES = (
+    "missing_signed_form", "missing_excel_form", "missing_acta_posesion", "unreadable_document",
+    "signed_form_not_scanned", "missing_field", "invalid_nit", "invalid_email", "no_accounts",
+)
+
+
+def load_documents(rules_dir: Path = RULES_DIR) -> DocumentRules:
+    top = _read(rules_dir / "documents.toml")
+    top.only("kinds", "limits", "worker")
+    kinds_table = top.table("kinds")
+    kinds = {}
+    for key in KINDS:
+        k = kinds_table.table(key)
+        k.only("name", "text_words", "filename_words")
+        text_words = k.data.get("text_words", [])
+        if not isinstance(text_words, list) or not all(isinstance(w, str) for w in text_words):
+            raise k.fail("text_words", "se esperaba una lista de textos")
+        kinds[key] = KindRule(key, k.string("name"), tuple(normalise(w) for w in text_words),
+                              tuple(normalise(w) for w in k.strings("filename_words")))
+    kinds_table.only(*KINDS)
+    lim = top.table("limits")
+    names = [f for f in DocumentLimits.__dataclass_fields__]
+    lim.only(*names)
+    limits = DocumentLimits(**{n: lim.integer(n, 1, 10**12) for n in names})
+    work = top.table("worker")
+    work.only("memory_mb", "cpu_seconds", "timeout_seconds")
+    worker = WorkerLimits(work.integer("memory_mb", 64, 65_536), work.integer("cpu_seconds", 1, 3600),
+                          work.integer("timeout_seconds", 1, 3600))
+    return DocumentRules(kinds, limits, worker)
+
+
+def load_problems(rules_dir: Path = RULES_DIR) -> dict[str, str]:
+    """Problem code -> wording with {detail} and {document} placeholders."""
+    top = _read(rules_dir / "problems.toml")
+    top.only("problems")
+    table = top.table("problems")
+    wording = {}
+    for code in table.data:
+        entry = table.table(code)
+        entry.only("text")
+        text = entry.string("text")
+        try:
+            text.format(detail="", document="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise entry.fail("text", f"marcador no válido ({exc}); use solo {{detail}} y {{document}}") from None
+        wording[code] = text
+    for code in PROBLEM_CODES:
+        if code not in wording:
+            raise table.fail(code, "falta la redacción de este problema")
+    return wording
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every rule file, loaded and checked together at start-up."""
+
+    form: FormRules
+    documents: DocumentRules
+    problems: dict[str, str]
+
+
+def load_all(rules_dir: Path = RULES_DIR) -> Rules:
+    return Rules(load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir))

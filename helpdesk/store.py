@@ -112,6 +112,30 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 2: document examination.
+    """
+    ALTER TABLE tickets ADD COLUMN examine_pending INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN form_json TEXT;
+    ALTER TABLE findings ADD COLUMN source TEXT NOT NULL DEFAULT 'intake';
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        part INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        kind TEXT,
+        how TEXT NOT NULL DEFAULT '',
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        counted INTEGER NOT NULL DEFAULT 0,
+        facts_json TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX documents_ticket ON documents(ticket_id);
+    CREATE INDEX tickets_examine ON tickets(examine_pending) WHERE examine_pending = 1;
+    """,
 ]
 
 

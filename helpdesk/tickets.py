@@ -21,6 +21,7 @@ PENDING_APPROVAL = "pending_approval"
 RESOLVED = "resolved"
 REJECTED = "rejected"
 STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, RESOLVED, REJECTED)
+OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL)
 
 STATE_LABELS = {
     RECEIVED: "recibida",
@@ -94,8 +95,10 @@ def record_event(conn: sqlite3.Connection, ticket_id: int | None, actor: str, ac
     )
 
 
-def add_finding(conn: sqlite3.Connection, ticket_id: int, severity: str, code: str, detail: str, document: str | None = None) -> None:
+def add_finding(conn: sqlite3.Connection, ticket_id: int, severity: str, code: str, detail: str,
+                document: str | None = None, source: str = "intake") -> None:
+    """``source`` "examination" findings are replaced when the documents are examined again."""
     conn.execute(
-        "INSERT INTO findings(ticket_id, severity, code, detail, document, at) VALUES (?, ?, ?, ?, ?, ?)",
-        (ticket_id, severity, code, detail, document, iso()),
+        "INSERT INTO findings(ticket_id, severity, code, detail, document, at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, severity, code, detail, document, iso(), source),
     )

@@ -5,6 +5,8 @@ The CLI prints these; tests and scripts read the JSON. Nothing here writes.
 
 from __future__ import annotations
 
+import json
+
 from .errors import NotFound
 from .store import Store
 from .tickets import Ticket
@@ -37,10 +39,26 @@ def detail(store: Store, radicado: str) -> dict:
     view = summary(ticket)
     view["requester"] = ticket.requester
     findings = store.query("SELECT severity, code, detail, document FROM findings WHERE ticket_id = ? ORDER BY id", (ticket.id,))
-    view["accounts"] = []
-    view["documents"] = []
-    view["problems"] = [{"code": f["code"], "detail": f["detail"]} for f in findings if f["severity"] == "problem"]
-    view["warnings"] = [{"code": f["code"], "detail": f["detail"]} for f in findings if f["severity"] == "warning"]
+    form = json.loads(row["form_json"] or "{}")
+    view["form"] = form.get("fields", {})
+    view["accounts"] = form.get("accounts", [])
+    view["examination_pending"] = bool(row["examine_pending"])
+    view["documents"] = [
+        {
+            "filename": d["filename"],
+            "kind": d["kind"],
+            "counted": bool(d["counted"]),
+            "type": d["type"],
+            "size": d["size"],
+            "error": d["error"],
+            "facts": json.loads(d["facts_json"]),
+            "findings": [{"severity": f["severity"], "code": f["code"], "detail": f["detail"]}
+                         for f in findings if f["document"] == d["filename"]],
+        }
+        for d in store.query("SELECT * FROM documents WHERE ticket_id = ? ORDER BY id", (ticket.id,))
+    ]
+    view["problems"] = [_finding(f) for f in findings if f["severity"] == "problem"]
+    view["warnings"] = [_finding(f) for f in findings if f["severity"] == "warning"]
     messages = store.query(
         "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, o.status, o.last_error "
         "FROM messages m LEFT JOIN outbox o ON m.direction = 'out' AND o.message_id = m.message_id "
@@ -63,6 +81,13 @@ def detail(store: Store, radicado: str) -> dict:
     events = store.query("SELECT at, actor, action, detail FROM events WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     view["events"] = [dict(e) for e in events]
     return view
+
+
+def _finding(row) -> dict:
+    item = {"code": row["code"], "detail": row["detail"]}
+    if row["document"]:
+        item["document"] = row["document"]
+    return item
 
 
 def outbox_problems(store: Store) -> list[dict]:

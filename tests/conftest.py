@@ -81,6 +81,16 @@ class Embedded:
     def sent_raw(self) -> list[bytes]:
         return [f.read_bytes() for f in sorted((self.root / "outbox").glob("*.eml"))]
 
+    def kinds(self) -> list[str]:
+        """X-Helpdesk-Kind of every email sent, in order."""
+        return [m["X-Helpdesk-Kind"] for m in self.sent()]
+
+    def acks(self) -> list[email.message.EmailMessage]:
+        return [m for m in self.sent() if m["X-Helpdesk-Kind"] == "ack"]
+
+    def acks_raw(self) -> list[bytes]:
+        return [raw for raw, m in zip(self.sent_raw(), self.sent()) if m["X-Helpdesk-Kind"] == "ack"]
+
     def count(self, sql: str, params=()) -> int:
         return self.store.one(sql, params)[0]
 
@@ -89,6 +99,7 @@ class Embedded:
 def embedded(tmp_path) -> Embedded:
     env = Embedded(tmp_path)
     yield env
+    env.daemon.close()
     env.store.close()
 
 
@@ -161,5 +172,5 @@ class Networked(Embedded):
 def networked(tmp_path, dovecot, smtp_server):
     env = Networked(tmp_path / "helpdesk", dovecot, smtp_server)
     yield env
-    env.daemon.source.close()
+    env.daemon.close()
     env.store.close()

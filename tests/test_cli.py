@@ -36,12 +36,14 @@ def test_run_once_tickets_and_show_json(tmp_path):
     shown = json.loads(helpdesk("--config", cfg, "show", ticket["radicado"], "--json").stdout)
     for key in ("accounts", "documents", "problems", "warnings", "messages"):
         assert key in shown
-    assert [m["direction"] for m in shown["messages"]] == ["in", "out"]
-    assert shown["messages"][1]["kind"] == "ack"
+    # The ack, then the examination's verdict: no documents were attached.
+    assert [(m["direction"], m["kind"]) for m in shown["messages"]] == [("in", "request"), ("out", "ack"), ("out", "correction")]
+    assert shown["state"] == "needs_correction"
+    assert {p["code"] for p in shown["problems"]} == {"missing_signed_form", "missing_excel_form", "missing_acta_posesion"}
     assert set(shown["messages"][0]) >= {"direction", "message_id", "from", "to", "subject", "kind", "at"}
 
     text = helpdesk("--config", cfg, "show", ticket["radicado"]).stdout
-    assert "Estado:" in text and "recibida" in text
+    assert "Estado:" in text and "requiere corrección" in text
 
 
 def test_show_unknown_radicado_exits_1_with_one_line(tmp_path):
@@ -78,4 +80,7 @@ def test_demo_runs_from_a_fresh_copy_without_servers(tmp_path):
     assert "radicado GEL-" in out and "acuse de recibo" in out
     assert "mensaje ya procesado" in out and "mensaje automático" in out
     assert "respuesta unida al radicado" in out
-    assert len(list((copy / "var" / "demo" / "outbox").glob("*.eml"))) == 2
+    assert "el dígito de verificación es 0, no 7" in out
+    outbox = sorted(p.name.split("-", 1)[1] for p in (copy / "var" / "demo" / "outbox").glob("*.eml"))
+    assert outbox == ["accepted.eml", "accepted.eml", "ack.eml", "ack.eml", "correction.eml", "correction.eml"]
+    assert out.count("pendiente de aprobación") == 2

@@ -141,12 +141,16 @@ def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG):
     store = Store(config.database_path, config.raw_dir)
     assert store.one("SELECT count(*) FROM tickets")[0] == count
     assert set(acks_by_ticket(store).values()) == {1}
-    assert smtp.wait_for(count, timeout=10)
+    # Each ticket: one ack and one verdict of its examination (a correction:
+    # the backlog's requests carry no documents).
+    assert smtp.wait_for(2 * count, timeout=10)
     time.sleep(0.3)
-    received = Counter(m.message["X-Helpdesk-Radicado"] for m in smtp.snapshot())
-    assert len(received) == count and set(received.values()) == {1}, received
+    received = Counter((m.message["X-Helpdesk-Radicado"], m.message["X-Helpdesk-Kind"]) for m in smtp.snapshot())
+    assert len(received) == 2 * count and set(received.values()) == {1}, received
+    assert {kind for _r, kind in received} == {"ack", "correction"}
     # Every request got its own ticket: one ack per original sender.
-    assert sorted(m.rcpt_tos[0] for m in smtp.snapshot()) == sorted(f"u{n}@alcaldia-prueba.gov.co" for n in range(count))
+    acks = [m for m in smtp.snapshot() if m.message["X-Helpdesk-Kind"] == "ack"]
+    assert sorted(m.rcpt_tos[0] for m in acks) == sorted(f"u{n}@alcaldia-prueba.gov.co" for n in range(count))
     assert dovecot.message_count(USER, "INBOX") == 0
     assert dovecot.message_count(USER, "Procesados") == count
     radicados = sorted(r["radicado"] for r in store.query("SELECT radicado FROM tickets"))
@@ -154,7 +158,8 @@ def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG):
     store.close()
 
 
-@pytest.mark.parametrize("crash_at", ["after_fetch@3", "after_store@3", "after_commit@3", "after_move@3"])
+@pytest.mark.parametrize("crash_at", ["after_fetch@3", "after_store@3", "after_commit@3", "after_move@3",
+                                      "before_examination@2"])
 def test_kill_9_mid_message_then_restart_gives_exactly_once(setup, crash_at):
     path, dovecot, smtp = setup
     _fill(dovecot)

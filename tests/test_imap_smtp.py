@@ -13,8 +13,9 @@ def test_request_from_imap_gets_ack_over_smtp_and_is_moved(networked):
     networked.deliver(mails.request(subject="Reinicio de clave – Alcaldía de Prueba"))
     [outcome] = networked.run_once()
     assert outcome.action == "new_ticket"
-    assert networked.smtp.wait_for(1, timeout=5)
-    [captured] = networked.smtp.snapshot()
+    assert networked.smtp.wait_for(2, timeout=5)
+    captured, verdict = networked.smtp.snapshot()
+    assert verdict.message["X-Helpdesk-Kind"] == "correction"  # no documents attached
     assert captured.rcpt_tos == [mails.ENTITY]
     assert captured.mail_from == mails.SUPPORT
     ack = captured.message
@@ -42,8 +43,9 @@ def test_uidvalidity_change_rereads_without_duplicates(networked):
     outcomes = networked.run_once()
     assert sorted(o.action for o in outcomes) == ["duplicate", "new_ticket"]
     assert networked.count("SELECT count(*) FROM tickets") == 2
-    assert networked.smtp.wait_for(2, timeout=5)
-    assert len(networked.smtp.snapshot()) == 2
+    assert networked.smtp.wait_for(4, timeout=5)
+    kinds = sorted(m.message["X-Helpdesk-Kind"] for m in networked.smtp.snapshot())
+    assert kinds == ["ack", "ack", "correction", "correction"]
     assert networked.dovecot.message_count(USER, "INBOX") == 0
 
 
@@ -51,13 +53,14 @@ def test_smtp_451_then_250_delivers_once(networked):
     networked.smtp.add_responses("451 4.3.0 Intente más tarde")
     networked.deliver(mails.request())
     networked.run_once()
-    row = networked.store.one("SELECT status, attempts, last_error FROM outbox")
+    row = networked.store.one("SELECT status, attempts, last_error FROM outbox WHERE kind = 'ack'")
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "451" in row["last_error"]
     assert views.outbox_problems(networked.store)[0]["status"] == "pending"
     networked.daemon.deliver()  # retry_base_seconds = 0: due at once
-    assert networked.store.one("SELECT status FROM outbox")["status"] == "sent"
-    assert len(networked.smtp.snapshot()) == 1
+    assert networked.store.one("SELECT status FROM outbox WHERE kind = 'ack'")["status"] == "sent"
+    kinds = [m.message["X-Helpdesk-Kind"] for m in networked.smtp.snapshot()]
+    assert sorted(kinds) == ["ack", "correction"]
 
 
 def test_smtp_550_fails_permanently_and_is_visible(networked):
@@ -65,9 +68,9 @@ def test_smtp_550_fails_permanently_and_is_visible(networked):
     networked.deliver(mails.request())
     [outcome] = networked.run_once()
     networked.daemon.deliver()
-    row = networked.store.one("SELECT status, attempts, last_error FROM outbox")
+    row = networked.store.one("SELECT status, attempts, last_error FROM outbox WHERE kind = 'ack'")
     assert row["status"] == "failed" and row["attempts"] == 1 and "550" in row["last_error"]
-    assert networked.smtp.snapshot() == []
+    assert [m.message["X-Helpdesk-Kind"] for m in networked.smtp.snapshot()] == ["correction"]
     shown = views.detail(networked.store, outcome.radicado)
     assert shown["messages"][1]["delivery"] == "failed"
     assert any(e["action"] == "envío fallido" for e in shown["events"])

@@ -11,7 +11,7 @@ from .mails import ENTITY, SUPPORT
 
 
 def ack_of(env, radicado):
-    for msg in env.sent():
+    for msg in env.acks():
         if radicado in msg["Subject"] and msg["X-Helpdesk-Kind"] == "ack":
             return msg
     raise AssertionError(f"no ack for {radicado}")
@@ -22,7 +22,7 @@ def test_request_gets_ticket_and_ack_with_radicado(embedded):
     [outcome] = embedded.run_once()
     assert outcome.action == "new_ticket"
     assert outcome.radicado.startswith("GEL-") and outcome.radicado.endswith("-000001")
-    [ack] = embedded.sent()
+    [ack] = embedded.acks()
     assert ack["To"] == ENTITY
     assert f"[Radicado {outcome.radicado}]" in ack["Subject"]
     assert ack["X-Helpdesk-Kind"] == "ack"
@@ -39,7 +39,7 @@ def test_ack_answers_the_request_message(embedded):
     raw = mails.request(message_id="<pedido-1@alcaldia-prueba.gov.co>")
     embedded.deliver(raw)
     embedded.run_once()
-    [ack] = embedded.sent()
+    [ack] = embedded.acks()
     assert ack["In-Reply-To"] == "<pedido-1@alcaldia-prueba.gov.co>"
     assert "<pedido-1@alcaldia-prueba.gov.co>" in ack["References"]
 
@@ -47,7 +47,7 @@ def test_ack_answers_the_request_message(embedded):
 def test_reply_to_header_receives_the_ack(embedded):
     embedded.deliver(mails.request(headers={"Reply-To": "mesa@alcaldia-prueba.gov.co"}))
     embedded.run_once()
-    [ack] = embedded.sent()
+    [ack] = embedded.acks()
     assert ack["To"] == "mesa@alcaldia-prueba.gov.co"
 
 
@@ -60,7 +60,7 @@ def test_same_message_id_twice_makes_one_ticket(embedded):
     [outcome] = embedded.run_once()
     assert outcome.action == "duplicate"
     assert embedded.count("SELECT count(*) FROM tickets") == 1
-    assert len(embedded.sent()) == 1
+    assert embedded.kinds() == ["ack", "correction"]  # one request, one examination
 
 
 def test_same_bytes_without_message_id_makes_one_ticket(embedded):
@@ -70,7 +70,7 @@ def test_same_bytes_without_message_id_makes_one_ticket(embedded):
     embedded.deliver(raw)
     outcomes = embedded.run_once()
     assert [o.action for o in outcomes] == ["new_ticket", "duplicate"]
-    assert len(embedded.sent()) == 1
+    assert embedded.kinds() == ["ack", "correction"]
 
 
 def test_processed_message_leaves_new_and_is_flagged_seen(embedded):
@@ -94,11 +94,11 @@ def test_radicados_are_sequential(embedded):
 def test_reply_to_our_ack_joins_the_ticket(embedded):
     embedded.deliver(mails.request())
     [first] = embedded.run_once()
-    embedded.deliver(mails.reply_to(embedded.sent_raw()[0]))
+    embedded.deliver(mails.reply_to(embedded.acks_raw()[0]))
     [second] = embedded.run_once()
     assert second.action == "joined" and second.radicado == first.radicado
     assert embedded.count("SELECT count(*) FROM tickets") == 1
-    assert len(embedded.sent()) == 1  # no second ack
+    assert embedded.kinds() == ["ack", "correction", "correction"]  # no second ack; one reminder
 
 
 def test_subject_tag_from_same_domain_joins(embedded):
@@ -117,7 +117,8 @@ def test_subject_tag_from_another_domain_is_a_new_ticket_with_warning(embedded, 
     [second] = embedded.run_once()
     assert second.action == "new_ticket" and second.radicado != first.radicado
     codes = [r["code"] for r in embedded.store.query(
-        "SELECT code FROM findings f JOIN tickets t ON t.id = f.ticket_id WHERE t.radicado = ?", (second.radicado,))]
+        "SELECT code FROM findings f JOIN tickets t ON t.id = f.ticket_id WHERE t.radicado = ? AND f.severity = 'warning'",
+        (second.radicado,))]
     assert codes == ["untrusted_radicado_reference"]
     first_messages = embedded.count(
         "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.radicado = ? AND direction = 'in'",
@@ -142,14 +143,14 @@ def robot_cases(own_ack: bytes):
 def test_robots_get_no_reply_and_no_radicado(embedded):
     embedded.deliver(mails.request())
     embedded.run_once()
-    own_ack = embedded.sent_raw()[0]
+    own_ack = embedded.acks_raw()[0]
     cases = list(robot_cases(own_ack))
     for _name, raw in cases:
         embedded.deliver(raw)
     outcomes = embedded.run_once()
     assert [o.action for o in outcomes] == ["ignored"] * len(cases), [(c[0], o) for c, o in zip(cases, outcomes)]
     assert embedded.count("SELECT count(*) FROM tickets") == 1
-    assert len(embedded.sent()) == 1
+    assert embedded.kinds() == ["ack", "correction"]
 
 
 def test_auto_submitted_no_is_a_human(embedded):
@@ -161,20 +162,20 @@ def test_auto_submitted_no_is_a_human(embedded):
 def test_bounce_of_our_ack_is_linked_to_its_ticket(embedded):
     embedded.deliver(mails.request())
     [first] = embedded.run_once()
-    embedded.deliver(mails.bounce_of(embedded.sent_raw()[0]))
+    embedded.deliver(mails.bounce_of(embedded.acks_raw()[0]))
     [outcome] = embedded.run_once()
     assert outcome.action == "ignored" and outcome.reason == "bounce"
     assert outcome.radicado == first.radicado
     assert embedded.count("SELECT count(*) FROM findings WHERE code = 'delivery_bounced'") == 1
     assert embedded.count("SELECT count(*) FROM outbox WHERE status = 'bounced'") == 1
-    assert len(embedded.sent()) == 1
+    assert embedded.kinds() == ["ack", "correction"]
 
 
 def test_two_helpdesks_answering_each_other_stop_at_once(embedded):
     """Another helpdesk acknowledges our ack with its own ack: we stay quiet."""
     embedded.deliver(mails.request(sender="mesa@otra-mesa.gov.co"))
     embedded.run_once()
-    ours = email.message_from_bytes(embedded.sent_raw()[0], policy=email.policy.default)
+    ours = email.message_from_bytes(embedded.acks_raw()[0], policy=email.policy.default)
     theirs = EmailMessage()
     theirs["From"] = "mesa@otra-mesa.gov.co"
     theirs["To"] = SUPPORT
@@ -186,7 +187,7 @@ def test_two_helpdesks_answering_each_other_stop_at_once(embedded):
     embedded.deliver(theirs.as_bytes())
     [outcome] = embedded.run_once()
     assert outcome.action == "ignored"
-    assert len(embedded.sent()) == 1
+    assert embedded.kinds() == ["ack", "correction"]
 
 
 def test_daily_cap_stops_replies_to_a_sender(tmp_path):
@@ -197,8 +198,9 @@ def test_daily_cap_stops_replies_to_a_sender(tmp_path):
         env.deliver(mails.request(subject=f"pedido {n}"))
     outcomes = env.run_once()
     assert [len(o.replies) for o in outcomes] == [1, 1, 1, 0, 0]
-    assert len(env.sent()) == 3
-    assert env.count("SELECT count(*) FROM findings WHERE code = 'reply_cap_reached'") == 2
+    assert env.kinds() == ["ack", "ack", "ack"]  # the cap also holds back the corrections
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'reply_cap_reached' AND source = 'intake'") == 2
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'reply_cap_reached' AND source = 'examination'") == 5
 
 
 # -- Spanish input and hostile headers ----------------------------------
@@ -227,7 +229,7 @@ def test_latin1_and_windows1252_bodies_and_encoded_headers(embedded):
     first, second = embedded.run_once()
     subjects = {r["subject"] for r in embedded.store.query("SELECT subject FROM tickets")}
     assert subjects == {"Reinicio de contraseña de la Alcaldía", "Solicitud “urgente” – Tesorería"}
-    acks = {m["To"]: m for m in embedded.sent()}
+    acks = {m["To"]: m for m in embedded.acks()}
     assert "Reinicio de contraseña de la Alcaldía" in acks["jose@alcaldia-prueba.gov.co"]["Subject"]
     assert "Solicitud “urgente” – Tesorería" in acks["tesoreria@alcaldia-prueba.gov.co"]["Subject"]
 
@@ -249,7 +251,7 @@ def test_header_injection_in_subject_cannot_reach_the_reply(embedded):
     ).encode()
     embedded.deliver(raw)
     embedded.run_once()
-    [raw_ack] = embedded.sent_raw()
+    [raw_ack] = embedded.acks_raw()
     reparsed = email.message_from_bytes(raw_ack, policy=email.policy.default)
     assert reparsed["Bcc"] is None
     assert b"\nBcc:" not in raw_ack
@@ -273,7 +275,7 @@ def test_oversized_message_is_read_for_headers_only(tmp_path):
     [outcome] = env.run_once()
     assert outcome.action == "new_ticket"
     assert env.count("SELECT count(*) FROM findings WHERE code = 'message_too_large'") == 1
-    assert len(env.sent()) == 1
+    assert env.kinds() == ["ack", "correction"]
 
 
 def test_many_parts_are_bounded_before_parsing(tmp_path):

@@ -81,9 +81,14 @@ def read_grid(data: bytes, rules: FormRules) -> list[tuple[str, dict[Cell, str]]
 
 def read_form(data: bytes, rules: FormRules) -> FormData:
     """The best-matching sheet's fields and accounts; NotAForm if none match."""
+    return read_form_grid(read_grid(data, rules), rules)
+
+
+def read_form_grid(sheets: list[tuple[str, dict[Cell, str]]], rules: FormRules) -> FormData:
+    """Same, from sheets already read as grids (openpyxl or calamine)."""
     best: FormData | None = None
     best_score = 0
-    for title, grid in read_grid(data, rules):
+    for title, grid in sheets:
         form, labels_found = _read_sheet(title, grid, rules)
         score = labels_found + len(form.accounts)
         if score > best_score:

@@ -1,0 +1,185 @@
+"""Every check runs and records its findings; none of them decides.
+
+Like Mailman's rules: each check looks at one thing and adds what it found
+(a *problem* the entity must fix, or a *warning* for staff only) so the
+entity gets all its problems in one email. ``decision.py`` turns the
+findings into the next state and the email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from . import nit
+from .documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
+from .documents.excel import FormData
+from .message import domain_of
+from .rules import Rules, normalise
+
+PROBLEM = "problem"
+WARNING = "warning"
+# Webmail domains say nothing about which entity someone belongs to.
+PUBLIC_MAIL = {"gmail.com", "hotmail.com", "outlook.com", "yahoo.com", "yahoo.es", "live.com", "icloud.com"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # PROBLEM | WARNING
+    code: str
+    detail: str = ""
+    document: str | None = None
+
+
+@dataclass(frozen=True)
+class Examination:
+    """Everything the checks need: the ticket's classified files and who wrote."""
+
+    classified: list[Classified]
+    classification_notes: list[str]
+    sender: str
+    forwarded: list[str]  # names of forwarded emails: not the sender's own documents
+    other_open_requests: list[tuple[str, str, frozenset[str]]]  # (radicado, nit, accounts)
+
+    @property
+    def chosen(self) -> dict[str, Classified]:
+        return newest_by_kind(self.classified)
+
+    @property
+    def form(self) -> FormData | None:
+        excel = self.chosen.get(EXCEL_FORM)
+        return excel.facts.form if excel else None
+
+
+def run_checks(exam: Examination, rules: Rules) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in CHECKS:
+        findings.extend(check(exam, rules))
+    return findings
+
+
+def check_documents_present(exam: Examination, rules: Rules) -> list[Finding]:
+    chosen = exam.chosen
+    return [Finding(PROBLEM, f"missing_{kind}", rules.documents.kinds[kind].name)
+            for kind in (SIGNED_FORM, EXCEL_FORM, ACTA) if kind not in chosen]
+
+
+def check_readable(exam: Examination, rules: Rules) -> list[Finding]:
+    # Only the documents that count: an old unreadable copy replaced by a
+    # good one is no longer the entity's problem.
+    counted = {id(c) for c in exam.chosen.values()}
+    return [Finding(PROBLEM, "unreadable_document", c.facts.error, c.facts.filename)
+            for c in exam.classified if not c.facts.readable and (id(c) in counted or c.kind is None)]
+
+
+def check_signed_form_is_scanned(exam: Examination, rules: Rules) -> list[Finding]:
+    signed = exam.chosen.get(SIGNED_FORM)
+    if signed is None or signed.facts.pdf is None or not signed.facts.readable:
+        return []
+    pdf = signed.facts.pdf
+    if not pdf.is_scan and not pdf.signed:
+        return [Finding(PROBLEM, "signed_form_not_scanned", "PDF generado sin escaneo ni firma", signed.facts.filename)]
+    return []
+
+
+def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
+    excel = exam.chosen.get(EXCEL_FORM)
+    if excel is None or excel.facts.form is None:
+        return []
+    form, doc = excel.facts.form, excel.facts.filename
+    findings = [Finding(PROBLEM, "missing_field", f.name, doc)
+                for f in rules.form.fields.values() if f.required and not form.fields.get(f.key)]
+    if form.fields.get("entity_nit"):
+        parsed = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
+        if parsed is None:
+            findings.append(Finding(PROBLEM, "invalid_nit", f"«{form.fields['entity_nit']}» no es un NIT", doc))
+        elif not parsed.valid:
+            findings.append(Finding(PROBLEM, "invalid_nit",
+                                    f"para el NIT {parsed.number} el dígito de verificación es {parsed.expected_dv}, "
+                                    f"no {parsed.dv}", doc))
+    email = form.fields.get("legal_rep_email")
+    if email and not _valid_email(email):
+        findings.append(Finding(PROBLEM, "invalid_email", f"correo del representante legal «{email}»", doc))
+    if not form.accounts:
+        findings.append(Finding(PROBLEM, "no_accounts", "", doc))
+    for account in form.accounts:
+        if account.type == "Correo electrónico" and not _valid_email(account.account):
+            findings.append(Finding(PROBLEM, "invalid_email", f"cuenta «{account.account}»", doc))
+    return findings
+
+
+def check_domains(exam: Examination, rules: Rules) -> list[Finding]:
+    form = exam.form
+    if form is None:
+        return []
+    rep_domain = domain_of(form.fields.get("legal_rep_email", ""))
+    account_domains = {domain_of(a.account) for a in form.accounts if "@" in a.account}
+    findings = []
+    entity_domains = ({rep_domain} | account_domains) - PUBLIC_MAIL - {""}
+    sender_domain = domain_of(exam.sender)
+    if entity_domains and sender_domain not in entity_domains:
+        findings.append(Finding(WARNING, "sender_domain_mismatch",
+                                f"escribió {exam.sender}; la entidad usa {', '.join(sorted(entity_domains))}"))
+    home = rep_domain if rep_domain and rep_domain not in PUBLIC_MAIL else sender_domain
+    for account in form.accounts:
+        if "@" in account.account and domain_of(account.account) != home:
+            findings.append(Finding(WARNING, "account_domain_mismatch",
+                                    f"la cuenta {account.account} no es del dominio {home}"))
+    return findings
+
+
+def check_acta_names_legal_rep(exam: Examination, rules: Rules) -> list[Finding]:
+    acta = exam.chosen.get(ACTA)
+    form = exam.form
+    if acta is None or form is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
+        return []  # a scan without text can only be read by a person
+    name = form.fields.get("legal_rep_name", "")
+    words = [w for w in normalise(name).split() if len(w) > 2]
+    text = normalise(acta.facts.pdf.text)
+    if words and sum(w in text for w in words) < min(2, len(words)):
+        return [Finding(WARNING, "legal_rep_not_in_acta", f"el acta no menciona a {name}", acta.facts.filename)]
+    return []
+
+
+def check_unclassified(exam: Examination, rules: Rules) -> list[Finding]:
+    findings = [Finding(WARNING, "unclassified_attachment", "no corresponde a ningún documento esperado", c.facts.filename)
+                for c in exam.classified if c.kind is None and c.facts.readable]
+    findings += [Finding(WARNING, "unclassified_attachment",
+                         "mensaje reenviado: sus adjuntos no cuentan como enviados por el remitente", name)
+                 for name in exam.forwarded]
+    findings += [Finding(WARNING, "ambiguous_documents", note) for note in exam.classification_notes]
+    return findings
+
+
+def check_duplicate(exam: Examination, rules: Rules) -> list[Finding]:
+    form = exam.form
+    if form is None or not form.fields.get("entity_nit"):
+        return []
+    parsed = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
+    if parsed is None:
+        return []
+    accounts = frozenset(a.account.lower() for a in form.accounts)
+    return [Finding(WARNING, "duplicate_request", f"la solicitud {radicado} pide lo mismo para el NIT {parsed.number}")
+            for radicado, other_nit, other_accounts in exam.other_open_requests
+            if other_nit == parsed.number and other_accounts == accounts]
+
+
+def _valid_email(address: str) -> bool:
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+CHECKS = (
+    check_documents_present,
+    check_readable,
+    check_signed_form_is_scanned,
+    check_form_fields,
+    check_domains,
+    check_acta_names_legal_rep,
+    check_unclassified,
+    check_duplicate,
+)

@@ -1,0 +1,93 @@
+"""Which document is which: signed form, Excel form, acta, or unclassified.
+
+Content decides first, the name second (CONTRACT §6):
+
+1. the real type limits the candidates: a spreadsheet can only be the
+   Excel form, and only if it has the form's labels; a PDF or an image can
+   be the signed form or the acta;
+2. a PDF's text layer (a scan with OCR, or a computer-made PDF) is matched
+   against each kind's words;
+3. then the file name's words, accents and case folded.
+
+Two scans that nothing tells apart (``scan001.pdf``, ``IMG_2041.jpg``)
+fill the two visual slots when exactly that many are missing: the entity
+did what it was asked, so it is not asked again; staff get an
+``ambiguous_documents`` warning and look at them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..rules import DocumentRules, normalise
+from . import sniff
+from .examine import FileFacts
+
+SIGNED_FORM = "signed_form"
+EXCEL_FORM = "excel_form"
+ACTA = "acta_posesion"
+VISUAL_KINDS = (SIGNED_FORM, ACTA)
+SPREADSHEETS = (sniff.XLSX, sniff.XLS, sniff.ODS)
+VISUAL_TYPES = (sniff.PDF, sniff.JPEG, sniff.PNG)
+
+
+@dataclass(frozen=True)
+class Classified:
+    facts: FileFacts
+    kind: str | None  # None: unclassified
+    how: str  # "contenido", "texto", "nombre", "descarte" or "" (for staff)
+    order: int  # position in the ticket's history: newer wins
+
+
+def classify_one(facts: FileFacts, rules: DocumentRules) -> tuple[str | None, str]:
+    """(kind, how) for one file; an unreadable file gets the kind it was meant as."""
+    if facts.type in SPREADSHEETS:
+        if facts.form is not None:
+            return EXCEL_FORM, "contenido"
+        if not facts.readable:
+            return EXCEL_FORM, "nombre"  # meant as the form: report it unreadable, not missing
+        return None, ""
+    candidates = VISUAL_KINDS if facts.type in VISUAL_TYPES else (SIGNED_FORM, EXCEL_FORM, ACTA)
+    if facts.pdf is not None and facts.pdf.text:
+        kind = _best(normalise(facts.pdf.text), candidates, rules, "text_words")
+        if kind:
+            return kind, "texto"
+    name = normalise(facts.filename.replace("_", " ").replace("-", " "))
+    kind = _best(name, candidates, rules, "filename_words")
+    if kind is None and not facts.readable and name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
+        kind = EXCEL_FORM
+    return kind, ("nombre" if kind else "")
+
+
+def _best(text: str, candidates, rules: DocumentRules, attr: str) -> str | None:
+    scores = {k: sum(1 for w in getattr(rules.kinds[k], attr) if w and w in text) for k in candidates}
+    top = max(scores.values(), default=0)
+    winners = [k for k, s in scores.items() if s == top]
+    return winners[0] if top > 0 and len(winners) == 1 else None
+
+
+def classify_all(files: list[FileFacts], rules: DocumentRules) -> tuple[list[Classified], list[str]]:
+    """Classify a ticket's files (oldest first); return them and staff notes."""
+    result = []
+    for order, facts in enumerate(files):
+        kind, how = classify_one(facts, rules)
+        result.append(Classified(facts, kind, how, order))
+    notes = []
+    present = {c.kind for c in result if c.kind}
+    missing = [k for k in VISUAL_KINDS if k not in present]
+    loose = [c for c in result if c.kind is None and c.facts.readable and c.facts.type in VISUAL_TYPES]
+    if missing and len(loose) == len(missing):
+        names = ", ".join(f"«{c.facts.filename}»" for c in loose)
+        notes.append(f"no se pudo distinguir cuál es el formato firmado y cuál el acta entre {names}; verifíquelos")
+        by_id = {id(c): k for c, k in zip(loose, missing)}
+        result = [Classified(c.facts, by_id[id(c)], "descarte", c.order) if id(c) in by_id else c for c in result]
+    return result, notes
+
+
+def newest_by_kind(classified: list[Classified]) -> dict[str, Classified]:
+    """The document of each kind that counts: the newest one (corrections win)."""
+    chosen: dict[str, Classified] = {}
+    for c in sorted(classified, key=lambda c: c.order):
+        if c.kind:
+            chosen[c.kind] = c
+    return chosen

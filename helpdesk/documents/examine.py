@@ -1,0 +1,127 @@
+"""One attachment -> ``FileFacts``: what it really is and what it contains.
+
+This is the code that touches hostile bytes; it runs only inside the
+limited worker process (``worker.py``). It never decides whether a
+request is complete: it reports facts, and ``classify``/``checks`` judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+from ..rules import Rules
+from . import archive, sniff
+from .excel import FormData, NotAForm, read_form, read_form_grid
+from .pdf import PdfFacts, PdfUnreadable, inspect_pdf
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    filename: str
+    sha256: str
+    size: int
+    type: str  # sniff.PDF, sniff.XLSX, ...
+    error: str = ""  # why it is unreadable, in Spanish; "" when it was read
+    pdf: PdfFacts | None = None
+    form: FormData | None = None
+    image_size: tuple[int, int] | None = None
+    members: tuple["FileFacts", ...] = field(default_factory=tuple)  # a zip's files
+
+    @property
+    def readable(self) -> bool:
+        return not self.error
+
+
+def zip_limits(rules: Rules) -> archive.ZipLimits:
+    lim = rules.documents.limits
+    return archive.ZipLimits(lim.max_zip_members, lim.max_zip_member_bytes, lim.max_zip_total_bytes, lim.max_zip_ratio)
+
+
+def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFacts:
+    base = dict(filename=filename, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    limits = rules.documents.limits
+    if len(data) > limits.max_file_bytes:
+        return FileFacts(**base, type=sniff.OTHER,
+                         error=f"ocupa {len(data) / 1_048_576:.1f} MB; el máximo es {limits.max_file_bytes / 1_048_576:.0f} MB")
+    kind = sniff.sniff(data)
+    base["type"] = kind
+    if kind == sniff.PDF:
+        try:
+            return FileFacts(**base, pdf=inspect_pdf(data))
+        except PdfUnreadable as exc:
+            return FileFacts(**base, error=f"el PDF {exc}")
+    if kind in (sniff.XLSX, sniff.XLS, sniff.ODS):
+        return _spreadsheet(base, kind, data, rules)
+    if kind in (sniff.JPEG, sniff.PNG):
+        return _image(base, data, limits.max_image_pixels)
+    if kind == sniff.ZIP:
+        if depth >= limits.max_zip_depth:
+            return FileFacts(**base, error="tiene archivos comprimidos dentro de otros; envíe los documentos sin comprimir")
+        try:
+            members = archive.extract(data, zip_limits(rules))
+        except archive.UnsafeArchive as exc:
+            return FileFacts(**base, error=str(exc))
+        return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1) for n, d in members))
+    return FileFacts(**base, error=_unknown(filename))
+
+
+def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
+    try:
+        if kind == sniff.XLSX:
+            # openpyxl is not protected from zip bombs: check the sizes first.
+            archive.check(data, zip_limits(rules))
+            form = read_form(data, rules.form)
+        else:
+            form = read_form_grid(_calamine_grid(data, rules), rules.form)
+    except archive.UnsafeArchive as exc:
+        return FileFacts(**base, error=str(exc))
+    except NotAForm:
+        return FileFacts(**base)  # a spreadsheet, but not the request form
+    except Exception as exc:  # any parser failure on hostile input
+        return FileFacts(**base, error=f"la hoja de cálculo está dañada o no se puede abrir ({type(exc).__name__})")
+    return FileFacts(**base, form=form)
+
+
+def _calamine_grid(data: bytes, rules: Rules):
+    """.xls and .ods through python-calamine (only ever inside the worker:
+    on some malformed files it aborts the whole process)."""
+    from python_calamine import CalamineWorkbook
+
+    from .excel import cell_text
+
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    sheets = []
+    for name in workbook.sheet_names[: rules.form.max_sheets]:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        grid = {}
+        for r, row in enumerate(rows[: rules.form.max_rows], start=1):
+            for c, value in enumerate(row[: rules.form.max_columns], start=1):
+                text = cell_text(value)
+                if text:
+                    grid[(r, c)] = text
+        sheets.append((name, grid))
+    return sheets
+
+
+def _image(base: dict, data: bytes, max_pixels: int) -> FileFacts:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            size = img.size
+            if size[0] * size[1] > max_pixels:
+                return FileFacts(**base, error="la imagen es demasiado grande")
+            img.load()  # a truncated or corrupt image fails here
+    except Exception as exc:  # Pillow raises many types on hostile input
+        return FileFacts(**base, error=f"la imagen está dañada o incompleta ({type(exc).__name__})")
+    return FileFacts(**base, image_size=size)
+
+
+def _unknown(filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext in ("pdf", "xlsx", "xlsm", "xls", "ods", "jpg", "jpeg", "png", "zip"):
+        return f"no es un archivo .{ext} válido aunque su nombre lo diga"
+    return "no es un PDF, una imagen JPG o PNG ni un archivo de Excel"

@@ -1,0 +1,158 @@
+"""A separate process with hard limits where hostile files are parsed.
+
+The daemon never parses an attachment itself. It sends ``(filename,
+bytes)`` to a worker process started with ``spawn`` (a clean interpreter:
+no inherited sockets or database handles) whose address space and CPU time
+are capped with ``setrlimit``; the parent also keeps a wall-clock timeout.
+A file that makes the worker die, exceed its memory or run past its time
+becomes an ``unreadable_document`` finding, the worker is replaced, and
+the next file is examined normally. The daemon's own memory never sees the
+decompressed content.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import resource
+import select
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..rules import Rules, WorkerLimits
+from .examine import FileFacts
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!Q")
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    filename: str
+    reason: str  # in Spanish, for the entity
+
+
+def _write(stream, obj) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError
+    return pickle.loads(payload)
+
+
+def serve(rules_dir: Path, memory_mb: int, cpu_seconds: int) -> None:
+    """Worker main loop: limits first, then one file per request on stdin."""
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    from ..rules import load_all
+    from .examine import examine
+
+    rules = load_all(rules_dir)
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but replies on the reply pipe
+    while True:
+        try:
+            filename, data = _read(requests)
+        except EOFError:
+            return
+        # CPU is capped per file: the soft limit moves with what was used.
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = int(used.ru_utime + used.ru_stime) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, resource.RLIM_INFINITY))
+        try:
+            result = examine(filename, data, rules)
+        except MemoryError:
+            result = WorkerFailure(filename, "es demasiado grande para procesarlo")
+        except RecursionError:
+            result = WorkerFailure(filename, "tiene una estructura anómala que no se puede procesar")
+        del data
+        _write(replies, result)
+
+
+class Worker:
+    """The parent's handle on one worker process; replaced when it fails."""
+
+    def __init__(self, rules: Rules, rules_dir: Path):
+        self.rules = rules
+        self.rules_dir = Path(rules_dir)
+        self.limits: WorkerLimits = rules.documents.worker
+        self._proc: subprocess.Popen | None = None
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "helpdesk.documents.worker", str(self.rules_dir),
+             str(self.limits.memory_mb), str(self.limits.cpu_seconds)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": _package_parent()},
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+    def examine(self, filename: str, data: bytes) -> FileFacts | WorkerFailure:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        started = time.monotonic()
+        try:
+            _write(self._proc.stdin, (filename, data))
+            ready, _, _ = select.select([self._proc.stdout], [], [], self.limits.timeout_seconds)
+            if ready:
+                return _read(self._proc.stdout)
+            reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos"
+        except (EOFError, OSError, pickle.UnpicklingError):
+            reason = "tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo)"
+        log.warning("document worker failed on %r after %.1f s: %s; replacing it",
+                    filename, time.monotonic() - started, reason)
+        self._kill()
+        return WorkerFailure(filename, reason)
+
+
+def _package_parent() -> str:
+    """The folder holding the helpdesk package, so the worker imports the same code."""
+    here = str(Path(__file__).resolve().parent.parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return here + (os.pathsep + existing if existing else "")
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))

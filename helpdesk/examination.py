@@ -1,0 +1,219 @@
+"""Examine a ticket's documents and record the verdict, exactly once.
+
+Intake marks a ticket ``examine_pending`` in the same transaction that
+records its message. This module later gathers every attachment the entity
+sent on that ticket (from the raw-mail store), has the worker process read
+them, classifies, runs the checks and decides; then ONE transaction
+replaces the ticket's documents and examination findings, sets its state,
+queues the ``correction`` or ``accepted`` email and clears the mark. A
+crash before that commit leaves the mark set and the examination is simply
+done again; after it, nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+
+from . import outbox
+from .checks import Examination, Finding, run_checks
+from .config import Config
+from .decision import decide
+from .documents.classify import Classified, classify_all, newest_by_kind
+from .documents.examine import FileFacts
+from .documents.worker import Worker, WorkerFailure
+from .message import parse
+from .pipeline import SYSTEM, over_daily_cap
+from .replies import Renderer
+from .rules import Rules
+from .store import Store, iso
+from .tickets import OPEN_STATES, add_finding, get_by_id, record_event
+
+log = logging.getLogger(__name__)
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclasses.dataclass(frozen=True)
+class Attached:
+    """One file the entity sent, with where it came from."""
+
+    message_row: int  # messages.id
+    part: int  # position among that message's attachments
+    facts: FileFacts
+
+
+def pending(store: Store) -> list[int]:
+    return [r["id"] for r in store.query("SELECT id FROM tickets WHERE examine_pending = 1 ORDER BY id")]
+
+
+def attachments_of(store: Store, config: Config, ticket_id: int):
+    """(message row, part, Attachment) for each file the entity sent, oldest first."""
+    rows = store.query(
+        "SELECT id, sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' "
+        "AND kind IN ('request', 'reply') ORDER BY id",
+        (ticket_id,),
+    )
+    for row in rows:
+        intake = parse(store.load_raw(row["sha256"]), config.limits)
+        for part, attachment in enumerate(intake.attachments):
+            yield row["id"], part, attachment
+
+
+def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int) -> str | None:
+    """Examine one ticket; return the email kind queued (or None)."""
+    files: list[Attached] = []
+    forwarded: list[str] = []
+    for message_row, part, attachment in attachments_of(store, config, ticket_id):
+        if attachment.content_type == "message/rfc822":
+            forwarded.append(attachment.filename)
+            continue
+        result = worker.examine(attachment.filename, attachment.data)
+        if isinstance(result, WorkerFailure):
+            result = FileFacts(filename=attachment.filename, sha256="", size=len(attachment.data),
+                               type="other", error=result.reason)
+        for facts in _flatten(result):
+            files.append(Attached(message_row, part, facts))
+    ticket = get_by_id(store.conn, ticket_id)
+    classified, notes = classify_all([f.facts for f in files], rules.documents)
+    exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id))
+    findings = run_checks(exam, rules)
+    decision = decide(findings, rules.problems)
+    form = exam.form
+    counted = {id(c) for c in newest_by_kind(classified).values()}
+
+    with store.transaction() as conn:
+        marked = conn.execute("SELECT examine_pending FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        if not marked or not marked["examine_pending"]:
+            return None  # another process finished it first
+        conn.execute("DELETE FROM documents WHERE ticket_id = ?", (ticket_id,))
+        conn.execute("DELETE FROM findings WHERE ticket_id = ? AND source = 'examination'", (ticket_id,))
+        for attached, item in zip(files, classified):
+            _insert_document(conn, ticket_id, attached, item, id(item) in counted)
+        for f in findings:
+            add_finding(conn, ticket_id, f.severity, f.code, f.detail, f.document, source="examination")
+        fields = form.fields if form else {}
+        conn.execute(
+            "UPDATE tickets SET state = ?, examine_pending = 0, entity_name = ?, entity_nit = ?, "
+            "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, updated_at = ? WHERE id = ?",
+            (decision.state, fields.get("entity_name"), fields.get("entity_nit"), fields.get("legal_rep_name"),
+             fields.get("legal_rep_email"), _form_json(form), iso(), ticket_id),
+        )
+        record_event(conn, ticket_id, SYSTEM, "documentos examinados",
+                     f"estado: {decision.state}; problemas: {len(decision.problem_lines)}")
+        if over_daily_cap(conn, config, ticket.requester):
+            add_finding(conn, ticket_id, "warning", "reply_cap_reached",
+                        f"{ticket.requester} alcanzó el límite diario de respuestas automáticas", source="examination")
+            return None
+        context = {"problems": decision.problem_lines, "no_attachments_reminder": False,
+                   "legal_rep_email": fields.get("legal_rep_email") or ""}
+        attachments = [blank_form()] if any(f.code == "missing_excel_form" for f in findings) else []
+        reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
+                               answering=_thread_ids(conn, ticket_id), attachments=attachments)
+        outbox.enqueue(conn, config, ticket_id, reply)
+    log.info("%s examined: %s, %d problem(s), %d warning(s), queued %s", ticket.radicado, decision.state,
+             len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind)
+    return decision.email_kind
+
+
+def blank_form() -> tuple[str, str, bytes]:
+    """The official blank form, attached when the entity did not send it."""
+    import tempfile
+
+    from .documents.form_template import write_template
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "formato_solicitud.xlsx"
+        write_template(path)
+        return ("Formato de solicitud.xlsx", XLSX_MIME, path.read_bytes())
+
+
+def _flatten(facts: FileFacts) -> list[FileFacts]:
+    """A zip's files count as attachments of their own, named inside it."""
+    if not facts.members:
+        return [facts]
+    flat = []
+    for member in facts.members:
+        for inner in _flatten(member):
+            flat.append(dataclasses.replace(inner, filename=f"{facts.filename}/{inner.filename}"))
+    return flat
+
+
+def _other_open_requests(store: Store, ticket_id: int) -> list[tuple[str, str, frozenset[str]]]:
+    from .nit import parse as parse_nit
+
+    marks = ",".join("?" * len(OPEN_STATES))
+    rows = store.query(
+        f"SELECT radicado, entity_nit, form_json FROM tickets WHERE id != ? AND state IN ({marks}) "
+        "AND entity_nit IS NOT NULL",
+        (ticket_id, *OPEN_STATES),
+    )
+    result = []
+    for row in rows:
+        parsed = parse_nit(row["entity_nit"])
+        accounts = json.loads(row["form_json"] or "{}").get("accounts", [])
+        if parsed:
+            result.append((row["radicado"], parsed.number, frozenset(a["account"].lower() for a in accounts)))
+    return result
+
+
+def _insert_document(conn, ticket_id: int, attached: Attached, item: Classified, counted: bool) -> None:
+    facts = attached.facts
+    conn.execute(
+        "INSERT INTO documents(ticket_id, message_id, part, filename, kind, how, type, size, sha256, error, "
+        "counted, facts_json, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, attached.message_row, attached.part, facts.filename, item.kind, item.how, facts.type,
+         facts.size, facts.sha256, facts.error, int(counted), json.dumps(_facts_summary(facts), ensure_ascii=False), iso()),
+    )
+
+
+def _facts_summary(facts: FileFacts) -> dict:
+    summary: dict = {}
+    if facts.pdf:
+        pdf = facts.pdf
+        summary["pdf"] = {"pages": pdf.pages, "scanned_pages": pdf.scanned_pages, "has_text": pdf.has_text,
+                          "signature_fields": pdf.signature_fields, "signed": pdf.signed,
+                          "owner_protected": pdf.owner_protected}
+    if facts.image_size:
+        summary["image_size"] = list(facts.image_size)
+    if facts.form:
+        summary["form_sheet"] = facts.form.sheet
+    return summary
+
+
+def _form_json(form) -> str | None:
+    if form is None:
+        return None
+    return json.dumps({"fields": form.fields, "accounts": [{"type": a.type, "account": a.account} for a in form.accounts],
+                       "sheet": form.sheet}, ensure_ascii=False)
+
+
+def _thread_ids(conn, ticket_id: int) -> list[str]:
+    """The conversation's Message-IDs for References, ending with the
+    entity's latest message (which becomes In-Reply-To)."""
+    rows = conn.execute("SELECT direction, message_id FROM messages WHERE ticket_id = ? AND message_id != '' "
+                        "AND message_id IS NOT NULL ORDER BY id", (ticket_id,)).fetchall()
+    ids = [r["message_id"] for r in rows]
+    latest_in = [r["message_id"] for r in rows if r["direction"] == "in"][-1:]
+    return [i for i in ids if i not in latest_in] + latest_in
+
+
+def save_attachments(store: Store, config: Config, ticket_id: int, folder: Path) -> list[Path]:
+    """Write every file the entity sent on a ticket into ``folder``, for staff to look at.
+
+    Names are made safe (no path separators, no leading dots) and numbered,
+    so two files with the same name never overwrite each other.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    written = []
+    for n, (_row, _part, attachment) in enumerate(attachments_of(store, config, ticket_id), start=1):
+        safe = "".join(c if c.isalnum() or c in " ._-()ñÑáéíóúÁÉÍÓÚ" else "_" for c in attachment.filename)
+        target = folder / f"{n:02d}-{safe.lstrip('.') or 'adjunto'}"[:200]
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(attachment.data)
+        written.append(target)
+    return written
