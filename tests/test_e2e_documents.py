@@ -1,0 +1,112 @@
+"""Requests with documents, end to end: Dovecot in, aiosmtpd out."""
+
+import io
+import zipfile
+
+from helpdesk.demo import scan_pdf
+
+from . import forms, mails
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def documents(tmp_path, excel: bytes | None = None, with_acta=True, with_form=True):
+    files = []
+    if with_form:
+        files.append(("formato_firmado.pdf", scan_pdf(["FORMATO DE SOLICITUD", "Firma"]), "application/pdf"))
+    files.append(("Formato solicitud.xlsx", excel if excel is not None else forms.filled_template(tmp_path), XLSX))
+    if with_acta:
+        files.append(("acta_posesion.pdf", scan_pdf(["ACTA DE POSESIÓN"]), "application/pdf"))
+    return files
+
+
+def verdicts(networked, count):
+    assert networked.smtp.wait_for(count, timeout=10)
+    return [(m.message["X-Helpdesk-Kind"], m.message) for m in networked.smtp.snapshot()]
+
+
+def body(msg) -> str:
+    return msg.get_body(("plain",)).get_content()
+
+
+def test_complete_request_gets_ack_then_accepted(networked, tmp_path):
+    networked.deliver(mails.request(attachments=documents(tmp_path)))
+    [outcome] = networked.run_once()
+    sent = verdicts(networked, 2)
+    assert [k for k, _ in sent] == ["ack", "accepted"]
+    accepted = sent[1][1]
+    assert outcome.radicado in accepted["Subject"]
+    assert accepted["To"] == mails.ENTITY
+    assert "despacho@alcaldia-prueba.gov.co" in body(accepted)  # where the credentials will go
+    row = networked.store.one("SELECT state, entity_nit, legal_rep_email FROM tickets")
+    assert tuple(row) == ("pending_approval", "890905211-1", "despacho@alcaldia-prueba.gov.co")
+
+
+def test_missing_acta_then_reply_with_acta_is_accepted_on_the_same_radicado(networked, tmp_path):
+    networked.deliver(mails.request(attachments=documents(tmp_path, with_acta=False)))
+    [first] = networked.run_once()
+    sent = verdicts(networked, 2)
+    assert [k for k, _ in sent] == ["ack", "correction"]
+    text = body(sent[1][1])
+    assert "acta de posesión" in text and "Falta" in text
+    assert "formato de solicitud en Excel" not in text
+
+    networked.deliver(_reply_with(networked.sent_raw()[1], [("acta.pdf", scan_pdf(["ACTA DE POSESIÓN"]), "application/pdf")]))
+    [second] = networked.run_once()
+    assert second.action == "joined" and second.radicado == first.radicado
+    sent = verdicts(networked, 3)
+    assert [k for k, _ in sent] == ["ack", "correction", "accepted"]
+    assert first.radicado in sent[2][1]["Subject"]
+    assert networked.store.one("SELECT state FROM tickets")[0] == "pending_approval"
+    assert networked.count("SELECT count(*) FROM tickets") == 1
+
+
+def _reply_with(raw_ours: bytes, attachments) -> bytes:
+    import email
+    import email.policy
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    ours = email.message_from_bytes(raw_ours, policy=email.policy.default)
+    msg = EmailMessage()
+    msg["From"] = mails.ENTITY
+    msg["To"] = mails.SUPPORT
+    msg["Subject"] = f"RE: {ours['Subject']}"
+    msg["Message-ID"] = make_msgid(domain="alcaldia-prueba.gov.co")
+    msg["In-Reply-To"] = ours["Message-ID"]
+    msg.set_content("Adjunto lo que faltaba.")
+    for name, data, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes()
+
+
+def test_bad_nit_gets_a_correction_naming_the_nit(networked, tmp_path):
+    excel = forms.filled_template(tmp_path, {"NIT": "890905211-7"})
+    networked.deliver(mails.request(attachments=documents(tmp_path, excel=excel)))
+    networked.run_once()
+    sent = verdicts(networked, 2)
+    assert [k for k, _ in sent] == ["ack", "correction"]
+    text = body(sent[1][1])
+    assert "NIT" in text and "890905211" in text and "es 1, no 7" in text
+
+
+def test_zip_bomb_in_the_excel_slot_gets_a_correction_and_the_service_goes_on(networked, tmp_path):
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        with zf.open("xl/sharedStrings.xml", "w") as member:
+            chunk = b"A" * 1_000_000
+            for _ in range(300):
+                member.write(chunk)
+    networked.deliver(mails.request(attachments=documents(tmp_path, excel=bomb.getvalue())))
+    networked.deliver(mails.request(sender="otra@alcaldia-prueba.gov.co", attachments=documents(tmp_path)))
+    outcomes = networked.run_once()
+    assert [o.action for o in outcomes] == ["new_ticket", "new_ticket"]
+    sent = verdicts(networked, 4)
+    by_rcpt = {(m["To"], k): m for k, m in sent}
+    correction = by_rcpt[(mails.ENTITY, "correction")]
+    assert "No pudimos leer el archivo «Formato solicitud.xlsx»" in body(correction)
+    assert "descomprimido" in body(correction)
+    assert ("otra@alcaldia-prueba.gov.co", "accepted") in by_rcpt
