@@ -296,3 +296,39 @@ def test_deeply_nested_message_does_not_crash(embedded):
     embedded.deliver(raw)
     [outcome] = embedded.run_once()
     assert outcome.action == "new_ticket"  # bounded: headers only
+
+
+def test_replies_without_documents_get_one_reminder_not_a_loop(embedded):
+    embedded.deliver(mails.request())
+    embedded.run_once()
+    for _ in range(3):
+        embedded.deliver(mails.reply_to(embedded.acks_raw()[0]))
+        embedded.run_once()
+    assert embedded.kinds() == ["ack", "correction", "correction"]
+    reminder = embedded.sent()[2].get_body(("plain",)).get_content()
+    assert "no traía adjuntos" in reminder and "Falta el formato" in reminder
+
+
+def test_forwarded_email_documents_do_not_count_as_the_senders(embedded, tmp_path):
+    from email.message import EmailMessage
+
+    from helpdesk.demo import scan_pdf
+
+    inner = EmailMessage()
+    inner["From"] = "alcalde@otra-alcaldia.gov.co"
+    inner["Subject"] = "documentos"
+    inner.set_content("van los documentos")
+    inner.add_attachment(scan_pdf(["ACTA DE POSESIÓN"]), maintype="application", subtype="pdf",
+                         filename="acta_posesion.pdf")
+    outer = EmailMessage()
+    outer["From"] = ENTITY
+    outer["To"] = SUPPORT
+    outer["Subject"] = "RV: documentos"
+    outer.set_content("Reenvío lo que nos mandaron.")
+    outer.add_attachment(inner)
+    embedded.deliver(outer.as_bytes())
+    embedded.run_once()
+    codes = {r["code"] for r in embedded.store.query("SELECT code FROM findings")}
+    assert "missing_acta_posesion" in codes  # the forwarded acta is not the sender's
+    warning = embedded.store.one("SELECT detail FROM findings WHERE code = 'unclassified_attachment'")
+    assert "mensaje reenviado" in warning["detail"]
