@@ -105,6 +105,8 @@ class Daemon:
                     self.deliver()
             if self.stopping:
                 break
+        # Acks first: they promise a radicado "before documents are examined".
+        self.deliver()
         self.examine_pending()
         self.deliver()
         self.outcomes.extend(done)

@@ -89,13 +89,21 @@ def next_due_at(store: Store) -> datetime | None:
     return datetime.fromisoformat(row["t"]) if row and row["t"] else None
 
 
+BATCH = 100
+
+
 def deliver_due(store: Store, config: Config) -> tuple[int, int]:
-    """Send everything due; return (sent, still failing)."""
-    rows = due(store)
-    if not rows:
-        return 0, 0
-    transport = make_transport(config)
-    return transport.deliver(store, config, rows)
+    """Send everything due, a batch per connection; return (sent, failed or deferred)."""
+    total_sent = total_failing = 0
+    transport = None
+    while rows := due(store, BATCH):
+        transport = transport or make_transport(config)
+        sent, failing = transport.deliver(store, config, rows)
+        total_sent += sent
+        total_failing += failing
+        if len(rows) < BATCH or sent == 0:
+            break  # all done, or the server is refusing: wait for the backoff
+    return total_sent, total_failing
 
 
 def make_transport(config: Config):

@@ -220,6 +220,13 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # mode 0 disables anvil's auth penalty (Dovecot's documented switch).
+  # Otherwise one failed login makes every later login from 127.0.0.1,
+  # even a correct one, wait 2-15 s -- a wrong-password test would slow
+  # down everything after it.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 {extra}
 """
@@ -398,7 +405,7 @@ class DovecotServer:
     def _start_once(self, timeout: float) -> None:
         # A fresh socket dir per start: no stale master.pid/sockets from a
         # killed instance can make Dovecot think it is already running.
-        self._run_dir = Path(tempfile.mkdtemp(prefix="dovecot-", dir="/tmp"))
+        self._run_dir = Path(tempfile.mkdtemp(prefix="helpdesk-dovecot-", dir="/tmp"))
         os.chmod(self._run_dir, 0o755)
         self._write_config(self._run_dir)
         # Remember where this start's output begins, for error messages.

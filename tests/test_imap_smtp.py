@@ -49,15 +49,21 @@ def test_uidvalidity_change_rereads_without_duplicates(networked):
     assert networked.dovecot.message_count(USER, "INBOX") == 0
 
 
-def test_smtp_451_then_250_delivers_once(networked):
+def test_smtp_451_then_250_delivers_once(tmp_path, dovecot, smtp_server):
+    networked = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"retry_base_seconds": 600.0})
     networked.smtp.add_responses("451 4.3.0 Intente más tarde")
     networked.deliver(mails.request())
     networked.run_once()
-    row = networked.store.one("SELECT status, attempts, last_error FROM outbox WHERE kind = 'ack'")
+    row = networked.store.one("SELECT status, attempts, last_error, next_attempt_at FROM outbox WHERE kind = 'ack'")
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "451" in row["last_error"]
+    assert row["next_attempt_at"] > networked.store.one("SELECT created_at FROM outbox WHERE kind = 'ack'")[0]
     assert views.outbox_problems(networked.store)[0]["status"] == "pending"
-    networked.daemon.deliver()  # retry_base_seconds = 0: due at once
+    networked.daemon.deliver()  # not due yet: backoff
+    assert networked.store.one("SELECT status FROM outbox WHERE kind = 'ack'")["status"] == "pending"
+    with networked.store.transaction() as conn:  # ten minutes pass
+        conn.execute("UPDATE outbox SET next_attempt_at = created_at WHERE kind = 'ack'")
+    networked.daemon.deliver()
     assert networked.store.one("SELECT status FROM outbox WHERE kind = 'ack'")["status"] == "sent"
     kinds = [m.message["X-Helpdesk-Kind"] for m in networked.smtp.snapshot()]
     assert sorted(kinds) == ["ack", "correction"]
@@ -79,11 +85,12 @@ def test_smtp_550_fails_permanently_and_is_visible(networked):
 def test_refused_connection_is_temporary(tmp_path, dovecot, smtp_server):
     from .servers import free_port
 
-    env = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"port": free_port()})
+    env = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"port": free_port(), "retry_base_seconds": 600.0})
     env.deliver(mails.request())
     env.run_once()
-    row = env.store.one("SELECT status, attempts FROM outbox")
-    assert (row["status"], row["attempts"]) == ("pending", 1)
+    rows = env.store.query("SELECT status, attempts, last_error FROM outbox")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1), ("pending", 1)]
+    assert "conexión SMTP" in rows[0]["last_error"]
 
 
 def test_retries_stop_at_the_deadline(tmp_path, dovecot, smtp_server):
