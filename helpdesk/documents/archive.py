@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 
@@ -60,7 +61,7 @@ def extract(data: bytes, limits: ZipLimits) -> list[tuple[str, bytes]]:
             try:
                 with zf.open(info) as member:
                     content = member.read(info.file_size + 1)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
                 # RuntimeError: an encrypted member.
                 raise UnsafeArchive(f"no se puede abrir «{info.filename[:80]}» ({type(exc).__name__})") from None
             if len(content) > info.file_size:

@@ -69,9 +69,11 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
 
 def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
     try:
-        if kind == sniff.XLSX:
-            # openpyxl is not protected from zip bombs: check the sizes first.
+        if kind in (sniff.XLSX, sniff.ODS):
+            # Neither openpyxl nor calamine is protected from zip bombs:
+            # check the declared sizes before either opens the file.
             archive.check(data, zip_limits(rules))
+        if kind == sniff.XLSX:
             form = read_form(data, rules.form)
         else:
             form = read_form_grid(_calamine_grid(data, rules), rules.form)

@@ -14,10 +14,11 @@ well above it), read from the image's metadata without decoding it
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 
 import pypdf
-from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
 SCAN_MIN_PIXELS = 500
 MAX_PAGES_EXAMINED = 20
@@ -35,6 +36,9 @@ pypdf.overwrite_configuration(
     maximum_declared_stream_length=DECOMPRESSION_LIMIT,
     image_maximum_buffer_size=DECOMPRESSION_LIMIT,
     stream_decoding_work_maximum_length=4 * DECOMPRESSION_LIMIT,
+    # A form or an acta has a few thousand operators a page; 200,000 took
+    # pypdf's text extraction over 15 s.
+    stream_parsing_work_maximum_count=100_000,
 )
 
 
@@ -85,8 +89,12 @@ def inspect_pdf(data: bytes) -> PdfFacts:
         raise
     except FileNotDecryptedError:
         raise PdfUnreadable("está protegido con contraseña; envíe una copia sin contraseña") from None
+    except LimitReachedError:
+        raise PdfUnreadable("tiene un contenido demasiado grande o anómalo para procesarlo; "
+                            "escanéelo de nuevo o envíe otra copia") from None
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, AssertionError, OverflowError, ZeroDivisionError, UnicodeError) as exc:
+            RecursionError, AssertionError, OverflowError, ZeroDivisionError, UnicodeError,
+            NotImplementedError, LookupError, zlib.error) as exc:
         raise PdfUnreadable(f"está dañado o incompleto ({type(exc).__name__})") from None
     text = " ".join(" ".join(text_parts).split())[:MAX_TEXT_CHARS]
     return PdfFacts(pages, text, scanned, len(sig_fields), signed, owner_protected)

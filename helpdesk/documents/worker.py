@@ -82,6 +82,8 @@ def serve(rules_dir: Path, memory_mb: int, cpu_seconds: int) -> None:
             result = WorkerFailure(filename, "es demasiado grande para procesarlo")
         except RecursionError:
             result = WorkerFailure(filename, "tiene una estructura anómala que no se puede procesar")
+        except Exception as exc:  # a parser bug on hostile input: report it, keep serving
+            result = WorkerFailure(filename, f"no se pudo leer ({type(exc).__name__})")
         del data
         _write(replies, result)
 
