@@ -111,10 +111,26 @@ USER = "soporte@entidad.gov.co"
 
 
 @pytest.fixture
-def dovecot(tmp_path):
+def dovecot_dir():
+    """A folder for Dovecot's files outside pytest's tmp tree.
+
+    Dovecot's unprivileged processes must traverse every parent folder;
+    pytest resets /tmp/pytest-of-USER to mode 0700 whenever a session
+    starts, which broke the logins of a run going on at the same time.
+    """
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="helpdesk-test-dovecot-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_dir):
     if not dovecot_available():
         pytest.fail("Dovecot is not installed: run scripts/test, which installs dovecot-imapd")
-    server = DovecotServer(tmp_path / "dovecot")
+    server = DovecotServer(dovecot_dir)
     server.start()
     yield server
     server.stop()

@@ -11,8 +11,8 @@ from .servers import DovecotServer, SmtpCapture
 
 
 @pytest.fixture
-def tls_dovecot(tmp_path):
-    server = DovecotServer(tmp_path / "dovecot-tls", tls=True)
+def tls_dovecot(dovecot_dir):
+    server = DovecotServer(dovecot_dir, tls=True)
     server.start()
     yield server
     server.stop()
