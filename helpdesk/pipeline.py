@@ -1,16 +1,21 @@
 """One inbound message -> one transaction: the place that decides.
 
 ``process`` is called with bytes that are already in the raw store. It
-parses them (outside the transaction, so the write lock is held only for the
-few statements that need it), then in one ``BEGIN IMMEDIATE`` transaction:
+parses their headers (outside the transaction, so the write lock is held
+only for the few statements that need it), then in one ``BEGIN IMMEDIATE``
+transaction:
 
 1. drops a message already seen (same Message-ID, or same bytes when it has
    none): a redelivery makes nothing new;
 2. records robots (auto-replies, bounces, lists, loops) without answering,
    linking a bounce to the ticket of the email that bounced;
 3. joins a reply to its ticket (our Message-ID in In-Reply-To/References, or
-   a ``[Radicado ...]`` subject tag from the ticket's own domain);
-4. otherwise opens a ticket with a new radicado and queues its ``ack``.
+   a ``[Radicado ...]`` subject tag from the ticket's own domain): new
+   documents mark the ticket for examination, a reply without documents
+   gets one reminder, a message on a decided ticket is flagged for staff;
+4. otherwise opens a ticket with a new radicado, queues its ``ack`` and
+   marks it for examination (``examination.py`` reads the documents after
+   this commit).
 
 Everything it writes, outbox rows included, commits together or not at all.
 """
@@ -21,13 +26,13 @@ import logging
 from dataclasses import dataclass, field
 
 from . import outbox, robots, tickets
+from .checks import Finding
 from .config import Config
+from .decision import problem_line
 from .message import Intake, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer
-from .store import Store, iso, now
-from .checks import Finding
-from .decision import problem_line
 from .rules import Rules
+from .store import Store, iso, now
 from .tickets import NEEDS_CORRECTION, RECEIVED, Ticket, add_finding, record_event
 
 log = logging.getLogger(__name__)
@@ -40,7 +45,7 @@ REMINDER_EVENT = "recordatorio enviado"
 class Outcome:
     """What happened to one message; printed by the CLI and logged."""
 
-    action: str  # new_ticket | joined | duplicate | ignored
+    action: str  # new_ticket | joined | duplicate | ignored | quarantined (daemon)
     message_id: str
     radicado: str | None = None
     reason: str = ""  # for ignored: the robots.Robot value
