@@ -84,3 +84,23 @@ def test_demo_runs_from_a_fresh_copy_without_servers(tmp_path):
     outbox = sorted(p.name.split("-", 1)[1] for p in (copy / "var" / "demo" / "outbox").glob("*.eml"))
     assert outbox == ["accepted.eml", "accepted.eml", "ack.eml", "ack.eml", "correction.eml", "correction.eml"]
     assert out.count("pendiente de aprobación") == 2
+
+
+def test_form_template_writes_the_official_blank_form(tmp_path):
+    import openpyxl
+
+    target = tmp_path / "formato.xlsx"
+    result = helpdesk("form-template", str(target))
+    assert result.returncode == 0 and "Formato escrito" in result.stdout
+    wb = openpyxl.load_workbook(target)
+    assert wb.sheetnames == ["Solicitud", "Instrucciones"]
+    ws = wb["Solicitud"]
+    labels = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert {"1.1 Datos de la entidad", "1.2 Datos del representante legal",
+            "2. Cuentas a las que se solicita reinicio de clave", "NIT", "Correo electrónico", "Tipo", "Cuenta"} <= labels
+    lists = [dv.formula1 for dv in ws.data_validations.dataValidation]
+    assert '"Correo electrónico,Usuario de página web"' in lists
+    assert any("Cédula de ciudadanía" in f for f in lists)
+    assert "Nunca le pediremos su contraseña" in " ".join(str(c.value) for c in wb["Instrucciones"]["A"])
+    bad = helpdesk("form-template", str(tmp_path / "formato.pdf"))
+    assert bad.returncode == 2 and "xlsx" in bad.stderr
