@@ -67,10 +67,20 @@ def check_documents_present(exam: Examination, rules: Rules) -> list[Finding]:
 
 def check_readable(exam: Examination, rules: Rules) -> list[Finding]:
     # Only the documents that count: an old unreadable copy replaced by a
-    # good one is no longer the entity's problem.
+    # good one is no longer the entity's problem. An unreadable file that
+    # was not meant as any document (a logo in a signature, a cover
+    # letter) is for staff to see, not for the entity to fix.
     counted = {id(c) for c in exam.chosen.values()}
-    return [Finding(PROBLEM, "unreadable_document", c.facts.error, c.facts.filename)
-            for c in exam.classified if not c.facts.readable and (id(c) in counted or c.kind is None)]
+    findings = []
+    for c in exam.classified:
+        if c.facts.readable:
+            continue
+        if id(c) in counted:
+            findings.append(Finding(PROBLEM, "unreadable_document", c.facts.error, c.facts.filename))
+        elif c.kind is None:
+            findings.append(Finding(WARNING, "unclassified_attachment", f"no se pudo leer: {c.facts.error}",
+                                    c.facts.filename))
+    return findings
 
 
 def check_signed_form_is_scanned(exam: Examination, rules: Rules) -> list[Finding]:

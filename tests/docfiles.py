@@ -1,12 +1,12 @@
 """Real document files built at test time: PDFs, scans, spreadsheets, zips,
 and hostile ones (bombs, loops, truncations, lies about their type).
 
-Nothing here is a binary fixture: each builder makes the file the way the
-program that entities use would make it (reportlab for a computer-made
-PDF, Pillow for a scanner's page, pypdf for signatures and passwords,
-zipfile for archives), so a library upgrade that changes what these look
-like changes the tests too. The bombs are built in a streaming way: the
-test process never holds what they decompress to.
+Nothing here is a binary fixture. Normal files are made by the programs
+that make them in real life (reportlab for a computer-made PDF, Pillow for
+a scanner's page, pypdf for signatures and passwords, zipfile for
+archives); hostile ones are written byte by byte where no program would
+make them. Bombs are built streaming, a megabyte at a time: the test
+process never holds what they decompress to. The expensive ones are cached.
 """
 
 from __future__ import annotations
@@ -394,3 +394,148 @@ def huge_image_png(width: int = 30000, height: int = 30000) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
     idat = zlib.compress(bytes(width + 1) * 4)  # a few rows of data; the rest missing
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# -- files that break parsers rather than budgets ------------------------
+
+
+def unknown_filter_pdf() -> bytes:
+    """A page whose content stream names a filter nobody implements (a
+    corrupted /FlateDecode, as damaged files have)."""
+    stream = zlib.compress(b"BT /F1 12 Tf 72 770 Td (ACTA DE POSESION) Tj ET")
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+           b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        4: b"<< /Length %d /Filter /FlateDecodf >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    return _pdf_from_objects(objects, root=1)
+
+
+def certificate_encrypted_pdf() -> bytes:
+    """Encrypted for a recipient's certificate (/Adobe.PubSec), not with a password."""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>",
+        4: b"<< /Filter /Adobe.PubSec /SubFilter /adbe.pkcs7.s5 /V 4 /R 4 /Length 128 "
+           b"/Recipients [<3082010a02820101>] /CF << /DefaultCryptFilter << /CFM /AESV2 /Length 16 >> >> "
+           b"/StmF /DefaultCryptFilter /StrF /DefaultCryptFilter >>",
+    }
+    return _pdf_from_objects(objects, root=1, trailer_extra=b"/Encrypt 4 0 R /ID [<0123456789abcdef> <0123456789abcdef>] ")
+
+
+def _local_data_offset(data: bytes, at: int = 0) -> int:
+    name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
+    return at + 30 + name_len + extra_len
+
+
+def corrupt_deflate_zip(files: dict[str, bytes] | None = None) -> bytes:
+    """A zip whose first member's deflate data starts with an invalid block type."""
+    data = bytearray(zip_of(files or {"acta_posesion.pdf": text_pdf(["ACTA DE POSESIÓN"])}))
+    data[_local_data_offset(data)] = 0xFF  # BFINAL=1, BTYPE=11: reserved
+    return bytes(data)
+
+
+def bad_offsets_zip(files: dict[str, bytes] | None = None) -> bytes:
+    """A zip whose end record places the central directory 16 bytes later
+    than it is: the member list reads fine, the members' offsets go negative."""
+    data = bytearray(zip_of(files or {"acta_posesion.pdf": text_pdf(["ACTA DE POSESIÓN"])}))
+    eocd = data.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack_from("<I", data, eocd + 16)
+    struct.pack_into("<I", data, eocd + 16, offset + 16)
+    return bytes(data)
+
+
+# -- more zips: an OpenDocument bomb, a folder compressed on a Mac --------
+
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+@functools.cache
+def zip_bomb_ods(uncompressed: int = ZIP_BOMB_BYTES) -> bytes:
+    """An OpenDocument spreadsheet whose content.xml inflates to ``uncompressed``
+    bytes: one cell holding a very long text."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), ODS_MIMETYPE)  # stored, first, as the format requires
+        zf.writestr("META-INF/manifest.xml",
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                    'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+                    'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                    '</manifest:manifest>')
+        with zf.open("content.xml", "w") as content:
+            content.write(b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+                          b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+                          b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+                          b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+                          b'<office:body><office:spreadsheet><table:table table:name="Solicitud"><table:table-row>'
+                          b'<table:table-cell office:value-type="string"><text:p>')
+            chunk = b"A" * (1024 * 1024)
+            for _ in range(uncompressed // len(chunk)):
+                content.write(chunk)
+            content.write(b"</text:p></table:table-cell></table:table-row></table:table>"
+                          b"</office:spreadsheet></office:body></office:document-content>")
+    return out.getvalue()
+
+
+# An AppleDouble header (magic 0x00051607, version 2, one Finder-info entry):
+# what macOS puts in __MACOSX/ for every file it compresses.
+APPLE_DOUBLE = (struct.pack(">II16sH", 0x00051607, 0x00020000, b"Mac OS X        ", 1)
+                + struct.pack(">III", 9, 50, 32) + bytes(32))
+DS_STORE = b"\x00\x00\x00\x01Bud1" + bytes(2040)
+
+
+def mac_zip_of(files: dict[str, bytes], folder: str = "Documentos") -> bytes:
+    """A folder compressed with the macOS Finder: each file is followed by its
+    ``__MACOSX/._name`` AppleDouble companion, and the folder's .DS_Store is in."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{folder}/", b"")
+        zf.writestr(f"{folder}/.DS_Store", DS_STORE)
+        zf.writestr(f"__MACOSX/{folder}/._.DS_Store", APPLE_DOUBLE)
+        for name, data in files.items():
+            zf.writestr(f"{folder}/{name}", data)
+            zf.writestr(f"__MACOSX/{folder}/._{name}", APPLE_DOUBLE)
+    return out.getvalue()
+
+
+# -- PDFs that cost CPU rather than memory --------------------------------
+
+
+def slow_text_pdf(operators: int = 200_000) -> bytes:
+    """A small PDF (tens of KB) whose one page holds ``operators`` text
+    operators: a few MB decoded, well within the decompression budget, but
+    many seconds of pure-Python text extraction."""
+    stream = zlib.compress(b"BT /F1 9 Tf 72 700 Td (acta) Tj ET\n" * operators, 9)
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+           b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    return _pdf_from_objects(objects, root=1)
+
+
+def slow_pages_pdf(pages: int = 20, operators: int = 14_000) -> bytes:
+    """A 4 KB PDF whose pages all share one content stream of ``operators``
+    empty text operators: each page stays under any per-stream budget and
+    adds no text, but every page is parsed again (about 0.5 s each)."""
+    stream = zlib.compress(b"BT /F1 9 Tf () Tj ET\n" * operators, 9)
+    kids = b" ".join(b"%d 0 R" % (10 + n) for n in range(pages))
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    for n in range(pages):
+        objects[10 + n] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+                           b"/Resources << /Font << /F1 5 0 R >> >> >>")
+    return _pdf_from_objects(objects, root=1)

@@ -56,18 +56,29 @@ def extract(data: bytes, limits: ZipLimits) -> list[tuple[str, bytes]]:
     files = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in infos:
-            if info.is_dir():
+            if info.is_dir() or is_system_file(info.filename):
                 continue
             try:
                 with zf.open(info) as member:
                     content = member.read(info.file_size + 1)
-            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError,
+                    ValueError) as exc:
                 # RuntimeError: an encrypted member.
                 raise UnsafeArchive(f"no se puede abrir «{info.filename[:80]}» ({type(exc).__name__})") from None
             if len(content) > info.file_size:
                 raise UnsafeArchive(f"«{info.filename[:80]}» no tiene el tamaño que declara")
             files.append((info.filename.replace("\\", "/").rsplit("/", 1)[-1], content))
     return files
+
+
+# What macOS and Windows add to a zip on their own: not the entity's files.
+_SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+def is_system_file(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1].lower()
+    return "__MACOSX" in parts or name.startswith("._") or name in _SYSTEM_NAMES
 
 
 def _mb(n: int) -> str:

@@ -17,6 +17,7 @@ did what it was asked, so it is not asked again; staff get an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..rules import DocumentRules, normalise
@@ -60,10 +61,15 @@ def classify_one(facts: FileFacts, rules: DocumentRules) -> tuple[str | None, st
 
 
 def _best(text: str, candidates, rules: DocumentRules, attr: str) -> str | None:
-    scores = {k: sum(1 for w in getattr(rules.kinds[k], attr) if w and w in text) for k in candidates}
+    scores = {k: sum(1 for w in getattr(rules.kinds[k], attr) if w and _has_word(text, w)) for k in candidates}
     top = max(scores.values(), default=0)
     winners = [k for k, s in scores.items() if s == top]
     return winners[0] if top > 0 and len(winners) == 1 else None
+
+
+def _has_word(text: str, word: str) -> bool:
+    """``word`` at the start of a word: "firmado" has "firma", "confirmacion" has not."""
+    return re.search(r"(?<![a-z0-9])" + re.escape(word), text) is not None
 
 
 def classify_all(files: list[FileFacts], rules: DocumentRules) -> tuple[list[Classified], list[str]]:
@@ -75,7 +81,10 @@ def classify_all(files: list[FileFacts], rules: DocumentRules) -> tuple[list[Cla
     notes = []
     present = {c.kind for c in result if c.kind}
     missing = [k for k in VISUAL_KINDS if k not in present]
-    loose = [c for c in result if c.kind is None and c.facts.readable and c.facts.type in VISUAL_TYPES]
+    # Only scans may fill a slot by elimination: a computer-made PDF with
+    # text that matched no kind (an invoice, a cover letter) is not an acta.
+    loose = [c for c in result if c.kind is None and c.facts.readable and c.facts.type in VISUAL_TYPES
+             and (c.facts.pdf is None or c.facts.pdf.is_scan or not c.facts.pdf.has_text)]
     if missing and len(loose) == len(missing):
         names = ", ".join(f"«{c.facts.filename}»" for c in loose)
         notes.append(f"no se pudo distinguir cuál es el formato firmado y cuál el acta entre {names}; verifíquelos")

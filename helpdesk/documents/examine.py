@@ -64,7 +64,7 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
         except archive.UnsafeArchive as exc:
             return FileFacts(**base, error=str(exc))
         return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1) for n, d in members))
-    return FileFacts(**base, error=_unknown(filename))
+    return FileFacts(**base, error=_unknown(filename, data))
 
 
 def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
@@ -117,12 +117,16 @@ def _image(base: dict, data: bytes, max_pixels: int) -> FileFacts:
             if size[0] * size[1] > max_pixels:
                 return FileFacts(**base, error="la imagen es demasiado grande")
             img.load()  # a truncated or corrupt image fails here
+    except Image.DecompressionBombError:
+        return FileFacts(**base, error="la imagen es demasiado grande")
     except Exception as exc:  # Pillow raises many types on hostile input
         return FileFacts(**base, error=f"la imagen está dañada o incompleta ({type(exc).__name__})")
     return FileFacts(**base, image_size=size)
 
 
-def _unknown(filename: str) -> str:
+def _unknown(filename: str, data: bytes) -> str:
+    if data.startswith(b"PK"):
+        return "el archivo está dañado o incompleto (no se puede abrir como archivo comprimido ni como Excel)"
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if ext in ("pdf", "xlsx", "xlsm", "xls", "ods", "jpg", "jpeg", "png", "zip"):
         return f"no es un archivo .{ext} válido aunque su nombre lo diga"

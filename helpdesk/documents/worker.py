@@ -141,7 +141,7 @@ class Worker:
             if ready:
                 return _read(self._proc.stdout)
             reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos"
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
             reason = "tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo)"
         log.warning("document worker failed on %r after %.1f s: %s; replacing it",
                     filename, time.monotonic() - started, reason)
@@ -157,4 +157,9 @@ def _package_parent() -> str:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    # Run the module's code under its real name, so the WorkerFailure it
+    # pickles is helpdesk.documents.worker.WorkerFailure, not
+    # __main__.WorkerFailure (which the parent could not unpickle).
+    from helpdesk.documents.worker import serve as _serve
+
+    _serve(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
