@@ -329,14 +329,18 @@ def pdf_decompression_bomb(inflated: int = PDF_BOMB_BYTES) -> bytes:
     chunk = bytes(1024 * 1024)
     parts = [compressor.compress(chunk) for _ in range(inflated // len(chunk))]
     parts.append(compressor.flush())
-    stream = b"".join(parts)
+    return _one_page_pdf(b"".join(parts), b"/FlateDecode")
+
+
+def _one_page_pdf(stream: bytes, filter_name: bytes) -> bytes:
+    """One page whose content is ``stream``, encoded with ``filter_name``."""
     objects = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         # A font in the resources: without one a text extractor may rightly skip the content.
         3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        4: b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filter_name) + stream + b"\nendstream",
         5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     }
     return _pdf_from_objects(objects, root=1)
@@ -402,16 +406,7 @@ def huge_image_png(width: int = 30000, height: int = 30000) -> bytes:
 def unknown_filter_pdf() -> bytes:
     """A page whose content stream names a filter nobody implements (a
     corrupted /FlateDecode, as damaged files have)."""
-    stream = zlib.compress(b"BT /F1 12 Tf 72 770 Td (ACTA DE POSESION) Tj ET")
-    objects = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-           b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        4: b"<< /Length %d /Filter /FlateDecodf >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    }
-    return _pdf_from_objects(objects, root=1)
+    return _one_page_pdf(zlib.compress(b"BT /F1 12 Tf 72 770 Td (ACTA DE POSESION) Tj ET"), b"/FlateDecodf")
 
 
 def certificate_encrypted_pdf() -> bytes:
