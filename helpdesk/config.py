@@ -83,7 +83,25 @@ class RadicadoConfig:
 @dataclass(frozen=True)
 class ResetConfig:
     backend: str = "manual"
+    # command backend: run once per account, no shell; stdin carries two
+    # lines, the account and the new password; exit 0 = done.
     command: list[str] = field(default_factory=list)
+    command_timeout: float = 60.0
+    # Temporary passwords: this many characters from an alphabet without
+    # look-alikes (0/O, 1/l/I), shown in groups of four.
+    password_length: int = 16
+    # ldap backend: the entry of each account is found under ldap_base with
+    # ldap_filter ({account} is the address or user name, escaped).
+    ldap_url: str = ""
+    ldap_security: str = "ssl"
+    ldap_ca_file: str = ""
+    ldap_bind_dn: str = ""
+    password: str = ""
+    password_env: str = ""
+    password_file: str = ""
+    ldap_base: str = ""
+    ldap_filter: str = "(|(mail={account})(uid={account}))"
+    ldap_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +177,10 @@ class Config:
     def smtp_password(self) -> str:
         return _secret(self, "smtp", self.smtp)
 
+    def ldap_password(self) -> str:
+        """The bind password of the ldap reset backend ([reset] password*)."""
+        return _secret(self, "reset", self.reset)
+
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source_path")}
 
@@ -169,6 +191,7 @@ CHOICES = {
     "smtp.transport": ("smtp", "file"),
     "smtp.security": SECURITY_MODES,
     "reset.backend": ("manual", "command", "ldap"),
+    "reset.ldap_security": SECURITY_MODES,
 }
 
 
@@ -258,7 +281,7 @@ def _coerce(hint, value, dotted: str, path: Path):
 
 def _check_semantics(config: Config, path: Path) -> None:
     """Cross-key checks that a type alone cannot express."""
-    for section in ("inbox", "smtp"):
+    for section in ("inbox", "smtp", "reset"):
         sec = getattr(config, section)
         given = [k for k in ("password", "password_env", "password_file") if getattr(sec, k)]
         if len(given) > 1:
@@ -273,6 +296,14 @@ def _check_semantics(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: smtp.from_address: {config.smtp.from_address!r} no es una dirección de correo")
     if config.reset.backend == "command" and not config.reset.command:
         raise ConfigError(f"{path}: reset.command: obligatorio cuando reset.backend = \"command\"")
+    if config.reset.backend == "ldap":
+        for key in ("ldap_url", "ldap_bind_dn", "ldap_base"):
+            if not getattr(config.reset, key):
+                raise ConfigError(f"{path}: reset.{key}: obligatorio cuando reset.backend = \"ldap\"")
+        if "{account}" not in config.reset.ldap_filter:
+            raise ConfigError(f"{path}: reset.ldap_filter: debe contener {{account}}")
+    if config.reset.password_length < 12:
+        raise ConfigError(f"{path}: reset.password_length: mínimo 12 caracteres")
     prefix = config.radicado.prefix
     if not prefix or not prefix.isalnum() or not prefix.isascii():
         raise ConfigError(f"{path}: radicado.prefix: {prefix!r} debe tener solo letras y números")
@@ -289,6 +320,7 @@ def _check_semantics(config: Config, path: Path) -> None:
     # Secrets are read now so that a wrong variable or file fails at start-up.
     config.inbox_password()
     config.smtp_password()
+    config.ldap_password()
 
 
 def is_loopback(host: str) -> bool:
