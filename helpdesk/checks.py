@@ -109,12 +109,12 @@ def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
                                     f"para el NIT {parsed.number} el dígito de verificación es {parsed.expected_dv}, "
                                     f"no {parsed.dv}", doc))
     email = form.fields.get("legal_rep_email")
-    if email and not _valid_email(email):
+    if email and not valid_email(email):
         findings.append(Finding(PROBLEM, "invalid_email", f"correo del representante legal «{email}»", doc))
     if not form.accounts:
         findings.append(Finding(PROBLEM, "no_accounts", "", doc))
     for account in form.accounts:
-        if account.type == "Correo electrónico" and not _valid_email(account.account):
+        if account.type == "Correo electrónico" and not valid_email(account.account):
             findings.append(Finding(PROBLEM, "invalid_email", f"cuenta «{account.account}»", doc))
     return findings
 
@@ -175,7 +175,7 @@ def check_duplicate(exam: Examination, rules: Rules) -> list[Finding]:
             if other_nit == parsed.number and other_accounts == accounts]
 
 
-def _valid_email(address: str) -> bool:
+def valid_email(address: str) -> bool:
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError:

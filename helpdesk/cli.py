@@ -282,6 +282,131 @@ def form_template(path: str) -> None:
     click.echo(f"Formato escrito en {target}")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def queue(ctx: Context, as_json: bool) -> None:
+    """Solicitudes con documentos completos que esperan una decisión, las más antiguas primero.
+
+    Ejemplo: helpdesk queue
+    """
+    items = views.queue(ctx.store)
+    if as_json:
+        _print_json(items)
+        return
+    if not items:
+        click.echo("No hay solicitudes pendientes de aprobación.")
+        return
+    click.echo(f"{len(items)} solicitud(es) pendiente(s) de aprobación:\n")
+    for t in items:
+        marks = []
+        if t["follow_up"]:
+            marks.append("MENSAJE NUEVO DEL SOLICITANTE")
+        if t["claimed_by"]:
+            marks.append(f"en aprobación por {t['claimed_by']}")
+        click.echo(f"{t['radicado']}  hace {_age(t['age_hours'])}  {'  '.join(marks)}")
+        click.echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
+        click.echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
+        accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
+        click.echo(f"  Cuentas:       {accounts}")
+        codes = sorted({w["code"] for w in t["warnings"]})
+        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + ', '.join(codes) + ')' if codes else ''}\n")
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien aprueba (queda en el historial).")
+@click.option("--yes", is_flag=True, help="Confirma sin preguntar (backend manual: las claves ya se aplicaron).")
+@pass_ctx
+def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
+    """Aprueba una solicitud: reinicia las claves y las envía al representante legal (campo 1.2).
+
+    Con el backend manual muestra las claves nuevas para aplicarlas en la
+    consola del proveedor y pide confirmación antes de enviar el correo.
+
+    Ejemplo: helpdesk approve GEL-2026-000042 --by "Ana Pérez"
+    """
+    from . import staff
+
+    def confirm(credentials) -> bool:
+        if ctx.config.reset.backend != "manual":
+            return True
+        click.echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez):\n")
+        for c in credentials:
+            click.echo(f"  {c.account:<45} {c.password}")
+        click.echo("")
+        return yes or ask_yes("¿Ya aplicó las claves? Se enviará el correo al representante legal")
+
+    credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm)
+    if credentials is None:
+        click.echo("Aprobación cancelada: no se envió nada.")
+        sys.exit(1)
+    ticket = views.detail(ctx.store, radicado)
+    click.echo(f"Solicitud {ticket['radicado']} aprobada: {len(credentials)} cuenta(s) reiniciada(s); "
+               f"el correo con las claves va a {ticket['legal_rep_email']}.")
+    _deliver_now(ctx)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien rechaza.")
+@click.option("--reason", required=True, help="Motivo, que se envía al solicitante.")
+@pass_ctx
+def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
+    """Rechaza una solicitud y envía el motivo al solicitante.
+
+    Ejemplo: helpdesk reject GEL-2026-000042 --by "Ana Pérez" --reason "El acta no corresponde a la entidad"
+    """
+    from . import staff
+
+    ticket = staff.reject(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
+    click.echo(f"Solicitud {ticket.radicado} rechazada; se envía el motivo a {ticket.requester}.")
+    _deliver_now(ctx)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien pide la corrección.")
+@click.option("--reason", required=True, help="Qué debe corregir la entidad; se le envía tal cual.")
+@pass_ctx
+def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
+    """Pide al solicitante una corrección, con el motivo escrito por el equipo.
+
+    Ejemplo: helpdesk correct GEL-2026-000042 --by "Ana Pérez" --reason "La firma del formato no es legible"
+    """
+    from . import staff
+
+    ticket = staff.request_correction(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
+    click.echo(f"Se pidió una corrección en {ticket.radicado}; se envía a {ticket.requester}.")
+    _deliver_now(ctx)
+
+
+def ask_yes(question: str) -> bool:
+    """A yes/no question in Spanish; anything but an explicit yes is no."""
+    answer = click.prompt(f"{question} [s/N]", default="", show_default=False)
+    return answer.strip().lower() in ("s", "si", "sí", "y", "yes")
+
+
+def _renderer(ctx: Context):
+    from .replies import Renderer
+
+    return Renderer(ctx.config)
+
+
+def _deliver_now(ctx: Context) -> None:
+    """Try to send at once; if it fails the daemon retries, the row is queued."""
+    from . import outbox
+
+    try:
+        outbox.deliver_due(ctx.store, ctx.config)
+    except Exception as exc:  # the email is safe in the outbox: say so, do not fail the decision
+        click.echo(f"El correo quedó en cola y lo enviará el servicio: {exc}", err=True)
+
+
+def _age(hours: float) -> str:
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} días"
+
+
 def _quarantined(store: Store, item_id: int) -> quarantine.Quarantined:
     item = quarantine.get(store, item_id)
     if item is None:

@@ -42,3 +42,14 @@ class DeliveryError(HelpdeskError):
     def __init__(self, message: str, permanent: bool):
         super().__init__(message)
         self.permanent = permanent
+
+
+class Refused(HelpdeskError):
+    """A staff command cannot be carried out: wrong state, already being
+    approved by someone else, or nothing to act on. The message says what
+    the state is and what can be done."""
+
+
+class ResetFailed(HelpdeskError):
+    """A reset backend could not set an account's password. The message
+    names the account and the reason, never the password."""

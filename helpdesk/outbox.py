@@ -17,6 +17,7 @@ TLS chosen explicitly, never opportunistically.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import ssl
@@ -48,15 +49,19 @@ class OutboxRow:
     deadline: str
 
 
-def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply) -> int:
-    """Queue ``reply``; call inside the transaction that causes it."""
+def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive: bool = False) -> int:
+    """Queue ``reply``; call inside the transaction that causes it.
+
+    ``sensitive`` (it carries passwords): the body is erased once delivered.
+    """
     stamp = now()
     raw = reply.message.as_bytes(policy=SMTP_POLICY)
     deadline = stamp + timedelta(hours=config.smtp.retry_hours)
     cur = conn.execute(
-        "INSERT INTO outbox(ticket_id, kind, message_id, mail_from, rcpt_to, raw, next_attempt_at, deadline, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (ticket_id, reply.kind, reply.message_id, config.smtp.from_address, reply.to, raw, iso(stamp), iso(deadline), iso(stamp)),
+        "INSERT INTO outbox(ticket_id, kind, message_id, mail_from, rcpt_to, raw, next_attempt_at, deadline, created_at, "
+        "sensitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, reply.kind, reply.message_id, config.smtp.from_address, reply.to, raw, iso(stamp), iso(deadline),
+         iso(stamp), int(sensitive)),
     )
     conn.execute(
         "INSERT INTO messages(direction, dedup_key, message_id, ticket_id, kind, from_addr, to_addr, subject, at) "
@@ -113,10 +118,16 @@ def make_transport(config: Config):
 
 
 def mark_sent(store: Store, row: OutboxRow) -> None:
+    """Record the delivery; an email carrying passwords loses its body here.
+
+    Only its SHA-256 stays (``fingerprint``): enough to prove later which
+    email was sent, useless to read a password from.
+    """
     with store.transaction() as conn:
         conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-            (iso(), row.id),
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, "
+            "fingerprint = ?, raw = CASE WHEN sensitive = 1 THEN X'' ELSE raw END WHERE id = ?",
+            (iso(), hashlib.sha256(row.raw).hexdigest(), row.id),
         )
 
 

@@ -74,12 +74,15 @@ class Renderer:
         }
 
     def build(self, kind: str, to: str, radicado: str, context: dict, answering: list[str],
-              attachments: list[tuple[str, str, bytes]] = ()) -> Reply:
+              attachments: list[tuple[str, str, bytes]] = (), automatic: bool | None = None) -> Reply:
         """Render ``kind`` for ``to``; ``answering`` are the Message-IDs it replies to.
 
         ``attachments`` are (filename, MIME type, bytes) of our own making.
+        ``automatic`` defaults by kind; a correction asked for by a staff
+        member is not automatic (RFC 3834 marks only what no person wrote).
         """
-        subject, text, html = self.render(kind, {"radicado": radicado, **context})
+        automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
+        subject, text, html = self.render(kind, {"radicado": radicado, "automatic": automatic, **context})
         smtp = self.config.smtp
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = address_header(smtp.from_name, smtp.from_address)
@@ -92,7 +95,7 @@ class Renderer:
         if ids:
             msg["In-Reply-To"] = f"<{ids[-1]}>"
             msg["References"] = " ".join(f"<{i}>" for i in ids[-10:])
-        if kind in AUTOMATIC_KINDS:
+        if automatic:
             msg["Auto-Submitted"] = "auto-replied"
             # Exchange and others honour this: no out-of-office back to us.
             msg["X-Auto-Response-Suppress"] = "All"

@@ -136,6 +136,24 @@ MIGRATIONS: list[str] = [
     CREATE INDEX documents_ticket ON documents(ticket_id);
     CREATE INDEX tickets_examine ON tickets(examine_pending) WHERE examine_pending = 1;
     """,
+    # 3: staff decisions and resets.
+    """
+    ALTER TABLE tickets ADD COLUMN claimed_by TEXT;
+    ALTER TABLE tickets ADD COLUMN claimed_at TEXT;
+    ALTER TABLE outbox ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN fingerprint TEXT;
+    CREATE TABLE resets (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        account TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX resets_ticket ON resets(ticket_id);
+    """,
 ]
 
 

@@ -6,9 +6,10 @@ The CLI prints these; tests and scripts read the JSON. Nothing here writes.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from .errors import NotFound
-from .store import Store
+from .store import Store, now
 from .tickets import Ticket
 
 SUMMARY_FIELDS = (
@@ -80,6 +81,10 @@ def detail(store: Store, radicado: str) -> dict:
     ]
     events = store.query("SELECT at, actor, action, detail FROM events WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     view["events"] = [dict(e) for e in events]
+    resets = store.query("SELECT account, backend, ok, error, actor, at FROM resets WHERE ticket_id = ? ORDER BY id",
+                         (ticket.id,))
+    view["resets"] = [{**dict(r), "ok": bool(r["ok"])} for r in resets]
+    view["claimed_by"] = row["claimed_by"]
     return view
 
 
@@ -88,6 +93,24 @@ def _finding(row) -> dict:
     if row["document"]:
         item["document"] = row["document"]
     return item
+
+
+def queue(store: Store) -> list[dict]:
+    """Tickets waiting for a staff decision, oldest first, with what a decision needs."""
+    rows = store.query("SELECT * FROM tickets WHERE state = 'pending_approval' ORDER BY created_at, id")
+    result = []
+    for row in rows:
+        item = summary(Ticket.from_row(row))
+        form = json.loads(row["form_json"] or "{}")
+        warnings = store.query("SELECT code, detail FROM findings WHERE ticket_id = ? AND severity = 'warning' "
+                               "ORDER BY id", (row["id"],))
+        item["accounts"] = form.get("accounts", [])
+        item["warnings"] = [dict(w) for w in warnings]
+        item["follow_up"] = any(w["code"] == "follow_up" for w in warnings)
+        item["claimed_by"] = row["claimed_by"]
+        item["age_hours"] = round((now() - datetime.fromisoformat(row["created_at"])).total_seconds() / 3600, 1)
+        result.append(item)
+    return result
 
 
 def outbox_problems(store: Store) -> list[dict]:

@@ -1,0 +1,92 @@
+"""Temporary passwords and the backends that apply them.
+
+Passwords come from ``secrets`` over an alphabet without look-alike
+characters (no 0/O, 1/l/I), always with upper case, lower case and digits
+(seed 003 asks for 8+ characters with all three; the default is 16), and
+are shown in groups of four so that a person can read them over the phone.
+
+A backend sets one account's password or raises ``ResetFailed``:
+
+- ``manual``: nothing is applied by the program; the approving staff member
+  sees the passwords once, applies them in the provider's console and
+  confirms (``staff.approve`` asks);
+- ``command``: a configured program run once per account, without a shell,
+  the account and the password on its standard input;
+- ``ldap``: the entry's password set with ldap3 (``reset_ldap.py``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import subprocess
+
+from .config import Config
+from .errors import ResetFailed
+
+UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+LOWER = "abcdefghijkmnopqrstuvwxyz"
+DIGITS = "23456789"
+ALPHABET = UPPER + LOWER + DIGITS
+
+
+def generate_password(length: int = 16) -> str:
+    """A random password of ``length`` characters, in groups of four joined by '-'."""
+    while True:
+        chars = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        if any(c in UPPER for c in chars) and any(c in LOWER for c in chars) and any(c in DIGITS for c in chars):
+            return "-".join(chars[i:i + 4] for i in range(0, length, 4))
+
+
+def meets_policy(password: str) -> bool:
+    """Seed 003: at least 8 characters with an upper-case letter, a lower-case letter and a digit."""
+    return (len(password) >= 8 and any(c in string.ascii_uppercase for c in password)
+            and any(c in string.ascii_lowercase for c in password) and any(c.isdigit() for c in password))
+
+
+class ManualBackend:
+    """The staff member applies the passwords by hand; see ``staff.approve``."""
+
+    name = "manual"
+
+    def reset(self, account: str, password: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class CommandBackend:
+    """Runs ``reset.command`` for each account: two lines on stdin, exit 0 = done."""
+
+    name = "command"
+
+    def __init__(self, config: Config):
+        self.argv = list(config.reset.command)
+        self.timeout = config.reset.command_timeout
+
+    def reset(self, account: str, password: str) -> None:
+        try:
+            result = subprocess.run(self.argv, input=f"{account}\n{password}\n", capture_output=True, text=True,
+                                    timeout=self.timeout, shell=False)
+        except subprocess.TimeoutExpired:
+            raise ResetFailed(f"{account}: el programa de reinicio no terminó en {self.timeout:.0f} s") from None
+        except OSError as exc:
+            raise ResetFailed(f"{account}: no se pudo ejecutar {self.argv[0]}: {exc.strerror}") from None
+        if result.returncode != 0:
+            # The program's own words help staff, but it might echo its input.
+            stderr = " ".join(result.stderr.replace(password, "[clave]").split())[:300]
+            raise ResetFailed(f"{account}: el programa de reinicio terminó con código {result.returncode}: {stderr}")
+
+    def close(self) -> None:
+        pass
+
+
+def make_backend(config: Config):
+    if config.reset.backend == "command":
+        return CommandBackend(config)
+    if config.reset.backend == "ldap":
+        from .reset_ldap import LdapBackend
+
+        return LdapBackend(config)
+    return ManualBackend()

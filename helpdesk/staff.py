@@ -1,0 +1,213 @@
+"""Staff decisions: approve (reset + credentials), reject, ask for a correction.
+
+Every decision is an audit event with the staff member's name (``--by``),
+the operating-system user, the time and the reason; nothing is deleted.
+
+Approval is the dangerous one. It works in three steps:
+
+1. *claim*: one transaction marks the ticket as being approved by NAME,
+   only if it is ``pending_approval`` and nobody else holds a recent claim:
+   of two staff members approving at once, one wins and the other is
+   refused with who holds it;
+2. *reset*: new passwords for every account, applied by the backend
+   outside any transaction (an LDAP server or a person can take minutes);
+3. *commit*: one transaction records the resets, moves the ticket to
+   ``resolved`` and queues the ``reset`` email to the legal
+   representative's address from the form (field 1.2), never to the
+   sender or the Reply-To.
+
+If the backend fails for any account, nothing is sent: the claim is
+released, the error is recorded and the ticket stays ``pending_approval``.
+A retry resets *every* account again, knowingly, and the one email carries
+the newest passwords: no password is ever stored to be reused, so an
+account reset in a failed attempt simply gets a newer password.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from . import outbox
+from .checks import valid_email
+from .config import Config
+from .errors import NotFound, Refused, ResetFailed
+from .replies import Renderer
+from .resets import generate_password, make_backend
+from .store import Store, iso, now
+from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, REJECTED, RESOLVED, STATE_LABELS, Ticket, add_finding,
+                      record_event)
+
+# A claim older than this belongs to an approval that died half-way.
+CLAIM_TIMEOUT = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Credential:
+    type: str
+    account: str
+    password: str
+
+
+def actor(by: str) -> str:
+    """The staff member's name and the operating-system user who ran the command."""
+    try:
+        system_user = getpass.getuser()
+    except (KeyError, OSError):
+        system_user = "?"
+    return f"{by.strip()} (usuario del sistema: {system_user})"
+
+
+def _ticket(store: Store, radicado: str) -> tuple[Ticket, dict]:
+    row = store.one("SELECT * FROM tickets WHERE radicado = ?", (radicado.strip().upper(),))
+    if row is None:
+        raise NotFound(f"no existe el radicado {radicado}")
+    return Ticket.from_row(row), json.loads(row["form_json"] or "{}")
+
+
+def _require(ticket: Ticket, allowed: tuple[str, ...], action: str) -> None:
+    if ticket.state not in allowed:
+        options = " o ".join(f"«{STATE_LABELS[s]}»" for s in allowed)
+        raise Refused(f"la solicitud {ticket.radicado} está en estado «{STATE_LABELS[ticket.state]}»; "
+                      f"solo se puede {action} en estado {options} (vea helpdesk show {ticket.radicado})")
+
+
+def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
+            confirm: Callable[[list[Credential]], bool]) -> list[Credential] | None:
+    """Approve a ticket: reset its accounts and queue the credentials.
+
+    ``confirm`` is called with the new passwords before anything is sent;
+    with the manual backend it is where the staff member applies them. It
+    returns False to cancel (nothing is sent, the claim is released).
+    Returns the credentials, or None when cancelled.
+    """
+    ticket, form = _ticket(store, radicado)
+    _require(ticket, (PENDING_APPROVAL,), "aprobar")
+    who = actor(by)
+    recipient = (ticket.legal_rep_email or "").strip()
+    if not valid_email(recipient):
+        raise Refused(f"el correo del representante legal del formato («{recipient}») no es válido; "
+                      f"pida una corrección con helpdesk correct {ticket.radicado}")
+    accounts = form.get("accounts") or []
+    if not accounts:
+        raise Refused(f"la solicitud {ticket.radicado} no tiene cuentas; pida una corrección")
+    _claim(store, ticket, who)
+    backend = make_backend(config)
+    credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
+                   for a in accounts]
+    done: list[Credential] = []
+    attempting = ""
+    try:
+        if backend.name != "manual":
+            for credential in credentials:
+                attempting = credential.account
+                backend.reset(credential.account, credential.password)
+                done.append(credential)
+        if not confirm(credentials):
+            _release(store, ticket, who, "aprobación cancelada", "no se confirmó la aplicación de las claves")
+            return None
+        if backend.name == "manual":
+            done = list(credentials)
+    except ResetFailed as exc:
+        _fail(store, ticket, who, backend.name, done, attempting, str(exc))
+        raise
+    except BaseException:
+        _release(store, ticket, who, "aprobación interrumpida", "")
+        raise
+    finally:
+        backend.close()
+    with store.transaction() as conn:
+        for credential in done:
+            conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
+                         (ticket.id, credential.account, backend.name, who, iso()))
+        reply = renderer.build("reset", recipient, ticket.radicado, {
+            "legal_rep_name": ticket.legal_rep_name or "",
+            "entity_name": ticket.entity_name or "",
+            "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
+        }, answering=_ticket_message_ids(conn, ticket.id))
+        outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
+        conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
+                     (RESOLVED, iso(), ticket.id))
+        accounts_text = ", ".join(c.account for c in credentials)
+        record_event(conn, ticket.id, who, "aprobada",
+                     f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}")
+    return credentials
+
+
+def _claim(store: Store, ticket: Ticket, who: str) -> None:
+    stale = iso(now() - CLAIM_TIMEOUT)
+    with store.transaction() as conn:
+        claimed = conn.execute(
+            "UPDATE tickets SET claimed_by = ?, claimed_at = ? WHERE id = ? AND state = ? "
+            "AND (claimed_by IS NULL OR claimed_at < ?)",
+            (who, iso(), ticket.id, PENDING_APPROVAL, stale),
+        ).rowcount
+        if not claimed:
+            row = conn.execute("SELECT state, claimed_by, claimed_at FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
+            if row["state"] != PENDING_APPROVAL:
+                raise Refused(f"la solicitud {ticket.radicado} ya está en estado «{STATE_LABELS[row['state']]}»")
+            raise Refused(f"la solicitud {ticket.radicado} la está aprobando {row['claimed_by']} desde "
+                          f"{row['claimed_at']}; espere a que termine")
+        record_event(conn, ticket.id, who, "aprobación iniciada")
+
+
+def _release(store: Store, ticket: Ticket, who: str, action: str, detail: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE tickets SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by = ?",
+                     (ticket.id, who))
+        record_event(conn, ticket.id, who, action, detail)
+
+
+def _fail(store: Store, ticket: Ticket, who: str, backend: str, done: list[Credential], account: str,
+          error: str) -> None:
+    """Nothing is sent; what succeeded and what failed is on the record."""
+    with store.transaction() as conn:
+        for credential in done:
+            conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
+                         (ticket.id, credential.account, backend, who, iso()))
+        conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, error, actor, at) VALUES (?, ?, ?, 0, ?, ?, ?)",
+                     (ticket.id, account, backend, error, who, iso()))
+        conn.execute("UPDATE tickets SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (ticket.id,))
+        add_finding(conn, ticket.id, "warning", "reset_failed", error, source="staff")
+        record_event(conn, ticket.id, who, "reinicio fallido",
+                     f"{error}; no se envió nada. Al reintentar se reinician de nuevo todas las cuentas")
+
+
+def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Ticket:
+    return _decide(store, config, renderer, radicado, by, reason, REJECTED, "rejected", "rechazar", "rechazada")
+
+
+def request_correction(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Ticket:
+    return _decide(store, config, renderer, radicado, by, reason, NEEDS_CORRECTION, "correction",
+                   "pedir una corrección", "corrección pedida")
+
+
+def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, action) -> Ticket:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Refused("indique el motivo con --reason")
+    ticket, _form = _ticket(store, radicado)
+    _require(ticket, (NEEDS_CORRECTION, PENDING_APPROVAL), verb)
+    who = actor(by)
+    with store.transaction() as conn:
+        updated = conn.execute(
+            "UPDATE tickets SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND claimed_by IS NULL",
+            (state, iso(), ticket.id, ticket.state)).rowcount
+        if not updated:
+            raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto o la está aprobando otra persona; "
+                          f"vea helpdesk show {ticket.radicado}")
+        context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
+        reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
+                               answering=_ticket_message_ids(conn, ticket.id), automatic=False)
+        outbox.enqueue(conn, config, ticket.id, reply)
+        record_event(conn, ticket.id, who, action, reason)
+    return ticket
+
+
+def _ticket_message_ids(conn, ticket_id: int) -> list[str]:
+    rows = conn.execute("SELECT message_id FROM messages WHERE ticket_id = ? AND direction = 'in' "
+                        "AND message_id != '' ORDER BY id", (ticket_id,)).fetchall()
+    return [r["message_id"] for r in rows]
