@@ -56,6 +56,7 @@ class Embedded:
 
     def __init__(self, root: Path, **overrides: dict):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.config_path = write_config(root / "config.toml", embedded_sections(**overrides))
         self.config = config_mod.load(self.config_path)
         self.store = Store(self.config.database_path, self.config.raw_dir)
