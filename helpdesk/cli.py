@@ -381,6 +381,67 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
     _deliver_now(ctx)
 
 
+@cli.command()
+@click.option("--by", "by", required=True, help="Nombre de quien revisa (queda en el historial).")
+@click.option("--attachments-dir", type=click.Path(file_okay=False), default=None,
+              help="Carpeta donde guardar los adjuntos para revisarlos (por omisión una carpeta temporal).")
+@pass_ctx
+def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
+    """Recorre la cola de aprobación: muestra cada solicitud y pregunta qué hacer.
+
+    Para cada solicitud: [a]probar, [r]echazar (con motivo), pedir [c]orrección
+    (con motivo), [g]uardar los adjuntos para mirarlos, [s]altar o [q] salir.
+    Nada se decide sin una respuesta explícita.
+
+    Ejemplo: helpdesk review --by "Ana Pérez"
+    """
+    import tempfile
+
+    from . import staff
+    from .examination import save_attachments
+
+    items = views.queue(ctx.store)
+    if not items:
+        click.echo("No hay solicitudes pendientes de aprobación.")
+        return
+    choices = {"a": "aprobar", "r": "rechazar", "c": "corregir", "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
+    for number, item in enumerate(items, start=1):
+        click.echo(f"\n===== {number}/{len(items)} =====")
+        ctx_show = click.get_current_context()
+        ctx_show.invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
+        while True:
+            answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [g]uardar adjuntos, "
+                                  "[s]altar, [q] salir", type=click.Choice(list(choices)), show_choices=False)
+            if answer == "g":
+                folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / item["radicado"]
+                ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (item["radicado"],))["id"]
+                paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
+                click.echo(f"{len(paths)} adjunto(s) en {folder}")
+                continue
+            break
+        if answer == "q":
+            click.echo("Revisión terminada.")
+            return
+        if answer == "s":
+            click.echo("Sin decisión; sigue en la cola.")
+            continue
+        try:
+            if answer == "a":
+                ctx_show.invoke(approve, radicado=item["radicado"], by=by, yes=False)
+            else:
+                reason = click.prompt("Motivo (se envía al solicitante)").strip()
+                if not reason:
+                    click.echo("Sin motivo no se decide; sigue en la cola.")
+                    continue
+                command = reject if answer == "r" else correct
+                ctx_show.invoke(command, radicado=item["radicado"], by=by, reason=reason)
+        except HelpdeskError as exc:
+            click.echo(f"No se pudo: {exc}")
+        except SystemExit:
+            pass  # a cancelled approval: already said so
+    click.echo("\nNo quedan más solicitudes en la cola.")
+
+
 def ask_yes(question: str) -> bool:
     """A yes/no question in Spanish; anything but an explicit yes is no."""
     answer = click.prompt(f"{question} [s/N]", default="", show_default=False)

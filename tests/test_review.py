@@ -1,0 +1,78 @@
+"""`helpdesk review` driven in a real pseudo-terminal, as a staff member would."""
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+
+from .conftest import Embedded
+from .test_staff import LEGAL_REP, pending
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn(env: Embedded, *args) -> pexpect.spawn:
+    return pexpect.spawn(sys.executable, ["-m", "helpdesk", "--config", str(env.config_path), "review", *args],
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, encoding="utf-8", timeout=30)
+
+
+PROMPT = r"Qué hace\?"
+
+
+def test_review_approves_rejects_and_skips(tmp_path):
+    env = Embedded(tmp_path / "h")
+    first = pending(env, tmp_path, sender="a@alcaldia-prueba.gov.co")
+    second = pending(env, tmp_path, sender="b@alcaldia-prueba.gov.co")
+    third = pending(env, tmp_path, sender="c@alcaldia-prueba.gov.co")
+    child = spawn(env, "--by", "Ana Pérez", "--attachments-dir", str(tmp_path / "adjuntos"))
+
+    child.expect(first)
+    child.expect(PROMPT)
+    child.sendline("x")  # not an answer: asked again, nothing decided
+    child.expect(PROMPT)
+    child.sendline("g")
+    child.expect(r"3 adjunto\(s\) en")
+    child.expect(PROMPT)
+    child.sendline("a")
+    child.expect(r"se muestran solo esta vez")
+    child.expect(r"\[s/N\]")
+    child.sendline("s")
+    child.expect(f"Solicitud {first} aprobada")
+
+    child.expect(second)
+    child.expect(PROMPT)
+    child.sendline("r")
+    child.expect("Motivo")
+    child.sendline("El acta corresponde a otra entidad")
+    child.expect(f"Solicitud {second} rechazada")
+
+    child.expect(third)
+    child.expect(PROMPT)
+    child.sendline("s")
+    child.expect("sigue en la cola")
+    child.expect("No quedan más solicitudes")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    states = dict(env.store.query("SELECT radicado, state FROM tickets"))
+    assert states == {first: "resolved", second: "rejected", third: "pending_approval"}
+    assert len(list((tmp_path / "adjuntos" / first).iterdir())) == 3
+    env.daemon.deliver()
+    resets = [m["To"] for m in env.sent() if m["X-Helpdesk-Kind"] == "reset"]
+    assert resets == [LEGAL_REP]
+    events = [r["actor"] for r in env.store.query("SELECT actor FROM events WHERE action IN ('aprobada', 'rechazada')")]
+    assert len(events) == 2 and all(a.startswith("Ana Pérez") for a in events)
+
+
+def test_review_quits_without_deciding(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    child = spawn(env, "--by", "Ana")
+    child.expect(radicado)
+    child.expect(PROMPT)
+    child.sendline("q")
+    child.expect("Revisión terminada")
+    child.expect(pexpect.EOF)
+    assert env.store.one("SELECT state FROM tickets")[0] == "pending_approval"
