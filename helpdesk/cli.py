@@ -171,6 +171,13 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         delivery = f" [{m['delivery']}]" if m.get("delivery") else ""
         click.echo(f"  {m['at']}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
         click.echo(f"      {m['subject']}")
+    if view["resets"]:
+        click.echo("\nReinicios de clave:")
+        for r in view["resets"]:
+            result = "hecho" if r["ok"] else f"falló: {r['error']}"
+            click.echo(f"  {r['at']}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
+    if view["claimed_by"]:
+        click.echo(f"\nEn aprobación por: {view['claimed_by']}")
     click.echo("\nHistorial:")
     for e in view["events"]:
         click.echo(f"  {e['at']}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
