@@ -112,6 +112,7 @@ class ImapSource:
 
     def __init__(self, config: Config, store: Store):
         self.cfg = config.inbox
+        self.ca_file = str(config.path(config.inbox.ca_file)) if config.inbox.ca_file else None
         self.max_bytes = config.limits.max_message_bytes
         self.password = config.inbox_password()
         self.store = store
@@ -123,7 +124,7 @@ class ImapSource:
 
     def connect(self) -> IMAPClient:
         cfg = self.cfg
-        context = ssl.create_default_context(cafile=cfg.ca_file or None)
+        context = ssl.create_default_context(cafile=self.ca_file)
         timeout = SocketTimeout(connect=cfg.connect_timeout, read=cfg.read_timeout)
         try:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl", ssl_context=context, timeout=timeout)

@@ -114,7 +114,8 @@ def deliver_due(store: Store, config: Config) -> tuple[int, int]:
 def make_transport(config: Config):
     if config.smtp.transport == "file":
         return FileTransport(config.path(config.smtp.path))
-    return SmtpTransport(config.smtp, config.smtp_password())
+    ca_file = str(config.path(config.smtp.ca_file)) if config.smtp.ca_file else None
+    return SmtpTransport(config.smtp, config.smtp_password(), ca_file)
 
 
 def mark_sent(store: Store, row: OutboxRow) -> None:
@@ -173,9 +174,10 @@ class FileTransport:
 class SmtpTransport:
     """aiosmtplib with explicit TLS; one connection per batch."""
 
-    def __init__(self, smtp: SmtpConfig, password: str):
+    def __init__(self, smtp: SmtpConfig, password: str, ca_file: str | None = None):
         self.smtp = smtp
         self.password = password
+        self.ca_file = ca_file  # already resolved against the config file's folder
 
     def deliver(self, store: Store, config: Config, rows: list[OutboxRow]) -> tuple[int, int]:
         return asyncio.run(self._deliver(store, config, rows))
@@ -213,7 +215,7 @@ class SmtpTransport:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         smtp = self.smtp
-        context = ssl.create_default_context(cafile=smtp.ca_file or None)
+        context = ssl.create_default_context(cafile=self.ca_file)
         client = aiosmtplib.SMTP(
             hostname=smtp.host,
             port=smtp.port,

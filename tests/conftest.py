@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,9 +121,6 @@ def dovecot_dir():
     pytest resets /tmp/pytest-of-USER to mode 0700 whenever a session
     starts, which broke the logins of a run going on at the same time.
     """
-    import shutil
-    import tempfile
-
     path = Path(tempfile.mkdtemp(prefix="helpdesk-test-dovecot-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
@@ -191,3 +190,27 @@ def networked(tmp_path, dovecot, smtp_server):
     yield env
     env.daemon.close()
     env.store.close()
+
+
+# -- OpenLDAP, for the ldap reset backend -------------------------------
+
+from .ldap_server import SlapdServer, slapd_available  # noqa: E402
+
+
+@pytest.fixture
+def slapd_dir():
+    """slapd's files outside pytest's tmp tree (slapd runs as openldap and
+    must traverse every parent folder; see conftest.dovecot_dir)."""
+    path = Path(tempfile.mkdtemp(prefix="helpdesk-test-slapd-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def slapd(slapd_dir):
+    if not slapd_available():
+        pytest.fail("slapd is not installed: run scripts/test, which installs slapd")
+    server = SlapdServer(slapd_dir, tls=True)
+    server.start()
+    yield server
+    server.stop()

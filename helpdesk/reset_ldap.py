@@ -1,0 +1,389 @@
+"""The ``ldap`` reset backend: sets an account's password in an LDAP directory.
+
+Its one job: given an account (an email address or a user name) and the new
+password a staff member approved, find that account's single entry under
+``reset.ldap_base`` with ``reset.ldap_filter`` and replace its password,
+using the RFC 3062 Password Modify extended operation (the server hashes the
+password with its own policy) or, where the server lacks it, a plain
+``userPassword`` replace.
+
+Security rules enforced here, not left to the configuration:
+
+* The account is escaped (RFC 4515) before it goes into the filter, so an
+  account such as ``*)(uid=*`` matches nothing instead of everyone.
+* TLS is always verified (chain and host name, TLS 1.2 or newer), for
+  ``ldaps://`` and for StartTLS, which must succeed before the bind.
+* ``ldap_security = "none"`` is accepted only towards a loopback address.
+* Error messages (``ResetFailed``, in Spanish) name the server and the
+  account but never contain the new password or the bind password.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import ssl
+import threading
+import urllib.parse
+
+import ldap3
+from ldap3.core import exceptions as ldap_exc
+from ldap3.utils.conv import escape_filter_chars
+
+from .config import Config, is_loopback
+from .errors import ConfigError, ResetFailed
+
+log = logging.getLogger(__name__)
+
+# RFC 3062 LDAP Password Modify extended operation.
+PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"
+RESULT_SUCCESS = 0
+RESULT_PROTOCOL_ERROR = 2
+RESULT_SIZE_LIMIT_EXCEEDED = 4
+RESULT_NO_SUCH_OBJECT = 32
+# ldap3 wraps socket failures in LDAPCommunicationError subclasses, but a
+# few paths (TLS handshakes) can still surface a bare OSError/SSLError.
+COMMUNICATION_ERRORS = (ldap_exc.LDAPCommunicationError, OSError)
+
+
+class _VerifiedTls(ldap3.Tls):
+    """ldap3's Tls with the standard library doing all of the verification.
+
+    ldap3 2.9 builds its context with ``check_hostname = False`` and checks
+    the name itself with ``ssl.match_hostname`` (deprecated, removed in
+    Python 3.12), and its ``version`` argument cannot express "TLS 1.2 or
+    newer".  Here the context is ``ssl.create_default_context`` (chain and
+    host name checked during the handshake) with a TLS 1.2 minimum.
+    """
+
+    def __init__(self, host: str, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+        self._host = host
+        self._context = ssl.create_default_context(cafile=ca_file)
+        self._context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def wrap_socket(self, connection, do_handshake=False):
+        connection.socket = self._context.wrap_socket(
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=do_handshake,
+            server_hostname=self._host,
+        )
+
+
+class LdapBackend:
+    """Sets the password of each account's LDAP entry with ldap3."""
+
+    name = "ldap"
+
+    def __init__(self, config: Config):
+        cfg = config.reset
+        self.cfg = cfg
+        source = config.source_path
+        self.security = cfg.ldap_security
+        self.host, self.port = _parse_url(cfg.ldap_url, cfg.ldap_security, source)
+        self.label = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.security == "none" and not is_loopback(self.host):
+            raise ConfigError(
+                f"{source}: reset.ldap_security: \"none\" enviaría la contraseña sin cifrar a {self.host}; "
+                "use \"ssl\" o \"starttls\" (sin cifrado solo se permite hacia 127.0.0.1)"
+            )
+        self.ca_file: str | None = None
+        if cfg.ldap_ca_file:
+            ca_path = config.path(cfg.ldap_ca_file)
+            if not os.path.isfile(ca_path):
+                raise ConfigError(f"{source}: reset.ldap_ca_file: no existe el archivo {ca_path}")
+            self.ca_file = str(ca_path)
+        self.bind_dn = cfg.ldap_bind_dn
+        self._bind_password = config.ldap_password()
+        if not self._bind_password:
+            # An empty simple bind is an anonymous bind (RFC 4513 5.1.2):
+            # it would "succeed" and then fail obscurely at the write.
+            raise ConfigError(
+                f"{source}: reset.password: falta la contraseña de {self.bind_dn} "
+                "(use password, password_env o password_file)"
+            )
+        self.timeout = cfg.ldap_timeout
+        self._conn: ldap3.Connection | None = None
+        self._lock = threading.Lock()
+        self._warned_fallback = False
+
+    # -- public -----------------------------------------------------------
+
+    def reset(self, account: str, password: str) -> None:
+        """Set ``account``'s password to ``password``; raise ResetFailed if not done.
+
+        The connection is opened on first use and kept for the next accounts.
+        If a kept connection turns out to be dead (server restarted, idle
+        timeout) the reset is retried once on a fresh one; setting the same
+        password twice is harmless.
+        """
+        account = account.strip()
+        if not account:
+            raise ResetFailed("no se indicó la cuenta a la que cambiar la contraseña")
+        if not password:
+            raise ResetFailed(f"la nueva contraseña de la cuenta {account} está vacía")
+        with self._lock:
+            reused = self._conn is not None
+            try:
+                try:
+                    self._reset(account, password)
+                except COMMUNICATION_ERRORS as exc:
+                    self.close()
+                    if not reused or _is_tls_error(exc):
+                        raise
+                    log.info("LDAP %s: connection lost (%s), reconnecting", self.label, type(exc).__name__)
+                    self._reset(account, password)
+            except COMMUNICATION_ERRORS as exc:
+                self.close()
+                raise ResetFailed(self._scrub(self._describe(exc), password)) from None
+            except ResetFailed as exc:
+                raise ResetFailed(self._scrub(str(exc), password)) from None
+            except ldap_exc.LDAPException as exc:
+                self.close()
+                raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", password)) from None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.unbind()
+            except Exception:  # already broken: nothing left to release
+                pass
+
+    # -- steps --------------------------------------------------------------
+
+    def _connection(self) -> ldap3.Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        self.close()
+        tls = _VerifiedTls(self.host, self.ca_file) if self.security != "none" else None
+        server = ldap3.Server(
+            self.host,
+            port=self.port,
+            use_ssl=self.security == "ssl",
+            tls=tls,
+            # The root DSE tells whether Password Modify is offered.
+            get_info=ldap3.DSA,
+            connect_timeout=self.timeout,
+        )
+        conn = ldap3.Connection(
+            server,
+            user=self.bind_dn,
+            password=self._bind_password,
+            # ldap3 packs this into SO_RCVTIMEO as a C long: it must be an int.
+            receive_timeout=max(1, math.ceil(self.timeout)),
+            auto_referrals=False,
+            raise_exceptions=False,
+            read_only=False,
+        )
+        try:
+            conn.open(read_server_info=False)
+            if self.security == "starttls":
+                # Before the bind: the bind password must never travel in
+                # clear text.  ldap3 raises LDAPStartTLSError when the server
+                # refuses; the check below catches any other non-success.
+                if not conn.start_tls(read_server_info=False) or not conn.tls_started:
+                    raise ResetFailed(
+                        f"LDAP {self.label}: el servidor no aceptó StartTLS; "
+                        "no se enviará la contraseña sin cifrar"
+                    )
+            if not conn.bind():
+                result = conn.result or {}
+                raise ResetFailed(
+                    f"LDAP {self.label}: el servidor rechazó la autenticación de {self.bind_dn}: "
+                    f"{_result_text(result)}"
+                )
+        except BaseException:
+            try:
+                conn.unbind()
+            except Exception:
+                pass
+            raise
+        self._conn = conn
+        log.info("connected to LDAP %s as %s", self.label, self.bind_dn)
+        return conn
+
+    def _reset(self, account: str, password: str) -> None:
+        conn = self._connection()
+        dn = self._find(conn, account)
+        if self._supports_password_modify(conn):
+            conn.extend.standard.modify_password(user=dn, new_password=password)
+            result = conn.result or {}
+            code = result.get("result")
+            if code == RESULT_SUCCESS:
+                log.info("LDAP %s: password set for %s (Password Modify)", self.label, dn)
+                return
+            # Without the root DSE we could not know in advance: a server
+            # that does not implement the operation answers protocolError.
+            if not (code == RESULT_PROTOCOL_ERROR and conn.server.info is None):
+                raise ResetFailed(
+                    f"LDAP {self.label}: el servidor rechazó el cambio de contraseña de la cuenta "
+                    f"{account} ({dn}): {_result_text(result)}"
+                )
+        if not self._warned_fallback:
+            self._warned_fallback = True
+            log.warning(
+                "LDAP %s does not offer Password Modify (RFC 3062): replacing userPassword; "
+                "the server stores it as given unless it hashes on write", self.label,
+            )
+        if not conn.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [password])]}):
+            raise ResetFailed(
+                f"LDAP {self.label}: el servidor rechazó el cambio de contraseña de la cuenta "
+                f"{account} ({dn}): {_result_text(conn.result or {})}"
+            )
+        log.info("LDAP %s: password set for %s (userPassword replace)", self.label, dn)
+
+    def _find(self, conn: ldap3.Connection, account: str) -> str:
+        """The DN of the one entry matching ``account``, or ResetFailed."""
+        search_filter = self.cfg.ldap_filter.replace("{account}", escape_filter_chars(account))
+        try:
+            conn.search(
+                self.cfg.ldap_base,
+                search_filter,
+                search_scope=ldap3.SUBTREE,
+                attributes=[ldap3.NO_ATTRIBUTES],
+                time_limit=max(1, math.ceil(self.timeout)),
+            )
+        except ldap_exc.LDAPInvalidFilterError as exc:
+            raise ResetFailed(
+                f"reset.ldap_filter: el filtro {self.cfg.ldap_filter!r} no es válido: {_text(exc)}"
+            ) from None
+        result = conn.result or {}
+        code = result.get("result")
+        if code == RESULT_NO_SUCH_OBJECT:
+            raise ResetFailed(f"LDAP {self.label}: la base {self.cfg.ldap_base} no existe en el directorio")
+        if code not in (RESULT_SUCCESS, RESULT_SIZE_LIMIT_EXCEEDED):
+            raise ResetFailed(
+                f"LDAP {self.label}: falló la búsqueda de la cuenta {account}: {_result_text(result)}"
+            )
+        dns = [entry["dn"] for entry in (conn.response or []) if entry.get("type") == "searchResEntry"]
+        if not dns:
+            raise ResetFailed(f"no se encontró la cuenta {account} en el directorio ({self.label})")
+        if len(dns) > 1 or code == RESULT_SIZE_LIMIT_EXCEEDED:
+            at_least = "al menos " if code == RESULT_SIZE_LIMIT_EXCEEDED else ""
+            raise ResetFailed(
+                f"la cuenta {account} corresponde a {at_least}{len(dns)} entradas en el directorio "
+                f"({self.label}); no se cambió ninguna contraseña"
+            )
+        return dns[0]
+
+    @staticmethod
+    def _supports_password_modify(conn: ldap3.Connection) -> bool:
+        info = conn.server.info
+        if info is None or info.supported_extensions is None:
+            return True  # unknown: try it, fall back on protocolError
+        return any(ext[0] == PASSWORD_MODIFY_OID for ext in info.supported_extensions)
+
+    # -- messages -------------------------------------------------------------
+
+    def _describe(self, exc: BaseException) -> str:
+        """A Spanish sentence for a connection-level failure."""
+        where = f"LDAP {self.label}"
+        if _is_cert_error(exc):
+            return f"{where}: certificado no válido: {_ssl_reason(exc)}"
+        if _is_tls_error(exc):
+            return f"{where}: falló la negociación TLS: {_ssl_reason(exc)}"
+        text = _text(exc)
+        lowered = text.lower()
+        if "refused" in lowered:
+            return f"{where}: conexión rechazada (¿está el servidor en marcha y es el puerto correcto?)"
+        if "timed out" in lowered or "timeout" in lowered:
+            return f"{where}: el servidor no respondió en {self.timeout:g} s"
+        if isinstance(exc, ldap_exc.LDAPSessionTerminatedByServerError) or "closed" in lowered:
+            return f"{where}: el servidor cerró la conexión"
+        if isinstance(exc, ldap_exc.LDAPSocketOpenError):
+            return f"{where}: no se pudo conectar: {text}"
+        return f"{where}: error de comunicación: {text}"
+
+    def _scrub(self, message: str, password: str) -> str:
+        """Belt and braces: no secret ever leaves in a message."""
+        for secret in (password, self._bind_password):
+            if secret and len(secret) >= 4:
+                message = message.replace(secret, "********")
+        return message
+
+
+def _parse_url(url: str, security: str, source) -> tuple[str, int]:
+    """(host, port) of ``ldap://host[:port]`` / ``ldaps://host[:port]``.
+
+    The scheme must agree with ``ldap_security``: ``ldaps://`` is implicit
+    TLS ("ssl"), ``ldap://`` is plain or StartTLS.  A mismatch is refused
+    rather than guessed, since one side of it sends the password in clear.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{source}: reset.ldap_url: {url!r} no es una URL válida: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ldap", "ldaps") or not host:
+        raise ConfigError(
+            f"{source}: reset.ldap_url: {url!r} debe tener la forma ldaps://servidor[:puerto] "
+            "o ldap://servidor[:puerto]"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(
+            f"{source}: reset.ldap_url: {url!r}: indique solo servidor y puerto "
+            "(la base va en reset.ldap_base y el filtro en reset.ldap_filter)"
+        )
+    if scheme == "ldaps" and security != "ssl":
+        raise ConfigError(
+            f"{source}: reset.ldap_security: {security!r} no concuerda con {url!r} "
+            "(ldaps:// es TLS implícito: use ldap_security = \"ssl\")"
+        )
+    if scheme == "ldap" and security == "ssl":
+        raise ConfigError(
+            f"{source}: reset.ldap_security: \"ssl\" (TLS implícito) no concuerda con {url!r}; "
+            "use ldaps://... o ldap_security = \"starttls\""
+        )
+    return host, port or (636 if scheme == "ldaps" else 389)
+
+
+def _result_text(result: dict) -> str:
+    description = result.get("description") or f"código {result.get('result')}"
+    message = (result.get("message") or "").strip()
+    return f"{description} ({message})" if message else description
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _is_cert_error(exc: BaseException) -> bool:
+    # ldap3 re-raises socket errors as a class that inherits from both its
+    # own error and the original one, so isinstance sees through it.
+    return any(isinstance(e, (ssl.SSLCertVerificationError, ssl.CertificateError)) for e in _chain(exc)) or (
+        "CERTIFICATE_VERIFY_FAILED" in str(exc)
+    )
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    return _is_cert_error(exc) or any(
+        isinstance(e, (ssl.SSLError, ldap_exc.LDAPStartTLSError)) for e in _chain(exc)
+    )
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    for e in _chain(exc):
+        # ldap3 rebuilds the error from its text, dropping verify_message.
+        reason = getattr(e, "verify_message", None)
+        if reason:
+            return reason
+    text = _text(exc)
+    match = re.search(r"certificate verify failed: (.+?)\s*\(_ssl\.c", text)
+    if match:
+        return match.group(1)
+    # ldap3 prefixes its own context ("socket ssl wrapping error: ...").
+    return re.sub(r"^\(?'?(socket ssl wrapping error|wrap socket error): ", "", text)
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc).strip() or type(exc).__name__
