@@ -270,6 +270,26 @@ def demo(ctx: Context, workdir: str | None) -> None:
     run_demo(base, Path(workdir) if workdir else None, click.echo)
 
 
+@cli.command()
+@pass_ctx
+def check(ctx: Context) -> None:
+    """Comprueba la configuración, las reglas, la base de datos, el buzón y el SMTP, sin enviar nada.
+
+    Sale con código 0 solo si todo está bien.
+
+    Ejemplo: helpdesk --config /etc/helpdesk/config.toml check
+    """
+    from .health import run_checks
+
+    results = run_checks(ctx.config)
+    for c in results:
+        click.echo(f"{'OK   ' if c.ok else 'FALLA'} {c.name}: {c.message}")
+        if not c.ok and c.fix:
+            click.echo(f"      Qué hacer: {c.fix}")
+    if not all(c.ok for c in results):
+        sys.exit(1)
+
+
 @cli.command("form-template")
 @click.argument("path", type=click.Path(dir_okay=False))
 def form_template(path: str) -> None:

@@ -1,0 +1,132 @@
+"""``helpdesk check``: is everything the daemon needs reachable and right?
+
+Each check returns a ``Check`` with a Spanish line for the operator and,
+when it fails, what to do. Nothing is sent: the IMAP folders are listed
+(the processed folder is created if missing, as the daemon would), SMTP
+gets EHLO and AUTH, the database is opened and migrated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+from dataclasses import dataclass
+
+from .config import Config
+from .errors import HelpdeskError
+from .store import MIGRATIONS, Store
+
+MIN_FREE_BYTES = 500 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+    fix: str = ""
+
+
+def run_checks(config: Config) -> list[Check]:
+    checks = [_rules(config), _database(config), _inbox(config), _smtp(config)]
+    return checks
+
+
+def _rules(config: Config) -> Check:
+    from .rules import load_all
+
+    try:
+        load_all(config.rules_dir)
+    except HelpdeskError as exc:
+        return Check("reglas", False, str(exc), "corrija el archivo de reglas indicado")
+    return Check("configuración", True, f"{config.source_path} y las reglas de {config.rules_dir} son válidas")
+
+
+def _database(config: Config) -> Check:
+    path = config.database_path
+    try:
+        store = Store(path, config.raw_dir)
+        version = store.one("PRAGMA user_version")[0]
+        store.close()
+    except Exception as exc:  # sqlite3 errors, permissions: reported, not raised
+        return Check("base de datos", False, f"no se puede abrir {path}: {exc}",
+                     "revise storage.database y los permisos de la carpeta")
+    free = shutil.disk_usage(path.parent).free
+    if version != len(MIGRATIONS):
+        return Check("base de datos", False, f"esquema {version}, se esperaba {len(MIGRATIONS)}",
+                     "actualice helpdesk: las migraciones se aplican al iniciar")
+    if free < MIN_FREE_BYTES:
+        return Check("base de datos", False, f"solo quedan {free // 1_048_576} MB libres en {path.parent}",
+                     "libere espacio en disco")
+    return Check("base de datos", True, f"{path} (esquema {version}), {free // 1_048_576} MB libres")
+
+
+def _inbox(config: Config) -> Check:
+    if config.inbox.source == "maildir":
+        from .inbox import MaildirSource
+
+        path = config.path(config.inbox.path)
+        try:
+            MaildirSource(path, config.inbox.poll_seconds)  # creates it, as the daemon would
+        except OSError as exc:
+            return Check("buzón", False, f"no se puede crear el Maildir {path}: {exc.strerror}", "revise inbox.path")
+        for sub in ("new", "cur", "tmp"):
+            if not (path / sub).is_dir() or not os.access(path / sub, os.W_OK):
+                return Check("buzón", False, f"{path / sub} no existe o no se puede escribir",
+                             "cree el Maildir o revise inbox.path")
+        return Check("buzón", True, f"Maildir {path}")
+    from .inbox import ImapSource
+
+    source = ImapSource(config, store=None)
+    try:
+        client = source.connect()
+        folders = {f[2] for f in client.list_folders()}
+    except HelpdeskError as exc:
+        return Check("IMAP", False, str(exc), _imap_fix(str(exc)))
+    finally:
+        source.close()
+    cfg = config.inbox
+    if cfg.folder not in folders:
+        return Check("IMAP", False, f"no existe la carpeta {cfg.folder}", "revise inbox.folder")
+    return Check("IMAP", True, f"sesión iniciada como {cfg.username} en {cfg.host}:{cfg.port}; "
+                               f"carpetas {cfg.folder} y {cfg.processed_folder}")
+
+
+def _imap_fix(message: str) -> str:
+    if "certificado" in message:
+        return "use un certificado válido o indique la CA en inbox.ca_file"
+    if "rechazó el usuario" in message:
+        return "revise inbox.username y la contraseña (password, password_env o password_file)"
+    return "revise inbox.host, inbox.port e inbox.security, y que el servidor esté en marcha"
+
+
+def _smtp(config: Config) -> Check:
+    smtp = config.smtp
+    if smtp.transport == "file":
+        path = config.path(smtp.path)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(path, os.W_OK):
+            return Check("salida", False, f"no se puede escribir en {path}", "revise smtp.path")
+        return Check("salida", True, f"archivos .eml en {path}")
+    from .errors import DeliveryError
+    from .outbox import make_transport
+
+    transport = make_transport(config)
+
+    async def probe() -> None:
+        client = await transport._connect()  # EHLO and AUTH, nothing sent
+        await client.quit()
+
+    try:
+        asyncio.run(probe())
+    except DeliveryError as exc:
+        fix = ("indique la CA en smtp.ca_file o use un certificado válido" if "certificado" in str(exc) else
+               "revise smtp.username y la contraseña" if "autenticación" in str(exc) else
+               "revise smtp.host, smtp.port y smtp.security, y que el servidor esté en marcha")
+        return Check("SMTP", False, str(exc), fix)
+    except (OSError, ssl.SSLError) as exc:
+        return Check("SMTP", False, f"{smtp.host}:{smtp.port}: {exc}", "revise smtp.host y smtp.port")
+    auth = f", autenticado como {smtp.username}" if smtp.username else ", sin autenticación"
+    return Check("SMTP", True, f"{smtp.host}:{smtp.port} responde{auth}; no se envió nada")

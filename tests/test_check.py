@@ -1,0 +1,55 @@
+"""`helpdesk check` against the real servers: one line per check, exit 0 only when all pass."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import networked_sections, write_config
+from .servers import SmtpCapture, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def check(config_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(config_path), "check"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_all_good(tmp_path, dovecot, smtp_server):
+    result = check(write_config(tmp_path / "config.toml", networked_sections(dovecot, smtp_server)))
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("OK") for line in lines)
+    assert any("IMAP: sesión iniciada" in line and "Procesados" in line for line in lines)
+    assert any("SMTP" in line and "no se envió nada" in line for line in lines)
+    assert smtp_server.snapshot() == []
+
+
+def test_bad_imap_password_says_what_to_do(tmp_path, dovecot, smtp_server):
+    sections = networked_sections(dovecot, smtp_server, inbox={"password": "mala"})
+    result = check(write_config(tmp_path / "config.toml", sections))
+    assert result.returncode == 1
+    assert "FALLA IMAP" in result.stdout and "revise inbox.username y la contraseña" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_folder_and_closed_smtp_port(tmp_path, dovecot, smtp_server):
+    sections = networked_sections(dovecot, smtp_server, inbox={"folder": "NoExiste"}, smtp={"port": free_port()})
+    result = check(write_config(tmp_path / "config.toml", sections))
+    assert result.returncode == 1
+    assert "no existe la carpeta NoExiste" in result.stdout
+    assert "FALLA SMTP" in result.stdout and "que el servidor esté en marcha" in result.stdout
+
+
+def test_smtp_wrong_credentials_and_untrusted_certificate(tmp_path, dovecot):
+    with SmtpCapture(auth={"mesa": "bien"}) as smtp:
+        sections = networked_sections(dovecot, smtp, smtp={"username": "mesa", "password": "mal"})
+        result = check(write_config(tmp_path / "a.toml", sections))
+        assert result.returncode == 1 and "revise smtp.username y la contraseña" in result.stdout
+    with SmtpCapture(tls=True, cert_dir=tmp_path / "certs") as smtp:
+        sections = networked_sections(dovecot, smtp, smtp={"security": "ssl"})
+        result = check(write_config(tmp_path / "b.toml", sections))
+        assert result.returncode == 1 and "smtp.ca_file" in result.stdout
+        sections = networked_sections(dovecot, smtp, smtp={"security": "ssl", "ca_file": str(smtp.ca_path)})
+        assert check(write_config(tmp_path / "c.toml", sections)).returncode == 0
