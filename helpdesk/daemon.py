@@ -32,7 +32,8 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 # Deliver the outbox after this many processed messages, so that acks of a
-# long backlog do not wait for the end of it.
+# long backlog do not wait for the end of it (examination comes after the
+# whole backlog is acknowledged).
 DELIVER_EVERY = 25
 
 
@@ -101,7 +102,8 @@ class Daemon:
             if outcome is not None:
                 done.append(outcome)
                 if len(done) % DELIVER_EVERY == 0:
-                    self.examine_pending()
+                    # Acks first: every request in a backlog gets its
+                    # radicado before any document is examined.
                     self.deliver()
             if self.stopping:
                 break
