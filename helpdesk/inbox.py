@@ -263,7 +263,21 @@ class ImapSource:
         self._idle(client, min(seconds, self.cfg.idle_restart_seconds), stopping)
 
     def _idle(self, client: IMAPClient, seconds: float, stopping: Callable[[], bool]) -> None:
+        # Mail that arrived after our last fetch is announced by the server
+        # at its next command. If that command is IDLE, Dovecot sends the
+        # EXISTS right behind "+ idling"; imaplib reads both into its buffer
+        # and imapclient, polling the socket, never sees the second line
+        # (measured: a request waited 16 to 60 s). NOOP makes the server
+        # sync and report it in a response read to its end; EXISTS is only
+        # reported when the count changed, so this cannot spin.
+        _text, responses = self._call(client.noop)
+        if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
+            return
+        client._imap.untagged_responses.clear()
         self._call(client.idle)
+        if client._imap.untagged_responses.pop("EXISTS", None):
+            self._call(client.idle_done)
+            return
         deadline = time.monotonic() + seconds
         try:
             while not stopping() and time.monotonic() < deadline:

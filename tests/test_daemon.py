@@ -197,3 +197,26 @@ def _processed(path: Path) -> int:
         return store.one("SELECT count(*) FROM tickets")[0]
     finally:
         store.close()
+
+
+def test_mail_arriving_while_busy_is_not_left_waiting(setup, tmp_path):
+    """A request appended while the daemon examines the previous one (after
+    its fetch, before IDLE) is answered at once, not at the server's next
+    periodic check (seen: 16 to 60 s)."""
+    from .test_e2e_documents import documents
+
+    path, dovecot, smtp = setup
+    daemon = DaemonProcess(path)
+    try:
+        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        time.sleep(0.5)
+        for n in range(3):
+            dovecot.append(USER, mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=documents(tmp_path)))
+            assert smtp.wait_for(2 * n + 1, timeout=10)  # its ack: examination starts now
+            dovecot.append(USER, mails.request(sender=f"v{n}@alcaldia-prueba.gov.co"))
+            started = time.monotonic()
+            assert wait_until(lambda: len({m.rcpt_tos[0] for m in smtp.snapshot()}) >= 2 * (n + 1), 8), daemon.output()
+            assert time.monotonic() - started < 8
+            assert smtp.wait_for(4 * (n + 1), timeout=10)
+    finally:
+        assert daemon.stop() == 0
