@@ -46,7 +46,6 @@ class Daemon:
         self.worker = Worker(self.rules, config.rules_dir)
         self.source = open_source(config, store)
         self.stopping = False
-        self.outcomes: list[Outcome] = []
 
     def stop(self) -> None:
         """Ask the loop to finish the current message and return."""
@@ -111,7 +110,6 @@ class Daemon:
         self.deliver()
         self.examine_pending()
         self.deliver()
-        self.outcomes.extend(done)
         return done
 
     def examine_pending(self) -> None:
