@@ -32,7 +32,8 @@ import time
 import weakref
 from pathlib import Path
 
-from .servers import HOST, _chown_tree, _grant_traverse, _group_members, _killpg, _make_tls_files, _TlsFiles, free_port
+from .servers import (HOST, _chown_tree, _grant_traverse, _killpg, _make_tls_files, _TlsFiles,
+                      free_port, kill_group_leftovers)
 
 SUFFIX = "dc=entidad,dc=gov,dc=co"
 PEOPLE = f"ou=people,{SUFFIX}"
@@ -364,14 +365,7 @@ class SlapdServer:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-            # The group id cannot be reused as a PID while a member lives,
-            # so this cannot hit an unrelated process.
-            if proc.poll() is None or _group_members(pgid):
-                _killpg(pgid, signal.SIGKILL)
-            proc.wait(5)
-            deadline = time.monotonic() + 5
-            while _group_members(pgid) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            kill_group_leftovers(proc, pgid)
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None

@@ -473,15 +473,7 @@ class DovecotServer:
                 proc.wait(0.05)
             except subprocess.TimeoutExpired:
                 pass
-            # Anything still alive (the master, or a stuck child) is killed.
-            # The group id cannot be reused as a PID while any member lives,
-            # so signalling the group cannot hit an unrelated process.
-            if proc.poll() is None or _group_members(pgid):
-                _killpg(pgid, signal.SIGKILL)
-            proc.wait(5)
-            deadline = time.monotonic() + 5
-            while _group_members(pgid) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            kill_group_leftovers(proc, pgid)
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
@@ -721,6 +713,20 @@ def _group_members(pgid: int) -> set[int]:
         if int(fields[2]) == pgid and fields[0] != b"Z":
             members.add(int(entry.name))
     return members
+
+
+def kill_group_leftovers(proc: subprocess.Popen, pgid: int) -> None:
+    """After a polite SIGTERM: kill whatever of the group is still alive and reap it.
+
+    The group id cannot be reused as a PID while any member lives, so
+    signalling the group cannot hit an unrelated process.
+    """
+    if proc.poll() is None or _group_members(pgid):
+        _killpg(pgid, signal.SIGKILL)
+    proc.wait(5)
+    deadline = time.monotonic() + 5
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _killpg(pgid: int, sig: int) -> None:
