@@ -109,6 +109,11 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
         for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
                               (ticket.id,))
     ]
+    if not problems:
+        # The correction was asked for by a staff member: repeat their reason.
+        asked = conn.execute("SELECT detail FROM events WHERE ticket_id = ? AND action = 'corrección pedida' "
+                             "ORDER BY id DESC LIMIT 1", (ticket.id,)).fetchone()
+        problems = [asked["detail"]] if asked else []
     reply = renderer.build("correction", ticket.requester, ticket.radicado,
                            {"problems": problems, "no_attachments_reminder": True, "legal_rep_email": ""},
                            answering=[*intake.references, intake.message_id])

@@ -210,3 +210,15 @@ def test_follow_up_on_a_pending_ticket_is_flagged_in_the_queue(embedded, tmp_pat
     assert item["follow_up"] is True
     assert "MENSAJE NUEVO DEL SOLICITANTE" in helpdesk(embedded, "queue").stdout
     assert embedded.kinds() == ["ack", "accepted"]  # no automatic reply to it
+
+
+def test_reply_without_documents_after_a_staff_correction_repeats_the_reason(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    assert helpdesk(embedded, "correct", radicado, "--by", "Ana", "--reason", "La firma no es legible").returncode == 0
+    correction = [raw for raw, m in zip(embedded.sent_raw(), embedded.sent()) if m["X-Helpdesk-Kind"] == "correction"]
+    embedded.deliver(mails.reply_to(correction[-1]))
+    embedded.run_once()
+    reminder = embedded.sent()[-1]
+    text = reminder.get_body(("plain",)).get_content()
+    assert reminder["X-Helpdesk-Kind"] == "correction" and "no traía adjuntos" in text
+    assert "La firma no es legible" in text
