@@ -290,6 +290,36 @@ def check(ctx: Context) -> None:
         sys.exit(1)
 
 
+@cli.command("backup")
+@click.argument("path", type=click.Path(file_okay=False))
+@pass_ctx
+def backup_cmd(ctx: Context, path: str) -> None:
+    """Copia la base de datos y el almacén de correos a una carpeta nueva, sin detener el servicio.
+
+    Ejemplo: helpdesk backup /var/backups/helpdesk/2026-11-23
+    """
+    from .backup import backup
+
+    manifest = backup(ctx.config, Path(path))
+    click.echo(f"Copia en {path}: {manifest['tickets']} solicitudes, {manifest['messages']} mensajes, "
+               f"{manifest['raw_files']} correos originales.")
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(file_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Reemplaza la base de datos existente (detenga antes el servicio).")
+@pass_ctx
+def restore_cmd(ctx: Context, path: str, force: bool) -> None:
+    """Restaura una copia hecha con helpdesk backup en la configuración actual.
+
+    Ejemplo: helpdesk restore /var/backups/helpdesk/2026-11-23
+    """
+    from .backup import restore
+
+    manifest = restore(ctx.config, Path(path), force)
+    click.echo(f"Restaurada la copia del {manifest['created_at']}: {manifest['tickets']} solicitudes.")
+
+
 @cli.command("form-template")
 @click.argument("path", type=click.Path(dir_okay=False))
 def form_template(path: str) -> None:

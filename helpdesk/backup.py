@@ -1,0 +1,84 @@
+"""``helpdesk backup`` and ``helpdesk restore``: records kept safe (seed 002, §5).
+
+A backup is a folder: ``helpdesk.db`` taken with SQLite's online backup API
+(a consistent snapshot even while the daemon writes), then ``raw/`` with
+the raw-mail store, then ``manifest.json``. The order makes it consistent:
+every raw message is written before the transaction that records it, so
+every message the snapshot knows is already on disk when ``raw/`` is
+copied; newer raw files that come along are harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from .config import Config
+from .errors import Refused
+from .store import Store, iso
+
+
+def backup(config: Config, target: Path) -> dict:
+    if target.exists() and any(target.iterdir()):
+        raise Refused(f"{target} ya existe y no está vacía; elija una carpeta nueva")
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    Store(config.database_path, config.raw_dir).close()  # migrated, WAL on
+    source = sqlite3.connect(str(config.database_path), timeout=30)
+    dest_path = target / "helpdesk.db"
+    fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    dest = sqlite3.connect(str(dest_path))
+    try:
+        source.backup(dest)
+        counts = {table: dest.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for table in ("tickets", "messages", "outbox", "events")}
+        needed = {row[0] for row in dest.execute("SELECT sha256 FROM messages WHERE sha256 IS NOT NULL")}
+    finally:
+        dest.close()
+        source.close()
+    copied = _copy_tree(config.raw_dir, target / "raw")
+    missing = [d for d in needed if not (target / "raw" / d[:2] / f"{d}.eml").exists()]
+    if missing:
+        raise Refused(f"faltan {len(missing)} mensajes en el almacén de correo original; la copia está incompleta")
+    manifest = {"created_at": iso(), "database": "helpdesk.db", "raw_files": copied, **counts}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def restore(config: Config, source: Path, force: bool = False) -> dict:
+    manifest_path = source / "manifest.json"
+    if not manifest_path.exists():
+        raise Refused(f"{source} no es una copia de helpdesk (falta manifest.json)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    db = config.database_path
+    if db.exists() and not force:
+        raise Refused(f"ya existe {db}; detenga el servicio y use --force para reemplazarla")
+    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    tmp = db.with_name(db.name + ".restoring")
+    shutil.copyfile(source / manifest["database"], tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, db)
+    _copy_tree(source / "raw", config.raw_dir)
+    Store(db, config.raw_dir).close()  # upgrades an older backup's schema
+    return manifest
+
+
+def _copy_tree(src: Path, dst: Path) -> int:
+    """Copy every file not already there (content-addressed: same name, same bytes)."""
+    copied = 0
+    if not src.exists():
+        return 0
+    for path in src.rglob("*.eml"):
+        target = dst / path.relative_to(src)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copyfile(path, target)
+        os.chmod(target, 0o600)
+        copied += 1
+    return copied
