@@ -94,8 +94,8 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     accounts = form.get("accounts") or []
     if not accounts:
         raise Refused(f"la solicitud {ticket.radicado} no tiene cuentas; pida una corrección")
+    backend = make_backend(config)  # a config error must not leave a claim behind
     _claim(store, ticket, who)
-    backend = make_backend(config)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
                    for a in accounts]
     done: list[Credential] = []
