@@ -26,6 +26,7 @@ from .documents.classify import Classified, classify_all, newest_by_kind
 from .documents.examine import FileFacts
 from .documents.worker import Worker, WorkerFailure
 from .message import parse
+from .nit import parse as parse_nit
 from .pipeline import SYSTEM, over_daily_cap
 from .replies import Renderer
 from .rules import Rules
@@ -79,7 +80,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
             files.append(Attached(message_row, part, facts))
     ticket = get_by_id(store.conn, ticket_id)
     classified, notes = classify_all([f.facts for f in files], rules.documents)
-    exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id))
+    counted_form = newest_by_kind(classified).get("excel_form")
+    nit_number = _nit_number(counted_form.facts.form if counted_form else None)
+    exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number))
     findings = run_checks(exam, rules)
     decision = decide(findings, rules.problems)
     form = exam.form
@@ -98,9 +101,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         fields = form.fields if form else {}
         conn.execute(
             "UPDATE tickets SET state = ?, examine_pending = 0, entity_name = ?, entity_nit = ?, "
-            "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, updated_at = ? WHERE id = ?",
+            "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, nit_number = ?, updated_at = ? WHERE id = ?",
             (decision.state, fields.get("entity_name"), fields.get("entity_nit"), fields.get("legal_rep_name"),
-             fields.get("legal_rep_email"), _form_json(form), iso(), ticket_id),
+             fields.get("legal_rep_email"), _form_json(form), nit_number, iso(), ticket_id),
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
                      f"estado: {decision.state}; problemas: {len(decision.problem_lines)}")
@@ -142,22 +145,25 @@ def _flatten(facts: FileFacts) -> list[FileFacts]:
     return flat
 
 
-def _other_open_requests(store: Store, ticket_id: int) -> list[tuple[str, str, frozenset[str]]]:
-    from .nit import parse as parse_nit
+def _nit_number(form) -> str | None:
+    if form is None or not form.fields.get("entity_nit"):
+        return None
+    parsed = parse_nit(form.fields["entity_nit"], form.fields.get("entity_dv"))
+    return parsed.number if parsed else None
 
+
+def _other_open_requests(store: Store, ticket_id: int, nit_number: str | None) -> list[tuple[str, str, frozenset[str]]]:
+    """Open tickets of the same NIT (indexed), for the duplicate check."""
+    if nit_number is None:
+        return []
     marks = ",".join("?" * len(OPEN_STATES))
     rows = store.query(
-        f"SELECT radicado, entity_nit, form_json FROM tickets WHERE id != ? AND state IN ({marks}) "
-        "AND entity_nit IS NOT NULL",
-        (ticket_id, *OPEN_STATES),
+        f"SELECT radicado, form_json FROM tickets WHERE nit_number = ? AND id != ? AND state IN ({marks})",
+        (nit_number, ticket_id, *OPEN_STATES),
     )
-    result = []
-    for row in rows:
-        parsed = parse_nit(row["entity_nit"])
-        accounts = json.loads(row["form_json"] or "{}").get("accounts", [])
-        if parsed:
-            result.append((row["radicado"], parsed.number, frozenset(a["account"].lower() for a in accounts)))
-    return result
+    return [(row["radicado"], nit_number,
+             frozenset(a["account"].lower() for a in json.loads(row["form_json"] or "{}").get("accounts", [])))
+            for row in rows]
 
 
 def _insert_document(conn, ticket_id: int, attached: Attached, item: Classified, counted: bool) -> None:

@@ -154,6 +154,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX resets_ticket ON resets(ticket_id);
     """,
+    # 4: the NIT's digits, indexed, so the duplicate check reads only the
+    # tickets of the same entity (it read every open ticket: O(n) each).
+    """
+    ALTER TABLE tickets ADD COLUMN nit_number TEXT;
+    CREATE INDEX tickets_nit ON tickets(nit_number);
+    """,
 ]
 
 

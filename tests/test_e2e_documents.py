@@ -110,3 +110,16 @@ def test_zip_bomb_in_the_excel_slot_gets_a_correction_and_the_service_goes_on(ne
     assert "No pudimos leer el archivo «Formato solicitud.xlsx»" in body(correction)
     assert "descomprimido" in body(correction)
     assert ("otra@alcaldia-prueba.gov.co", "accepted") in by_rcpt
+
+
+def test_second_request_for_the_same_nit_and_accounts_is_flagged_duplicate(embedded, tmp_path):
+    from .conftest import Embedded  # noqa: F401  (the embedded fixture: no servers needed)
+
+    embedded.deliver(mails.request(attachments=documents(tmp_path)))
+    embedded.deliver(mails.request(sender="otra@alcaldia-prueba.gov.co", attachments=documents(
+        tmp_path, excel=forms.filled_template(tmp_path, {"NIT": "890.905.211-1"}))))
+    first, second = embedded.run_once()
+    rows = embedded.store.query("SELECT t.radicado, f.detail FROM findings f JOIN tickets t ON t.id = f.ticket_id "
+                                "WHERE f.code = 'duplicate_request'")
+    assert [r["radicado"] for r in rows] == [second.radicado]
+    assert first.radicado in rows[0]["detail"]
