@@ -116,13 +116,14 @@ def describe_source() -> str:
 
     def git(*args: str) -> str:
         result = subprocess.run(["git", "-C", str(SOURCE), *args], capture_output=True, text=True)
-        return result.stdout.strip() if result.returncode == 0 else ""
+        return result.stdout if result.returncode == 0 else ""
 
     if not git("rev-parse", "--show-toplevel"):
         return f"{SOURCE} (not a git checkout)"
-    dirty = git("status", "--porcelain", "--", "helpdesk", "rules", "templates")
-    return f"{SOURCE} at {git('rev-parse', '--short', 'HEAD')}" + (
-        " + uncommitted changes: " + ", ".join(line[3:] for line in dirty.splitlines()) if dirty else "")
+    # Porcelain lines are "XY path": not stripped, the status may start with a space.
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "helpdesk", "rules", "templates").splitlines()]
+    return f"{SOURCE} at {git('rev-parse', '--short', 'HEAD').strip()}" + (
+        " + uncommitted changes: " + ", ".join(dirty) if dirty else "")
 
 
 def helpdesk_command(config: Path, *args: str) -> list[str]:
