@@ -31,7 +31,7 @@ from .pipeline import SYSTEM, over_daily_cap
 from .replies import Renderer
 from .rules import Rules
 from .store import Store, iso
-from .tickets import OPEN_STATES, add_finding, get_by_id, record_event
+from .tickets import OPEN_STATES, add_finding, get_by_id, record_event, thread_ids
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
                    "legal_rep_email": fields.get("legal_rep_email") or ""}
         attachments = [blank_form()] if any(f.code == "missing_excel_form" for f in findings) else []
         reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
-                               answering=_thread_ids(conn, ticket_id), attachments=attachments)
+                               answering=thread_ids(conn, ticket_id), attachments=attachments)
         outbox.enqueue(conn, config, ticket_id, reply)
     log.info("%s examined: %s, %d problem(s), %d warning(s), queued %s", ticket.radicado, decision.state,
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind)
@@ -195,16 +195,6 @@ def _form_json(form) -> str | None:
         return None
     return json.dumps({"fields": form.fields, "accounts": [{"type": a.type, "account": a.account} for a in form.accounts],
                        "sheet": form.sheet}, ensure_ascii=False)
-
-
-def _thread_ids(conn, ticket_id: int) -> list[str]:
-    """The conversation's Message-IDs for References, ending with the
-    entity's latest message (which becomes In-Reply-To)."""
-    rows = conn.execute("SELECT direction, message_id FROM messages WHERE ticket_id = ? AND message_id != '' "
-                        "AND message_id IS NOT NULL ORDER BY id", (ticket_id,)).fetchall()
-    ids = [r["message_id"] for r in rows]
-    latest_in = [r["message_id"] for r in rows if r["direction"] == "in"][-1:]
-    return [i for i in ids if i not in latest_in] + latest_in
 
 
 def save_attachments(store: Store, config: Config, ticket_id: int, folder: Path) -> list[Path]:

@@ -39,7 +39,7 @@ from .replies import Renderer
 from .resets import generate_password, make_backend
 from .store import Store, iso, now
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, REJECTED, RESOLVED, STATE_LABELS, Ticket, add_finding,
-                      record_event)
+                      record_event, thread_ids)
 
 # A claim older than this belongs to an approval that died half-way.
 CLAIM_TIMEOUT = timedelta(minutes=30)
@@ -127,7 +127,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
             "legal_rep_name": ticket.legal_rep_name or "",
             "entity_name": ticket.entity_name or "",
             "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
-        }, answering=_ticket_message_ids(conn, ticket.id))
+        }, answering=thread_ids(conn, ticket.id))
         outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
@@ -201,13 +201,7 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
                           f"vea helpdesk show {ticket.radicado}")
         context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
         reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
-                               answering=_ticket_message_ids(conn, ticket.id), automatic=False)
+                               answering=thread_ids(conn, ticket.id), automatic=False)
         outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, action, reason)
     return ticket
-
-
-def _ticket_message_ids(conn, ticket_id: int) -> list[str]:
-    rows = conn.execute("SELECT message_id FROM messages WHERE ticket_id = ? AND direction = 'in' "
-                        "AND message_id != '' ORDER BY id", (ticket_id,)).fetchall()
-    return [r["message_id"] for r in rows]

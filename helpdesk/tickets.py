@@ -102,3 +102,13 @@ def add_finding(conn: sqlite3.Connection, ticket_id: int, severity: str, code: s
         "INSERT INTO findings(ticket_id, severity, code, detail, document, at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (ticket_id, severity, code, detail, document, iso(), source),
     )
+
+
+def thread_ids(conn: sqlite3.Connection, ticket_id: int) -> list[str]:
+    """The conversation's Message-IDs for References, ending with the
+    entity's latest message (which becomes In-Reply-To)."""
+    rows = conn.execute("SELECT direction, message_id FROM messages WHERE ticket_id = ? AND message_id != '' "
+                        "AND message_id IS NOT NULL ORDER BY id", (ticket_id,)).fetchall()
+    ids = [r["message_id"] for r in rows]
+    latest_in = [r["message_id"] for r in rows if r["direction"] == "in"][-1:]
+    return [i for i in ids if i not in latest_in] + latest_in
