@@ -160,6 +160,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tickets ADD COLUMN nit_number TEXT;
     CREATE INDEX tickets_nit ON tickets(nit_number);
     """,
+    # 5: operations. raw_purged_at marks a raw message removed by the
+    # retention policy (the row, its hash and the audit stay); daemon_status
+    # holds what monitoring asks of a running daemon (last successful poll,
+    # consecutive failures), readable by `helpdesk stats` from another process.
+    """
+    ALTER TABLE messages ADD COLUMN raw_purged_at TEXT;
+    CREATE TABLE daemon_status (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -34,7 +34,9 @@ def test_upgrade_from_every_earlier_version(tmp_path, version):
     store = Store(db, tmp_path / "raw")
     assert store.one("PRAGMA user_version")[0] == len(MIGRATIONS)
     columns = {r["name"] for r in store.query("PRAGMA table_info(tickets)")}
-    assert {"examine_pending", "form_json", "claimed_by"} <= columns
+    assert {"examine_pending", "form_json", "claimed_by", "nit_number"} <= columns
+    assert "raw_purged_at" in {r["name"] for r in store.query("PRAGMA table_info(messages)")}
+    assert store.one("SELECT count(*) FROM daemon_status")[0] == 0
     if version >= 1:
         row = store.one("SELECT radicado, state, examine_pending FROM tickets")
         assert tuple(row) == ("GEL-2026-000001", "received", 0)
