@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .config import Config
 from .errors import HelpdeskError
+from .oauth import token_source
 from .store import MIGRATIONS, Store
 
 MIN_FREE_BYTES = 500 * 1024 * 1024
@@ -84,17 +85,30 @@ def _inbox(config: Config) -> Check:
         client = source.connect()
         folders = {f[2] for f in client.list_folders()}
     except HelpdeskError as exc:
-        return Check("IMAP", False, str(exc), _imap_fix(str(exc)))
+        return Check("IMAP", False, str(exc), _imap_fix(str(exc), config))
     finally:
         source.close()
     cfg = config.inbox
     if cfg.folder not in folders:
         return Check("IMAP", False, f"no existe la carpeta {cfg.folder}", "revise inbox.folder")
-    return Check("IMAP", True, f"sesión iniciada como {cfg.username} en {cfg.host}:{cfg.port}; "
+    how = " con token de acceso (XOAUTH2)" if source.tokens else ""
+    return Check("IMAP", True, f"sesión iniciada como {cfg.username}{how} en {cfg.host}:{cfg.port}; "
                                f"carpetas {cfg.folder} y {cfg.processed_folder}")
 
 
-def _imap_fix(message: str) -> str:
+def _token_fix(config: Config, section: str, message: str) -> str:
+    """What to do about an XOAUTH2 failure, or "" when it is not one."""
+    tokens = token_source(config, section)
+    if tokens is None or ("XOAUTH2" not in message and "token" not in message):
+        return ""
+    if "no ofrece" in message:
+        return f"use {section}.auth = \"password\" o el servidor del proveedor (Microsoft 365, Google)"
+    return f"obtenga un token de acceso nuevo: {tokens.renew_hint()}; luego repita helpdesk check"
+
+
+def _imap_fix(message: str, config: Config) -> str:
+    if fix := _token_fix(config, "inbox", message):
+        return fix
     if "certificado" in message:
         return "use un certificado válido o indique la CA en inbox.ca_file"
     if "rechazó el usuario" in message:
@@ -122,11 +136,20 @@ def _smtp(config: Config) -> Check:
     try:
         asyncio.run(probe())
     except DeliveryError as exc:
-        fix = ("indique la CA en smtp.ca_file o use un certificado válido" if "certificado" in str(exc) else
-               "revise smtp.username y la contraseña" if "autenticación" in str(exc) else
-               "revise smtp.host, smtp.port y smtp.security, y que el servidor esté en marcha")
-        return Check("SMTP", False, str(exc), fix)
+        return Check("SMTP", False, str(exc), _smtp_fix(str(exc), config))
     except (OSError, ssl.SSLError) as exc:
         return Check("SMTP", False, f"{smtp.host}:{smtp.port}: {exc}", "revise smtp.host y smtp.port")
     auth = f", autenticado como {smtp.username}" if smtp.username else ", sin autenticación"
+    if smtp.username and transport.tokens:
+        auth += " con token de acceso (XOAUTH2)"
     return Check("SMTP", True, f"{smtp.host}:{smtp.port} responde{auth}; no se envió nada")
+
+
+def _smtp_fix(message: str, config: Config) -> str:
+    if fix := _token_fix(config, "smtp", message):
+        return fix
+    if "certificado" in message:
+        return "indique la CA en smtp.ca_file o use un certificado válido"
+    if "autenticación" in message:
+        return "revise smtp.username y la contraseña"
+    return "revise smtp.host, smtp.port y smtp.security, y que el servidor esté en marcha"

@@ -35,6 +35,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from .config import Config
 from .errors import InboxError
 from .message import TRUNCATED_HEADER
+from .oauth import TokenSource, TokenUnavailable, token_source
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class ImapSource:
         self.ca_file = str(config.path(config.inbox.ca_file)) if config.inbox.ca_file else None
         self.max_bytes = config.limits.max_message_bytes
         self.password = config.inbox_password()
+        # auth = "xoauth2": the access token is read at every login.
+        self.tokens: TokenSource | None = token_source(config, "inbox")
         self.store = store
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
@@ -127,23 +130,46 @@ class ImapSource:
         context = ssl.create_default_context(cafile=self.ca_file)
         timeout = SocketTimeout(connect=cfg.connect_timeout, read=cfg.read_timeout)
         try:
+            # Before connecting: a failing token command opens no connection.
+            token = self.tokens.read() if self.tokens else None
+        except TokenUnavailable as exc:
+            raise InboxError(f"IMAP {cfg.host}:{cfg.port}: no hay token de acceso: {exc}") from None
+        try:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl", ssl_context=context, timeout=timeout)
             if cfg.security == "starttls":
                 if not client.has_capability("STARTTLS"):
                     raise InboxError(f"{cfg.host}:{cfg.port} no ofrece STARTTLS; no se enviará la contraseña sin cifrar")
                 client.starttls(context)
-            client.login(cfg.username, self.password)
+            if token is not None:
+                client.oauth2_login(cfg.username, token)
+            else:
+                client.login(cfg.username, self.password)
             if not client.folder_exists(cfg.processed_folder):
                 client.create_folder(cfg.processed_folder)
         except LoginError as exc:
+            if self.tokens:
+                raise InboxError(self._token_refused(client, exc)) from None
             raise InboxError(f"IMAP {cfg.host}:{cfg.port}: el servidor rechazó el usuario {cfg.username}: {_text(exc)}") from None
         except ssl.SSLCertVerificationError as exc:
             raise InboxError(f"IMAP {cfg.host}:{cfg.port}: certificado no válido: {exc.verify_message}") from None
         except CONNECTION_ERRORS as exc:
             raise InboxError(f"IMAP {cfg.host}:{cfg.port}: {_text(exc)}") from None
         self.client = client
-        log.info("connected to IMAP %s:%s as %s", cfg.host, cfg.port, cfg.username)
+        log.info("connected to IMAP %s:%s as %s%s", cfg.host, cfg.port, cfg.username, " (XOAUTH2)" if token else "")
         return client
+
+    def _token_refused(self, client: IMAPClient, exc: LoginError) -> str:
+        cfg = self.cfg
+        where = f"IMAP {cfg.host}:{cfg.port}"
+        try:
+            offered = client.has_capability("AUTH=XOAUTH2")
+        except CONNECTION_ERRORS:
+            offered = True
+        if not offered:
+            return (f"{where}: el servidor no ofrece XOAUTH2; use inbox.auth = \"password\" "
+                    f"o el servidor IMAP del proveedor. El servidor dijo: {_text(exc)}")
+        return (f"{where}: el servidor rechazó el token de acceso (XOAUTH2) de {cfg.username}; "
+                f"probablemente caducó. Renuévelo: {self.tokens.renew_hint()}. El servidor dijo: {_text(exc)}")
 
     def close(self) -> None:
         client, self.client = self.client, None

@@ -29,6 +29,7 @@ import aiosmtplib
 
 from .config import Config, SmtpConfig
 from .errors import DeliveryError
+from .oauth import TokenSource, TokenUnavailable, token_source
 from .replies import SMTP_POLICY, Reply
 from .store import Store, iso, now
 from .tickets import record_event
@@ -115,7 +116,7 @@ def make_transport(config: Config):
     if config.smtp.transport == "file":
         return FileTransport(config.path(config.smtp.path))
     ca_file = str(config.path(config.smtp.ca_file)) if config.smtp.ca_file else None
-    return SmtpTransport(config.smtp, config.smtp_password(), ca_file)
+    return SmtpTransport(config.smtp, config.smtp_password(), ca_file, token_source(config, "smtp"))
 
 
 def mark_sent(store: Store, row: OutboxRow) -> None:
@@ -174,10 +175,12 @@ class FileTransport:
 class SmtpTransport:
     """aiosmtplib with explicit TLS; one connection per batch."""
 
-    def __init__(self, smtp: SmtpConfig, password: str, ca_file: str | None = None):
+    def __init__(self, smtp: SmtpConfig, password: str, ca_file: str | None = None,
+                 tokens: TokenSource | None = None):
         self.smtp = smtp
         self.password = password
         self.ca_file = ca_file  # already resolved against the config file's folder
+        self.tokens = tokens  # auth = "xoauth2": read at every connection
 
     def deliver(self, store: Store, config: Config, rows: list[OutboxRow]) -> tuple[int, int]:
         return asyncio.run(self._deliver(store, config, rows))
@@ -215,6 +218,11 @@ class SmtpTransport:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         smtp = self.smtp
+        try:
+            # Before connecting: a failing token command opens no connection.
+            token = self.tokens.read() if self.tokens else None
+        except TokenUnavailable as exc:
+            raise DeliveryError(f"SMTP {smtp.host}:{smtp.port}: no hay token de acceso: {exc}", permanent=False) from None
         context = ssl.create_default_context(cafile=self.ca_file)
         client = aiosmtplib.SMTP(
             hostname=smtp.host,
@@ -228,17 +236,52 @@ class SmtpTransport:
         )
         try:
             await client.connect()
-            if smtp.username:
+            if token is not None:
+                await self._xoauth2(client, token)
+            elif smtp.username:
                 await client.login(smtp.username, self.password)
         except ssl.SSLError as exc:
             raise DeliveryError(f"TLS con {smtp.host}:{smtp.port}: {exc}", permanent=False) from None
         except aiosmtplib.SMTPAuthenticationError as exc:
+            client.close()
+            if token is not None:
+                raise self._token_refused(exc) from None
             raise DeliveryError(f"autenticación SMTP rechazada: {exc.code} {exc.message}", permanent=False) from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             if _caused_by(exc, ssl.SSLCertVerificationError):
                 raise DeliveryError(f"TLS con {smtp.host}:{smtp.port}: certificado no válido: {exc}", permanent=False) from None
             raise DeliveryError(f"conexión SMTP con {smtp.host}:{smtp.port}: {exc}", permanent=False) from None
         return client
+
+    async def _xoauth2(self, client: aiosmtplib.SMTP, token: str) -> None:
+        """AUTH XOAUTH2 with aiosmtplib's own helper, which also answers the
+        334 error challenge (Google's) with the empty line that gets the
+        final reply."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        if "xoauth2" not in client.server_auth_methods:
+            offered = " ".join(client.server_auth_methods).upper() or "ninguno"
+            client.close()
+            raise DeliveryError(f"SMTP {self.smtp.host}:{self.smtp.port}: el servidor no ofrece AUTH XOAUTH2 "
+                                f"(ofrece: {offered}); use smtp.auth = \"password\"", permanent=False)
+        await client.auth_xoauth2(self.smtp.username, token)
+
+    def _token_refused(self, exc: aiosmtplib.SMTPAuthenticationError) -> DeliveryError:
+        """5xx: the token was refused (expired or revoked); 4xx: the server
+        could not check it now. Both are temporary *for the emails*: they are
+        retried until smtp.retry_hours, so once the token is renewed nothing
+        queued meanwhile is lost (there is no command to revive a failed row)."""
+        smtp = self.smtp
+        said = f"{exc.code} {exc.message}"
+        if 400 <= exc.code < 500:
+            return DeliveryError(f"autenticación SMTP (XOAUTH2) con {smtp.host}:{smtp.port} falló temporalmente; "
+                                 f"se reintentará. El servidor dijo: {said}", permanent=False)
+        return DeliveryError(
+            f"autenticación SMTP rechazada: {smtp.host}:{smtp.port} rechazó el token de acceso (XOAUTH2) de "
+            f"{smtp.username}; probablemente caducó. Renuévelo: {self.tokens.renew_hint()}. "
+            f"El servidor dijo: {said}",
+            permanent=False,
+        )
 
     async def _send(self, client: aiosmtplib.SMTP, row: OutboxRow) -> None:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import collections
 import contextlib
 import dataclasses
@@ -173,15 +174,15 @@ first_valid_gid = {mail_gid}
 ssl = {ssl}
 {ssl_files}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 # Default is 2 s per failed login, which makes wrong-password tests slow.
 auth_failure_delay = 0
 auth_verbose = yes
-
+{oauth2_passdb}
 passdb {{
   driver = passwd-file
   args = {passwd_path}
-}}
+{passwd_mechanisms}}}
 userdb {{
   driver = passwd-file
   args = {passwd_path}
@@ -253,6 +254,11 @@ class DovecotServer:
     loopback connections as secure, so it still accepts a plaintext login
     on the plain port despite ``ssl = required``; use :meth:`logins` to
     assert that a client really used TLS.
+
+    With ``oauth2_url`` (an :class:`OAuthIntrospection` endpoint) Dovecot
+    also offers XOAUTH2 and OAUTHBEARER through its oauth2 passdb, which
+    asks that endpoint (RFC 7662 introspection, POST) whether a token is
+    active and whose it is; the passwd-file userdb still places the mail.
     """
 
     def __init__(
@@ -261,6 +267,7 @@ class DovecotServer:
         users: dict[str, str] | None = None,
         tls: bool = False,
         separator: str = "/",
+        oauth2_url: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.users = dict(DEFAULT_USERS if users is None else users)
@@ -269,6 +276,7 @@ class DovecotServer:
                 raise ValueError(f"user/password not usable in passwd-file: {name!r}")
         self.tls = tls
         self.separator = separator
+        self.oauth2_url = oauth2_url
         self.host = HOST
         self.port: int = free_port()
         # Always configured so the config shape does not depend on tls;
@@ -277,6 +285,7 @@ class DovecotServer:
         self.conf_path = self.base_dir / "dovecot.conf"
         self.log_path = self.base_dir / "dovecot.log"
         self.passwd_path = self.base_dir / "passwd"
+        self.oauth2_conf_path = self.base_dir / "dovecot-oauth2.conf.ext"
         self.mail_dir = self.base_dir / "mail"
         self.state_dir = self.base_dir / "state"
         self.ca_path: Path | None = None
@@ -343,6 +352,28 @@ class DovecotServer:
             )
         else:
             ssl_setting, ssl_files = "no", ""
+        auth_mechanisms, oauth2_passdb, passwd_mechanisms = "plain login", "", ""
+        if self.oauth2_url:
+            # A token is never compared with the passwords, nor a password
+            # sent to the introspection endpoint.
+            passwd_mechanisms = "  mechanisms = plain login\n"
+            auth_mechanisms += " xoauth2 oauthbearer"
+            oauth2_passdb = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {self.oauth2_conf_path}\n}}\n"
+            )
+            # RFC 7662 introspection: POST token=...; the answer names the
+            # user and says whether the token is still active.
+            self.oauth2_conf_path.write_text(
+                f"introspection_mode = post\n"
+                f"introspection_url = {self.oauth2_url}\n"
+                "force_introspection = yes\n"
+                "username_attribute = username\n"
+                "active_attribute = active\n"
+                "active_value = true\n"
+                "timeout_msecs = 5000\n"
+            )
+            os.chmod(self.oauth2_conf_path, 0o644)
         extra = ""
         if not self._as_root:
             # auth-worker defaults to root, which a non-root master cannot do.
@@ -365,6 +396,9 @@ class DovecotServer:
                 passwd_path=self.passwd_path,
                 mail_dir=self.mail_dir,
                 separator=self.separator,
+                auth_mechanisms=auth_mechanisms,
+                oauth2_passdb=oauth2_passdb,
+                passwd_mechanisms=passwd_mechanisms,
                 extra=extra,
             )
         )
@@ -735,6 +769,77 @@ def _killpg(pgid: int, sig: int) -> None:
 
 
 # --------------------------------------------------------------------------
+# OAuth2 token introspection (what Dovecot's oauth2 passdb asks)
+# --------------------------------------------------------------------------
+
+
+class OAuthIntrospection:
+    """A tiny RFC 7662 token introspection endpoint on 127.0.0.1.
+
+    Dovecot POSTs ``token=...``; a token in ``tokens`` (token -> user) is
+    answered ``{"active": true, "username": user}``, any other one -- an
+    expired token, say -- ``{"active": false}``, as a real authorization
+    server does. ``expire(token)`` turns a valid token into an expired one.
+    ``seen`` lists the tokens asked about, in order.
+    """
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self.tokens = dict(tokens)
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://{HOST}:{self._server.server_address[1]}/introspect"
+
+    def expire(self, token: str) -> None:
+        with self._lock:
+            self.tokens.pop(token, None)
+
+    def start(self) -> "OAuthIntrospection":
+        import http.server
+        import json
+        import urllib.parse
+
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                token = (form.get("token") or [""])[0]
+                with owner._lock:
+                    owner.seen.append(token)
+                    user = owner.tokens.get(token)
+                answer = {"active": True, "username": user} if user else {"active": False}
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # keep pytest's output clean
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+# --------------------------------------------------------------------------
 # SMTP
 # --------------------------------------------------------------------------
 
@@ -759,7 +864,7 @@ class _CaptureHandler:
         self.owner = owner
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
-        if self.owner.auth is not None and not session.authenticated:
+        if (self.owner.auth is not None or self.owner.xoauth2 is not None) and not session.authenticated:
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -794,6 +899,40 @@ class _CaptureHandler:
         return reply
 
 
+# Google's answer to a refused XOAUTH2 token: a 334 challenge carrying a
+# JSON error, then (after the client's empty line) the final 535.
+XOAUTH2_ERROR_CHALLENGE = b'{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}'
+XOAUTH2_REFUSED = "535 5.7.8 Username and Password not accepted"
+
+
+class _XOAuth2CaptureHandler(_CaptureHandler):
+    """Adds the XOAUTH2 mechanism (aiosmtpd picks up ``auth_*`` methods)."""
+
+    async def auth_XOAUTH2(self, server, args):
+        from aiosmtpd.smtp import AuthResult
+
+        owner = self.owner
+        if len(args) < 2:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Initial response required")
+        try:
+            fields = base64.b64decode(args[1], validate=True).decode().split("\x01")
+        except (ValueError, UnicodeDecodeError):
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+        values = dict(f.split("=", 1) for f in fields if "=" in f)
+        user = values.get("user", "")
+        token = values.get("auth", "").removeprefix("Bearer ")
+        with owner._cond:
+            scripted = owner._auth_responses.popleft() if owner._auth_responses else None
+            ok = scripted is None and owner.xoauth2.get(user) == token
+            owner.xoauth2_logins.append((user, token, ok))
+        if scripted is not None:
+            return AuthResult(success=False, handled=False, message=scripted)
+        if ok:
+            return AuthResult(success=True, auth_data=user)
+        await server.challenge_auth(XOAUTH2_ERROR_CHALLENGE)
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
+
+
 class SmtpCapture:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that records accepted mail.
 
@@ -805,6 +944,11 @@ class SmtpCapture:
       recorded.
     * ``auth``: ``{"user": "password"}`` enables AUTH PLAIN/LOGIN (allowed
       without TLS on loopback) and makes authentication mandatory.
+    * ``xoauth2``: ``{"user": "valid access token"}`` enables AUTH XOAUTH2
+      (and makes authentication mandatory); any other token is refused the
+      way Google does (334 JSON challenge, then 535). ``xoauth2_logins``
+      records ``(user, token, accepted)``; ``add_auth_responses`` scripts
+      replies to the next XOAUTH2 attempts (e.g. a 454).
     * ``tls``: implicit TLS (SMTPS) with a throwaway CA at ``ca_path``;
       ``starttls``: offer STARTTLS on the plain port instead.
     """
@@ -817,12 +961,16 @@ class SmtpCapture:
         data_delay: float = 0.0,
         starttls: bool = False,
         cert_dir: os.PathLike | str | None = None,
+        xoauth2: dict[str, str] | None = None,
     ) -> None:
         self.host = HOST
         self.port: int = free_port()
         self.tls = tls
         self.starttls = starttls
         self.auth = dict(auth) if auth else None
+        self.xoauth2 = dict(xoauth2) if xoauth2 else None
+        self.xoauth2_logins: list[tuple[str, str, bool]] = []
+        self._auth_responses: collections.deque[str] = collections.deque()
         self.data_delay = data_delay
         self.messages: list[CapturedMessage] = []
         self.data_attempts = 0  # DATA commands that completed reading, incl. rejected
@@ -841,6 +989,11 @@ class SmtpCapture:
         """Append scripted DATA replies (see class docstring)."""
         with self._cond:
             self._responses.extend(replies)
+
+    def add_auth_responses(self, *replies: str) -> None:
+        """Script the replies to the next XOAUTH2 attempts (refusals only)."""
+        with self._cond:
+            self._auth_responses.extend(replies)
 
     def snapshot(self) -> list[CapturedMessage]:
         """A copy of the accepted messages, safe to iterate."""
@@ -906,6 +1059,10 @@ class SmtpCapture:
             # emits a UserWarning per connection (fatal under -W error);
             # handle_MAIL enforces authentication instead.
             kwargs.update(authenticator=authenticator, auth_require_tls=False)
+        elif self.xoauth2 is not None:
+            # Only XOAUTH2, as a provider that no longer takes passwords.
+            kwargs.update(auth_require_tls=False, auth_exclude_mechanism=["PLAIN", "LOGIN"])
+        handler_class = _XOAuth2CaptureHandler if self.xoauth2 is not None else _CaptureHandler
 
         # Controller(port=0) cannot work (it connects to its own port to
         # check readiness), hence free_port() -- which is racy, so retry
@@ -913,7 +1070,7 @@ class SmtpCapture:
         attempts = 1 if self._has_started else 3
         for attempt in range(attempts):
             controller = Controller(
-                _CaptureHandler(self),
+                handler_class(self),
                 hostname=self.host,
                 port=self.port,
                 # Keep the payload as bytes, exactly as the client sent it.
