@@ -35,7 +35,9 @@ def backup(config: Config, target: Path) -> dict:
         source.backup(dest)
         counts = {table: dest.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                   for table in ("tickets", "messages", "outbox", "events")}
-        needed = {row[0] for row in dest.execute("SELECT sha256 FROM messages WHERE sha256 IS NOT NULL")}
+        # A message whose original the retention policy removed needs no file.
+        needed = {row[0] for row in dest.execute(
+            "SELECT sha256 FROM messages WHERE sha256 IS NOT NULL AND raw_purged_at IS NULL")}
     finally:
         dest.close()
         source.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import Refused
 from .store import Store, iso
 
 
@@ -54,3 +55,19 @@ def get(store: Store, item_id: int) -> Quarantined | None:
 def resolve(store: Store, item_id: int) -> None:
     with store.transaction() as conn:
         conn.execute("UPDATE quarantine SET status = 'resolved', updated_at = ? WHERE id = ?", (iso(), item_id))
+
+
+def check_retryable(store: Store, item: Quarantined) -> None:
+    """Refuse, saying why, when the message's original bytes are gone.
+
+    The retention policy never removes what an open entry names; a resolved
+    entry retried by its ID may name bytes removed since.
+    """
+    if store.raw_path(item.sha256).exists():
+        return
+    row = store.one("SELECT max(raw_purged_at) FROM messages WHERE sha256 = ?", (item.sha256,))
+    if row and row[0]:
+        raise Refused(f"el correo original del mensaje #{item.id} fue eliminado por la política de retención "
+                      f"el {row[0][:10]}; no se puede reprocesar")
+    raise Refused(f"falta el correo original del mensaje #{item.id} ({store.raw_path(item.sha256)}); "
+                  "restáurelo desde una copia (helpdesk restore) para reprocesarlo")

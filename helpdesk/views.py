@@ -61,7 +61,8 @@ def detail(store: Store, radicado: str) -> dict:
     view["problems"] = [_finding(f) for f in findings if f["severity"] == "problem"]
     view["warnings"] = [_finding(f) for f in findings if f["severity"] == "warning"]
     messages = store.query(
-        "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, o.status, o.last_error "
+        "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, m.raw_purged_at, "
+        "o.status, o.last_error "
         "FROM messages m LEFT JOIN outbox o ON m.direction = 'out' AND o.message_id = m.message_id "
         "WHERE m.ticket_id = ? ORDER BY m.id",
         (ticket.id,),
@@ -75,10 +76,14 @@ def detail(store: Store, radicado: str) -> dict:
             "subject": m["subject"],
             "kind": m["kind"],
             "at": m["at"],
-            **({"delivery": m["status"], "delivery_error": m["last_error"]} if m["direction"] == "out" else {}),
+            **({"delivery": m["status"], "delivery_error": m["last_error"]} if m["direction"] == "out"
+               else {"raw_purged_at": m["raw_purged_at"]}),
         }
         for m in messages
     ]
+    # When the retention policy removed the original mail (retention.py):
+    # the attachments can no longer be saved, everything else stays.
+    view["attachments_purged_at"] = max((m["raw_purged_at"] for m in messages if m["raw_purged_at"]), default=None)
     events = store.query("SELECT at, actor, action, detail FROM events WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     view["events"] = [dict(e) for e in events]
     resets = store.query("SELECT account, backend, ok, error, actor, at FROM resets WHERE ticket_id = ? ORDER BY id",
