@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpdesk.documents.worker import Worker, WorkerFailure  # noqa: E402
-from helpdesk.rules import RULES_DIR, load_all  # noqa: E402
+from helpdesk.rules import load_all  # noqa: E402
 from tests import docfiles  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def measure(worker: Worker, filename: str, data: bytes) -> tuple[object, float, 
 
 def main() -> None:
     rules = load_all()
-    worker = Worker(rules, RULES_DIR)
+    worker = Worker(rules)
     files = hostile_files()
     parent_before = rss_kb(os.getpid(), "VmRSS")
     print(f"limits: {rules.documents.worker}")

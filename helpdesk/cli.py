@@ -7,6 +7,7 @@ exit code of CONTRACT §1: 1 refused, 2 usage or configuration.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from . import config as config_mod
-from . import quarantine, views
+from . import logs, quarantine, views
 from .errors import HelpdeskError, NotFound
 from .store import Store
 from .tickets import STATE_LABELS, STATES
@@ -56,29 +57,39 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Procesa lo que hay en el buzón, entrega el correo pendiente y termina.")
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="Nivel mínimo de los registros (por omisión INFO).")
+@click.option("--log-format", default="text", type=click.Choice(logs.FORMATS), envvar="HELPDESK_LOG_FORMAT",
+              help="Registros legibles (text) o un objeto JSON por línea (json); van a stderr.")
 @pass_ctx
-def run(ctx: Context, once: bool, log_level: str) -> None:
+def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
     """Atiende el buzón de soporte.
 
     Sin --once espera correo (IMAP IDLE o consulta periódica) hasta recibir
     SIGTERM o SIGINT, termina el mensaje en curso y sale con código 0.
+    SIGHUP vuelve a leer las reglas y las plantillas entre dos mensajes;
+    si tienen un error, sigue con las anteriores y lo registra.
 
-    Ejemplo: helpdesk --config /etc/helpdesk/config.toml run
+    Ejemplo: helpdesk --config /etc/helpdesk/config.toml run --log-format json
     """
-    from .daemon import Daemon, setup_logging
+    from .daemon import Daemon
 
-    setup_logging(log_level)
-    daemon = Daemon(ctx.config, ctx.store)
+    logs.setup(log_level, log_format)
+    config = ctx.config
+    for secret in (config.inbox_password(), config.smtp_password(), config.ldap_password()):
+        logs.register_secret(secret)
+    daemon = Daemon(config, ctx.store)
     if once:
         try:
             outcomes = daemon.run_once()
+            daemon.write_metrics()
         finally:
             daemon.close()
         click.echo(f"Mensajes procesados: {len(outcomes)}")
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: daemon.stop())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
     daemon.run_forever()
 
 
@@ -129,7 +140,10 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (view["radicado"],))["id"]
         paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
         if not as_json:
-            click.echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
+            if paths or not view["attachments_purged_at"]:
+                click.echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
+            if view["attachments_purged_at"]:
+                click.echo(_purged_line(view))
     if as_json:
         _print_json(view)
         return
@@ -142,6 +156,8 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     click.echo(f"Recibida:      {view['created_at']}")
     if view["examination_pending"]:
         click.echo("Documentos:    pendientes de examen")
+    if view["attachments_purged_at"]:
+        click.echo(f"Adjuntos:      {_purged_line(view)}")
     if view["form"]:
         from .rules import load_form
 
@@ -218,6 +234,8 @@ def retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
     if not ids and not retry_all:
         raise click.UsageError("indique uno o más ID (vea helpdesk failed) o --all")
     items = quarantine.listing(ctx.store) if retry_all else [_quarantined(ctx.store, i) for i in ids]
+    for item in items:
+        quarantine.check_retryable(ctx.store, item)
     daemon = Daemon(ctx.config, ctx.store)
     still = 0
     for item in items:
@@ -251,6 +269,29 @@ def outbox_cmd(ctx: Context, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {labels[r['status']]}  "
                    f"intentos: {r['attempts']}\n    {r['last_error'] or ''}")
+
+
+@cli.command("stats")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 3660),
+              help="Días de la tabla por día y de los tiempos por paso.")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
+    """Cifras del servicio: solicitudes por estado y por día, antigüedad, tiempos y fallas.
+
+    Los tiempos por paso son la mediana y el percentil 90 desde la llegada
+    de la solicitud, para las solicitudes de los últimos --days días.
+
+    Ejemplo: helpdesk stats --days 30
+    """
+    from . import stats
+
+    figures = stats.compute(ctx.store, days)
+    if as_json:
+        _print_json(dataclasses.asdict(figures))
+        return
+    for line in stats.report(figures):
+        click.echo(line)
 
 
 @cli.command()
@@ -318,6 +359,64 @@ def restore_cmd(ctx: Context, path: str, force: bool) -> None:
 
     manifest = restore(ctx.config, Path(path), force)
     click.echo(f"Restaurada la copia del {manifest['created_at']}: {manifest['tickets']} solicitudes.")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Solo muestra lo que se eliminaría; no cambia nada.")
+@pass_ctx
+def purge(ctx: Context, dry_run: bool) -> None:
+    """Aplica la política de retención ([retention] en la configuración).
+
+    Elimina los correos originales (con sus adjuntos) de las solicitudes
+    cerradas hace más de closed_ticket_days días y los correos sin solicitud
+    de más de unlinked_days días. Se conservan las solicitudes, los datos del
+    formato, la lista de documentos con su huella SHA-256 y todo el
+    historial. El servicio la aplica una vez al día; una línea por solicitud.
+
+    Ejemplo: helpdesk purge --dry-run
+    """
+    from . import retention
+
+    policy = ctx.config.retention
+    click.echo(_policy_line(policy))
+    plan = retention.plan(ctx.store, ctx.config, retention.now())
+    items = plan.items if dry_run else retention.apply(ctx.store, ctx.config, plan).items
+    by_ticket: dict[str, list] = {}
+    for item in items:
+        by_ticket.setdefault(item.radicado or "", []).append(item)
+    for radicado, group in sorted(by_ticket.items()):
+        raw = sum(1 for i in group if i.outbox_row is None)
+        sent = len(group) - raw
+        what = ", ".join(filter(None, (raw and f"{raw} correo(s) recibido(s)", sent and f"{sent} enviado(s)")))
+        label = radicado or "sin solicitud (automáticos, rebotes, duplicados, restos)"
+        click.echo(f"{label}  {what}  {_mb(sum(i.bytes for i in group))}")
+    if plan.held:
+        click.echo(f"{plan.held} correo(s) se conservan porque otro registro vigente (o la cuarentena) los usa.")
+    tickets = len([r for r in by_ticket if r])
+    total = f"{len(items)} elemento(s) de {tickets} solicitud(es), {_mb(sum(i.bytes for i in items))}"
+    if not items:
+        click.echo("Nada que eliminar.")
+    elif dry_run:
+        click.echo(f"Se eliminarían {total}. No se cambió nada (--dry-run).")
+    else:
+        click.echo(f"Eliminados {total} liberados.")
+
+
+def _policy_line(policy) -> str:
+    def days(n: int) -> str:
+        return f"más de {n} días" if n else "se conservan siempre"
+
+    return (f"Política de retención: solicitudes cerradas: {days(policy.closed_ticket_days)}; "
+            f"correos sin solicitud: {days(policy.unlinked_days)}; "
+            f"correos enviados: {days(policy.outbox_days)}.")
+
+
+def _purged_line(view: dict) -> str:
+    return f"adjuntos eliminados por la política de retención el {view['attachments_purged_at'][:10]}"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 @cli.command("form-template")

@@ -32,6 +32,14 @@ class InboxConfig:
     password: str = ""
     password_env: str = ""
     password_file: str = ""
+    # "xoauth2": log in with an OAuth2 access token (Microsoft 365, Google
+    # Workspace) read at every login from oauth_token_file, or from the
+    # first line printed by oauth_token_command (no shell), which is how a
+    # token gets refreshed.
+    auth: str = "password"
+    oauth_token_file: str = ""
+    oauth_token_command: list[str] = field(default_factory=list)
+    oauth_token_timeout: float = 30.0
     ca_file: str = ""
     folder: str = "INBOX"
     processed_folder: str = "Procesados"
@@ -56,6 +64,11 @@ class SmtpConfig:
     password: str = ""
     password_env: str = ""
     password_file: str = ""
+    # As in [inbox]: "password" or "xoauth2" with a token file or command.
+    auth: str = "password"
+    oauth_token_file: str = ""
+    oauth_token_command: list[str] = field(default_factory=list)
+    oauth_token_timeout: float = 30.0
     ca_file: str = ""
     from_address: str = "soporte@example.gov.co"
     from_name: str = "Mesa de ayuda"
@@ -131,6 +144,29 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    # Raw inbound mail (so the attachments) of tickets resolved or rejected
+    # more than this many days ago is removed; the ticket, its form data,
+    # document metadata, hashes and history stay. 0 keeps it forever.
+    closed_ticket_days: int = 365
+    # Raw mail tied to no ticket (auto-replies, bounces, lists) and raw files
+    # no row names (a message delivered twice). 0 keeps it forever.
+    unlinked_days: int = 90
+    # Bodies of delivered emails of closed tickets (their SHA-256 stays).
+    # 0, the default, keeps them: they are the office's own answers.
+    outbox_days: int = 0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # Prometheus text file rewritten after every cycle (node_exporter's
+    # textfile collector reads it); empty path: metrics.prom beside the
+    # database, which is where the service may write.
+    enabled: bool = True
+    path: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     inbox: InboxConfig = field(default_factory=InboxConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -140,6 +176,8 @@ class Config:
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     # Folder of the config file: the base of every relative path.
     base_dir: Path = Path(".")
     source_path: Path = Path("config.toml")
@@ -152,6 +190,14 @@ class Config:
     @property
     def database_path(self) -> Path:
         return self.path(self.storage.database)
+
+    @property
+    def metrics_path(self) -> Path | None:
+        if not self.metrics.enabled:
+            return None
+        if self.metrics.path:
+            return self.path(self.metrics.path)
+        return self.database_path.parent / "metrics.prom"
 
     @property
     def raw_dir(self) -> Path:
@@ -181,6 +227,16 @@ class Config:
         """The bind password of the ldap reset backend ([reset] password*)."""
         return _secret(self, "reset", self.reset)
 
+    def credential_path(self, value: str) -> Path:
+        """A secret's file: a relative name is looked up in systemd's
+        $CREDENTIALS_DIRECTORY first (LoadCredential=), as password_file is,
+        then against the config file's folder."""
+        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+        candidate = Path(value)
+        if cred_dir and not candidate.is_absolute() and (Path(cred_dir) / candidate).exists():
+            return Path(cred_dir) / candidate
+        return self.path(value)
+
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source_path")}
 
@@ -188,11 +244,17 @@ SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in 
 CHOICES = {
     "inbox.source": ("imap", "maildir"),
     "inbox.security": SECURITY_MODES,
+    "inbox.auth": ("password", "xoauth2"),
     "smtp.transport": ("smtp", "file"),
     "smtp.security": SECURITY_MODES,
+    "smtp.auth": ("password", "xoauth2"),
     "reset.backend": ("manual", "command", "ldap"),
     "reset.ldap_security": SECURITY_MODES,
 }
+
+
+# The smallest non-zero value of each [retention] key.
+RETENTION_MINIMUM_DAYS = {"closed_ticket_days": 30, "unlinked_days": 7, "outbox_days": 30}
 
 
 def default_config_path() -> Path:
@@ -288,6 +350,8 @@ def _check_semantics(config: Config, path: Path) -> None:
             raise ConfigError(f"{path}: {section}.{given[1]}: use solo una de password, password_env o password_file")
     if config.inbox.source == "imap" and not config.inbox.username:
         raise ConfigError(f"{path}: inbox.username: obligatorio cuando inbox.source = \"imap\"")
+    for section in ("inbox", "smtp"):
+        _check_auth(section, getattr(config, section), path)
     if not 0 < config.inbox.port < 65536:
         raise ConfigError(f"{path}: inbox.port: {config.inbox.port} no es un puerto válido")
     if not 0 < config.smtp.port < 65536:
@@ -313,14 +377,51 @@ def _check_semantics(config: Config, path: Path) -> None:
         sec = getattr(config, section)
         # Plain text is tolerated only where the password cannot leave the host.
         if used and sec.security == "none" and not is_loopback(sec.host):
+            secret = "el token de acceso" if sec.auth == "xoauth2" else "la contraseña"
             raise ConfigError(
-                f"{path}: {section}.security: \"none\" enviaría la contraseña sin cifrar a {sec.host}; "
+                f"{path}: {section}.security: \"none\" enviaría {secret} sin cifrar a {sec.host}; "
                 "use \"ssl\" o \"starttls\" (sin cifrado solo se permite hacia 127.0.0.1)"
             )
+    for key, least in RETENTION_MINIMUM_DAYS.items():
+        days = getattr(config.retention, key)
+        # Removal cannot be undone: a few days is far more likely a slip
+        # (months meant) than a policy.
+        if 0 < days < least:
+            raise ConfigError(f"{path}: retention.{key}: mínimo {least} días (0 conserva para siempre)")
     # Secrets are read now so that a wrong variable or file fails at start-up.
     config.inbox_password()
     config.smtp_password()
     config.ldap_password()
+
+
+def _check_auth(section: str, sec, path: Path) -> None:
+    """auth = "xoauth2" needs a user and exactly one token source, and no
+    password; token keys without it are a mistake (the login would silently
+    use an empty password)."""
+    token_keys = [k for k in ("oauth_token_file", "oauth_token_command") if getattr(sec, k)]
+    if sec.auth != "xoauth2":
+        if token_keys:
+            raise ConfigError(f"{path}: {section}.{token_keys[0]}: solo se usa con {section}.auth = \"xoauth2\"")
+        return
+    if not sec.username:
+        raise ConfigError(f"{path}: {section}.username: obligatorio cuando {section}.auth = \"xoauth2\"")
+    for key in ("password", "password_env", "password_file"):
+        if getattr(sec, key):
+            raise ConfigError(
+                f"{path}: {section}.{key}: no se usa con {section}.auth = \"xoauth2\" "
+                "(el token viene de oauth_token_file u oauth_token_command)"
+            )
+    if not token_keys:
+        raise ConfigError(
+            f"{path}: {section}.oauth_token_file: con {section}.auth = \"xoauth2\" indique oauth_token_file "
+            "u oauth_token_command"
+        )
+    if len(token_keys) > 1:
+        raise ConfigError(f"{path}: {section}.oauth_token_command: use solo una de oauth_token_file u oauth_token_command")
+    if sec.oauth_token_command and not sec.oauth_token_command[0]:
+        raise ConfigError(f"{path}: {section}.oauth_token_command: el primer elemento debe ser el programa")
+    if sec.oauth_token_timeout <= 0:
+        raise ConfigError(f"{path}: {section}.oauth_token_timeout: debe ser mayor que 0")
 
 
 def is_loopback(host: str) -> bool:

@@ -52,10 +52,15 @@ def pending(store: Store) -> list[int]:
 
 
 def attachments_of(store: Store, config: Config, ticket_id: int):
-    """(message row, part, Attachment) for each file the entity sent, oldest first."""
+    """(message row, part, Attachment) for each file the entity sent, oldest first.
+
+    A message whose original the retention policy removed (``raw_purged_at``)
+    has nothing left to read and is skipped; only closed tickets are purged,
+    and those are never examined again.
+    """
     rows = store.query(
         "SELECT id, sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' "
-        "AND kind IN ('request', 'reply') ORDER BY id",
+        "AND kind IN ('request', 'reply') AND raw_purged_at IS NULL ORDER BY id",
         (ticket_id,),
     )
     for row in rows:
@@ -117,8 +122,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
                                answering=thread_ids(conn, ticket_id), attachments=attachments)
         outbox.enqueue(conn, config, ticket_id, reply)
-    log.info("%s examined: %s, %d problem(s), %d warning(s), queued %s", ticket.radicado, decision.state,
-             len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind)
+    log.info("examined: %s, %d problem(s), %d warning(s), queued %s", decision.state,
+             len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
+             extra={"event": "examined", "radicado": ticket.radicado, "kind": decision.email_kind})
     return decision.email_kind
 
 

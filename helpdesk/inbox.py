@@ -142,8 +142,13 @@ class ImapSource:
                 client.starttls(context)
             if token is not None:
                 client.oauth2_login(cfg.username, token)
-            else:
+            elif (cfg.username + self.password).isascii():
                 client.login(cfg.username, self.password)
+            else:
+                # imaplib's LOGIN encodes its arguments as ASCII and raised
+                # UnicodeEncodeError on "contraseña"; SASL PLAIN carries
+                # UTF-8 (RFC 4616) and every server we know offers it.
+                client.plain_login(cfg.username, self.password)
             if not client.folder_exists(cfg.processed_folder):
                 client.create_folder(cfg.processed_folder)
         except LoginError as exc:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Config
+from .errors import ConfigError
 from .message import address_header, clean_text, domain_of
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
@@ -54,7 +55,20 @@ class Renderer:
             # match "x.html.j2" (LIBRARY_NOTES).
             autoescape=select_autoescape(["html", "html.j2"], default_for_string=False, default=False),
             keep_trailing_newline=True,
+            # Templates change only when the daemon is told (SIGHUP), never
+            # half-way through an edit: all are compiled here, once.
+            auto_reload=False,
+            cache_size=-1,
         )
+        self._compile_all()
+
+    def _compile_all(self) -> None:
+        """Compile every template now, so a syntax error stops the start or the reload."""
+        for name in self.env.list_templates(extensions=["j2"]):
+            try:
+                self.env.get_template(name)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(f"{exc.filename or name}:{exc.lineno}: plantilla inválida: {exc.message}") from None
 
     def render(self, kind: str, context: dict) -> tuple[str, str, str]:
         """(subject, text, html) of one kind."""

@@ -183,9 +183,9 @@ def apply(store: Store, config: Config, plan: Plan) -> Report:
         if item.outbox_row is None:
             store.raw_path(item.sha256).unlink(missing_ok=True)
     for radicado, items in _by_ticket(done).items():
-        log.info("%s retention: %d raw message(s), %d outbox body(ies) removed, %d bytes", radicado,
+        log.info("retention: %d raw message(s), %d outbox body(ies) removed, %d bytes",
                  sum(1 for i in items if i.outbox_row is None), sum(1 for i in items if i.outbox_row is not None),
-                 sum(i.bytes for i in items))
+                 sum(i.bytes for i in items), extra={"event": "purged", "radicado": radicado})
     report = Report(tuple(done), skipped)
     if done or skipped:
         log.info("retention: %d item(s) removed from %d ticket(s), %d bytes freed, %d skipped",

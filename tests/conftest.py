@@ -53,6 +53,16 @@ def embedded_sections(**overrides: dict) -> dict[str, dict]:
     return sections
 
 
+def maildir_deliver(inbox: Path, raw: bytes) -> Path:
+    """Drop a message in a Maildir the way an MTA does: write in tmp/, rename into new/."""
+    for sub in ("tmp", "new", "cur"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns()}.test"
+    (inbox / "tmp" / name).write_bytes(raw)
+    (inbox / "tmp" / name).rename(inbox / "new" / name)
+    return inbox / "new" / name
+
+
 class Embedded:
     """A helpdesk on a Maildir inbox and a file outbox under tmp_path."""
 
@@ -65,14 +75,7 @@ class Embedded:
         self.daemon = Daemon(self.config, self.store)
 
     def deliver(self, raw: bytes) -> Path:
-        """Drop a message in the Maildir the way an MTA does."""
-        inbox = self.root / "inbox"
-        for sub in ("tmp", "new", "cur"):
-            (inbox / sub).mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns()}.test"
-        (inbox / "tmp" / name).write_bytes(raw)
-        (inbox / "tmp" / name).rename(inbox / "new" / name)
-        return inbox / "new" / name
+        return maildir_deliver(self.root / "inbox", raw)
 
     def run_once(self):
         return self.daemon.run_once()

@@ -578,7 +578,11 @@ class DovecotServer:
         else:
             conn = imapclient.IMAPClient(self.host, self.port, ssl=False, timeout=timeout)
         try:
-            conn.login(user, self.users[user])
+            password = self.users[user]
+            if (user + password).isascii():
+                conn.login(user, password)
+            else:  # imaplib's LOGIN is ASCII-only
+                conn.plain_login(user, password)
             yield conn
         finally:
             with contextlib.suppress(Exception):

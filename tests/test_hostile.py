@@ -57,8 +57,8 @@ def rules(rules_dir):
 
 
 @pytest.fixture(scope="module")
-def worker(rules, rules_dir):
-    w = Worker(rules, rules_dir)
+def worker(rules):
+    w = Worker(rules)
     assert_reads_normal_files(w)  # started and warm before the first hostile file
     yield w
     w.close()
@@ -184,10 +184,10 @@ def test_hostile_file_is_refused_in_time_and_the_worker_still_reads_normal_files
     assert (worker.pid == before.pid) == survived
 
 
-def test_worker_that_runs_past_its_time_is_killed_and_replaced(rules, rules_dir):
+def test_worker_that_runs_past_its_time_is_killed_and_replaced(rules):
     quick = dataclasses.replace(rules, documents=dataclasses.replace(
         rules.documents, worker=dataclasses.replace(rules.documents.worker, timeout_seconds=1)))
-    w = Worker(quick, rules_dir)
+    w = Worker(quick)
     try:
         assert_reads_normal_files(w)
         old = psutil.Process(w.pid)
@@ -202,12 +202,12 @@ def test_worker_that_runs_past_its_time_is_killed_and_replaced(rules, rules_dir)
         w.close()
 
 
-def test_parent_memory_does_not_grow_across_all_hostile_files(rules, rules_dir):
+def test_parent_memory_does_not_grow_across_all_hostile_files(rules):
     files = [(h, h.build()) for h in HOSTILE]  # built (streaming) before measuring
     me = psutil.Process()
     rss_before = me.memory_info().rss
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    w = Worker(rules, rules_dir)
+    w = Worker(rules)
     try:
         for hostile, data in files:
             w.examine(hostile.filename, data)

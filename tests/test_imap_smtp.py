@@ -128,6 +128,21 @@ def test_wrong_imap_password_is_a_clear_error(tmp_path, dovecot, smtp_server):
         env.run_once()
 
 
+def test_non_ascii_imap_password_logs_in(tmp_path, dovecot_dir, smtp_server):
+    from .servers import DovecotServer
+
+    # imaplib's LOGIN raised UnicodeEncodeError (a traceback in the daemon) on "ñ".
+    server = DovecotServer(dovecot_dir, users={USER: "contraseña-ñandú"})
+    server.start()
+    try:
+        env = Networked(tmp_path / "h", server, smtp_server)
+        env.deliver(mails.request())
+        [outcome] = env.run_once()
+        assert outcome.action == "new_ticket"
+    finally:
+        server.stop()
+
+
 def test_spanish_filenames_survive_imap(networked):
     raw = mails.request(attachments=[("Acta de posesión – Señor Alcalde.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")])
     networked.deliver(raw)

@@ -386,3 +386,20 @@ def test_bad_retention_values_are_refused_naming_the_key(tmp_path, key, value, m
     with pytest.raises(ConfigError) as info:
         from_dict({"retention": {key: value}}, tmp_path / "config.toml")
     assert f"config.toml: retention.{key}: " in str(info.value) and message in str(info.value)
+
+
+def test_the_running_daemon_applies_the_policy_without_being_asked(env, tmp_path):
+    from .test_daemon import DaemonProcess, wait_until
+
+    old = resolved(env, tmp_path)
+    recent = resolved(env, tmp_path / "second")
+    age(env, old, 400)
+    [old_raw], [recent_raw] = raw_files(env, old), raw_files(env, recent)
+    daemon = DaemonProcess(env.config_path)
+    try:
+        assert wait_until(lambda: not old_raw.exists(), 20), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    assert recent_raw.exists()
+    [line] = [ln for ln in daemon.output().splitlines() if "event=purged" in ln]
+    assert f"radicado={old}" in line

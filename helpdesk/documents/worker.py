@@ -55,17 +55,24 @@ def _read(stream):
     return pickle.loads(payload)
 
 
-def serve(rules_dir: Path, memory_mb: int, cpu_seconds: int) -> None:
-    """Worker main loop: limits first, then one file per request on stdin."""
+def serve(memory_mb: int, cpu_seconds: int) -> None:
+    """Worker main loop: limits first, then the rules, then one file per request on stdin.
+
+    The rules come from the parent, not from the disk: the parent validated
+    them (at start-up or on SIGHUP), so a worker replaced after a crash never
+    picks up a half-edited rules file.
+    """
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
-    from ..rules import load_all
     from .examine import examine
 
-    rules = load_all(rules_dir)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        rules = _read(requests)
+    except EOFError:
+        return
     sys.stdout = sys.stderr  # nothing but replies on the reply pipe
     while True:
         try:
@@ -91,19 +98,19 @@ def serve(rules_dir: Path, memory_mb: int, cpu_seconds: int) -> None:
 class Worker:
     """The parent's handle on one worker process; replaced when it fails."""
 
-    def __init__(self, rules: Rules, rules_dir: Path):
+    def __init__(self, rules: Rules):
         self.rules = rules
-        self.rules_dir = Path(rules_dir)
         self.limits: WorkerLimits = rules.documents.worker
         self._proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "helpdesk.documents.worker", str(self.rules_dir),
+            [sys.executable, "-m", "helpdesk.documents.worker",
              str(self.limits.memory_mb), str(self.limits.cpu_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": _package_parent()},
         )
+        _write(self._proc.stdin, self.rules)
 
     @property
     def pid(self) -> int | None:
@@ -162,4 +169,4 @@ if __name__ == "__main__":
     # __main__.WorkerFailure (which the parent could not unpickle).
     from helpdesk.documents.worker import serve as _serve
 
-    _serve(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,82 @@
+"""The metrics file: Prometheus text format, for node_exporter's textfile
+collector (or any scraper that reads a file).
+
+A file rather than an HTTP endpoint: the daemon opens no port (its unit
+allows no listening socket), and the file is still there, with its last
+poll time, when the daemon is stuck or down, which is what an alert needs.
+It is rewritten atomically (temporary file, rename) after every cycle and
+every failed poll, so a scraper never reads half of it.
+
+Counters come from the records (see ``stats.py``): they survive restarts,
+so ``rate()`` only sees resets when the database is restored.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from . import stats
+from . import status as status_mod
+from .store import Store, now
+
+
+def render(store: Store, poll_failures_total: int = 0) -> str:
+    """The whole exposition, ending with a newline (the format requires it)."""
+    at = now()
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{label_text}}} {_number(value)}" if labels else f"{name} {_number(value)}")
+
+    metric("helpdesk_messages_received_total", "counter", "Inbound messages recorded, by kind.",
+           [({"kind": k}, n) for k, n in sorted(stats.inbound_counts(store).items())])
+    metric("helpdesk_emails_total", "counter", "Outgoing emails queued, by kind and delivery status.",
+           [({"kind": kind, "status": st}, n)
+            for kind, by_status in sorted(stats.outgoing_counts(store).items())
+            for st, n in sorted(by_status.items())])
+    metric("helpdesk_tickets", "gauge", "Tickets by state.",
+           [({"state": s}, n) for s, n in stats.tickets_by_state(store).items()])
+    backlog, oldest = stats.outbox_backlog(store)
+    metric("helpdesk_outbox_backlog", "gauge", "Outgoing emails waiting for delivery.", [({}, backlog)])
+    oldest_age = (at - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0
+    metric("helpdesk_outbox_oldest_pending_seconds", "gauge",
+           "Age of the oldest email waiting for delivery (0 when none).", [({}, oldest_age)])
+    metric("helpdesk_quarantine_open", "gauge", "Messages that could not be processed (helpdesk failed).",
+           [({}, stats.quarantine_open(store))])
+    metric("helpdesk_examination_pending", "gauge", "Tickets whose documents wait for examination.",
+           [({}, stats.examination_pending(store))])
+    daemon = status_mod.read(store)
+    last_ok = datetime.fromisoformat(daemon.last_poll_ok_at).timestamp() if daemon.last_poll_ok_at else 0
+    metric("helpdesk_last_successful_poll_timestamp_seconds", "gauge",
+           "Unix time of the last poll of the inbox that succeeded (0: never).", [({}, last_ok)])
+    metric("helpdesk_poll_failures_consecutive", "gauge",
+           "Failed polls of the inbox since the last success (0 when healthy).",
+           [({}, daemon.consecutive_failures)])
+    metric("helpdesk_poll_failures_total", "counter", "Failed polls of the inbox since the daemon started.",
+           [({}, poll_failures_total)])
+    metric("helpdesk_metrics_generated_timestamp_seconds", "gauge", "Unix time this file was written.",
+           [({}, at.timestamp())])
+    return "\n".join(lines) + "\n"
+
+
+def write(store: Store, path: Path, poll_failures_total: int = 0) -> None:
+    text = render(store, poll_failures_total)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o644)  # read by a monitoring agent under another user
+    os.replace(tmp, path)
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"

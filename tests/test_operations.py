@@ -1,0 +1,262 @@
+"""Running the service: logs (text and JSON), SIGHUP reload, stats, the
+metrics file, and a failing mailbox reported loudly."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpdesk import logs
+from helpdesk.rules import RULES_DIR
+
+from . import mails
+from .conftest import USER, Embedded, embedded_sections, maildir_deliver, networked_sections, write_config
+from .test_daemon import DaemonProcess, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+
+
+def helpdesk(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "helpdesk", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def metric_samples(path: Path) -> dict[tuple[str, tuple], float]:
+    """Parse the file with Prometheus' own parser: (name, labels) -> value."""
+    samples = {}
+    for family in text_string_to_metric_families(path.read_text(encoding="utf-8")):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+# -- logs -----------------------------------------------------------------
+
+def test_json_logs_are_one_object_a_line_with_radicado_and_message_id(tmp_path):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request(message_id="<pedido-1@alcaldia-prueba.gov.co>"))
+    result = helpdesk("--config", str(env.config_path), "run", "--once", "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    [intake] = [r for r in records if r.get("event") == "new_ticket"]
+    [radicado] = [r["radicado"] for r in env.store.query("SELECT radicado FROM tickets")]
+    assert intake["radicado"] == radicado
+    assert intake["message_id"] == "pedido-1@alcaldia-prueba.gov.co"
+    assert intake["level"] == "info"
+    # The requester's address is personal data: the log names tickets, not people.
+    assert mails.ENTITY not in result.stderr
+
+
+def test_text_logs_carry_the_same_context(tmp_path):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request(message_id="<pedido-2@alcaldia-prueba.gov.co>"))
+    result = helpdesk("--config", str(env.config_path), "run", "--once")
+    assert result.returncode == 0, result.stderr
+    [line] = [ln for ln in result.stderr.splitlines() if " new_ticket" in ln]
+    [radicado] = [r["radicado"] for r in env.store.query("SELECT radicado FROM tickets")]
+    assert f"radicado={radicado}" in line
+    assert "message_id=<pedido-2@alcaldia-prueba.gov.co>" in line
+    assert line[:4].isdigit()  # a timestamp, since stderr is not journald here
+
+
+def test_a_secret_that_reaches_a_log_message_is_masked():
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("helpdesk.test_mask")
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        logs.register_secret("s3cr3t-Clave-IMAP")
+        logger.error("login failed: server said %s", "AUTH s3cr3t-Clave-IMAP rejected", extra={"radicado": "GEL-2026-000001"})
+    finally:
+        logger.removeHandler(handler)
+    for formatter in (logs.TextFormatter(with_time=True), logs.JsonFormatter()):
+        line = formatter.format(records[0])
+        assert "s3cr3t-Clave-IMAP" not in line
+        assert logs.MASK in line and "GEL-2026-000001" in line
+
+
+def test_daemon_never_logs_the_mailbox_password(tmp_path, dovecot, smtp_server):
+    root = tmp_path / "h"
+    root.mkdir()
+    password = dovecot.password(USER)
+    path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server))
+    dovecot.append(USER, mails.request())
+    result = helpdesk("--config", str(path), "run", "--once", "--log-level", "DEBUG", "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stderr and password not in result.stdout
+
+
+# -- SIGHUP -----------------------------------------------------------------
+
+def _emails(outbox: Path) -> dict[str, tuple[str, str]]:
+    """File name of each delivered email -> (its kind, its plain-text body)."""
+    texts = {}
+    for path in sorted(outbox.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        texts[path.name] = (msg["X-Helpdesk-Kind"], msg.get_body(("plain",)).get_content())
+    return texts
+
+
+def test_sighup_reloads_templates_and_rules_and_keeps_the_old_ones_when_broken(tmp_path):
+    templates, rules = tmp_path / "templates", tmp_path / "rules"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    shutil.copytree(RULES_DIR, rules)
+    root = tmp_path / "h"
+    root.mkdir()
+    path = write_config(root / "config.toml", embedded_sections(
+        replies={"templates": str(templates)}, rules={"path": str(rules)}))
+    outbox = root / "outbox"
+
+    def deliver(subject: str) -> None:
+        maildir_deliver(root / "inbox", mails.request(subject=subject))
+
+    def emails_with(kind: str, text: str) -> int:
+        return sum(1 for k, body in _emails(outbox).values() if k == kind and text in body)
+
+    def count(kind: str) -> int:
+        return sum(1 for k, _ in _emails(outbox).values() if k == kind)
+
+    daemon = DaemonProcess(path)
+    try:
+        deliver("primera")
+        assert wait_until(lambda: count("correction") == 1, 20), daemon.output()
+
+        # Edited on disk, but not reloaded yet: still the old wording.
+        ack = templates / "ack.txt.j2"
+        ack.write_text(ack.read_text(encoding="utf-8") + "\nTEXTO NUEVO DEL ACUSE\n", encoding="utf-8")
+        problems = rules / "problems.toml"
+        problems.write_text(problems.read_text(encoding="utf-8").replace(
+            "Falta el formato de solicitud firmado", "REGLA NUEVA: falta el formato firmado"), encoding="utf-8")
+        deliver("segunda")
+        assert wait_until(lambda: count("correction") == 2, 20), daemon.output()
+        assert emails_with("ack", "TEXTO NUEVO DEL ACUSE") == 0
+        assert emails_with("correction", "REGLA NUEVA") == 0
+
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: "rules and templates reloaded" in daemon.output(), 10), daemon.output()
+        deliver("tercera")
+        assert wait_until(lambda: count("correction") == 3, 20), daemon.output()
+        assert emails_with("ack", "TEXTO NUEVO DEL ACUSE") == 1
+        assert emails_with("correction", "REGLA NUEVA") == 1
+
+        # A broken template: the reload is refused and the daemon goes on with the last good set.
+        (templates / "correction.txt.j2").write_text("{% if %}\n", encoding="utf-8")
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: "reload refused" in daemon.output(), 10), daemon.output()
+        deliver("cuarta")
+        assert wait_until(lambda: count("correction") == 4, 20), daemon.output()
+        assert emails_with("correction", "REGLA NUEVA") == 2
+        assert daemon.proc.poll() is None
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.output()
+    assert "correction.txt.j2" in daemon.output()  # the error names the file
+    assert "Traceback" not in daemon.output()
+
+
+# -- stats and metrics --------------------------------------------------------
+
+def _three_tickets(tmp_path) -> Embedded:
+    env = Embedded(tmp_path)
+    for n in range(3):
+        env.deliver(mails.request(subject=f"solicitud {n}"))
+    env.run_once()
+    return env
+
+
+def test_stats_counts_states_days_steps_and_failures(tmp_path):
+    env = _three_tickets(tmp_path)
+    with env.store.transaction() as conn:
+        # One delivery failed for good, one ticket is old.
+        conn.execute("UPDATE outbox SET status = 'failed', last_error = '550 no existe' "
+                     "WHERE id = (SELECT min(id) FROM outbox WHERE kind = 'correction')")
+        conn.execute("UPDATE tickets SET created_at = '2020-01-01T00:00:00+00:00' WHERE id = 1")
+    result = helpdesk("--config", str(env.config_path), "stats", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["by_state"]["needs_correction"] == 3
+    assert sum(figures["per_day"].values()) == 2  # the old one is outside the 14 days
+    assert figures["ages"]["needs_correction"]["count"] == 3
+    assert figures["ages"]["needs_correction"]["oldest"] > 365 * 86400
+    assert figures["steps"]["ack_sent"]["count"] == 2
+    assert figures["steps"]["examined"]["count"] == 2
+    assert figures["steps"]["reset_sent"]["count"] == 0
+    assert figures["delivery_failures"] == 1
+    assert figures["daemon"]["last_poll_ok_at"] is not None
+
+    text = helpdesk("--config", str(env.config_path), "stats")
+    assert text.returncode == 0, text.stderr
+    assert "requiere corrección" in text.stdout and "fallidos: 1" in text.stdout
+    assert "helpdesk outbox" in text.stdout
+
+
+def test_metrics_file_is_valid_prometheus_text_matching_the_records(tmp_path):
+    env = _three_tickets(tmp_path)
+    started = time.time()
+    result = helpdesk("--config", str(env.config_path), "run", "--once")
+    assert result.returncode == 0, result.stderr
+    samples = metric_samples(tmp_path / "metrics.prom")
+    assert samples[("helpdesk_tickets", (("state", "needs_correction"),))] == 3
+    assert samples[("helpdesk_messages_received_total", (("kind", "request"),))] == 3
+    sent_acks = env.store.one("SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'")[0]
+    assert samples[("helpdesk_emails_total", (("kind", "ack"), ("status", "sent")))] == sent_acks == 3
+    assert samples[("helpdesk_outbox_backlog", ())] == 0
+    assert started - 2 <= samples[("helpdesk_last_successful_poll_timestamp_seconds", ())] <= time.time() + 1
+    assert samples[("helpdesk_poll_failures_consecutive", ())] == 0
+
+
+def test_metrics_disabled_writes_no_file(tmp_path):
+    env = Embedded(tmp_path, metrics={"enabled": False})
+    result = helpdesk("--config", str(env.config_path), "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.rglob("*.prom"))
+
+
+# -- a mailbox that keeps failing -------------------------------------------
+
+def test_poll_that_keeps_failing_is_logged_every_time_and_counted(tmp_path, dovecot, smtp_server):
+    root = tmp_path / "h"
+    root.mkdir()
+    path = write_config(root / "config.toml", networked_sections(
+        dovecot, smtp_server, inbox={"password": "clave-equivocada"}))
+    daemon = DaemonProcess(path, "--log-format", "json")
+    try:
+        assert wait_until(lambda: daemon.output().count('"event": "poll_failed"') >= 3, 30), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    failures = [json.loads(line) for line in daemon.output().splitlines() if '"poll_failed"' in line]
+    assert all(r["level"] == "error" for r in failures)
+    assert [int(r["message"].split("(")[1].split()[0]) for r in failures[:3]] == [1, 2, 3]
+    samples = metric_samples(root / "metrics.prom")
+    assert samples[("helpdesk_poll_failures_consecutive", ())] >= 3
+    assert samples[("helpdesk_poll_failures_total", ())] >= 3
+    assert samples[("helpdesk_last_successful_poll_timestamp_seconds", ())] == 0
+
+    shown = helpdesk("--config", str(path), "stats")
+    assert "ATENCIÓN" in shown.stdout and "consultas fallidas seguidas" in shown.stdout
+
+    # With the right password the next poll succeeds and the count goes back to zero.
+    write_config(path, networked_sections(dovecot, smtp_server))
+    assert helpdesk("--config", str(path), "run", "--once").returncode == 0
+    samples = metric_samples(root / "metrics.prom")
+    assert samples[("helpdesk_poll_failures_consecutive", ())] == 0
+    assert samples[("helpdesk_last_successful_poll_timestamp_seconds", ())] > 0
+    assert "ATENCIÓN" not in helpdesk("--config", str(path), "stats").stdout
