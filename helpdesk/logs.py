@@ -110,4 +110,8 @@ def setup(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    # --log-level applies to our own lines. Libraries stay at WARNING: at
+    # DEBUG imapclient dumps the protocol, whole messages included, which
+    # is personal data that has no place in the journal.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("helpdesk").setLevel(level)

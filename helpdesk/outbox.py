@@ -48,6 +48,11 @@ class OutboxRow:
     raw: bytes
     attempts: int
     deadline: str
+    radicado: str | None = None  # for the log line
+
+    def log_context(self, event: str) -> dict:
+        """Log fields: the ticket, the email and its kind; never the recipient (personal data)."""
+        return {"event": event, "radicado": self.radicado, "message_id": self.message_id, "kind": self.kind}
 
 
 def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive: bool = False) -> int:
@@ -83,8 +88,9 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
 
 def due(store: Store, limit: int = 100) -> list[OutboxRow]:
     rows = store.query(
-        "SELECT id, ticket_id, kind, message_id, mail_from, rcpt_to, raw, attempts, deadline FROM outbox "
-        "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        "SELECT o.id, o.ticket_id, o.kind, o.message_id, o.mail_from, o.rcpt_to, o.raw, o.attempts, o.deadline, "
+        "t.radicado FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id "
+        "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
         (iso(), limit),
     )
     return [OutboxRow(**dict(r)) for r in rows]
@@ -147,7 +153,9 @@ def mark_failure(store: Store, config: Config, row: OutboxRow, error: DeliveryEr
         if give_up and row.ticket_id:
             record_event(conn, row.ticket_id, "sistema", "envío fallido", f"{row.kind} a {row.rcpt_to}: {error}")
     level = logging.ERROR if give_up else logging.WARNING
-    log.log(level, "delivery %s of %s to %s: %s", "failed" if give_up else "deferred", row.message_id, row.rcpt_to, error)
+    outcome = "failed" if give_up else "deferred"
+    log.log(level, "delivery %s after %d attempt(s): %s", outcome, attempts, error,
+            extra=row.log_context(f"delivery_{outcome}"))
 
 
 class FileTransport:
@@ -168,7 +176,7 @@ class FileTransport:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
             mark_sent(store, row)
-            log.info("written %s (%s) to %s", row.message_id, row.kind, target)
+            log.info("written to %s", target.name, extra=row.log_context("sent"))
         return len(rows), 0
 
 
@@ -205,7 +213,7 @@ class SmtpTransport:
                     continue
                 mark_sent(store, row)
                 sent += 1
-                log.info("sent %s (%s) to %s", row.message_id, row.kind, row.rcpt_to)
+                log.info("sent over SMTP", extra=row.log_context("sent"))
         except DeliveryError as exc:
             log.warning("SMTP connection lost: %s", exc)
         finally:

@@ -134,7 +134,8 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
     if over_daily_cap(conn, config, intake.requester):
         add_finding(conn, ticket.id, "warning", "reply_cap_reached",
                     f"{intake.requester} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy")
-        log.warning("%s: daily reply cap reached for %s, no ack", ticket.radicado, intake.requester)
+        log.warning("daily reply cap reached for the requester, no ack",
+                    extra={"event": "reply_cap", "radicado": ticket.radicado, "message_id": intake.message_id})
         return Outcome("new_ticket", intake.message_id, ticket.radicado)
     reply = renderer.build(
         "ack",

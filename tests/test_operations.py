@@ -93,15 +93,21 @@ def test_a_secret_that_reaches_a_log_message_is_masked():
         assert logs.MASK in line and "GEL-2026-000001" in line
 
 
-def test_daemon_never_logs_the_mailbox_password(tmp_path, dovecot, smtp_server):
+def test_imap_and_smtp_logs_name_the_ticket_never_the_password_or_the_requester(tmp_path, dovecot, smtp_server):
     root = tmp_path / "h"
     root.mkdir()
     password = dovecot.password(USER)
     path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server))
-    dovecot.append(USER, mails.request())
+    dovecot.append(USER, mails.request(message_id="<pedido-3@alcaldia-prueba.gov.co>"))
     result = helpdesk("--config", str(path), "run", "--once", "--log-level", "DEBUG", "--log-format", "json")
     assert result.returncode == 0, result.stderr
     assert password not in result.stderr and password not in result.stdout
+    assert mails.ENTITY not in result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    [intake] = [r for r in records if r.get("event") == "new_ticket"]
+    sent = [r for r in records if r.get("event") == "sent"]
+    assert sorted(r["kind"] for r in sent) == ["ack", "correction"]
+    assert all(r["radicado"] == intake["radicado"] and r["message_id"] for r in sent)
 
 
 # -- SIGHUP -----------------------------------------------------------------
