@@ -44,6 +44,8 @@ def backup(config: Config, target: Path) -> dict:
     copied = _copy_tree(config.raw_dir, target / "raw")
     missing = [d for d in needed if not (target / "raw" / d[:2] / f"{d}.eml").exists()]
     if missing:
+        missing = _purged_meanwhile(config, dest_path, missing)
+    if missing:
         raise Refused(f"faltan {len(missing)} mensajes en el almacén de correo original; la copia está incompleta")
     manifest = {"created_at": iso(), "database": "helpdesk.db", "raw_files": copied, **counts}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -80,7 +82,33 @@ def _copy_tree(src: Path, dst: Path) -> int:
         if target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copyfile(path, target)
+        try:
+            shutil.copyfile(path, target)
+        except FileNotFoundError:
+            continue  # removed by the retention policy while we copied
         os.chmod(target, 0o600)
         copied += 1
     return copied
+
+
+def _purged_meanwhile(config: Config, snapshot: Path, missing: list[str]) -> list[str]:
+    """Files the daily retention run removed after the snapshot was taken:
+    mark them purged in the copy, as the live database already does; return
+    the ones that are really missing."""
+    live = sqlite3.connect(str(config.database_path), timeout=30)
+    copy = sqlite3.connect(str(snapshot))
+    still_missing = []
+    try:
+        for digest in missing:
+            purged = live.execute("SELECT max(raw_purged_at) FROM messages WHERE sha256 = ? "
+                                  "AND raw_purged_at IS NOT NULL", (digest,)).fetchone()[0]
+            if purged is None:
+                still_missing.append(digest)
+                continue
+            with copy:
+                copy.execute("UPDATE messages SET raw_purged_at = ? WHERE sha256 = ? AND raw_purged_at IS NULL",
+                             (purged, digest))
+    finally:
+        live.close()
+        copy.close()
+    return still_missing

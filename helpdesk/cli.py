@@ -53,6 +53,9 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Mesa de ayuda por correo para el reinicio de claves de entidades públicas."""
     ctx.obj = Context(config_path)
+    # Warnings of any command (a worker replaced, a file already gone) go
+    # through our formatter, secrets masked; `run` sets its own level.
+    logs.setup("WARNING")
 
 
 @cli.command()
@@ -72,6 +75,12 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
 
     Ejemplo: helpdesk --config /etc/helpdesk/config.toml run --log-format json
     """
+    # Signals are caught from the first line: SIGHUP's default action is to
+    # exit, and systemd does not restart a service that a reload right
+    # after its start would have ended that way.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda signum, _frame: early.append(signum))
     from .daemon import Daemon
 
     logs.setup(log_level, log_format)
@@ -79,6 +88,13 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
     for secret in (config.inbox_password(), config.smtp_password(), config.ldap_password()):
         logs.register_secret(secret)
     daemon = Daemon(config, ctx.store)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.stop())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+    if signal.SIGTERM in early or signal.SIGINT in early:
+        daemon.stop()
+    elif signal.SIGHUP in early:
+        daemon.request_reload()
     if once:
         try:
             outcomes = daemon.run_once()
@@ -87,9 +103,6 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
             daemon.close()
         click.echo(f"Mensajes procesados: {len(outcomes)}")
         return
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: daemon.stop())
-    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
     daemon.run_forever()
 
 

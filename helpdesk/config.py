@@ -443,13 +443,7 @@ def _secret(config: Config, section: str, sec) -> str:
             )
         return value
     if sec.password_file:
-        # systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY.
-        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-        candidate = Path(sec.password_file)
-        if cred_dir and not candidate.is_absolute() and (Path(cred_dir) / candidate).exists():
-            candidate = Path(cred_dir) / candidate
-        else:
-            candidate = config.path(sec.password_file)
+        candidate = config.credential_path(sec.password_file)
         try:
             return candidate.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:

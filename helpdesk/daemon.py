@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from datetime import datetime, timezone
 
 from . import examination, metrics, outbox, pipeline, quarantine, retention, status
@@ -51,7 +50,6 @@ class Daemon:
         self.source = open_source(config, store)
         self.stopping = False
         self.reload_requested = False
-        self.poll_failures_total = 0
         self.next_retention = 0.0  # monotonic; 0: at the first idle moment
 
     def stop(self) -> None:
@@ -80,6 +78,10 @@ class Daemon:
             log.error("reload refused, the previous rules and templates stay in use: %s", exc,
                       extra={"event": "reload_failed"})
             return False
+        except Exception:  # a bug in loading must not stop the mail either
+            log.exception("reload refused, the previous rules and templates stay in use",
+                          extra={"event": "reload_failed"})
+            return False
         self.rules, self.renderer = rules, renderer
         self.worker.close()
         self.worker = Worker(rules)
@@ -107,7 +109,7 @@ class Daemon:
         try:
             outcome = pipeline.process(self.store, self.config, self.renderer, self.rules, raw, sha256)
         except Exception as exc:  # any bug or hostile input: quarantine, go on
-            log.error("quarantined %s (sha256 %s): %s\n%s", ref, sha256[:12], exc, traceback.format_exc(),
+            log.error("quarantined %s (sha256 %s): %s", ref, sha256[:12], exc, exc_info=True,
                       extra={"event": "quarantined"})
             quarantine.add(self.store, sha256, ref, f"{type(exc).__name__}: {exc}")
             return Outcome("quarantined", "", reason=f"{type(exc).__name__}: {exc}")
@@ -186,13 +188,12 @@ class Daemon:
                 # Loud every time, and counted: a mailbox that keeps failing
                 # (wrong password, expired token, bad certificate) must be
                 # seen in the journal and by monitoring, never skipped.
-                self.poll_failures_total += 1
                 failures = status.poll_failed(self.store, str(exc))
                 log.error("inbox unavailable (%d consecutive failures), retrying in %.0f s: %s",
                           failures, backoff, exc, extra={"event": "poll_failed"})
                 self.write_metrics()
                 self.source.close()
-                interruptible_sleep(backoff, lambda: self.stopping)
+                interruptible_sleep(backoff, self._interrupted)
                 backoff = min(backoff * 2, self.config.inbox.reconnect_max_seconds)
         self.close()
         log.info("stopped")
@@ -213,7 +214,7 @@ class Daemon:
         if path is None:
             return
         try:
-            metrics.write(self.store, path, self.poll_failures_total)
+            metrics.write(self.store, path)
         except OSError as exc:
             log.error("cannot write the metrics file: %s", exc, extra={"event": "metrics_failed"})
 

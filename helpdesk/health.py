@@ -31,7 +31,7 @@ class Check:
 
 
 def run_checks(config: Config) -> list[Check]:
-    checks = [_rules(config), _database(config), _inbox(config), _smtp(config)]
+    checks = [_rules(config), _templates(config), _database(config), _inbox(config), _smtp(config)]
     return checks
 
 
@@ -43,6 +43,17 @@ def _rules(config: Config) -> Check:
     except HelpdeskError as exc:
         return Check("reglas", False, str(exc), "corrija el archivo de reglas indicado")
     return Check("configuración", True, f"{config.source_path} y las reglas de {config.rules_dir} son válidas")
+
+
+def _templates(config: Config) -> Check:
+    """The same compile a start or a SIGHUP does: test an edit before `systemctl reload`."""
+    from .replies import Renderer
+
+    try:
+        Renderer(config)
+    except HelpdeskError as exc:
+        return Check("plantillas", False, str(exc), "corrija la plantilla indicada y repita helpdesk check")
+    return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas y son válidas")
 
 
 def _database(config: Config) -> Check:

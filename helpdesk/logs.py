@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 
@@ -42,6 +43,14 @@ def _mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def without_addresses(text: str) -> str:
+    """Server replies quote the recipient ("550 5.1.1 <x@y>"); the log keeps the reason only."""
+    return _ADDRESS.sub("[dirección]", text)
 
 
 def _context(record: logging.LogRecord) -> dict:

@@ -22,7 +22,7 @@ from . import status as status_mod
 from .store import Store, now
 
 
-def render(store: Store, poll_failures_total: int = 0) -> str:
+def render(store: Store) -> str:
     """The whole exposition, ending with a newline (the format requires it)."""
     at = now()
     lines: list[str] = []
@@ -36,9 +36,13 @@ def render(store: Store, poll_failures_total: int = 0) -> str:
 
     metric("helpdesk_messages_received_total", "counter", "Inbound messages recorded, by kind.",
            [({"kind": k}, n) for k, n in sorted(stats.inbound_counts(store).items())])
-    metric("helpdesk_emails_total", "counter", "Outgoing emails queued, by kind and delivery status.",
+    outgoing = stats.outgoing_counts(store)
+    metric("helpdesk_emails_queued_total", "counter", "Outgoing emails queued, by kind.",
+           [({"kind": kind}, sum(by_status.values())) for kind, by_status in sorted(outgoing.items())])
+    # A gauge: an email moves from pending to sent, so these go down too.
+    metric("helpdesk_emails", "gauge", "Outgoing emails by kind and delivery status (pending, sent, failed, bounced).",
            [({"kind": kind, "status": st}, n)
-            for kind, by_status in sorted(stats.outgoing_counts(store).items())
+            for kind, by_status in sorted(outgoing.items())
             for st, n in sorted(by_status.items())])
     metric("helpdesk_tickets", "gauge", "Tickets by state.",
            [({"state": s}, n) for s, n in stats.tickets_by_state(store).items()])
@@ -58,15 +62,15 @@ def render(store: Store, poll_failures_total: int = 0) -> str:
     metric("helpdesk_poll_failures_consecutive", "gauge",
            "Failed polls of the inbox since the last success (0 when healthy).",
            [({}, daemon.consecutive_failures)])
-    metric("helpdesk_poll_failures_total", "counter", "Failed polls of the inbox since the daemon started.",
-           [({}, poll_failures_total)])
+    metric("helpdesk_poll_failures_total", "counter", "Failed polls of the inbox (kept across restarts).",
+           [({}, daemon.total_failures)])
     metric("helpdesk_metrics_generated_timestamp_seconds", "gauge", "Unix time this file was written.",
            [({}, at.timestamp())])
     return "\n".join(lines) + "\n"
 
 
-def write(store: Store, path: Path, poll_failures_total: int = 0) -> None:
-    text = render(store, poll_failures_total)
+def write(store: Store, path: Path) -> None:
+    text = render(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from . import logs
 from .config import Config, SmtpConfig
 from .errors import DeliveryError
 from .oauth import TokenSource, TokenUnavailable, token_source
@@ -154,7 +155,7 @@ def mark_failure(store: Store, config: Config, row: OutboxRow, error: DeliveryEr
             record_event(conn, row.ticket_id, "sistema", "envío fallido", f"{row.kind} a {row.rcpt_to}: {error}")
     level = logging.ERROR if give_up else logging.WARNING
     outcome = "failed" if give_up else "deferred"
-    log.log(level, "delivery %s after %d attempt(s): %s", outcome, attempts, error,
+    log.log(level, "delivery %s after %d attempt(s): %s", outcome, attempts, logs.without_addresses(str(error)),
             extra=row.log_context(f"delivery_{outcome}"))
 
 

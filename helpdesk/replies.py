@@ -24,6 +24,9 @@ from .config import Config
 from .errors import ConfigError
 from .message import address_header, clean_text, domain_of
 
+# Every email kind (CONTRACT §5); each needs its three templates.
+KINDS = ("ack", "correction", "accepted", "reset", "rejected")
+
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
 
@@ -63,12 +66,23 @@ class Renderer:
         self._compile_all()
 
     def _compile_all(self) -> None:
-        """Compile every template now, so a syntax error stops the start or the reload."""
-        for name in self.env.list_templates(extensions=["j2"]):
+        """Compile every template now, so a missing, unreadable or broken
+        one stops the start or the reload instead of a message later."""
+        folder = self.config.templates_dir
+        present = set(self.env.list_templates(extensions=["j2"]))
+        for kind in KINDS:
+            for part in ("subject", "txt", "html"):
+                if f"{kind}.{part}.j2" not in present:
+                    raise ConfigError(f"{folder / f'{kind}.{part}.j2'}: falta la plantilla")
+        for name in sorted(present):
             try:
                 self.env.get_template(name)
             except TemplateSyntaxError as exc:
                 raise ConfigError(f"{exc.filename or name}:{exc.lineno}: plantilla inválida: {exc.message}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{folder / name}: no está en UTF-8; guárdela con codificación UTF-8") from None
+            except OSError as exc:
+                raise ConfigError(f"{folder / name}: no se puede leer: {exc.strerror}") from None
 
     def render(self, kind: str, context: dict) -> tuple[str, str, str]:
         """(subject, text, html) of one kind."""

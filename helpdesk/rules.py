@@ -120,6 +120,10 @@ def _read(path: Path) -> _Reader:
         raise ConfigError(f"{path}: no existe el archivo de reglas") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML inválido: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: no está en UTF-8; guárdelo con codificación UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: no se puede leer: {exc.strerror}") from None
 
 
 def load_form(rules_dir: Path = RULES_DIR) -> FormRules:

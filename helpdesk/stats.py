@@ -9,6 +9,7 @@ a restart, and two processes always agree.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -185,7 +186,8 @@ def _median(values: list[float]) -> float | None:
 def _percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
-    index = min(len(sorted_values) - 1, int(q * len(sorted_values)))
+    # Nearest rank: the smallest value with at least q of the values at or below it.
+    index = max(0, math.ceil(q * len(sorted_values)) - 1)
     return sorted_values[index]
 
 
@@ -196,7 +198,7 @@ def report(s: Stats) -> list[str]:
 
     out = ["Solicitudes por estado:"]
     out += [f"  {STATE_LABELS[state]:<26} {n}" for state, n in s.by_state.items()]
-    out.append(f"Solicitudes recibidas por día (últimos {s.days} días):")
+    out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas en UTC):")
     out += [f"  {day}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():

@@ -13,6 +13,7 @@ from .store import Store, iso
 
 LAST_POLL_OK = "last_poll_ok_at"
 CONSECUTIVE_FAILURES = "poll_failures"
+TOTAL_FAILURES = "poll_failures_total"
 LAST_ERROR = "last_poll_error"
 LAST_ERROR_AT = "last_poll_error_at"
 
@@ -21,6 +22,7 @@ LAST_ERROR_AT = "last_poll_error_at"
 class DaemonStatus:
     last_poll_ok_at: str | None
     consecutive_failures: int
+    total_failures: int
     last_error: str | None
     last_error_at: str | None
 
@@ -34,9 +36,9 @@ def poll_succeeded(store: Store) -> None:
 def poll_failed(store: Store, error: str) -> int:
     """Record one more failed poll; return how many in a row."""
     with store.transaction() as conn:
-        row = conn.execute("SELECT value FROM daemon_status WHERE key = ?", (CONSECUTIVE_FAILURES,)).fetchone()
-        failures = int(row["value"]) + 1 if row else 1
+        failures = _get_int(conn, CONSECUTIVE_FAILURES) + 1
         _put(conn, CONSECUTIVE_FAILURES, str(failures))
+        _put(conn, TOTAL_FAILURES, str(_get_int(conn, TOTAL_FAILURES) + 1))
         _put(conn, LAST_ERROR, error[:500])
         _put(conn, LAST_ERROR_AT, iso())
     return failures
@@ -47,9 +49,15 @@ def read(store: Store) -> DaemonStatus:
     return DaemonStatus(
         last_poll_ok_at=values.get(LAST_POLL_OK),
         consecutive_failures=int(values.get(CONSECUTIVE_FAILURES, "0")),
+        total_failures=int(values.get(TOTAL_FAILURES, "0")),
         last_error=values.get(LAST_ERROR),
         last_error_at=values.get(LAST_ERROR_AT),
     )
+
+
+def _get_int(conn, key: str) -> int:
+    row = conn.execute("SELECT value FROM daemon_status WHERE key = ?", (key,)).fetchone()
+    return int(row["value"]) if row else 0
 
 
 def _put(conn, key: str, value: str) -> None:

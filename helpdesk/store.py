@@ -236,6 +236,9 @@ class Store:
         digest = hashlib.sha256(raw).hexdigest()
         target = self.raw_path(digest)
         if target.exists():
+            # Fresh again: retention removes a file no row names only once
+            # it is old, and this one is about to be named.
+            os.utime(target)
             return digest
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")

@@ -53,3 +53,18 @@ def test_smtp_wrong_credentials_and_untrusted_certificate(tmp_path, dovecot):
         assert result.returncode == 1 and "smtp.ca_file" in result.stdout
         sections = networked_sections(dovecot, smtp, smtp={"security": "ssl", "ca_file": str(smtp.ca_path)})
         assert check(write_config(tmp_path / "c.toml", sections)).returncode == 0
+
+
+def test_broken_template_is_named_before_a_reload(tmp_path, dovecot, smtp_server):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    sections = networked_sections(dovecot, smtp_server, replies={"templates": str(templates)})
+    path = write_config(tmp_path / "config.toml", sections)
+    assert any(line.startswith("OK") and "plantillas" in line for line in check(path).stdout.splitlines())
+    (templates / "rejected.html.j2").write_text("{{ radicado }\n", encoding="utf-8")
+    result = check(path)
+    assert result.returncode == 1
+    assert "FALLA plantillas" in result.stdout and "rejected.html.j2:1: plantilla inválida" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -102,6 +102,7 @@ def test_imap_and_smtp_logs_name_the_ticket_never_the_password_or_the_requester(
     result = helpdesk("--config", str(path), "run", "--once", "--log-level", "DEBUG", "--log-format", "json")
     assert result.returncode == 0, result.stderr
     assert password not in result.stderr and password not in result.stdout
+    assert logs.MASK not in result.stderr  # never reached a line at all, not even masked
     assert mails.ENTITY not in result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]
     [intake] = [r for r in records if r.get("event") == "new_ticket"]
@@ -223,7 +224,12 @@ def test_metrics_file_is_valid_prometheus_text_matching_the_records(tmp_path):
     assert samples[("helpdesk_tickets", (("state", "needs_correction"),))] == 3
     assert samples[("helpdesk_messages_received_total", (("kind", "request"),))] == 3
     sent_acks = env.store.one("SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'")[0]
-    assert samples[("helpdesk_emails_total", (("kind", "ack"), ("status", "sent")))] == sent_acks == 3
+    assert samples[("helpdesk_emails", (("kind", "ack"), ("status", "sent")))] == sent_acks == 3
+    assert samples[("helpdesk_emails_queued_total", (("kind", "ack"),))] == 3
+    types = {f.name: f.type for f in text_string_to_metric_families((tmp_path / "metrics.prom").read_text())}
+    # Counters only ever grow (rate() reads a fall as a restart); what can fall is a gauge.
+    assert types["helpdesk_emails_queued"] == types["helpdesk_messages_received"] == "counter"
+    assert types["helpdesk_emails"] == types["helpdesk_tickets"] == types["helpdesk_outbox_backlog"] == "gauge"
     assert samples[("helpdesk_outbox_backlog", ())] == 0
     assert started - 2 <= samples[("helpdesk_last_successful_poll_timestamp_seconds", ())] <= time.time() + 1
     assert samples[("helpdesk_poll_failures_consecutive", ())] == 0
@@ -266,3 +272,71 @@ def test_poll_that_keeps_failing_is_logged_every_time_and_counted(tmp_path, dove
     assert samples[("helpdesk_poll_failures_consecutive", ())] == 0
     assert samples[("helpdesk_last_successful_poll_timestamp_seconds", ())] > 0
     assert "ATENCIÓN" not in helpdesk("--config", str(path), "stats").stdout
+
+
+# -- what a reload swaps ----------------------------------------------------
+
+def test_a_replaced_worker_uses_the_daemons_rules_not_the_files_on_disk():
+    import dataclasses
+
+    import psutil
+
+    from helpdesk.documents.examine import FileFacts
+    from helpdesk.documents.worker import Worker
+    from helpdesk.rules import load_all
+
+    from . import docfiles
+
+    on_disk = load_all(RULES_DIR)
+    assert on_disk.documents.limits.max_zip_members < 60
+    # The daemon's rules (as loaded at start or on SIGHUP) differ from the disk's.
+    rules = dataclasses.replace(on_disk, documents=dataclasses.replace(
+        on_disk.documents, limits=dataclasses.replace(on_disk.documents.limits, max_zip_members=100)))
+    worker = Worker(rules)
+    try:
+        pids = set()
+        for _ in range(2):
+            facts = worker.examine("documentos.zip", docfiles.many_members_zip(60))
+            assert isinstance(facts, FileFacts) and "máximo" not in (facts.error or ""), facts
+            pids.add(worker.pid)
+            # Killed between two files: the next file goes to a new worker,
+            # without being blamed for the death of the old one.
+            process = psutil.Process(worker.pid)
+            process.kill()
+            process.wait(5)
+        assert len(pids) == 2
+    finally:
+        worker.close()
+
+
+def test_reload_refuses_unreadable_or_missing_templates_and_keeps_the_old_ones(tmp_path, caplog):
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    env = Embedded(tmp_path / "h", replies={"templates": str(templates)})
+    renderer = env.daemon.renderer
+    (templates / "ack.txt.j2").write_bytes("Señor alcalde".encode("cp1252"))
+    assert env.daemon.reload() is False
+    assert "ack.txt.j2: no está en UTF-8" in caplog.text
+    (templates / "ack.txt.j2").unlink()
+    assert env.daemon.reload() is False
+    assert "ack.txt.j2: falta la plantilla" in caplog.text
+    assert env.daemon.renderer is renderer
+    env.deliver(mails.request())
+    [outcome] = env.run_once()
+    assert outcome.replies == ["ack"] and env.sent()  # still answered, with the last good templates
+
+
+def test_sighup_during_imap_idle_reloads_at_once(tmp_path, dovecot, smtp_server):
+    root = tmp_path / "h"
+    root.mkdir()
+    path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server))
+    daemon = DaemonProcess(path)
+    try:
+        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        time.sleep(1)  # in IDLE now, which restarts only every 600 s
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: "rules and templates reloaded" in daemon.output(), 5), daemon.output()
+        dovecot.append(USER, mails.request())
+        assert smtp_server.wait_for(1, timeout=10), daemon.output()
+    finally:
+        assert daemon.stop() == 0

@@ -7,6 +7,7 @@ age is simulated by moving their timestamps back with SQL."""
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -403,3 +404,25 @@ def test_the_running_daemon_applies_the_policy_without_being_asked(env, tmp_path
     assert recent_raw.exists()
     [line] = [ln for ln in daemon.output().splitlines() if "event=purged" in ln]
     assert f"radicado={old}" in line
+
+
+def test_a_backup_that_overlaps_the_daily_purge_is_complete_and_marks_what_went(env, tmp_path, monkeypatch):
+    from helpdesk import backup
+
+    radicado = resolved(env, tmp_path)
+    age(env, radicado, 400)
+    [raw] = raw_files(env, radicado)
+    real_copy = backup._copy_tree
+
+    def purge_then_copy(src, dst):
+        # The daemon's daily run lands between the database snapshot and the file copy.
+        retention.purge(env.store, env.config)
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(backup, "_copy_tree", purge_then_copy)
+    manifest = backup.backup(env.config, tmp_path / "copia")
+    assert not raw.exists() and manifest["tickets"] >= 1
+    copy = sqlite3.connect(tmp_path / "copia" / "helpdesk.db")
+    [(purged_at,)] = copy.execute("SELECT raw_purged_at FROM messages WHERE sha256 = ?", (raw.stem,)).fetchall()
+    copy.close()
+    assert purged_at  # the copy says the mail is gone, so restoring it needs no file

@@ -138,12 +138,17 @@ class Worker:
                 except OSError:
                     pass
 
-    def examine(self, filename: str, data: bytes) -> FileFacts | WorkerFailure:
+    def _send(self, filename: str, data: bytes) -> None:
+        """Hand one file to a living worker; one that died since the last
+        file (an operator, the OOM killer) is reaped by poll() and replaced."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
+        _write(self._proc.stdin, (filename, data))
+
+    def examine(self, filename: str, data: bytes) -> FileFacts | WorkerFailure:
         started = time.monotonic()
         try:
-            _write(self._proc.stdin, (filename, data))
+            self._send(filename, data)
             ready, _, _ = select.select([self._proc.stdout], [], [], self.limits.timeout_seconds)
             if ready:
                 return _read(self._proc.stdout)
