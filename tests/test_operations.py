@@ -340,3 +340,13 @@ def test_sighup_during_imap_idle_reloads_at_once(tmp_path, dovecot, smtp_server)
         assert smtp_server.wait_for(1, timeout=10), daemon.output()
     finally:
         assert daemon.stop() == 0
+
+
+def test_stats_durations_and_percentile_read_as_a_person_expects():
+    from helpdesk import stats
+
+    assert [stats.duration(s) for s in (None, 42, 240, 7500, 3 * 86400 + 4 * 3600)] == \
+        ["-", "42 s", "4 min", "2 h 5 min", "3 d 4 h"]
+    assert stats._percentile(list(range(1, 11)), 0.9) == 9  # nearest rank, not the maximum
+    assert stats._percentile([5.0], 0.9) == 5.0
+    assert stats._percentile([], 0.9) is None
