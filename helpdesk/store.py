@@ -172,6 +172,14 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 6: the figures (stats, metrics file) group the outbox by kind and
+    # status and join it by ticket. Without covering indexes every read
+    # walked the table, and those columns sit after the raw email in each
+    # row, so SQLite followed every body's overflow pages to reach them.
+    """
+    CREATE INDEX outbox_kind_status ON outbox(kind, status);
+    CREATE INDEX outbox_ticket ON outbox(ticket_id, kind, created_at, sent_at);
+    """,
 ]
 
 
