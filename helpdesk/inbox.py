@@ -173,8 +173,7 @@ class ImapSource:
         if not offered:
             return (f"{where}: el servidor no ofrece XOAUTH2; use inbox.auth = \"password\" "
                     f"o el servidor IMAP del proveedor. El servidor dijo: {_text(exc)}")
-        return (f"{where}: el servidor rechazó el token de acceso (XOAUTH2) de {cfg.username}; "
-                f"probablemente caducó. Renuévelo: {self.tokens.renew_hint()}. El servidor dijo: {_text(exc)}")
+        return f"{where}: {self.tokens.refused(cfg.username, _text(exc))}"
 
     def close(self) -> None:
         client, self.client = self.client, None

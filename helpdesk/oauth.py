@@ -63,6 +63,11 @@ class TokenSource:
         return (f"revise que {self.command[0]} ({self.key}) obtenga un token nuevo "
                 "(p. ej. que el token de refresco siga vigente)")
 
+    def refused(self, username: str, said: str) -> str:
+        """Spanish: the server refused the token; the same words for IMAP and SMTP."""
+        return (f"el servidor rechazó el token de acceso (XOAUTH2) de {username}; probablemente caducó. "
+                f"Renuévelo: {self.renew_hint()}. El servidor dijo: {said}")
+
     def read(self) -> str:
         """The current access token, read now; raise TokenUnavailable."""
         text = self._read_file() if self.file else self._run_command()

@@ -285,12 +285,8 @@ class SmtpTransport:
         if 400 <= exc.code < 500:
             return DeliveryError(f"autenticación SMTP (XOAUTH2) con {smtp.host}:{smtp.port} falló temporalmente; "
                                  f"se reintentará. El servidor dijo: {said}", permanent=False)
-        return DeliveryError(
-            f"autenticación SMTP rechazada: {smtp.host}:{smtp.port} rechazó el token de acceso (XOAUTH2) de "
-            f"{smtp.username}; probablemente caducó. Renuévelo: {self.tokens.renew_hint()}. "
-            f"El servidor dijo: {said}",
-            permanent=False,
-        )
+        return DeliveryError(f"autenticación SMTP rechazada: {smtp.host}:{smtp.port}: "
+                             f"{self.tokens.refused(smtp.username, said)}", permanent=False)
 
     async def _send(self, client: aiosmtplib.SMTP, row: OutboxRow) -> None:
         try:
