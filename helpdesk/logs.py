@@ -15,6 +15,7 @@ defence, should one ever reach a message through an exception's text.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -30,16 +31,22 @@ CONTEXT = ("radicado", "message_id", "kind", "event", "attempts", "error")
 MASK = "********"
 
 _secrets: set[str] = set()
+# Access tokens change every hour: only the last few can still matter.
+_tokens: collections.deque[str] = collections.deque(maxlen=8)
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: str, transient: bool = False) -> None:
     """Never let ``value`` reach a log line (short values would mask too much)."""
     if value and len(value) >= 6:
-        _secrets.add(value)
+        if transient:
+            if value not in _tokens:
+                _tokens.append(value)
+        else:
+            _secrets.add(value)
 
 
 def _mask(text: str) -> str:
-    for secret in _secrets:
+    for secret in (*_secrets, *_tokens):
         if secret in text:
             text = text.replace(secret, MASK)
     return text

@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import logs
 from .config import Config
 from .errors import HelpdeskError
 
@@ -80,6 +81,7 @@ class TokenSource:
                 f"{self.describe()} no dio un token de acceso válido: se espera el token solo, "
                 "en la primera línea, sin espacios, comillas ni JSON"
             )
+        logs.register_secret(token, transient=True)
         return token
 
     def _read_file(self) -> str:
