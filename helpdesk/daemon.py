@@ -17,7 +17,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from . import examination, metrics, outbox, pipeline, quarantine, retention, status
+from . import examination, metrics, outbox, pipeline, quarantine, retention, sdnotify, status
 from .config import Config
 from .documents.worker import Worker
 from .errors import ConfigError, InboxError
@@ -50,6 +50,7 @@ class Daemon:
         self.source = open_source(config, store)
         self.stopping = False
         self.reload_requested = False
+        self.watchdog = sdnotify.Watchdog()
         self.next_retention = 0.0  # monotonic; 0: at the first idle moment
 
     def stop(self) -> None:
@@ -61,6 +62,9 @@ class Daemon:
         self.reload_requested = True
 
     def _interrupted(self) -> bool:
+        """Asked about once a second by every wait: also the moment to tell
+        systemd's watchdog that the loop is alive."""
+        self.watchdog.ping()
         return self.stopping or self.reload_requested
 
     def reload(self) -> bool:
@@ -71,26 +75,31 @@ class Daemon:
         because it holds its own copy of the rules.
         """
         self.reload_requested = False
+        sdnotify.notify("RELOADING=1", "STATUS=Leyendo de nuevo las reglas y las plantillas")
         try:
             rules = load_all(self.config.rules_dir)
             renderer = Renderer(self.config)
         except ConfigError as exc:
             log.error("reload refused, the previous rules and templates stay in use: %s", exc,
                       extra={"event": "reload_failed"})
+            sdnotify.notify("READY=1", f"STATUS=Recarga rechazada, siguen las reglas anteriores: {exc}")
             return False
         except Exception:  # a bug in loading must not stop the mail either
             log.exception("reload refused, the previous rules and templates stay in use",
                           extra={"event": "reload_failed"})
+            sdnotify.notify("READY=1", "STATUS=Recarga rechazada, siguen las reglas anteriores (vea el registro)")
             return False
         self.rules, self.renderer = rules, renderer
         self.worker.close()
         self.worker = Worker(rules)
         log.info("rules and templates reloaded", extra={"event": "reloaded"})
+        sdnotify.notify("READY=1", "STATUS=Reglas y plantillas recargadas; atendiendo el buzón")
         return True
 
     # -- one message ----------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Outcome | None:
+        self.watchdog.ping()
         crash_point("after_fetch")
         try:
             sha256 = self.store.save_raw(incoming.raw)
@@ -162,6 +171,7 @@ class Daemon:
                 return
             if self.reload_requested:
                 self.reload()
+            self.watchdog.ping()
             crash_point("before_examination")
             try:
                 examination.examine_ticket(self.store, self.config, self.rules, self.worker, self.renderer, ticket_id)
@@ -169,11 +179,17 @@ class Daemon:
                 log.exception("examination of ticket %s failed; it will be retried", ticket_id)
 
     def deliver(self) -> None:
+        self.watchdog.ping()
         sent, failing = outbox.deliver_due(self.store, self.config)
+        self.watchdog.ping()
         if sent or failing:
             log.info("outbox: %d sent, %d deferred or failed", sent, failing)
 
     def run_forever(self) -> None:
+        # Ready once the rules, templates and database are loaded and the
+        # signal handlers are in place; the mailbox may still be down (that
+        # is reported, and retried, not a failed start).
+        sdnotify.notify("READY=1", "STATUS=Atendiendo el buzón")
         backoff = 1.0
         while not self.stopping:
             try:
@@ -182,6 +198,8 @@ class Daemon:
                 self.write_metrics()
                 if self.stopping:
                     break
+                if backoff > 1.0:
+                    sdnotify.notify("STATUS=Atendiendo el buzón")
                 self.source.wait(self._seconds_to_next_delivery(), self._interrupted)
                 backoff = 1.0
             except InboxError as exc:
@@ -192,9 +210,11 @@ class Daemon:
                 log.error("inbox unavailable (%d consecutive failures), retrying in %.0f s: %s",
                           failures, backoff, exc, extra={"event": "poll_failed"})
                 self.write_metrics()
+                sdnotify.notify(f"STATUS=Buzón no disponible ({failures} intentos fallidos seguidos): {exc}"[:400])
                 self.source.close()
                 interruptible_sleep(backoff, self._interrupted)
                 backoff = min(backoff * 2, self.config.inbox.reconnect_max_seconds)
+        sdnotify.notify("STOPPING=1", "STATUS=Deteniéndose")
         self.close()
         log.info("stopped")
 

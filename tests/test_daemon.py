@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class DaemonProcess:
     """``helpdesk run`` (or ``run --once``) in a subprocess, logging to a file."""
 
-    def __init__(self, config_path: Path, *args: str, crash_at: str = ""):
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def __init__(self, config_path: Path, *args: str, crash_at: str = "", extra_env: dict | None = None):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
         env.pop("HELPDESK_CRASH_AT", None)
         if crash_at:
             env["HELPDESK_CRASH_AT"] = crash_at

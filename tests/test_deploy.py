@@ -27,5 +27,6 @@ def test_unit_is_hardened_and_uses_credentials():
     text = UNIT.read_text()
     for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
                  "ReadWritePaths=/var/lib/helpdesk", "SystemCallFilter=@system-service", "Restart=on-failure",
-                 "User=helpdesk", "LoadCredential=imap-password:"):
+                 "User=helpdesk", "LoadCredential=imap-password:", "Type=notify", "WatchdogSec=",
+                 "ExecReload=/bin/kill -HUP $MAINPID"):
         assert line in text

@@ -350,3 +350,59 @@ def test_stats_durations_and_percentile_read_as_a_person_expects():
     assert stats._percentile(list(range(1, 11)), 0.9) == 9  # nearest rank, not the maximum
     assert stats._percentile([5.0], 0.9) == 5.0
     assert stats._percentile([], 0.9) is None
+
+
+# -- systemd's notification protocol ------------------------------------------
+
+def test_daemon_speaks_sd_notify_ready_reloading_watchdog_and_stopping(tmp_path):
+    import socket
+    import tempfile
+
+    # A real datagram socket where systemd would listen (paths must stay short).
+    folder = Path(tempfile.mkdtemp(prefix="hd-notify-"))
+    address = str(folder / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(0.2)
+    received: list[str] = []
+
+    def collect_until(predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                received.extend(sock.recv(4096).decode("utf-8").split("\n"))
+            except socket.timeout:
+                pass
+            if predicate():
+                return True
+        return predicate()
+
+    env = Embedded(tmp_path)
+    daemon = DaemonProcess(env.config_path, extra_env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+    try:
+        assert collect_until(lambda: "READY=1" in received, 15), daemon.output()
+        assert any(f.startswith("STATUS=Atendiendo el buzón") for f in received)
+        # Idle, yet alive: a ping at least every half second of the 1 s asked for.
+        pings = received.count("WATCHDOG=1")
+        assert collect_until(lambda: received.count("WATCHDOG=1") >= pings + 3, 5), received
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert collect_until(lambda: "RELOADING=1" in received and received.count("READY=1") == 2, 10), received
+        last_ready = max(i for i, field in enumerate(received) if field == "READY=1")
+        assert received.index("RELOADING=1") < last_ready  # ready again after the reload
+    finally:
+        code = daemon.stop()
+        collect_until(lambda: "STOPPING=1" in received, 5)
+        sock.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert code == 0, daemon.output()
+    assert "STOPPING=1" in received
+
+
+def test_sd_notify_does_nothing_outside_systemd(monkeypatch):
+    from helpdesk import sdnotify
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog, not ours
+    assert sdnotify.notify("READY=1") is False
+    assert sdnotify.Watchdog().interval is None
