@@ -117,14 +117,29 @@ def _token_fix(config: Config, section: str, message: str) -> str:
     return f"obtenga un token de acceso nuevo: {tokens.renew_hint()}; luego repita helpdesk check"
 
 
-def _imap_fix(message: str, config: Config) -> str:
-    if fix := _token_fix(config, "inbox", message):
+# (words in the error, what to do): the first that matches is shown.
+IMAP_FIXES = (
+    ("certificado", "use un certificado válido o indique la CA en inbox.ca_file"),
+    ("rechazó el usuario", "revise inbox.username y la contraseña (password, password_env o password_file)"),
+)
+SMTP_FIXES = (
+    ("certificado", "indique la CA en smtp.ca_file o use un certificado válido"),
+    ("autenticación", "revise smtp.username y la contraseña"),
+)
+
+
+def _fix(message: str, config: Config, section: str, fixes: tuple[tuple[str, str], ...]) -> str:
+    if fix := _token_fix(config, section, message):
         return fix
-    if "certificado" in message:
-        return "use un certificado válido o indique la CA en inbox.ca_file"
-    if "rechazó el usuario" in message:
-        return "revise inbox.username y la contraseña (password, password_env o password_file)"
-    return "revise inbox.host, inbox.port e inbox.security, y que el servidor esté en marcha"
+    for words, what in fixes:
+        if words in message:
+            return what
+    conjunction = "e" if section.startswith("i") else "y"  # "e inbox.security", as Spanish wants
+    return f"revise {section}.host, {section}.port {conjunction} {section}.security, y que el servidor esté en marcha"
+
+
+def _imap_fix(message: str, config: Config) -> str:
+    return _fix(message, config, "inbox", IMAP_FIXES)
 
 
 def _smtp(config: Config) -> Check:
@@ -157,10 +172,4 @@ def _smtp(config: Config) -> Check:
 
 
 def _smtp_fix(message: str, config: Config) -> str:
-    if fix := _token_fix(config, "smtp", message):
-        return fix
-    if "certificado" in message:
-        return "indique la CA en smtp.ca_file o use un certificado válido"
-    if "autenticación" in message:
-        return "revise smtp.username y la contraseña"
-    return "revise smtp.host, smtp.port y smtp.security, y que el servidor esté en marcha"
+    return _fix(message, config, "smtp", SMTP_FIXES)
