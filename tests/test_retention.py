@@ -426,3 +426,27 @@ def test_a_backup_that_overlaps_the_daily_purge_is_complete_and_marks_what_went(
     [(purged_at,)] = copy.execute("SELECT raw_purged_at FROM messages WHERE sha256 = ?", (raw.stem,)).fetchall()
     copy.close()
     assert purged_at  # the copy says the mail is gone, so restoring it needs no file
+
+
+def test_an_old_unrecorded_file_stored_again_is_fresh_and_an_older_plan_spares_it(env):
+    env.deliver(mails.request(message_id="<otra-vez@alcaldia-prueba.gov.co>", body="Primera copia."))
+    env.run_once()
+    env.deliver(mails.request(message_id="<otra-vez@alcaldia-prueba.gov.co>", body="Segunda copia."))
+    env.run_once()
+    recorded = {r[0] for r in env.store.query("SELECT sha256 FROM messages WHERE sha256 IS NOT NULL")}
+    [stray] = [p for p in env.config.raw_dir.rglob("*.eml") if p.stem not in recorded]
+    old = time.time() - 91 * 86400
+    os.utime(stray, (old, old))
+    plan = retention.plan(env.store, env.config, now())
+    assert [i.sha256 for i in plan.items] == [stray.stem]
+
+    # The same bytes arrive again: stored (fresh again), then recorded by the daemon's commit.
+    assert env.store.save_raw(stray.read_bytes()) == stray.stem
+    assert retention.plan(env.store, env.config, now()).items == ()
+    with env.store.transaction() as conn:
+        conn.execute("INSERT INTO messages(direction, dedup_key, message_id, sha256, kind, at) "
+                     "VALUES ('in', 'otra-vez-3', 'otra-vez@alcaldia-prueba.gov.co', ?, 'auto_reply', ?)",
+                     (stray.stem, iso()))
+    report = retention.apply(env.store, env.config, plan)
+
+    assert report.items == () and stray.exists()
