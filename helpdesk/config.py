@@ -23,11 +23,9 @@ SECURITY_MODES = ("ssl", "starttls", "none")
 
 
 @dataclass(frozen=True)
-class InboxConfig:
-    source: str = "maildir"
-    host: str = "127.0.0.1"
-    port: int = 993
-    security: str = "ssl"
+class LoginConfig:
+    """The keys [inbox] and [smtp] share: who logs in, how, and which CA to trust."""
+
     username: str = ""
     password: str = ""
     password_env: str = ""
@@ -41,6 +39,14 @@ class InboxConfig:
     oauth_token_command: list[str] = field(default_factory=list)
     oauth_token_timeout: float = 30.0
     ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class InboxConfig(LoginConfig):
+    source: str = "maildir"
+    host: str = "127.0.0.1"
+    port: int = 993
+    security: str = "ssl"
     folder: str = "INBOX"
     processed_folder: str = "Procesados"
     path: str = "var/inbox"
@@ -55,21 +61,11 @@ class InboxConfig:
 
 
 @dataclass(frozen=True)
-class SmtpConfig:
+class SmtpConfig(LoginConfig):
     transport: str = "file"
     host: str = "127.0.0.1"
     port: int = 465
     security: str = "ssl"
-    username: str = ""
-    password: str = ""
-    password_env: str = ""
-    password_file: str = ""
-    # As in [inbox]: "password" or "xoauth2" with a token file or command.
-    auth: str = "password"
-    oauth_token_file: str = ""
-    oauth_token_command: list[str] = field(default_factory=list)
-    oauth_token_timeout: float = 30.0
-    ca_file: str = ""
     from_address: str = "soporte@example.gov.co"
     from_name: str = "Mesa de ayuda"
     path: str = "var/outbox"
