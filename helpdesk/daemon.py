@@ -25,7 +25,7 @@ from .faults import crash_point
 from .inbox import Incoming, interruptible_sleep, open_source
 from .pipeline import Outcome
 from .replies import Renderer
-from .rules import load_all
+from .rules import Rules, load_all
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,7 @@ class Daemon:
     def __init__(self, config: Config, store: Store):
         self.config = config
         self.store = store
-        self.renderer = Renderer(config)
-        self.rules = load_all(config.rules_dir)
+        self.rules, self.renderer = self._load_rules_and_templates()
         self.worker = Worker(self.rules)
         self.source = open_source(config, store)
         self.stopping = False
@@ -67,6 +66,10 @@ class Daemon:
         self.watchdog.ping()
         return self.stopping or self.reload_requested
 
+    def _load_rules_and_templates(self) -> tuple[Rules, Renderer]:
+        """What a start and a SIGHUP read from disk; a ConfigError names the bad file."""
+        return load_all(self.config.rules_dir), Renderer(self.config)
+
     def reload(self) -> bool:
         """Load the rules and templates again; on any error keep the ones in use.
 
@@ -77,8 +80,7 @@ class Daemon:
         self.reload_requested = False
         sdnotify.notify("RELOADING=1", "STATUS=Leyendo de nuevo las reglas y las plantillas")
         try:
-            rules = load_all(self.config.rules_dir)
-            renderer = Renderer(self.config)
+            rules, renderer = self._load_rules_and_templates()
         except ConfigError as exc:
             log.error("reload refused, the previous rules and templates stay in use: %s", exc,
                       extra={"event": "reload_failed"})
