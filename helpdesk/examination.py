@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from . import outbox
-from .checks import Examination, Finding, run_checks
+from .checks import Examination, run_checks
 from .config import Config
 from .decision import decide
 from .documents.classify import Classified, classify_all, newest_by_kind

@@ -6,7 +6,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +21,16 @@ from helpdesk.daemon import Daemon
 from helpdesk.store import Store
 
 from .mails import SUPPORT
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_helpdesk(*args, cwd=None, env: dict | None = None, input_text: str | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m helpdesk ARGS`` in a subprocess, as a user runs it, with this checkout's code."""
+    return subprocess.run([sys.executable, "-m", "helpdesk", *(str(a) for a in args)], capture_output=True,
+                          text=True, cwd=cwd, input=input_text, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def toml_value(value) -> str:

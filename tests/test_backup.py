@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 
 from . import mails
-from .conftest import Embedded, embedded_sections, write_config
+from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def helpdesk(config: Path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_helpdesk("--config", config, *args)
 
 
 def test_backup_during_a_backlog_restores_every_ticket(tmp_path):

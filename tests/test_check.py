@@ -1,19 +1,16 @@
 """`helpdesk check` against the real servers: one line per check, exit 0 only when all pass."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from .conftest import networked_sections, write_config
+from .conftest import networked_sections, run_helpdesk, write_config
 from .servers import SmtpCapture, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def check(config_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(config_path), "check"],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_helpdesk("--config", config_path, "check", timeout=60)
 
 
 def test_all_good(tmp_path, dovecot, smtp_server):

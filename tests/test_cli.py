@@ -1,21 +1,17 @@
 """The CLI through a real subprocess: exit codes, Spanish output, JSON shapes."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from . import mails
-from .conftest import Embedded
+from .conftest import Embedded, run_helpdesk
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def helpdesk(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "helpdesk", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_helpdesk(*args, cwd=cwd)
 
 
 def test_run_once_tickets_and_show_json(tmp_path):

@@ -3,7 +3,7 @@
 import email
 import email.policy
 
-from helpdesk import outbox, views
+from helpdesk import views
 
 from . import mails
 from .conftest import USER, Networked

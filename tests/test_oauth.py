@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +24,9 @@ from helpdesk.oauth import TokenSource, TokenUnavailable, token_source
 from helpdesk.outbox import deliver_due, make_transport
 
 from . import mails
-from .conftest import USER, Embedded, Networked, embedded_sections, write_config
+from .conftest import USER, Embedded, Networked, embedded_sections, run_helpdesk, write_config
 from .servers import DovecotServer, OAuthIntrospection, SmtpCapture
 
-ROOT = Path(__file__).resolve().parent.parent
 # Shaped like real access tokens (RFC 6750 b64token), distinct enough to
 # find in any text.
 TOKEN = "ya29.a0AfB_valid-Token~1x2y3z"
@@ -98,8 +96,7 @@ def client_log(caplog) -> list[str]:
 
 
 def helpdesk_check(config_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(config_path), "check"],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_helpdesk("--config", config_path, "check", timeout=60)
 
 
 # -- the whole flow -----------------------------------------------------

@@ -7,11 +7,9 @@ import email
 import email.policy
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from helpdesk import logs
 from helpdesk.rules import RULES_DIR
 
 from . import mails
-from .conftest import USER, Embedded, embedded_sections, maildir_deliver, networked_sections, write_config
+from .conftest import USER, Embedded, embedded_sections, maildir_deliver, networked_sections, run_helpdesk, write_config
 from .test_daemon import DaemonProcess, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +27,7 @@ TEMPLATES_DIR = ROOT / "templates"
 
 
 def helpdesk(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpdesk", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return run_helpdesk(*args, env=env)
 
 
 def metric_samples(path: Path) -> dict[tuple[str, tuple], float]:

@@ -4,9 +4,7 @@ matches nothing, TLS is verified, and no message carries a password."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from helpdesk.errors import ConfigError
 from helpdesk.reset_ldap import LdapBackend, ResetFailed
 
 from .conftest import write_config
-from .ldap_server import SlapdServer, slapd_available
+from .ldap_server import SlapdServer
 from .servers import HOST, free_port
 
 OLD = "Vieja-Clave-123"

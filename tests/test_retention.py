@@ -9,7 +9,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +21,9 @@ from helpdesk.errors import ConfigError
 from helpdesk.store import iso, now
 
 from . import mails
-from .conftest import Embedded
+from .conftest import Embedded, run_helpdesk
 from .test_staff import pending
 
-ROOT = Path(__file__).resolve().parent.parent
 PURGED_LINE = "adjuntos eliminados por la política de retención el "
 
 
@@ -38,9 +36,7 @@ def env(tmp_path):
 
 
 def helpdesk_cli(env: Embedded, *args, extra_env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(env.config_path), *args],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})})
+    return run_helpdesk("--config", env.config_path, *args, env=extra_env)
 
 
 def resolved(env: Embedded, tmp_path) -> str:

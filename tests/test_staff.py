@@ -4,22 +4,15 @@ password behind."""
 
 import json
 import multiprocessing
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from helpdesk import staff
-from helpdesk.errors import Refused, ResetFailed
+from helpdesk.errors import Refused
 from helpdesk.resets import ALPHABET, generate_password, meets_policy
 
 from . import forms, mails
-from .conftest import Embedded
+from .conftest import Embedded, run_helpdesk
 from .test_e2e_documents import documents
 
-ROOT = Path(__file__).resolve().parent.parent
 LEGAL_REP = "despacho@alcaldia-prueba.gov.co"
 THREE = [("Correo electrónico", "uno@alcaldia-prueba.gov.co"), ("Correo electrónico", "dos@alcaldia-prueba.gov.co"),
          ("Usuario de página web", "admin.web")]
@@ -34,9 +27,7 @@ def pending(env: Embedded, tmp_path, sender=mails.ENTITY, accounts=forms.ACCOUNT
 
 
 def helpdesk(env: Embedded, *args, input_text=None):
-    return subprocess.run([sys.executable, "-m", "helpdesk", "--config", str(env.config_path), *args],
-                          capture_output=True, text=True, input=input_text, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_helpdesk("--config", env.config_path, *args, input_text=input_text, timeout=60)
 
 
 def test_passwords_meet_the_policy_and_avoid_look_alikes():

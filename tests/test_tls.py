@@ -6,7 +6,7 @@ import pytest
 from helpdesk.errors import InboxError
 
 from . import mails
-from .conftest import Networked, USER
+from .conftest import Networked
 from .servers import DovecotServer, SmtpCapture
 
 
