@@ -32,7 +32,7 @@ import time
 import weakref
 from pathlib import Path
 
-from .servers import (HOST, _chown_tree, _grant_traverse, _killpg, _make_tls_files, _TlsFiles,
+from .servers import (HOST, ManagedServer, _chown_tree, _grant_traverse, _killpg, _make_tls_files, _TlsFiles,
                       free_port, kill_group_leftovers)
 
 SUFFIX = "dc=entidad,dc=gov,dc=co"
@@ -125,7 +125,7 @@ class _PortInUse(RuntimeError):
     """slapd could not bind its port (someone took it after free_port())."""
 
 
-class SlapdServer:
+class SlapdServer(ManagedServer):
     """A private OpenLDAP server on 127.0.0.1 for one test (or session).
 
     Everything lives under ``base_dir``: ``slapd.conf``, ``data/`` (MDB),
@@ -369,24 +369,6 @@ class SlapdServer:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
-
-    def restart(self, timeout: float = 10.0) -> "SlapdServer":
-        """Simulate an outage: stop, then start on the same ports and data."""
-        self.stop()
-        return self.start(timeout)
-
-    def __enter__(self) -> "SlapdServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def read_log(self) -> str:
-        """slapd's stats log so far (e.g. to prove a client used STARTTLS)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def _new_log(self) -> str:
         """What slapd logged since the current start()."""

@@ -38,7 +38,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Self
 
 HOST = "127.0.0.1"
 
@@ -233,7 +233,33 @@ service anvil {{
 """
 
 
-class DovecotServer:
+class ManagedServer:
+    """What DovecotServer and SlapdServer share: a context manager, an
+    outage made of stop() then start() on the same ports and data, and
+    their log file read so far. Subclasses define start, stop and log_path."""
+
+    log_path: Path
+
+    def restart(self, timeout: float = 10.0) -> Self:
+        """Simulate an outage: stop, then start on the same ports and data."""
+        self.stop()
+        return self.start(timeout)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def read_log(self) -> str:
+        """The server's log so far (useful in assertion messages; slapd's shows STARTTLS)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class DovecotServer(ManagedServer):
     """A private Dovecot IMAP server on 127.0.0.1 for one test (or session).
 
     Everything lives under ``base_dir``: ``dovecot.conf``, ``passwd`` (plain
@@ -511,24 +537,6 @@ class DovecotServer:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
-
-    def restart(self, timeout: float = 10.0) -> "DovecotServer":
-        """Simulate an outage: stop, then start on the same port(s) and data."""
-        self.stop()
-        return self.start(timeout)
-
-    def __enter__(self) -> "DovecotServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def read_log(self) -> str:
-        """Dovecot's log so far (useful in assertion messages)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def logins(self) -> list[tuple[str, bool]]:
         """(user, used_tls) for every successful login so far, from the log.
