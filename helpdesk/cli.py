@@ -394,10 +394,8 @@ def purge(ctx: Context, dry_run: bool) -> None:
     click.echo(_policy_line(policy))
     plan = retention.plan(ctx.store, ctx.config, retention.now())
     items = plan.items if dry_run else retention.apply(ctx.store, ctx.config, plan).items
-    by_ticket: dict[str, list] = {}
-    for item in items:
-        by_ticket.setdefault(item.radicado or "", []).append(item)
-    for radicado, group in sorted(by_ticket.items()):
+    by_ticket = retention.by_ticket(items)
+    for radicado, group in sorted(by_ticket.items(), key=lambda pair: pair[0] or ""):
         raw = sum(1 for i in group if i.outbox_row is None)
         sent = len(group) - raw
         what = ", ".join(filter(None, (raw and f"{raw} correo(s) recibido(s)", sent and f"{sent} enviado(s)")))

@@ -176,13 +176,17 @@ def apply(store: Store, config: Config, plan: Plan) -> Report:
                 skipped += 1  # another purge got there first
                 continue
             done.append(item)
-        for radicado, items in _by_ticket(done).items():
-            record_event(conn, _ticket_id(conn, radicado), ACTOR, EVENT, _event_detail(config, items))
+        groups = by_ticket(done)
+        for radicado, items in groups.items():
+            if radicado:
+                record_event(conn, _ticket_id(conn, radicado), ACTOR, EVENT, _event_detail(config, items))
     crash_point("retention_after_commit")
     for item in done:
         if item.outbox_row is None:
             store.raw_path(item.sha256).unlink(missing_ok=True)
-    for radicado, items in _by_ticket(done).items():
+    for radicado, items in groups.items():
+        if not radicado:
+            continue
         log.info("retention: %d raw message(s), %d outbox body(ies) removed, %d bytes",
                  sum(1 for i in items if i.outbox_row is None), sum(1 for i in items if i.outbox_row is not None),
                  sum(i.bytes for i in items), extra={"event": "purged", "radicado": radicado})
@@ -256,11 +260,11 @@ def _size(store: Store, sha: str) -> int:
         return 0
 
 
-def _by_ticket(items: list[Item]) -> dict[str, list[Item]]:
-    grouped: dict[str, list[Item]] = defaultdict(list)
+def by_ticket(items) -> dict[str | None, list[Item]]:
+    """Items grouped by radicado; None gathers the mail tied to no ticket."""
+    grouped: dict[str | None, list[Item]] = defaultdict(list)
     for item in items:
-        if item.radicado:
-            grouped[item.radicado].append(item)
+        grouped[item.radicado or None].append(item)
     return grouped
 
 
