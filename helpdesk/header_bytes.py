@@ -4,7 +4,8 @@ Outlook 2000, Netscape 4 and Eudora put accented text into headers without
 RFC 2047 encoding (``Subject: Solicitud reinicio contraseña`` in
 windows-1252 bytes), inside encoded words that declare another charset
 (``=?iso-8859-1?Q?contrase<raw UTF-8 bytes>a?=``), or in encoded words whose
-declared charset is unknown or wrong. The standard library keeps such
+declared charset is unknown or wrong (Outlook labelled windows-1252 as
+iso-8859-1, so ``=96`` meant "–", not a control). The standard library keeps such
 bytes as surrogate escapes and shows them as U+FFFD, so an entity named
 "Alcaldía de Tuluá" would reach staff as "Alcald�a de Tul��".
 
@@ -34,6 +35,10 @@ _ENCODED_WORD = re.compile(rb"=\?([^?\s]*)\?([QqBb])\?([^?\r\n]*)\?=")
 _QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _RAW_RUN = re.compile(rb"[\x80-\xff]+")
 _RAW_SPLIT = re.compile(rb"([\x80-\xff]+)")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+# Bytes that latin-1 maps to invisible C1 controls and windows-1252 to
+# characters ("–", "“", "€"): Outlook labelled windows-1252 as iso-8859-1.
+_C1 = re.compile(rb"[\x80-\x9f]")
 # Labels whose bytes are windows-1252 in practice (as WHATWG decodes them).
 _WINDOWS_1252_LABELS = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "cp819"}
 # Labels that say "I do not know" (RFC 1428 and common gateways).
@@ -43,7 +48,7 @@ _UNKNOWN_LABELS = {"", "unknown-8bit", "x-unknown", "unknown", "x-user-defined"}
 def needs_repair(value: str) -> bool:
     """True when the header has raw 8-bit bytes or an encoded word at all
     (the cheap test; ``repair`` then leaves sound encoded words alone)."""
-    return "=?" in value or any("\udc80" <= ch <= "\udcff" for ch in value)
+    return "=?" in value or _SURROGATE.search(value) is not None
 
 
 def repair(value: str) -> str:
@@ -91,19 +96,26 @@ def _encoded_word(match: re.Match) -> str:
     word = match.group().decode("ascii", "surrogateescape")
     label = match.group(1).decode("ascii", "replace").partition("*")[0].lower()
     encoding, text = match.group(2).upper(), match.group(3)
-    has_raw = bool(_RAW_RUN.search(text))
+    if not _RAW_RUN.search(text) and _sound(encoding, text, label):
+        return word  # the standard library decodes it right
     codec = _codec(label)
-    if not has_raw and codec is not None:
-        try:
-            _transfer_decode(encoding, text).decode(codec)
-            return word  # a sound encoded word: the standard library's job
-        except (UnicodeDecodeError, binascii.Error, ValueError):
-            pass
     try:
         decoded = _decode_word_text(encoding, text, codec)
     except (binascii.Error, ValueError):
         return word  # broken base64: the standard library reports the defect
     return "=?utf-8?b?" + base64.b64encode(decoded.encode("utf-8")).decode("ascii") + "?="
+
+
+def _sound(encoding: str, text: bytes, label: str) -> bool:
+    """Does the declared charset itself (as the standard library applies
+    it) give the text the sender meant?"""
+    try:
+        real = codecs.lookup(label).name
+        data = _transfer_decode(encoding, text)
+        data.decode(real)
+    except (LookupError, UnicodeDecodeError, binascii.Error, ValueError):
+        return False
+    return not (real == "iso8859-1" and _C1.search(data))
 
 
 def _decode_word_text(encoding: str, text: bytes, codec: str | None) -> str:

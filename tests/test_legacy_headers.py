@@ -90,6 +90,16 @@ def test_eudora_encoded_words_holding_raw_bytes_or_a_wrong_charset(embedded):
     assert ticket["sender"] == mails.ENTITY
 
 
+def test_outlook_windows_1252_labelled_iso_8859_1(embedded):
+    # Outlook wrote windows-1252 text in words labelled iso-8859-1: =96 is
+    # an en dash and =93/=94 quotes there, not invisible C1 controls.
+    subject = b"=?iso-8859-1?Q?Reinicio_de_contrase=F1a_=96_=93urgente=94?="
+    raw = mails.legacy_request(mails.OUTLOOK_2000, f"<{mails.ENTITY}>", subject)
+    embedded.deliver(raw)
+    [outcome] = embedded.run_once()
+    assert shown(embedded, outcome.radicado)["subject"] == "Reinicio de contraseña – “urgente”"
+
+
 def test_decoded_quote_in_a_repaired_display_name_cannot_add_an_address():
     # An encoded word that needed repair is rewritten as an encoded word:
     # a '"' or '<' inside it stays text and never becomes a second address.
