@@ -44,6 +44,10 @@ class LoginConfig:
 @dataclass(frozen=True)
 class InboxConfig(LoginConfig):
     source: str = "maildir"
+    # The address entities write to. Empty: inbox.username when the inbox
+    # is IMAP and the user name is an address. When it differs from
+    # smtp.from_address, replies carry it as Reply-To.
+    address: str = ""
     host: str = "127.0.0.1"
     port: int = 993
     security: str = "ssl"
@@ -120,8 +124,14 @@ class RepliesConfig:
     daily_cap_per_sender: int = 10
     templates: str = ""
     # Shown in every reply so the entity knows how to follow up (seed 000).
-    support_phone: str = "+1 595 35 95"
+    # The seed's "+1 595 35 95" is Bogotá's number before the 2021 dialling
+    # change (area code 601); written in full it dials from any phone.
+    support_phone: str = "+57 601 595 3595"
+    support_phone_city: str = "Bogotá"
     support_hotline: str = "018000 91 0742"
+    # The phone menu's options, in the order the caller chooses them.
+    support_phone_menu: list[str] = field(default_factory=lambda: [
+        "1 – Servidor público", "2 – Solicitud de las aplicaciones de Gobierno en línea"])
 
 
 @dataclass(frozen=True)
@@ -200,6 +210,19 @@ class Config:
         if self.storage.raw_dir:
             return self.path(self.storage.raw_dir)
         return self.database_path.parent / "raw"
+
+    @property
+    def inbox_address(self) -> str:
+        """Where entities write: [inbox] address, else an IMAP user name
+        that is an address; "" when unknown (a Maildir without address)."""
+        if self.inbox.address:
+            return self.inbox.address
+        from .message import valid_address  # message.py imports this module
+
+        username = self.inbox.username.strip()
+        if self.inbox.source == "imap" and valid_address(username):
+            return username
+        return ""
 
     @property
     def templates_dir(self) -> Path:
@@ -354,6 +377,10 @@ def _check_semantics(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: smtp.port: {config.smtp.port} no es un puerto válido")
     if "@" not in config.smtp.from_address:
         raise ConfigError(f"{path}: smtp.from_address: {config.smtp.from_address!r} no es una dirección de correo")
+    from .message import valid_address  # message.py imports this module
+
+    if config.inbox.address and not valid_address(config.inbox.address):
+        raise ConfigError(f"{path}: inbox.address: {config.inbox.address!r} no es una dirección de correo")
     if config.reset.backend == "command" and not config.reset.command:
         raise ConfigError(f"{path}: reset.command: obligatorio cuando reset.backend = \"command\"")
     if config.reset.backend == "ldap":

@@ -46,14 +46,18 @@ def _rules(config: Config) -> Check:
 
 
 def _templates(config: Config) -> Check:
-    """The same compile a start or a SIGHUP does: test an edit before `systemctl reload`."""
+    """The same compile a start or a SIGHUP does, then every email of every
+    kind rendered with sample data: test an edit before `systemctl reload`.
+    (A start does not render: a template that fails only at render time
+    sends its messages to quarantine, where `helpdesk retry` replays them.)"""
     from .replies import Renderer
 
     try:
-        Renderer(config)
+        Renderer(config).render_samples()
     except HelpdeskError as exc:
         return Check("plantillas", False, str(exc), "corrija la plantilla indicada y repita helpdesk check")
-    return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas y son válidas")
+    return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas, son válidas "
+                                     "y generan cada correo con datos de ejemplo")
 
 
 def _database(config: Config) -> Check:

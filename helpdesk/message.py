@@ -4,7 +4,9 @@ We parse with the standard library's ``email.policy.default`` rather than
 mail-parser (see README, "Dependencies"): it decodes RFC 2047 and RFC 2231
 names (Spanish accents) correctly, reports defects, and keeps a forwarded
 ``message/rfc822`` as one part instead of flattening its attachments into
-the sender's own.
+the sender's own. Its one change (``header_bytes.POLICY``): raw 8-bit
+header bytes from old mail clients are decoded as UTF-8 or windows-1252
+instead of becoming U+FFFD.
 
 Size and shape are bounded *before* parsing: a message over
 ``limits.max_message_bytes`` or with more than ``limits.max_parts`` MIME
@@ -14,7 +16,6 @@ parts is read for its headers only, and the ticket says why.
 from __future__ import annotations
 
 import email
-import email.policy
 import functools
 import re
 import unicodedata
@@ -24,6 +25,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
 from .config import LimitsConfig
+from .header_bytes import POLICY, repair
 
 # Prepended by the IMAP source when it fetched only an oversized message's headers.
 TRUNCATED_HEADER = b"X-Helpdesk-Truncated:"
@@ -62,7 +64,7 @@ class Intake:
     def _body(self) -> tuple[list[Attachment], str, list[str]]:
         if self.truncated or not self.raw:
             return [], "", []
-        return _walk(email.message_from_bytes(self.raw, policy=email.policy.default))
+        return _walk(email.message_from_bytes(self.raw, policy=POLICY))
 
     @property
     def attachments(self) -> list[Attachment]:
@@ -104,7 +106,7 @@ def domain_of(address: str) -> str:
 
 def parse(raw: bytes, limits: LimitsConfig) -> Intake:
     """The headers now; the body, within the configured bounds, when asked for."""
-    msg = email.message_from_bytes(_header_block(raw), policy=email.policy.default)
+    msg = email.message_from_bytes(_header_block(raw), policy=POLICY)
     return _intake(msg, _too_big(raw, limits), raw)
 
 
@@ -137,7 +139,7 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
         headers.setdefault(name.lower(), []).append(clean_text(value, 4000))
     # Addresses come from the raw header: the policy's parser "repairs"
     # ambiguous forms (it reads "a@x)<b@y>" as a@x), hiding the ambiguity.
-    raw_values = {name.lower(): clean_text(value) for name, value in reversed(list(msg.raw_items()))}
+    raw_values = {name.lower(): clean_text(repair(value)) for name, value in reversed(list(msg.raw_items()))}
     sender = _first_address([raw_values.get("from", "")])
     reply_to = _first_address([raw_values.get("reply-to", "")])
     return_path = None
@@ -169,7 +171,7 @@ def _decoded_items(msg: EmailMessage):
         try:
             value = str(msg.policy.header_fetch_parse(name, raw))
         except Exception:  # defective encodings must never stop intake
-            value = str(raw)
+            value = repair(str(raw))
         yield name, value
 
 

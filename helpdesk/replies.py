@@ -8,18 +8,31 @@ and only the HTML part is autoescaped.
 Header values are built from plain ``str`` with every control character
 removed: copying a parsed header object into a reply can smuggle a ``Bcc:``
 line into it on this Python (CVE-2024-6923).
+
+When entities write to an address other than ``smtp.from_address`` (the
+inbox is ``soporte@`` and mail leaves as ``soporteccc@``), every email
+carries ``Reply-To`` with the inbox address, so an answer lands where the
+daemon reads.
+
+``SAMPLES`` holds, for each kind, the contexts its callers pass;
+``Renderer.render_samples`` (run by ``helpdesk check``) renders every
+template with them, so a template that fails only when rendered (an
+undefined variable, a filter error) is named before a request meets it.
 """
 
 from __future__ import annotations
 
 import email.policy
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError, select_autoescape
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .articles import with_article
 from .config import Config
 from .errors import ConfigError
 from .message import address_header, clean_text, domain_of
@@ -33,6 +46,34 @@ AUTOMATIC_KINDS = ("ack", "correction", "accepted")
 # Outgoing policy: CRLF line ends, as SMTP wants, and a refusal to fold a
 # header that carries a newline.
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+SAMPLE_RADICADO = "GEL-2026-000042"
+_CORRECTION = {"problems": ["Falta la copia del acta de posesión del representante legal (PDF o imagen)."],
+               "no_attachments_reminder": False, "legal_rep_email": ""}
+# The contexts each kind's callers pass (pipeline, examination, staff),
+# with the optional values both filled and empty.
+SAMPLES: dict[str, list[dict]] = {
+    "ack": [{"original_subject": "Solicitud de reinicio de claves"}, {"original_subject": ""}],
+    "correction": [
+        {**_CORRECTION, "automatic": True},
+        {**_CORRECTION, "automatic": True, "no_attachments_reminder": True},
+        # helpdesk correct: a person's reason, not automatic.
+        {**_CORRECTION, "automatic": False, "reason": "El acta no corresponde al alcalde actual."},
+    ],
+    "accepted": [{"problems": [], "no_attachments_reminder": False, "legal_rep_email": "despacho@tulua.gov.co"},
+                 {"problems": [], "no_attachments_reminder": False, "legal_rep_email": ""}],
+    "reset": [
+        {"legal_rep_name": "María Pérez", "entity_name": "Alcaldía de Tuluá", "automatic": False,
+         "credentials": [{"type": "Correo electrónico", "account": "contactenos@tulua.gov.co",
+                          "password": "Abcd-Efgh-Jkmn-Pqrs"},
+                         {"type": "Usuario de página web", "account": "admin.web",
+                          "password": "Tuvw-Xyz2-3456-789a"}]},
+        {"legal_rep_name": "", "entity_name": "", "automatic": False,
+         "credentials": [{"type": "Correo electrónico", "account": "a@b.gov.co", "password": "Abcd-Efgh-Jkmn-Pqrs"}]},
+    ],
+    "rejected": [{"reason": "La solicitud no corresponde a una entidad pública.", "problems": [],
+                  "no_attachments_reminder": False, "legal_rep_email": "", "automatic": False}],
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +104,8 @@ class Renderer:
             auto_reload=False,
             cache_size=-1,
         )
+        self.env.filters["with_article"] = with_article
+        self.env.filters["tel"] = tel_uri
         self._compile_all()
 
     def _compile_all(self) -> None:
@@ -92,13 +135,32 @@ class Renderer:
         html = self.env.get_template(f"{kind}.html.j2").render(context)
         return clean_text(subject), text, html
 
+    def render_samples(self) -> None:
+        """Render every kind's templates with ``SAMPLES``; raise ConfigError
+        naming the template (and its line) that fails."""
+        for kind in KINDS:
+            for context in samples(kind):
+                for part in ("subject", "txt", "html"):
+                    name = f"{kind}.{part}.j2"
+                    values = {**self.common_context(), "radicado": SAMPLE_RADICADO,
+                              "automatic": kind in AUTOMATIC_KINDS, **context}
+                    try:
+                        self.env.get_template(name).render(values)
+                    except Exception as exc:  # whatever a template raises, name it
+                        raise ConfigError(f"{_failing_template(exc, self.config.templates_dir / name)}: "
+                                          f"la plantilla falla al generar el correo «{kind}» con datos de ejemplo: "
+                                          f"{_why(exc)}") from None
+
     def common_context(self) -> dict:
-        smtp = self.config.smtp
+        smtp, replies = self.config.smtp, self.config.replies
         return {
-            "support_address": smtp.from_address,
+            # Where entities write: the inbox when it is known, else From.
+            "support_address": self.config.inbox_address or smtp.from_address,
             "support_name": smtp.from_name,
-            "support_phone": self.config.replies.support_phone,
-            "support_hotline": self.config.replies.support_hotline,
+            "support_phone": replies.support_phone,
+            "support_phone_city": replies.support_phone_city,
+            "support_hotline": replies.support_hotline,
+            "support_phone_menu": list(replies.support_phone_menu),
         }
 
     def build(self, kind: str, to: str, radicado: str, context: dict, answering: list[str],
@@ -115,6 +177,9 @@ class Renderer:
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = address_header(smtp.from_name, smtp.from_address)
         msg["To"] = to
+        inbox = self.config.inbox_address
+        if inbox and inbox.lower() != smtp.from_address.lower():
+            msg["Reply-To"] = address_header(smtp.from_name, inbox)
         tag = f"[Radicado {radicado}]"
         msg["Subject"] = subject if tag in subject else f"{tag} {subject}"
         msg["Date"] = formatdate(localtime=False)
@@ -136,3 +201,43 @@ class Renderer:
             maintype, _sep, subtype = mime.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
         return Reply(kind=kind, to=to, message=msg)
+
+
+def samples(kind: str) -> list[dict]:
+    """Sample contexts of ``kind``; a kind with none of its own (added with
+    its templates but not here yet) gets every variable the others use."""
+    if kind in SAMPLES:
+        return SAMPLES[kind]
+    merged: dict = {}
+    for contexts in SAMPLES.values():
+        for context in contexts:
+            merged.update(context)
+    return [merged]
+
+
+def tel_uri(number: object) -> str:
+    """``tel:`` link of a phone number as written: "+57 601 595 3595" ->
+    "tel:+576015953595" (RFC 3966 keeps only digits and a leading "+")."""
+    text = str(number or "").strip()
+    return "tel:" + ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
+
+
+def _failing_template(exc: BaseException, default) -> str:
+    """"path:line" of the innermost template frame in the traceback (an
+    included footer, say), else the template that was rendered."""
+    where = str(default)
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, UndefinedError):
+        return f"variable no definida ({exc})"
+    if isinstance(exc, SecurityError):
+        return f"operación no permitida ({exc})"
+    return f"{type(exc).__name__}: {exc}"

@@ -12,6 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
+from .robots import Robot
 from .store import iso, now
 
 # Contract states, plus RECEIVED: acknowledged, documents not yet examined.
@@ -22,6 +23,9 @@ RESOLVED = "resolved"
 REJECTED = "rejected"
 STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, RESOLVED, REJECTED)
 OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL)
+
+# Kinds of inbound rows recorded for robots (pipeline._record_robot).
+ROBOT_KINDS = tuple(r.value for r in Robot if r is not Robot.HUMAN)
 
 STATE_LABELS = {
     RECEIVED: "recibida",
@@ -106,9 +110,15 @@ def add_finding(conn: sqlite3.Connection, ticket_id: int, severity: str, code: s
 
 def thread_ids(conn: sqlite3.Connection, ticket_id: int) -> list[str]:
     """The conversation's Message-IDs for References, ending with the
-    entity's latest message (which becomes In-Reply-To)."""
+    entity's latest message (which becomes In-Reply-To).
+
+    Robots' messages linked to the ticket (an out-of-office answering our
+    ack, a bounce) are no part of the conversation: an answer threads to
+    what a person of the entity wrote, never to a robot."""
+    marks = ",".join("?" * len(ROBOT_KINDS))
     rows = conn.execute("SELECT direction, message_id FROM messages WHERE ticket_id = ? AND message_id != '' "
-                        "AND message_id IS NOT NULL ORDER BY id", (ticket_id,)).fetchall()
+                        f"AND message_id IS NOT NULL AND NOT (direction = 'in' AND kind IN ({marks})) ORDER BY id",
+                        (ticket_id, *ROBOT_KINDS)).fetchall()
     ids = [r["message_id"] for r in rows]
     latest_in = [r["message_id"] for r in rows if r["direction"] == "in"][-1:]
     return [i for i in ids if i not in latest_in] + latest_in

@@ -28,10 +28,10 @@ def test_ack_escapes_html_but_not_text(renderer):
     assert "<b>Tom & Jerry</b>" in msg["Subject"]
     assert msg.get_body(("plain",)).get_content().count("GEL-2026-000001") >= 1
     escaped = renderer.env.get_template("_footer.html.j2").render(
-        support_name="<script>", support_address="x@y.co", support_phone="1", support_hotline="2", radicado="R")
+        {**renderer.common_context(), "support_name": "<script>", "radicado": "R"})
     assert "&lt;script&gt;" in escaped and "<script>" not in escaped
     unescaped = renderer.env.get_template("_footer.txt.j2").render(
-        support_name="<script>", support_address="x@y.co", support_phone="1", support_hotline="2", radicado="R")
+        {**renderer.common_context(), "support_name": "<script>", "radicado": "R"})
     assert "<script>" in unescaped
 
 

@@ -47,7 +47,7 @@ def test_approve_sends_the_credentials_to_the_legal_representative_only(embedded
     assert len(reset) == 1 and reset[0]["To"] == LEGAL_REP
     text = reset[0].get_body(("plain",)).get_content()
     assert "contactenos@alcaldia-prueba.gov.co" in text and "admin.web" in text
-    assert "temporales" in text and "nunca le solicitaremos" in text
+    assert "temporales" in text and "nunca le pediremos su contraseña" in text
     assert reset[0]["Auto-Submitted"] is None  # a person decided it
     shown = json.loads(helpdesk(embedded, "show", radicado, "--json").stdout)
     assert shown["state"] == "resolved"

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 from ..rules import Rules
-from . import archive, sniff
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, sniff
 from .excel import FormData, NotAForm, read_form, read_form_grid
 from .pdf import PdfFacts, PdfUnreadable, inspect_pdf
 
@@ -44,7 +44,8 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
     limits = rules.documents.limits
     if len(data) > limits.max_file_bytes:
         return FileFacts(**base, type=sniff.OTHER,
-                         error=f"ocupa {len(data) / 1_048_576:.1f} MB; el máximo es {limits.max_file_bytes / 1_048_576:.0f} MB")
+                         error=f"ocupa {len(data) / 1_048_576:.1f} MB y el máximo es "
+                               f"{limits.max_file_bytes / 1_048_576:.0f} MB; {RESCAN_SMALLER}")
     kind = sniff.sniff(data)
     base["type"] = kind
     if kind == sniff.PDF:
@@ -62,7 +63,7 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
         try:
             members = archive.extract(data, zip_limits(rules))
         except archive.UnsafeArchive as exc:
-            return FileFacts(**base, error=str(exc))
+            return FileFacts(**base, error=f"{exc}; envíe los documentos sin comprimir, adjuntos al correo")
         return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1) for n, d in members))
     return FileFacts(**base, error=_unknown(filename, data))
 
@@ -82,7 +83,8 @@ def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
     except NotAForm:
         return FileFacts(**base)  # a spreadsheet, but not the request form
     except Exception as exc:  # any parser failure on hostile input
-        return FileFacts(**base, error=f"la hoja de cálculo está dañada o no se puede abrir ({type(exc).__name__})")
+        return FileFacts(**base, error=f"la hoja de cálculo está dañada o no se puede abrir ({type(exc).__name__}); "
+                                       "ábrala en Excel, guárdela de nuevo como .xlsx y envíela")
     return FileFacts(**base, form=form)
 
 
@@ -115,19 +117,20 @@ def _image(base: dict, data: bytes, max_pixels: int) -> FileFacts:
         with Image.open(io.BytesIO(data)) as img:
             size = img.size
             if size[0] * size[1] > max_pixels:
-                return FileFacts(**base, error="la imagen es demasiado grande")
+                return FileFacts(**base, error=f"la imagen es demasiado grande; {RESCAN_SMALLER}")
             img.load()  # a truncated or corrupt image fails here
     except Image.DecompressionBombError:
-        return FileFacts(**base, error="la imagen es demasiado grande")
+        return FileFacts(**base, error=f"la imagen es demasiado grande; {RESCAN_SMALLER}")
     except Exception as exc:  # Pillow raises many types on hostile input
-        return FileFacts(**base, error=f"la imagen está dañada o incompleta ({type(exc).__name__})")
+        return FileFacts(**base, error=f"la imagen está dañada o incompleta ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
     return FileFacts(**base, image_size=size)
 
 
 def _unknown(filename: str, data: bytes) -> str:
     if data.startswith(b"PK"):
-        return "el archivo está dañado o incompleto (no se puede abrir como archivo comprimido ni como Excel)"
+        return ("el archivo está dañado o incompleto (no se puede abrir como archivo comprimido ni como Excel); "
+                f"{SEND_ANOTHER_COPY}")
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if ext in ("pdf", "xlsx", "xlsm", "xls", "ods", "jpg", "jpeg", "png", "zip"):
-        return f"no es un archivo .{ext} válido aunque su nombre lo diga"
-    return "no es un PDF, una imagen JPG o PNG ni un archivo de Excel"
+        return f"no es un archivo .{ext} válido aunque su nombre lo diga; {SEND_ANOTHER_COPY}"
+    return "no es un PDF, una imagen JPG o PNG ni un archivo de Excel; envíe el documento en uno de esos formatos"

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import pypdf
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
+
 SCAN_MIN_PIXELS = 500
 MAX_PAGES_EXAMINED = 20
 MAX_TEXT_CHARS = 20_000
@@ -90,12 +92,12 @@ def inspect_pdf(data: bytes) -> PdfFacts:
     except FileNotDecryptedError:
         raise PdfUnreadable("está protegido con contraseña; envíe una copia sin contraseña") from None
     except LimitReachedError:
-        raise PdfUnreadable("tiene un contenido demasiado grande o anómalo para procesarlo; "
-                            "escanéelo de nuevo o envíe otra copia") from None
+        raise PdfUnreadable(f"tiene un contenido demasiado grande o anómalo para procesarlo; {RESCAN_SMALLER}"
+                            ) from None
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
             RecursionError, AssertionError, OverflowError, ZeroDivisionError, UnicodeError,
             NotImplementedError, LookupError, zlib.error) as exc:
-        raise PdfUnreadable(f"está dañado o incompleto ({type(exc).__name__})") from None
+        raise PdfUnreadable(f"está dañado o incompleto ({type(exc).__name__}); {SEND_ANOTHER_COPY}") from None
     text = " ".join(" ".join(text_parts).split())[:MAX_TEXT_CHARS]
     return PdfFacts(pages, text, scanned, len(sig_fields), signed, owner_protected)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..rules import Rules, WorkerLimits
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
 from .examine import FileFacts
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,12 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
         try:
             result = examine(filename, data, rules)
         except MemoryError:
-            result = WorkerFailure(filename, "es demasiado grande para procesarlo")
+            result = WorkerFailure(filename, f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
         except RecursionError:
-            result = WorkerFailure(filename, "tiene una estructura anómala que no se puede procesar")
+            result = WorkerFailure(filename,
+                                   f"tiene una estructura anómala que no se puede procesar; {SEND_ANOTHER_COPY}")
         except Exception as exc:  # a parser bug on hostile input: report it, keep serving
-            result = WorkerFailure(filename, f"no se pudo leer ({type(exc).__name__})")
+            result = WorkerFailure(filename, f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
         del data
         _write(replies, result)
 
@@ -152,9 +154,10 @@ class Worker:
             ready, _, _ = select.select([self._proc.stdout], [], [], self.limits.timeout_seconds)
             if ready:
                 return _read(self._proc.stdout)
-            reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos"
+            reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos; {RESCAN_SMALLER}"
         except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
-            reason = "tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo)"
+            reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
+                      f"{RESCAN_SMALLER}")
         log.warning("document worker failed on %r after %.1f s: %s; replacing it",
                     filename, time.monotonic() - started, reason)
         self._kill()
