@@ -87,7 +87,8 @@ def _last_sent_id(store: Store, ticket_id: int) -> str:
 
 
 def _narrate_round(say, number: int, arrivals, inbox: Path, daemon: Daemon, store: Store) -> None:
-    say(f"Ronda {number}: llegan {len(arrivals)} mensaje(s) al buzón:")
+    count = "llega 1 mensaje" if len(arrivals) == 1 else f"llegan {len(arrivals)} mensajes"
+    say(f"Ronda {number}: {count} al buzón:")
     for label, raw in arrivals:
         say(f"  - {label}")
         _deliver_to_maildir(inbox, raw)
