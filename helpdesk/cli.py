@@ -638,8 +638,7 @@ def _deliver_now(ctx: Context) -> None:
 
     delivery = handover.deliver_queued(ctx.store, ctx.config)
     if delivery is not None:
-        for line in delivery.lines():
-            click.echo(line, err=not delivery.ok)
+        click.echo(delivery.message(), err=not delivery.ok)
 
 
 def _age(hours: float) -> str:

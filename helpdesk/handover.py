@@ -21,6 +21,7 @@ the ticket is examined at once and the command reports the outcome.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -51,14 +52,15 @@ class Delivery:
     daemon: lock.Holder | None = None  # the running daemon that took it over
     lock_was_free: bool = False  # no daemon ran: this process was the one to deliver
 
-    def lines(self) -> list[str]:
-        """What to tell the staff member, in Spanish."""
+    def message(self) -> str:
+        """What to tell the staff member: one line in Spanish."""
         if self.status == "sent":
-            return [f"El servicio (pid {self.daemon.pid}) envió el correo." if self.daemon else "Correo enviado."]
+            return f"El servicio (pid {self.daemon.pid}) envió el correo." if self.daemon else "Correo enviado."
         if self.status in ("failed", "bounced"):
-            return [f"El servidor SMTP rechazó el correo y no se reintentará: {self.error}. Vea helpdesk outbox."]
+            return f"El servidor SMTP rechazó el correo y no se reintentará: {self.error}. Vea helpdesk outbox."
         if self.attempts:
-            line = f"El correo quedó en cola: el servidor SMTP no lo aceptó ({self.error}); el servicio lo reintentará"
+            line = (f"El correo quedó en cola: el servidor SMTP no lo aceptó ({self.error}); "
+                    "el servicio lo reintentará")
         elif self.daemon:
             line = (f"El correo quedó en cola; el servicio (pid {self.daemon.pid}) lo enviará en unos segundos "
                     "y lo reintentará si el servidor SMTP no responde")
@@ -68,7 +70,7 @@ class Delivery:
             line = "El correo quedó en cola y lo enviará el servicio"
         if self.lock_was_free:
             line += f". El servicio no parece estar en marcha: {START_HINT}"
-        return [line + "."]
+        return line + "."
 
     @property
     def ok(self) -> bool:
@@ -97,10 +99,17 @@ def deliver_here(store: Store, config: Config) -> str:
     """Deliver what is due; the caller holds the lock. Returns why it could
     not ("" when it could): the decision is committed, so nothing here may
     turn into a failed command."""
+    # A deferral is the staff member's one Spanish line (Delivery.message), not
+    # also the operator's log line; a permanent failure stays logged.
+    quiet = logging.getLogger(outbox.__name__)
+    level = quiet.level
+    quiet.setLevel(max(level, logging.ERROR))
     try:
         outbox.deliver_due(store, config)
     except Exception as exc:  # the SMTP secret is the service's, the outbox folder too
         return str(exc) or type(exc).__name__
+    finally:
+        quiet.setLevel(level)
     return ""
 
 
