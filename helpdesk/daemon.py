@@ -49,7 +49,7 @@ class Daemon:
     def __init__(self, config: Config, store: Store, held: lock.InstanceLock | None = None):
         self.config = config
         self.store = store
-        self.lock = held  # released (and the store closed) by close()
+        self.held = held  # the database's lock: released (and the store closed) by close()
         self.rules, self.renderer = self._load_rules_and_templates()
         self.worker = Worker(self.rules)
         self._source = None  # opened at first use: a retry needs no mailbox
@@ -322,9 +322,9 @@ class Daemon:
         if self._source is not None:
             self._source.close()
         self.worker.close()
-        if self.lock is not None:
+        if self.held is not None:
             self.store.close()
-            self.lock.release()
+            self.held.release()
 
     def _seconds_to_next_delivery(self) -> float:
         upcoming = outbox.next_due_at(self.store)
