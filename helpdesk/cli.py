@@ -73,6 +73,9 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
     SIGHUP vuelve a leer las reglas y las plantillas entre dos mensajes;
     si tienen un error, sigue con las anteriores y lo registra.
 
+    Una sola instancia por base de datos: si ya hay otra en marcha, sale con
+    código 1 sin tocar nada.
+
     Ejemplo: helpdesk --config /etc/helpdesk/config.toml run --log-format json
     """
     # Signals are caught from the first line: SIGHUP's default action is to
@@ -81,13 +84,15 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
     early: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda signum, _frame: early.append(signum))
+    from . import lock
     from .daemon import Daemon
 
     logs.setup(log_level, log_format)
     config = ctx.config
-    for secret in (config.inbox_password(), config.smtp_password(), config.ldap_password()):
+    for secret in config.mail_secrets():
         logs.register_secret(secret)
-    daemon = Daemon(config, ctx.store)
+    # The lock before the database and the mailbox: a second instance exits 1 having touched nothing.
+    daemon = Daemon.open(config, lock.ONCE if once else lock.DAEMON)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: daemon.stop())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
@@ -238,28 +243,33 @@ def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Reintenta todos los mensajes en cuarentena.")
 @pass_ctx
 def retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
-    """Vuelve a procesar mensajes en cuarentena.
+    """Vuelve a procesar mensajes en cuarentena y examina sus documentos.
+
+    Si el servicio está en marcha se lo pide a él (lo atiende en segundos);
+    si no, lo hace este comando. Muestra el resultado de cada mensaje y sale
+    con código 1 si alguno sigue fallando.
 
     Ejemplo: helpdesk retry 3
     """
-    from .daemon import Daemon
+    from . import handover
 
     if not ids and not retry_all:
         raise click.UsageError("indique uno o más ID (vea helpdesk failed) o --all")
     items = quarantine.listing(ctx.store) if retry_all else [_quarantined(ctx.store, i) for i in ids]
+    if not items:
+        click.echo("No hay mensajes en cuarentena.")
+        return
     for item in items:
         quarantine.check_retryable(ctx.store, item)
-    daemon = Daemon(ctx.config, ctx.store)
-    still = 0
-    for item in items:
-        outcome = daemon.retry(item)
-        if outcome.action == "quarantined":
-            still += 1
-            click.echo(f"#{item.id}: sigue fallando: {outcome.reason}")
-        else:
-            click.echo(f"#{item.id}: procesado ({outcome.action}{', ' + outcome.radicado if outcome.radicado else ''})")
-    daemon.deliver()
-    if still:
+    report = handover.retry(ctx.store, ctx.config, items)
+    if report.served_by is not None:
+        click.echo(f"Reprocesado por el servicio en marcha (pid {report.served_by.pid}).")
+    for result in report.results:
+        click.echo(result.line())
+    if report.delivery_error:
+        click.echo(f"Los correos quedaron en cola y los enviará el servicio (desde aquí no se pudo enviar: "
+                   f"{report.delivery_error}). Si no está en marcha, {handover.START_HINT}.", err=True)
+    if report.still_failing:
         sys.exit(1)
 
 
@@ -622,13 +632,13 @@ def _renderer(ctx: Context):
 
 
 def _deliver_now(ctx: Context) -> None:
-    """Try to send at once; if it fails the daemon retries, the row is queued."""
-    from . import outbox
+    """Have the email just queued delivered by the one processor (handover.py)
+    and say what became of it; it is safe in the outbox whatever happens."""
+    from . import handover
 
-    try:
-        outbox.deliver_due(ctx.store, ctx.config)
-    except Exception as exc:  # the email is safe in the outbox: say so, do not fail the decision
-        click.echo(f"El correo quedó en cola y lo enviará el servicio: {exc}", err=True)
+    delivery = handover.deliver_queued(ctx.store, ctx.config)
+    if delivery is not None:
+        click.echo(delivery.message(), err=not delivery.ok)
 
 
 def _age(hours: float) -> str:

@@ -242,6 +242,18 @@ class Config:
     def smtp_password(self) -> str:
         return _secret(self, "smtp", self.smtp)
 
+    def mail_secrets(self) -> list[str]:
+        """The IMAP and SMTP passwords this configuration logs in with, each
+        only when used; read by what logs in (``run`` at start-up, so that a
+        wrong variable or file stops it with the key), never by staff commands.
+        """
+        secrets = []
+        if self.inbox.source == "imap":
+            secrets.append(self.inbox_password())
+        if self.smtp.transport == "smtp":
+            secrets.append(self.smtp_password())
+        return secrets
+
     def ldap_password(self) -> str:
         """The bind password of the ldap reset backend ([reset] password*)."""
         return _secret(self, "reset", self.reset)
@@ -411,10 +423,10 @@ def _check_semantics(config: Config, path: Path) -> None:
         # (months meant) than a policy.
         if 0 < days < least:
             raise ConfigError(f"{path}: retention.{key}: mínimo {least} días (0 conserva para siempre)")
-    # Secrets are read now so that a wrong variable or file fails at start-up.
-    config.inbox_password()
-    config.smtp_password()
-    config.ldap_password()
+    # Secrets are not read here: staff commands load this file too, and
+    # with the service's credentials readable only by it (LoadCredential=)
+    # they must work without them (CONTRACT §8). What logs in reads them:
+    # `run` at start (mail_secrets), delivery, `check`, the ldap backend.
 
 
 def _check_auth(section: str, sec, path: Path) -> None:

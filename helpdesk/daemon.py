@@ -9,6 +9,11 @@ A crash before the commit leaves the message in the inbox: it is read again.
 A crash after the commit and before the move also leaves it there: it is
 read again and deduplicated by Message-ID. Outbox rows are delivered after
 the commit, so no email can exist for a state that was rolled back.
+
+The daemon is the one processor of its database: ``Daemon.open`` takes the
+database's lock (lock.py) before opening anything, and while it waits for
+mail it watches for work other processes commit (a staff decision's email,
+a retry asked with ``helpdesk retry``) and does it within a second.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from . import examination, metrics, outbox, pipeline, quarantine, retention, sdnotify, status
+from . import examination, lock, metrics, outbox, pipeline, quarantine, retention, sdnotify, status
 from .config import Config
 from .documents.worker import Worker
 from .errors import ConfigError, InboxError
@@ -41,16 +46,39 @@ RETENTION_EVERY_SECONDS = 24 * 3600
 
 
 class Daemon:
-    def __init__(self, config: Config, store: Store):
+    def __init__(self, config: Config, store: Store, held: lock.InstanceLock | None = None):
         self.config = config
         self.store = store
+        self.held = held  # the database's lock: released (and the store closed) by close()
         self.rules, self.renderer = self._load_rules_and_templates()
         self.worker = Worker(self.rules)
-        self.source = open_source(config, store)
+        self._source = None  # opened at first use: a retry needs no mailbox
         self.stopping = False
         self.reload_requested = False
         self.watchdog = sdnotify.Watchdog()
         self.next_retention = 0.0  # monotonic; 0: at the first idle moment
+        self._data_version = self._current_data_version()
+
+    @classmethod
+    def open(cls, config: Config, role: str = lock.DAEMON) -> Daemon:
+        """Take the database's lock, then open the database: a second
+        instance refuses (``lock.AlreadyRunning``) having touched nothing.
+
+        A brief holder (a staff command delivering its email) is waited
+        for; a daemon must not fail its start because of it.
+        """
+        held = lock.acquire(config.database_path, role, wait=lock.BRIEF_HOLDER_WAIT)
+        try:
+            return cls(config, Store(config.database_path, config.raw_dir), held)
+        except BaseException:
+            held.release()
+            raise
+
+    @property
+    def source(self):
+        if self._source is None:
+            self._source = open_source(self.config, self.store)
+        return self._source
 
     def stop(self) -> None:
         """Ask the loop to finish the current message and return."""
@@ -62,9 +90,34 @@ class Daemon:
 
     def _interrupted(self) -> bool:
         """Asked about once a second by every wait: also the moment to tell
-        systemd's watchdog that the loop is alive."""
+        systemd's watchdog that the loop is alive, and to look for work
+        another process committed (the wait ends, a cycle does it)."""
         self.watchdog.ping()
+        return self.stopping or self.reload_requested or self._work_arrived()
+
+    def _between_attempts(self) -> bool:
+        """The wait before reconnecting to a failing mailbox: work that needs
+        no mailbox (a staff decision's email, a retry) is done meanwhile."""
+        self.watchdog.ping()
+        if not (self.stopping or self.reload_requested) and self._work_arrived():
+            self.serve_local_work()
         return self.stopping or self.reload_requested
+
+    def _work_arrived(self) -> bool:
+        """Did another process commit an email due now or a retry request?
+
+        ``PRAGMA data_version`` changes only when another connection
+        commits, so a quiet database costs one pragma a second; the two
+        probes behind it read one index row each.
+        """
+        version = self._current_data_version()
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        return outbox.has_due(self.store) or quarantine.has_requests(self.store)
+
+    def _current_data_version(self) -> int:
+        return self.store.one("PRAGMA data_version")[0]
 
     def _load_rules_and_templates(self) -> tuple[Rules, Renderer]:
         """What a start and a SIGHUP read from disk; a ConfigError names the bad file."""
@@ -140,6 +193,21 @@ class Daemon:
             quarantine.resolve(self.store, item.id)
         return outcome
 
+    def serve_retry_requests(self) -> list[Outcome]:
+        """Retry what ``helpdesk retry`` asked for and record each outcome
+        for the command waiting for it."""
+        done = []
+        for item in quarantine.requested(self.store):
+            if self.stopping:
+                break
+            try:
+                outcome = self.retry(item)
+            except OSError as exc:  # its original is gone since the request (retention, a restore)
+                outcome = Outcome("quarantined", "", reason=f"no se puede leer el correo original: {exc.strerror}")
+            quarantine.record_retry(self.store, item.id, outcome)
+            done.append(outcome)
+        return done
+
     # -- cycles ---------------------------------------------------------
 
     def run_once(self) -> list[Outcome]:
@@ -160,15 +228,22 @@ class Daemon:
             if self.reload_requested:
                 self.reload()
         status.poll_succeeded(self.store)
+        self.serve_local_work()
+        return done
+
+    def serve_local_work(self) -> None:
+        """What needs no mailbox: requested retries, the outbox, examinations."""
+        self.serve_retry_requests()
         # Acks first: they promise a radicado "before documents are examined".
         self.deliver()
         self.examine_pending()
         self.deliver()
-        return done
 
-    def examine_pending(self) -> None:
-        """Examine the documents of every ticket marked for it."""
+    def examine_pending(self, only: set[int] | None = None) -> None:
+        """Examine the documents of every ticket marked for it (or of those in ``only``)."""
         for ticket_id in examination.pending(self.store):
+            if only is not None and ticket_id not in only:
+                continue
             if self.stopping:
                 return
             if self.reload_requested:
@@ -214,7 +289,8 @@ class Daemon:
                 self.write_metrics()
                 sdnotify.notify(f"STATUS=Buzón no disponible ({failures} intentos fallidos seguidos): {exc}"[:400])
                 self.source.close()
-                interruptible_sleep(backoff, self._interrupted)
+                self.serve_local_work()  # a mailbox that is down holds up no decision's email
+                interruptible_sleep(backoff, self._between_attempts)
                 backoff = min(backoff * 2, self.config.inbox.reconnect_max_seconds)
         sdnotify.notify("STOPPING=1", "STATUS=Deteniéndose")
         self.close()
@@ -241,8 +317,14 @@ class Daemon:
             log.error("cannot write the metrics file: %s", exc, extra={"event": "metrics_failed"})
 
     def close(self) -> None:
-        self.source.close()
+        """Close the mailbox and the worker; opened by ``open``, also the
+        database, then the lock: the next holder finds everything committed."""
+        if self._source is not None:
+            self._source.close()
         self.worker.close()
+        if self.held is not None:
+            self.store.close()
+            self.held.release()
 
     def _seconds_to_next_delivery(self) -> float:
         upcoming = outbox.next_due_at(self.store)

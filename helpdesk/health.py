@@ -15,11 +15,16 @@ import ssl
 from dataclasses import dataclass
 
 from .config import Config
-from .errors import HelpdeskError
+from .errors import ConfigError, HelpdeskError
 from .oauth import token_source
 from .store import MIGRATIONS, Store
 
 MIN_FREE_BYTES = 500 * 1024 * 1024
+
+# Only `run`, delivery and `check` read the mail secrets; under systemd they
+# reach the service alone (LoadCredential=), so a staff user may not see them.
+SECRET_FIX = ("revise {section}.password_file o {section}.password_env; si solo el servicio recibe la contraseña "
+              "(LoadCredential=), ejecute helpdesk check con un usuario que pueda leerla")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,10 @@ def _inbox(config: Config) -> Check:
         return Check("buzón", True, f"Maildir {path}")
     from .inbox import ImapSource
 
-    source = ImapSource(config, store=None)
+    try:
+        source = ImapSource(config, store=None)
+    except ConfigError as exc:
+        return Check("IMAP", False, str(exc), SECRET_FIX.format(section="inbox"))
     try:
         client = source.connect()
         folders = {f[2] for f in client.list_folders()}
@@ -157,7 +165,10 @@ def _smtp(config: Config) -> Check:
     from .errors import DeliveryError
     from .outbox import make_transport
 
-    transport = make_transport(config)
+    try:
+        transport = make_transport(config)
+    except ConfigError as exc:
+        return Check("SMTP", False, str(exc), SECRET_FIX.format(section="smtp"))
 
     async def probe() -> None:
         client = await transport._connect()  # EHLO and AUTH, nothing sent

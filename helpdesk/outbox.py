@@ -97,6 +97,12 @@ def due(store: Store, limit: int = 100) -> list[OutboxRow]:
     return [OutboxRow(**dict(r)) for r in rows]
 
 
+def has_due(store: Store) -> bool:
+    """Is an email due now? One probe of the (status, next_attempt_at) index."""
+    return store.one("SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                     (iso(),)) is not None
+
+
 def next_due_at(store: Store) -> datetime | None:
     row = store.one("SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'pending'")
     return datetime.fromisoformat(row["t"]) if row and row["t"] else None

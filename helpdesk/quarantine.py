@@ -9,7 +9,8 @@ through the pipeline again once the cause is fixed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 from .errors import Refused
 from .store import Store, iso
@@ -25,6 +26,10 @@ class Quarantined:
     attempts: int
     created_at: str
     updated_at: str
+    # A retry asked of the lock holder (`helpdesk retry`), and its last result.
+    retry_requested_at: str | None = None
+    retried_at: str | None = None
+    retry_outcome: str | None = None
 
 
 def add(store: Store, sha256: str, source_ref: str, error: str) -> None:
@@ -55,6 +60,31 @@ def get(store: Store, item_id: int) -> Quarantined | None:
 def resolve(store: Store, item_id: int) -> None:
     with store.transaction() as conn:
         conn.execute("UPDATE quarantine SET status = 'resolved', updated_at = ? WHERE id = ?", (iso(), item_id))
+
+
+def request_retry(store: Store, item_ids: list[int]) -> str:
+    """Ask the lock holder to retry these entries; return the request's time."""
+    stamp = iso()
+    with store.transaction() as conn:
+        conn.executemany("UPDATE quarantine SET retry_requested_at = ? WHERE id = ?", [(stamp, i) for i in item_ids])
+    return stamp
+
+
+def requested(store: Store) -> list[Quarantined]:
+    """Entries whose retry was asked for, oldest request first."""
+    return [Quarantined(**dict(r)) for r in store.query(
+        "SELECT * FROM quarantine WHERE retry_requested_at IS NOT NULL ORDER BY retry_requested_at, id")]
+
+
+def has_requests(store: Store) -> bool:
+    return store.one("SELECT 1 FROM quarantine WHERE retry_requested_at IS NOT NULL LIMIT 1") is not None
+
+
+def record_retry(store: Store, item_id: int, outcome) -> None:
+    """The holder's answer to a request: the pipeline's Outcome, as JSON."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE quarantine SET retry_requested_at = NULL, retried_at = ?, retry_outcome = ? WHERE id = ?",
+                     (iso(), json.dumps(asdict(outcome), ensure_ascii=False), item_id))
 
 
 def check_retryable(store: Store, item: Quarantined) -> None:

@@ -180,6 +180,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_kind_status ON outbox(kind, status);
     CREATE INDEX outbox_ticket ON outbox(ticket_id, kind, created_at, sent_at);
     """,
+    # 8: `helpdesk retry` hands a quarantined message to the process that
+    # holds the database's lock (the one processor, CONTRACT §8): it sets
+    # retry_requested_at; the holder retries it, clears the request and
+    # records retried_at and the outcome (JSON) for the command waiting.
+    """
+    ALTER TABLE quarantine ADD COLUMN retry_requested_at TEXT;
+    ALTER TABLE quarantine ADD COLUMN retried_at TEXT;
+    ALTER TABLE quarantine ADD COLUMN retry_outcome TEXT;
+    CREATE INDEX quarantine_retry ON quarantine(retry_requested_at) WHERE retry_requested_at IS NOT NULL;
+    """,
 ]
 
 

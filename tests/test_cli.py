@@ -63,8 +63,10 @@ def test_failed_and_retry_commands(tmp_path):
     (templates / "ack.txt.j2").write_text("Radicado {{ radicado }}\n", encoding="utf-8")
     result = helpdesk("--config", cfg, "retry", "1")
     assert result.returncode == 0 and "procesado (new_ticket" in result.stdout
+    # Examined at once, not at the next cycle: the ack, then the verdict (no documents attached).
+    assert "estado: requiere corrección" in result.stdout
     assert "No hay mensajes en cuarentena." in helpdesk("--config", cfg, "failed").stdout
-    assert len(env.sent()) == 1
+    assert env.kinds() == ["ack", "correction"]
 
 
 def test_demo_runs_from_a_fresh_copy_without_servers(tmp_path):
