@@ -41,7 +41,7 @@ def _rules(config: Config) -> Check:
     try:
         load_all(config.rules_dir)
     except HelpdeskError as exc:
-        return Check("reglas", False, str(exc), "corrija el archivo de reglas indicado")
+        return Check("reglas", False, str(exc), "corrija el archivo de reglas o la clave rules.path que se indican")
     return Check("configuración", True, f"{config.source_path} y las reglas de {config.rules_dir} son válidas")
 
 
@@ -52,7 +52,8 @@ def _templates(config: Config) -> Check:
     try:
         Renderer(config)
     except HelpdeskError as exc:
-        return Check("plantillas", False, str(exc), "corrija la plantilla indicada y repita helpdesk check")
+        return Check("plantillas", False, str(exc),
+                     "corrija la plantilla o la clave replies.templates que se indican y repita helpdesk check")
     return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas y son válidas")
 
 
