@@ -62,6 +62,7 @@ def _database(config: Config) -> Check:
     try:
         store = Store(path, config.raw_dir)
         version = store.one("PRAGMA user_version")[0]
+        differences = store.schema_differences()
         store.close()
     except Exception as exc:  # sqlite3 errors, permissions: reported, not raised
         return Check("base de datos", False, f"no se puede abrir {path}: {exc}",
@@ -70,6 +71,11 @@ def _database(config: Config) -> Check:
     if version != len(MIGRATIONS):
         return Check("base de datos", False, f"esquema {version}, se esperaba {len(MIGRATIONS)}",
                      "actualice helpdesk: las migraciones se aplican al iniciar")
+    if differences:
+        return Check("base de datos", False, f"{path}: el esquema no es el de esta versión de helpdesk: "
+                     + ", ".join(differences),
+                     "use la versión de helpdesk que creó esta base de datos, o restaure una copia "
+                     "hecha con esta versión (helpdesk restore)")
     if free < MIN_FREE_BYTES:
         return Check("base de datos", False, f"solo quedan {free // 1_048_576} MB libres en {path.parent}",
                      "libere espacio en disco")

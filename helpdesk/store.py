@@ -230,6 +230,32 @@ class Store:
                 _apply(self.conn, script)
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
+    def schema_differences(self) -> list[str]:
+        """What this database lacks of the schema that MIGRATIONS build, in Spanish.
+
+        ``PRAGMA user_version`` only counts migrations: a file migrated by
+        another build of helpdesk whose migration of the same number did
+        something else, or edited by hand, has the right number and fails
+        later, half-way through a message, on a missing column. sqlite-utils
+        reads both schemas (tables, columns, indexes) for the comparison.
+        """
+        expected = sqlite_utils.Database(memory=True)
+        for script in MIGRATIONS:
+            _apply(expected.conn, script)
+        differences = []
+        for table in expected.tables:
+            actual = self.db.table(table.name)
+            if not actual.exists():
+                differences.append(f"falta la tabla {table.name}")
+                continue
+            columns = actual.columns_dict
+            differences += [f"falta la columna {table.name}.{c}" for c in table.columns_dict if c not in columns]
+            indexes = {index.name for index in actual.indexes}
+            differences += [f"falta el índice {index.name}" for index in table.indexes
+                            if index.name not in indexes and not index.name.startswith("sqlite_autoindex_")]
+        expected.close()
+        return differences
+
     @contextlib.contextmanager
     def transaction(self):
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""

@@ -9,7 +9,7 @@ from helpdesk import quarantine, tickets
 from helpdesk.store import Store
 
 from . import mails
-from .conftest import Embedded
+from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
 
 
 def _allocate(db_path: str, raw_dir: str, count: int, queue) -> None:
@@ -81,6 +81,24 @@ def test_store_leaves_an_existing_folder_as_its_administrator_made_it(tmp_path):
     os.chmod(tmp_path, 0o750)
     Store(tmp_path / "helpdesk.db", tmp_path / "raw").close()
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o750
+
+
+def test_schema_differences_name_what_another_build_left_out(tmp_path):
+    store = Store(tmp_path / "helpdesk.db", tmp_path / "raw")
+    assert store.schema_differences() == []
+    # Same user_version, other schema: what a migration of the same number
+    # from another build, or an edit by hand, leaves behind.
+    with store.transaction() as conn:
+        conn.execute("DROP INDEX tickets_nit")
+        conn.execute("ALTER TABLE tickets DROP COLUMN claimed_at")
+        conn.execute("DROP TABLE resets")
+    assert store.schema_differences() == [
+        "falta la columna tickets.claimed_at", "falta el índice tickets_nit", "falta la tabla resets"]
+    store.close()
+    config = write_config(tmp_path / "config.toml", embedded_sections(storage={"database": "helpdesk.db"}))
+    result = run_helpdesk("--config", config, "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FALLA base de datos" in result.stdout and "falta la tabla resets" in result.stdout
 
 
 def test_raw_bytes_are_stored_before_processing(embedded):
