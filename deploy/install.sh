@@ -248,7 +248,8 @@ Falta lo que solo usted sabe (README, "Install as a service"):
   2. Las contraseñas, sin salto de línea final:
        printf '%s' 'la contraseña IMAP' > $CREDENTIALS/imap-password
        printf '%s' 'la contraseña SMTP' > $CREDENTIALS/smtp-password
-  3. Compruebe y reinicie:
+  3. Compruebe los accesos con el usuario y las credenciales del servicio
+     (la orden está en el README) y reinicie:
        systemctl restart helpdesk && systemctl status helpdesk
   4. El personal, en el grupo helpdesk: usermod -aG helpdesk NOMBRE
 EOF
