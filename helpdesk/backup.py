@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import Refused
-from .store import Store, iso
+from .store import SHARED_FILE_MODE, Store, iso, make_shared_dir
 
 
 def backup(config: Config, target: Path) -> dict:
@@ -60,20 +60,25 @@ def restore(config: Config, source: Path, force: bool = False) -> dict:
     db = config.database_path
     if db.exists() and not force:
         raise Refused(f"ya existe {db}; detenga el servicio y use --force para reemplazarla")
-    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_shared_dir(db.parent)
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     tmp = db.with_name(db.name + ".restoring")
     shutil.copyfile(source / manifest["database"], tmp)
-    os.chmod(tmp, 0o600)
+    # Shared with the service's group, as the store makes it: the restore is
+    # run by root or a staff member, the daemon then opens it as helpdesk.
+    os.chmod(tmp, SHARED_FILE_MODE)
     os.replace(tmp, db)
-    _copy_tree(source / "raw", config.raw_dir)
+    _copy_tree(source / "raw", config.raw_dir, shared=True)
     Store(db, config.raw_dir).close()  # upgrades an older backup's schema
     return manifest
 
 
-def _copy_tree(src: Path, dst: Path) -> int:
-    """Copy every file not already there (content-addressed: same name, same bytes)."""
+def _copy_tree(src: Path, dst: Path, shared: bool = False) -> int:
+    """Copy every file not already there (content-addressed: same name, same bytes).
+
+    A backup is private to whoever took it; a restored raw store is shared
+    with the service's group, as the store makes it."""
     copied = 0
     if not src.exists():
         return 0
@@ -81,12 +86,15 @@ def _copy_tree(src: Path, dst: Path) -> int:
         target = dst / path.relative_to(src)
         if target.exists():
             continue
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if shared:
+            make_shared_dir(target.parent)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             shutil.copyfile(path, target)
         except FileNotFoundError:
             continue  # removed by the retention policy while we copied
-        os.chmod(target, 0o600)
+        os.chmod(target, SHARED_FILE_MODE if shared else 0o600)
         copied += 1
     return copied
 

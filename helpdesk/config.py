@@ -10,6 +10,7 @@ the directory it was started from.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import ipaddress
 import os
 import tomllib
@@ -226,15 +227,36 @@ class Config:
 
     @property
     def templates_dir(self) -> Path:
-        if self.replies.templates:
-            return self.path(self.replies.templates)
-        return Path(__file__).resolve().parent.parent / "templates"
+        """``[replies] templates``, else the templates shipped in the package.
+
+        A folder that is not there is refused here, naming the key that
+        points to it, so that nobody goes looking for a broken template."""
+        return self._data_dir("replies.templates", self.replies.templates, "helpdesk.shipped_templates",
+                              "plantillas")
 
     @property
     def rules_dir(self) -> Path:
-        if self.rules.path:
-            return self.path(self.rules.path)
-        return Path(__file__).resolve().parent.parent / "rules"
+        """``[rules] path``, else the rules shipped in the package (see templates_dir)."""
+        return self._data_dir("rules.path", self.rules.path, "helpdesk.shipped_rules", "reglas")
+
+    def _data_dir(self, key: str, value: str, package: str, what: str) -> Path:
+        if value:
+            folder = self.path(value)
+            if not folder.is_dir():
+                raise ConfigError(f"{self.source_path}: {key}: no existe la carpeta de {what} {folder}; "
+                                  f"corrija {key} o quítela para usar las {what} incluidas en helpdesk")
+            return folder
+        try:
+            # A wheel installs them in site-packages/helpdesk/, an editable
+            # install maps the checkout's folder: files() finds either. A
+            # plain folder is required (no zip import): people read them.
+            folder = Path(os.fspath(importlib.resources.files(package)))
+        except (ImportError, TypeError):
+            folder = None
+        if folder is None or not folder.is_dir():
+            raise ConfigError(f"{package}: faltan las {what} incluidas en helpdesk (instalación incompleta); "
+                              f"reinstale helpdesk o indique una carpeta con {key} en {self.source_path}")
+        return folder
 
     def inbox_password(self) -> str:
         return _secret(self, "inbox", self.inbox)

@@ -46,7 +46,7 @@ def _rules(config: Config) -> Check:
     try:
         load_all(config.rules_dir)
     except HelpdeskError as exc:
-        return Check("reglas", False, str(exc), "corrija el archivo de reglas indicado")
+        return Check("reglas", False, str(exc), "corrija el archivo de reglas o la clave rules.path que se indican")
     return Check("configuración", True, f"{config.source_path} y las reglas de {config.rules_dir} son válidas")
 
 
@@ -60,7 +60,8 @@ def _templates(config: Config) -> Check:
     try:
         Renderer(config).render_samples()
     except HelpdeskError as exc:
-        return Check("plantillas", False, str(exc), "corrija la plantilla indicada y repita helpdesk check")
+        return Check("plantillas", False, str(exc),
+                     "corrija la plantilla o la clave replies.templates que se indican y repita helpdesk check")
     return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas, son válidas "
                                      "y generan cada correo con datos de ejemplo")
 
@@ -70,6 +71,7 @@ def _database(config: Config) -> Check:
     try:
         store = Store(path, config.raw_dir)
         version = store.one("PRAGMA user_version")[0]
+        differences = store.schema_differences()
         store.close()
     except Exception as exc:  # sqlite3 errors, permissions: reported, not raised
         return Check("base de datos", False, f"no se puede abrir {path}: {exc}",
@@ -78,6 +80,11 @@ def _database(config: Config) -> Check:
     if version != len(MIGRATIONS):
         return Check("base de datos", False, f"esquema {version}, se esperaba {len(MIGRATIONS)}",
                      "actualice helpdesk: las migraciones se aplican al iniciar")
+    if differences:
+        return Check("base de datos", False, f"{path}: el esquema no es el de esta versión de helpdesk: "
+                     + ", ".join(differences),
+                     "use la versión de helpdesk que creó esta base de datos, o restaure una copia "
+                     "hecha con esta versión (helpdesk restore)")
     if free < MIN_FREE_BYTES:
         return Check("base de datos", False, f"solo quedan {free // 1_048_576} MB libres en {path.parent}",
                      "libere espacio en disco")

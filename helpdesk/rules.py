@@ -16,7 +16,21 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+def shipped_dir() -> Path:
+    """The rules shipped inside the package (what ``[rules] path`` overrides)."""
+    from .config import Config
+
+    return Config().rules_dir
+
+
+def __getattr__(name: str) -> Path:
+    # RULES_DIR is found when first asked for, not at import: the document
+    # worker imports this module too, and a broken install must fail with
+    # its one-line error where the rules are loaded, not on an import.
+    if name == "RULES_DIR":
+        return shipped_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def normalise(text: object) -> str:
@@ -112,12 +126,14 @@ class _Reader:
                 raise self.fail(key, "clave desconocida")
 
 
-def _read(path: Path) -> _Reader:
+def _read(rules_dir: Path | None, name: str) -> _Reader:
+    rules_dir = rules_dir or shipped_dir()
+    path = rules_dir / name
     try:
         with open(path, "rb") as fh:
             return _Reader(path, tomllib.load(fh))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no existe el archivo de reglas") from None
+        raise _missing(rules_dir, name) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML inválido: {exc}") from None
     except UnicodeDecodeError:
@@ -126,8 +142,23 @@ def _read(path: Path) -> _Reader:
         raise ConfigError(f"{path}: no se puede leer: {exc.strerror}") from None
 
 
-def load_form(rules_dir: Path = RULES_DIR) -> FormRules:
-    top = _read(rules_dir / "form.toml")
+def _missing(rules_dir: Path, name: str) -> ConfigError:
+    """A rule file that is not there: say where it was looked for and which
+    key chose that folder, since the file itself has nothing to correct."""
+    shipped = shipped_dir()
+    if rules_dir == shipped:
+        return ConfigError(f"{rules_dir / name}: falta este archivo de las reglas incluidas en helpdesk "
+                           "(instalación incompleta); reinstale helpdesk o indique con rules.path "
+                           "una carpeta que lo tenga")
+    if not rules_dir.is_dir():
+        return ConfigError(f"{rules_dir}: no existe la carpeta de reglas; corrija rules.path en la "
+                           "configuración o quítela para usar las reglas incluidas en helpdesk")
+    return ConfigError(f"{rules_dir / name}: falta este archivo en la carpeta de reglas indicada por "
+                       f"rules.path; cópielo de {shipped / name} o corrija rules.path")
+
+
+def load_form(rules_dir: Path | None = None) -> FormRules:
+    top = _read(rules_dir, "form.toml")
     top.only("sections", "fields", "accounts", "reading")
     sections_table = top.table("sections")
     sections = {}
@@ -206,8 +237,8 @@ PROBLEM_CODES = (
 )
 
 
-def load_documents(rules_dir: Path = RULES_DIR) -> DocumentRules:
-    top = _read(rules_dir / "documents.toml")
+def load_documents(rules_dir: Path | None = None) -> DocumentRules:
+    top = _read(rules_dir, "documents.toml")
     top.only("kinds", "limits", "worker")
     kinds_table = top.table("kinds")
     kinds = {}
@@ -231,9 +262,9 @@ def load_documents(rules_dir: Path = RULES_DIR) -> DocumentRules:
     return DocumentRules(kinds, limits, worker)
 
 
-def load_problems(rules_dir: Path = RULES_DIR) -> dict[str, str]:
+def load_problems(rules_dir: Path | None = None) -> dict[str, str]:
     """Problem code -> wording with {detail} and {document} placeholders."""
-    top = _read(rules_dir / "problems.toml")
+    top = _read(rules_dir, "problems.toml")
     top.only("problems")
     table = top.table("problems")
     wording = {}
@@ -261,5 +292,7 @@ class Rules:
     problems: dict[str, str]
 
 
-def load_all(rules_dir: Path = RULES_DIR) -> Rules:
+def load_all(rules_dir: Path | None = None) -> Rules:
+    """Every rule file of ``rules_dir``; the shipped rules when None."""
+    rules_dir = rules_dir or shipped_dir()
     return Rules(load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir))

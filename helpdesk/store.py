@@ -9,6 +9,11 @@ in WAL mode so readers (the staff CLI) never block the daemon.
 Raw inbound messages are files named by their SHA-256, written atomically
 (temporary file, fsync, rename) *before* anything parses them: whatever
 happens afterwards, the bytes that arrived can be read again.
+
+The database, its folder and the raw store are shared with a group, never
+with everyone: staff run their commands as themselves, members of the
+service's group (README, "Install as a service"), and those commands write
+the database as the daemon does.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
+
+# Modes of what the store creates, set explicitly rather than left to the
+# umask: a staff member's usual 022 would leave a file the daemon cannot
+# write. SQLite gives -wal and -shm the database file's mode. A folder is
+# setgid, so what anyone creates in it belongs to the folder's group.
+SHARED_FILE_MODE = 0o660
+SHARED_DIR_MODE = 0o2770
 
 # Each entry upgrades the schema by one version; never edit a released one.
 MIGRATIONS: list[str] = [
@@ -205,9 +217,9 @@ class Store:
     """One SQLite connection plus the raw-mail folder."""
 
     def __init__(self, database: Path, raw_dir: Path):
-        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_shared_dir(database.parent)
         self.raw_dir = raw_dir
-        _create_private(database)
+        _create_shared(database)
         # isolation_level=None: we issue BEGIN ourselves, so sqlite3 never
         # opens a hidden deferred transaction behind our back.
         self.conn = sqlite3.connect(str(database), timeout=30, isolation_level=None)
@@ -225,10 +237,34 @@ class Store:
         with self.transaction():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
+                _apply(self.conn, script)
                 self.conn.execute(f"PRAGMA user_version = {number}")
+
+    def schema_differences(self) -> list[str]:
+        """What this database lacks of the schema that MIGRATIONS build, in Spanish.
+
+        ``PRAGMA user_version`` only counts migrations: a file migrated by
+        another build of helpdesk whose migration of the same number did
+        something else, or edited by hand, has the right number and fails
+        later, half-way through a message, on a missing column. sqlite-utils
+        reads both schemas (tables, columns, indexes) for the comparison.
+        """
+        expected = sqlite_utils.Database(memory=True)
+        for script in MIGRATIONS:
+            _apply(expected.conn, script)
+        differences = []
+        for table in expected.tables:
+            actual = self.db.table(table.name)
+            if not actual.exists():
+                differences.append(f"falta la tabla {table.name}")
+                continue
+            columns = actual.columns_dict
+            differences += [f"falta la columna {table.name}.{c}" for c in table.columns_dict if c not in columns]
+            indexes = {index.name for index in actual.indexes}
+            differences += [f"falta el índice {index.name}" for index in table.indexes
+                            if index.name not in indexes and not index.name.startswith("sqlite_autoindex_")]
+        expected.close()
+        return differences
 
     @contextlib.contextmanager
     def transaction(self):
@@ -258,10 +294,13 @@ class Store:
             # it is old, and this one is about to be named.
             os.utime(target)
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_shared_dir(target.parent)
         tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SHARED_FILE_MODE)
         try:
+            # Group-writable too: storing the same message again touches it
+            # (utime), whoever stored it first.
+            os.fchmod(fd, SHARED_FILE_MODE)
             view = memoryview(raw)
             while view:
                 view = view[os.write(fd, view):]
@@ -279,10 +318,39 @@ class Store:
         return self.raw_dir / digest[:2] / f"{digest}.eml"
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file owner-only before SQLite opens it."""
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+def _apply(conn: sqlite3.Connection, script: str) -> None:
+    """Run one migration's statements inside the caller's transaction
+    (executescript would commit it first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def make_shared_dir(path: Path) -> None:
+    """``mkdir -p`` whose new folders get SHARED_DIR_MODE; an existing
+    folder keeps the mode its administrator gave it."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue  # another process made it meanwhile, with the same mode
+        os.chmod(folder, SHARED_DIR_MODE)
+
+
+def _create_shared(path: Path) -> None:
+    """Create the database file group-shared before SQLite opens it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SHARED_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, SHARED_FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -50,3 +50,28 @@ def test_backup_during_a_backlog_restores_every_ticket(tmp_path):
     assert int(outcome.radicado[-6:]) == tickets + 1
     again = helpdesk(config, "restore", str(tmp_path / "copia"))
     assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_a_backup_is_private_and_a_restore_is_shared_with_the_group(tmp_path):
+    import stat
+
+    env = Embedded(tmp_path / "live")
+    env.deliver(mails.request())
+    env.run_once()
+    assert helpdesk(env.config_path, "backup", str(tmp_path / "copia")).returncode == 0
+    assert stat.S_IMODE((tmp_path / "copia" / "helpdesk.db").stat().st_mode) == 0o600
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in (tmp_path / "copia" / "raw").rglob("*.eml"))
+
+    other = tmp_path / "restored"
+    other.mkdir()
+    config = write_config(other / "config.toml", embedded_sections())
+    # Restored by root or a staff member, opened by the service in the same group.
+    old = os.umask(0o022)
+    try:
+        assert helpdesk(config, "restore", str(tmp_path / "copia")).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((other / "helpdesk.db").stat().st_mode) == 0o660
+    raw = list((other / "raw").rglob("*.eml"))
+    assert raw and all(stat.S_IMODE(f.stat().st_mode) == 0o660 for f in raw)
+    assert all(stat.S_IMODE(f.parent.stat().st_mode) == 0o2770 for f in raw)

@@ -1,13 +1,15 @@
 """Radicado numbering and the quarantine: gapless, concurrent, never lost."""
 
 import multiprocessing
+import os
 import stat
+from pathlib import Path
 
 from helpdesk import quarantine, tickets
 from helpdesk.store import Store
 
 from . import mails
-from .conftest import Embedded
+from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
 
 
 def _allocate(db_path: str, raw_dir: str, count: int, queue) -> None:
@@ -48,15 +50,55 @@ def test_rolled_back_transaction_leaves_no_gap(tmp_path):
         assert tickets.allocate_radicado(conn, "GEL", 2027) == "GEL-2027-000001"
 
 
-def test_database_and_raw_store_are_owner_only(embedded):
-    embedded.deliver(mails.request())
-    embedded.run_once()
-    db_mode = stat.S_IMODE(embedded.config.database_path.stat().st_mode)
-    raw_files = list(embedded.config.raw_dir.rglob("*.eml"))
-    assert db_mode == 0o600
-    assert raw_files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in raw_files)
-    out_files = list((embedded.root / "outbox").glob("*.eml"))
+def test_database_and_raw_store_are_shared_with_the_group_only_whatever_the_umask(tmp_path):
+    # A staff member's usual umask (022) would leave files the daemon, in
+    # the same group, cannot write; the service's own (0007) is looser.
+    old = os.umask(0o022)
+    try:
+        env = Embedded(tmp_path / "data" / "helpdesk")
+        env.deliver(mails.request())
+        env.run_once()
+        held_open = [Path(f"{env.config.database_path}{suffix}") for suffix in ("-wal", "-shm")]
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in held_open}
+        env.daemon.close()
+        env.store.close()
+    finally:
+        os.umask(old)
+    database = env.config.database_path
+    raw_files = list(env.config.raw_dir.rglob("*.eml"))
+    assert stat.S_IMODE(database.stat().st_mode) == 0o660
+    assert modes == {p: 0o660 for p in held_open}
+    assert raw_files and all(stat.S_IMODE(f.stat().st_mode) == 0o660 for f in raw_files)
+    # Folders the store made: group-writable and setgid, so a file anyone
+    # makes in them belongs to their group; nothing for other users.
+    made = [env.config.raw_dir, *{f.parent for f in raw_files}]
+    assert all(stat.S_IMODE(d.stat().st_mode) == 0o2770 for d in made)
+    out_files = list((env.root / "outbox").glob("*.eml"))
     assert out_files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in out_files)
+
+
+def test_store_leaves_an_existing_folder_as_its_administrator_made_it(tmp_path):
+    os.chmod(tmp_path, 0o750)
+    Store(tmp_path / "helpdesk.db", tmp_path / "raw").close()
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o750
+
+
+def test_schema_differences_name_what_another_build_left_out(tmp_path):
+    store = Store(tmp_path / "helpdesk.db", tmp_path / "raw")
+    assert store.schema_differences() == []
+    # Same user_version, other schema: what a migration of the same number
+    # from another build, or an edit by hand, leaves behind.
+    with store.transaction() as conn:
+        conn.execute("DROP INDEX tickets_nit")
+        conn.execute("ALTER TABLE tickets DROP COLUMN claimed_at")
+        conn.execute("DROP TABLE resets")
+    assert store.schema_differences() == [
+        "falta la columna tickets.claimed_at", "falta el índice tickets_nit", "falta la tabla resets"]
+    store.close()
+    config = write_config(tmp_path / "config.toml", embedded_sections(storage={"database": "helpdesk.db"}))
+    result = run_helpdesk("--config", config, "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FALLA base de datos" in result.stdout and "falta la tabla resets" in result.stdout
 
 
 def test_raw_bytes_are_stored_before_processing(embedded):

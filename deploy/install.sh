@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Installs helpdesk as a systemd service from the checkout this script is in
+# (README, "Install as a service"). Run as root:
+#
+#     sudo deploy/install.sh [--no-start]
+#
+# What it sets up, and the owners and modes it keeps them at:
+#   user and group helpdesk (system user, no login)
+#   /opt/helpdesk/.venv            root, 0755: a venv with the wheel built from this checkout
+#   /opt/helpdesk/README.md        the unit's Documentation=
+#   /etc/helpdesk                  root:helpdesk 0750
+#   /etc/helpdesk/config.toml      root:helpdesk 0640: the shipped config.toml with its data
+#                                  under /var/lib/helpdesk; never overwritten once there
+#   /etc/helpdesk/credentials      root:root 0700, with imap-password and smtp-password (0600,
+#                                  empty until you write them): systemd hands them to the
+#                                  service through LoadCredential=, nobody else reads them
+#   /var/lib/helpdesk              helpdesk:helpdesk 2770: database and raw mail, shared with
+#                                  the group (staff run their commands as themselves)
+#   /etc/systemd/system/helpdesk.service
+#   /usr/local/bin/helpdesk        a link to the venv's command, and /etc/profile.d/helpdesk.sh
+#                                  setting HELPDESK_CONFIG, so staff type `helpdesk queue`
+# Then, when systemd runs this machine (and without --no-start), the service
+# is enabled and started, or restarted when its code or unit changed.
+#
+# Idempotent: every step first looks at what is there. A second run with
+# nothing new changes nothing and says so. Upgrade: git pull, run it again.
+set -euo pipefail
+umask 022   # the venv and the unit must be readable by the service user
+
+PREFIX=/opt/helpdesk
+VENV=$PREFIX/.venv
+ETC=/etc/helpdesk
+CREDENTIALS=$ETC/credentials
+DATA=/var/lib/helpdesk
+UNIT=/etc/systemd/system/helpdesk.service
+# The service user runs this interpreter: the system's, not one under /root.
+PYTHON=${HELPDESK_PYTHON:-/usr/bin/python3}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+
+start=yes
+for arg in "$@"; do
+    case $arg in
+        --no-start) start=no ;;
+        -h|--help)
+            echo "Uso: sudo deploy/install.sh [--no-start]"
+            echo "Instala helpdesk como servicio de systemd desde esta copia del repositorio:"
+            echo "usuario helpdesk, /opt/helpdesk, /etc/helpdesk, /var/lib/helpdesk y la unidad."
+            echo "Se puede repetir: solo cambia lo que falta o es distinto, y nunca sobrescribe"
+            echo "/etc/helpdesk/config.toml ni las contraseñas. --no-start: no habilita ni inicia el servicio."
+            exit 0 ;;
+        *) echo "install.sh: opción desconocida: $arg (use --no-start o --help)" >&2; exit 2 ;;
+    esac
+done
+
+changes=0
+say() { printf 'install.sh: %s\n' "$*"; }
+changed() { say "$*"; changes=$((changes + 1)); }
+fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "ejecútelo como root: sudo deploy/install.sh"
+[ -f "$SRC/pyproject.toml" ] && [ -f "$SRC/deploy/helpdesk.service" ] \
+    || fail "$SRC no es una copia de helpdesk (falta pyproject.toml o deploy/helpdesk.service)"
+
+# ensure_owner PATH USER GROUP MODE: fixes owner and mode when they differ.
+ensure_owner() {
+    local path=$1 want="$2:$3:$4" have
+    have=$(stat -c '%U:%G:%a' "$path")
+    if [ "$have" != "$want" ]; then
+        chown "$2:$3" "$path"
+        chmod "$4" "$path"
+        changed "$path: dueño y permisos $have -> $want"
+    fi
+}
+
+# ensure_dir PATH USER GROUP MODE
+ensure_dir() {
+    if [ -d "$1" ]; then
+        ensure_owner "$@"
+    else
+        install -d -o "$2" -g "$3" -m "$4" "$1"
+        changed "$1: carpeta creada ($2:$3 $4)"
+    fi
+}
+
+# -- Python ------------------------------------------------------------
+[ -x "$PYTHON" ] || fail "no existe $PYTHON; instale python3 (3.11 o posterior) o indique otro con HELPDESK_PYTHON"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$PYTHON es Python $("$PYTHON" -c 'import platform; print(platform.python_version())'); se necesita 3.11 o posterior (HELPDESK_PYTHON elige otro)"
+if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    command -v apt-get >/dev/null || fail "$PYTHON no tiene el módulo venv; instálelo (en Debian: python3-venv)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    changed "paquete python3-venv instalado"
+fi
+
+# -- user and folders --------------------------------------------------
+if ! getent passwd helpdesk >/dev/null; then
+    # The group may exist already (created first to add the staff to it).
+    if getent group helpdesk >/dev/null; then group_option=(--gid helpdesk); else group_option=(--user-group); fi
+    useradd --system "${group_option[@]}" --home-dir "$DATA" --no-create-home \
+        --shell /usr/sbin/nologin --comment "helpdesk service" helpdesk
+    changed "usuario de sistema helpdesk creado"
+fi
+ensure_dir "$PREFIX" root root 755
+ensure_dir "$ETC" root helpdesk 750
+ensure_dir "$CREDENTIALS" root root 700
+# setgid: what anyone creates in it belongs to group helpdesk.
+ensure_dir "$DATA" helpdesk helpdesk 2770
+
+# -- the program: a wheel built from this checkout, into the venv ------
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    rm -rf "$VENV"   # its interpreter is gone (a Python upgrade): made again below
+    changed "$VENV: el intérprete ya no existe, se crea de nuevo"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+    changed "$VENV: entorno virtual creado con $PYTHON"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Built from a copy: a build in the checkout would leave root-owned build/
+# and *.egg-info in it, and a stale build/ can carry deleted files along.
+mkdir "$work/src"
+tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
+    --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$work/src" -xf -
+say "compilando el paquete (wheel) desde $SRC"
+"$VENV/bin/pip" wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/dist" "$work/src" \
+    || fail "no se pudo compilar el paquete; vea el error de pip arriba"
+wheel=$(ls "$work"/dist/helpdesk-*.whl)
+# The wheel's RECORD lists every file it installs with its SHA-256: the same
+# RECORD is the same program, whatever the zip's timestamps say.
+build=$("$VENV/bin/python" - "$wheel" <<'EOF'
+import hashlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    record = next(n for n in wheel.namelist() if n.endswith(".dist-info/RECORD"))
+    print(hashlib.sha256(wheel.read(record)).hexdigest())
+EOF
+)
+stamp=$VENV/helpdesk-build.sha256
+program_changed=no
+if [ -x "$VENV/bin/helpdesk" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$build" ]; then
+    say "$(basename "$wheel"): ya instalado, la misma compilación"
+else
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$wheel" \
+        || fail "no se pudieron instalar las dependencias; vea el error de pip arriba"
+    # Same version number, other code (a git pull): replace it.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    echo "$build" > "$stamp"
+    program_changed=yes
+    changed "$(basename "$wheel") instalado en $VENV"
+fi
+runuser -u helpdesk -- "$VENV/bin/helpdesk" --help >/dev/null \
+    || fail "el usuario helpdesk no puede ejecutar $VENV/bin/helpdesk (¿permisos de $PYTHON?)"
+
+# Staff type `helpdesk queue` as themselves: the command on every PATH, and
+# the service's configuration as their default (login shells).
+if [ "$(readlink /usr/local/bin/helpdesk 2>/dev/null)" != "$VENV/bin/helpdesk" ]; then
+    if [ -e /usr/local/bin/helpdesk ] && [ ! -L /usr/local/bin/helpdesk ]; then
+        say "se deja /usr/local/bin/helpdesk como está: no es un enlace de esta instalación"
+    else
+        ln -sfn "$VENV/bin/helpdesk" /usr/local/bin/helpdesk
+        changed "/usr/local/bin/helpdesk -> $VENV/bin/helpdesk"
+    fi
+fi
+profile="export HELPDESK_CONFIG=$ETC/config.toml"
+if [ "$(cat /etc/profile.d/helpdesk.sh 2>/dev/null)" != "$profile" ]; then
+    echo "$profile" > /etc/profile.d/helpdesk.sh
+    changed "/etc/profile.d/helpdesk.sh: HELPDESK_CONFIG=$ETC/config.toml para todos los usuarios"
+fi
+
+if ! cmp -s "$SRC/README.md" "$PREFIX/README.md"; then
+    install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
+    changed "$PREFIX/README.md actualizado"
+fi
+
+# -- configuration -----------------------------------------------------
+if [ -e "$ETC/config.toml" ]; then
+    say "se conserva $ETC/config.toml tal como está (nunca se sobrescribe)"
+else
+    # The shipped config.toml, with its relative var/ paths (resolved next
+    # to the config file, so under /etc) moved to the data folder.
+    sed -e "s#^path = \"var/inbox\"#path = \"$DATA/inbox\"#" \
+        -e "s#^path = \"var/outbox\"#path = \"$DATA/outbox\"#" \
+        -e "s#^database = \"var/helpdesk.db\"#database = \"$DATA/helpdesk.db\"#" \
+        "$SRC/config.toml" > "$work/config.toml"
+    if grep -Eq '^[a-z_]+ = "var/' "$work/config.toml"; then
+        fail "config.toml trae una ruta var/ que este script no sabe trasladar a $DATA: $(grep -E '^[a-z_]+ = "var/' "$work/config.toml" | head -1)"
+    fi
+    install -o root -g helpdesk -m 0640 "$work/config.toml" "$ETC/config.toml"
+    changed "$ETC/config.toml creado desde config.toml, con los datos en $DATA"
+    config_created=yes
+fi
+ensure_owner "$ETC/config.toml" root helpdesk 640
+
+for name in imap-password smtp-password; do
+    if [ -e "$CREDENTIALS/$name" ]; then
+        say "se conserva $CREDENTIALS/$name"
+    else
+        # Empty until the administrator writes the password: LoadCredential=
+        # refuses to start the service when the file is missing.
+        install -o root -g root -m 0600 /dev/null "$CREDENTIALS/$name"
+        changed "$CREDENTIALS/$name creado vacío"
+    fi
+    ensure_owner "$CREDENTIALS/$name" root root 600
+done
+
+# -- the unit ----------------------------------------------------------
+unit_changed=no
+if ! cmp -s "$SRC/deploy/helpdesk.service" "$UNIT"; then
+    install -o root -g root -m 0644 "$SRC/deploy/helpdesk.service" "$UNIT"
+    unit_changed=yes
+    changed "$UNIT instalado"
+fi
+ensure_owner "$UNIT" root root 644
+
+if [ "$start" = no ]; then
+    say "no se habilita ni se inicia el servicio (--no-start)"
+elif [ ! -d /run/systemd/system ]; then
+    say "systemd no es el proceso 1 de esta máquina: el servicio queda instalado, sin habilitar ni iniciar"
+else
+    [ "$unit_changed" = no ] || systemctl daemon-reload
+    if ! systemctl is-enabled --quiet helpdesk; then
+        systemctl enable --quiet helpdesk
+        changed "servicio helpdesk habilitado (arranca con la máquina)"
+    fi
+    if ! systemctl is-active --quiet helpdesk; then
+        systemctl start helpdesk
+        changed "servicio helpdesk iniciado"
+    elif [ "$program_changed" = yes ] || [ "$unit_changed" = yes ]; then
+        systemctl restart helpdesk
+        changed "servicio helpdesk reiniciado con el programa nuevo"
+    fi
+fi
+
+if [ "$changes" -eq 0 ]; then
+    say "nada que cambiar: la instalación ya estaba al día"
+else
+    say "listo: $changes cambio(s)"
+fi
+if [ "${config_created:-no}" = yes ]; then
+    cat <<EOF
+
+Falta lo que solo usted sabe (README, "Install as a service"):
+  1. En $ETC/config.toml: [inbox] y [smtp] de su buzón y su servidor de correo
+     (password_file = "imap-password" y "smtp-password"), [radicado] prefix,
+     el teléfono de soporte en [replies].
+  2. Las contraseñas, sin salto de línea final:
+       printf '%s' 'la contraseña IMAP' > $CREDENTIALS/imap-password
+       printf '%s' 'la contraseña SMTP' > $CREDENTIALS/smtp-password
+  3. Compruebe los accesos con el usuario y las credenciales del servicio
+     (la orden está en el README) y reinicie:
+       systemctl restart helpdesk && systemctl status helpdesk
+  4. El personal, en el grupo helpdesk: usermod -aG helpdesk NOMBRE
+EOF
+fi
