@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Refused
-from .store import iso
+from .store import SHARED_FILE_MODE, iso, make_shared_dir
 
 DAEMON = "run"
 ONCE = "run --once"
@@ -41,9 +41,9 @@ PROCESSORS = (DAEMON, ONCE)
 # holds the lock for one SMTP batch or one examination; a daemon starting
 # meanwhile waits this long before it gives up.
 BRIEF_HOLDER_WAIT = 60.0
-# Group-readable, so that staff in the service's group can take it (a read
-# descriptor is enough for flock) and read who holds it.
-MODE = 0o640
+# Group-shared like the database beside it, so that staff in the service's
+# group can take it and record who holds it while they deliver.
+MODE = SHARED_FILE_MODE
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def acquire(database: Path, role: str, wait: float = 0.0) -> InstanceLock:
 def _open(path: Path) -> tuple[int, bool]:
     """Open (or create) the lock file for writing when allowed, else for reading."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_shared_dir(path.parent)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, MODE)
             os.fchmod(fd, MODE)  # whatever the umask made of it; later modes are the admin's
