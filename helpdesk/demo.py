@@ -12,6 +12,7 @@ import email
 import email.policy
 import io
 import shutil
+import sys
 import tempfile
 import time
 from email.message import EmailMessage
@@ -77,7 +78,7 @@ def run_demo(base: Config | None, workdir: Path | None, say: Callable[[str], Non
     for f in files:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         say(f"  {f.name}: para {msg['To']}, «{msg['Subject']}»")
-    say(f"\nPara ver una solicitud: helpdesk --config {_demo_config_hint(workdir)} show RADICADO")
+    say(f"\nPara ver una solicitud: {_program()} --config {_demo_config_hint(workdir)} show RADICADO")
     daemon.close()
     store.close()
 
@@ -270,3 +271,15 @@ def scan_pdf(lines: list[str]) -> bytes:
     out = io.BytesIO()
     page.save(out, format="PDF", resolution=100.0)
     return out.getvalue()
+
+
+def _program() -> str:
+    """How to call helpdesk again: its bare name when the shell finds this
+    same program, else its full path (a venv that is not on the PATH)."""
+    invoked = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("helpdesk")
+    if invoked is None or not invoked.name.startswith("helpdesk"):
+        return "helpdesk"
+    if found and Path(found).resolve() == invoked:
+        return "helpdesk"
+    return str(invoked)
