@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from . import config as config_mod
-from . import logs, quarantine, views
+from . import logs, quarantine, texts, views
 from .errors import HelpdeskError, NotFound
 from .store import Store
 from .tickets import STATE_LABELS, STATES
@@ -151,7 +151,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
 
     Ejemplo: helpdesk show GEL-2026-000042 --save-attachments /tmp/GEL-2026-000042
     """
-    view = views.detail(ctx.store, radicado)
+    view = views.detail(ctx.store, radicado, ctx.config.limits)
     if save_dir:
         from .examination import save_attachments
 
@@ -205,6 +205,8 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         delivery = f" [{m['delivery']}]" if m.get("delivery") else ""
         click.echo(f"  {m['at']}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
         click.echo(f"      {m['subject']}")
+        if m["direction"] == "in" and m["text"]:
+            click.echo(_indented(m["text"], "      | "))
     if view["resets"]:
         click.echo("\nReinicios de clave:")
         for r in view["resets"]:
@@ -227,14 +229,17 @@ def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
     Ejemplo: helpdesk failed
     """
     items = quarantine.listing(ctx.store, include_resolved)
+    envelopes = {i.id: quarantine.envelope(ctx.store, i) for i in items}
     if as_json:
-        _print_json([vars(i) for i in items])
+        _print_json([{**vars(i), **dataclasses.asdict(envelopes[i.id])} for i in items])
         return
     if not items:
         click.echo("No hay mensajes en cuarentena.")
         return
     for i in items:
-        click.echo(f"#{i.id}  {i.created_at}  intentos: {i.attempts}  {i.source_ref}\n    {i.error}")
+        e = envelopes[i.id]
+        click.echo(f"#{i.id}  {i.created_at}  intentos: {i.attempts}  {i.source_ref}")
+        click.echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {e.date or '-'}\n    Error: {i.error}")
     click.echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
 
 
@@ -463,20 +468,24 @@ def form_template(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
 @pass_ctx
 def queue(ctx: Context, as_json: bool) -> None:
-    """Solicitudes con documentos completos que esperan una decisión, las más antiguas primero.
+    """Solicitudes que esperan a una persona, las más antiguas primero.
+
+    Las pendientes de aprobación y todas las que tienen un mensaje de la
+    entidad sin responder (en cualquier estado), con el texto del mensaje.
+    Responda con helpdesk reply o decida con approve, reject o correct.
 
     Ejemplo: helpdesk queue
     """
-    items = views.queue(ctx.store)
+    items = views.queue(ctx.store, ctx.config.limits)
     if as_json:
         _print_json(items)
         return
     if not items:
-        click.echo("No hay solicitudes pendientes de aprobación.")
+        click.echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
         return
-    click.echo(f"{len(items)} solicitud(es) pendiente(s) de aprobación:\n")
+    click.echo(f"{len(items)} solicitud(es) en espera:\n")
     for t in items:
-        marks = []
+        marks = [STATE_LABELS[t["state"]]]
         if t["follow_up"]:
             marks.append("MENSAJE NUEVO DEL SOLICITANTE")
         if t["claimed_by"]:
@@ -487,7 +496,11 @@ def queue(ctx: Context, as_json: bool) -> None:
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
         click.echo(f"  Cuentas:       {accounts}")
         codes = sorted({w["code"] for w in t["warnings"]})
-        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + ', '.join(codes) + ')' if codes else ''}\n")
+        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + ', '.join(codes) + ')' if codes else ''}")
+        for m in t["new_messages"]:
+            click.echo(f"  Mensaje de {m['from'] or '-'} ({m['at']}): {m['subject']}")
+            click.echo(_indented(texts.excerpt(m["text"]), "    | "))
+        click.echo("")
 
 
 @cli.command()
@@ -564,10 +577,11 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
               help="Carpeta donde guardar los adjuntos para revisarlos (por omisión una carpeta temporal).")
 @pass_ctx
 def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
-    """Recorre la cola de aprobación: muestra cada solicitud y pregunta qué hacer.
+    """Recorre la cola: muestra cada solicitud y pregunta qué hacer.
 
     Para cada solicitud: [a]probar, [r]echazar (con motivo), pedir [c]orrección
-    (con motivo), [g]uardar los adjuntos para mirarlos, [s]altar o [q] salir.
+    (con motivo), [e]scribir una respuesta al solicitante, [g]uardar los
+    adjuntos para mirarlos, [s]altar o [q] salir.
     Nada se decide sin una respuesta explícita.
 
     Ejemplo: helpdesk review --by "Ana Pérez"
@@ -577,18 +591,20 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
     from . import staff
     from .examination import save_attachments
 
-    items = views.queue(ctx.store)
+    items = views.queue(ctx.store, ctx.config.limits)
     if not items:
-        click.echo("No hay solicitudes pendientes de aprobación.")
+        click.echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
         return
-    choices = {"a": "aprobar", "r": "rechazar", "c": "corregir", "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
+    choices = {"a": "aprobar", "r": "rechazar", "c": "corregir", "e": "escribir una respuesta",
+               "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
     for number, item in enumerate(items, start=1):
         click.echo(f"\n===== {number}/{len(items)} =====")
         ctx_show = click.get_current_context()
         ctx_show.invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
         while True:
-            answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [g]uardar adjuntos, "
-                                  "[s]altar, [q] salir", type=click.Choice(list(choices)), show_choices=False)
+            answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [e]scribir una respuesta, "
+                                  "[g]uardar adjuntos, [s]altar, [q] salir", type=click.Choice(list(choices)),
+                                  show_choices=False)
             if answer == "g":
                 folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / item["radicado"]
                 ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (item["radicado"],))["id"]
@@ -605,6 +621,12 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
         try:
             if answer == "a":
                 ctx_show.invoke(approve, radicado=item["radicado"], by=by, yes=False)
+            elif answer == "e":
+                text = click.prompt("Respuesta (se envía al solicitante)").strip()
+                if not text:
+                    click.echo("Sin texto no se responde; sigue en la cola.")
+                    continue
+                ctx_show.invoke(reply_cmd, radicado=item["radicado"], by=by, message=text)
             else:
                 reason = click.prompt("Motivo (se envía al solicitante)").strip()
                 if not reason:
@@ -617,6 +639,73 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
         except SystemExit:
             pass  # a cancelled approval: already said so
     click.echo("\nNo quedan más solicitudes en la cola.")
+
+
+@cli.command("reply")
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien responde (queda en el historial).")
+@click.option("--message", required=True, help="El texto de la respuesta, que se envía al solicitante.")
+@pass_ctx
+def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
+    """Responde al solicitante con un texto escrito por el equipo, en cualquier estado.
+
+    El correo va al solicitante como respuesta a su último mensaje, queda en
+    el historial y la solicitud deja de figurar como «mensaje nuevo» en la cola.
+
+    Ejemplo: helpdesk reply GEL-2026-000042 --by "Ana Pérez" --message "Su solicitud sigue en revisión."
+    """
+    from . import staff
+
+    ticket = staff.reply(ctx.store, ctx.config, _renderer(ctx), radicado, by, message)
+    click.echo(f"Respuesta registrada en {ticket.radicado}; se envía a {ticket.requester}.")
+    _deliver_now(ctx)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien reabre (queda en el historial).")
+@pass_ctx
+def reopen(ctx: Context, radicado: str, by: str) -> None:
+    """Reabre una solicitud rechazada o resuelta: sus documentos se examinan de nuevo.
+
+    Para la entidad que respondió con documentos nuevos: el servicio examina
+    todos los documentos de la solicitud (el más reciente de cada tipo) y
+    responde con una corrección o la aceptación, como a una solicitud nueva.
+
+    Ejemplo: helpdesk reopen GEL-2026-000042 --by "Ana Pérez"
+    """
+    from . import staff
+
+    ticket = staff.reopen(ctx.store, radicado, by)
+    click.echo(f"Solicitud {ticket.radicado} reabierta: el servicio examinará de nuevo sus documentos "
+               "y responderá al solicitante.")
+
+
+@cli.command()
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
+              help="Solo los mensajes de los últimos N días.")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def ignored(ctx: Context, days: int, as_json: bool) -> None:
+    """Mensajes recibidos que no abrieron solicitud ni recibieron respuesta, con el motivo.
+
+    Sin remitente válido, con varias direcciones en el remitente, respuestas
+    automáticas, listas de correo, avisos de entrega: ninguno se responde
+    solo, pero una persona puede haberlo escrito y aquí se ve.
+
+    Ejemplo: helpdesk ignored --days 7
+    """
+    rows = views.ignored(ctx.store, days)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
+        return
+    for r in rows:
+        click.echo(f"{r['at']}  {r['from'] or '(sin remitente)'}")
+        click.echo(f"    Asunto: {r['subject'] or '(sin asunto)'}")
+        click.echo(f"    Motivo: {r['why']}")
 
 
 def ask_yes(question: str) -> bool:
@@ -639,6 +728,11 @@ def _deliver_now(ctx: Context) -> None:
     delivery = handover.deliver_queued(ctx.store, ctx.config)
     if delivery is not None:
         click.echo(delivery.message(), err=not delivery.ok)
+
+
+def _indented(text: str, prefix: str) -> str:
+    """A person's text under a listing line, every line marked as quoted."""
+    return "\n".join(prefix + line for line in texts.safe_text(text).splitlines() or [""])
 
 
 def _age(hours: float) -> str:

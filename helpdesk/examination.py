@@ -27,7 +27,7 @@ from .documents.examine import FileFacts
 from .documents.worker import Worker, WorkerFailure
 from .message import parse
 from .nit import parse as parse_nit
-from .pipeline import SYSTEM, over_daily_cap
+from .pipeline import SYSTEM, mark_follow_up, over_daily_cap
 from .replies import Renderer
 from .rules import Rules
 from .store import Store, iso
@@ -115,6 +115,8 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         if over_daily_cap(conn, config, ticket.requester):
             add_finding(conn, ticket_id, "warning", "reply_cap_reached",
                         f"{ticket.requester} alcanzó el límite diario de respuestas automáticas", source="examination")
+            # The entity gets no answer today: a person must see it.
+            mark_follow_up(conn, ticket_id, "resultado del examen sin enviar: límite diario de respuestas automáticas")
             return None
         context = {"problems": decision.problem_lines, "no_attachments_reminder": False,
                    "legal_rep_email": fields.get("legal_rep_email") or ""}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
 
 from .config import LimitsConfig
 from .header_bytes import POLICY, repair
@@ -196,6 +197,7 @@ def _ids(values: list[str]) -> list[str]:
 def _walk(msg: EmailMessage) -> tuple[list[Attachment], str, list[str]]:
     attachments: list[Attachment] = []
     body = ""
+    html = ""
     reported: list[str] = []
     for part in _own_parts(msg):
         ctype = part.get_content_type()
@@ -213,7 +215,51 @@ def _walk(msg: EmailMessage) -> tuple[list[Attachment], str, list[str]]:
             attachments.append(Attachment(filename or f"adjunto-{len(attachments) + 1}", ctype, data))
         elif ctype == "text/plain" and not body:
             body = _text(part)
-    return attachments, body, reported
+        elif ctype == "text/html" and not html:
+            html = _text(part)
+    # Staff read what the person wrote: the plain part, else the HTML one as text.
+    return attachments, body or html_to_text(html), reported
+
+
+class _TextOfHtml(HTMLParser):
+    """Collects an HTML body's text: blocks become lines; scripts and styles are dropped."""
+
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "head", "title"):
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "head", "title"):
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML body, for staff to read (never rendered as HTML)."""
+    if not html:
+        return ""
+    parser = _TextOfHtml()
+    try:
+        parser.feed(html[:2_000_000])
+        parser.close()
+    except Exception:  # malformed markup: show what was gathered
+        pass
+    lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
+    return "\n".join(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().splitlines())
 
 
 def _own_parts(msg: EmailMessage):

@@ -29,16 +29,17 @@ from . import outbox, robots, tickets
 from .checks import Finding
 from .config import Config
 from .decision import problem_line
-from .message import Intake, domain_of, parse
+from .message import Intake, clean_text, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer
 from .rules import Rules
 from .store import Store, iso, now
-from .tickets import NEEDS_CORRECTION, RECEIVED, Ticket, add_finding, record_event
+from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "sistema"
 REMINDER_EVENT = "recordatorio enviado"
+FOLLOW_UP_EVENT = "mensaje para el equipo"
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,22 @@ def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake
             return Outcome("joined", intake.message_id, ticket.radicado, reason="documentos nuevos")
         if ticket.state == NEEDS_CORRECTION and not _reminded(conn, ticket.id):
             return _remind(conn, config, renderer, rules, intake, ticket)
-        return Outcome("joined", intake.message_id, ticket.radicado)
-    # Documents already accepted, or the ticket is closed: a person decides.
-    add_finding(conn, ticket.id, "warning", "follow_up",
-                f"mensaje de {intake.sender} con la solicitud en estado {ticket.state}: {intake.subject}")
+        return _follow_up(conn, intake, ticket, "mensaje sin documentos nuevos")
+    # Documents already accepted, or the ticket is closed: a person decides
+    # (a reply with documents to a rejected ticket is reopened by staff).
+    return _follow_up(conn, intake, ticket, f"mensaje con la solicitud «{STATE_LABELS[ticket.state]}»")
+
+
+def _follow_up(conn, intake: Intake, ticket: Ticket, why: str) -> Outcome:
+    """No automatic rule answers this message: it waits for a person."""
+    mark_follow_up(conn, ticket.id, why)
     return Outcome("joined", intake.message_id, ticket.radicado, reason="seguimiento para el equipo")
+
+
+def mark_follow_up(conn, ticket_id: int, why: str) -> None:
+    """Flag the ticket for staff (``queue`` lists it) until a person answers."""
+    conn.execute("UPDATE tickets SET follow_up = 1, updated_at = ? WHERE id = ?", (iso(), ticket_id))
+    record_event(conn, ticket_id, SYSTEM, FOLLOW_UP_EVENT, why)
 
 
 def _reminded(conn, ticket_id: int) -> bool:
@@ -103,7 +115,7 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     cannot keep a conversation going."""
     record_event(conn, ticket.id, SYSTEM, REMINDER_EVENT, "respuesta sin adjuntos")
     if over_daily_cap(conn, config, ticket.requester):
-        return Outcome("joined", intake.message_id, ticket.radicado)
+        return _follow_up(conn, intake, ticket, "límite diario de respuestas automáticas alcanzado")
     problems = [
         problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), rules.problems)
         for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
@@ -136,6 +148,8 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
                     f"{intake.requester} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy")
         log.warning("daily reply cap reached for the requester, no ack",
                     extra={"event": "reply_cap", "radicado": ticket.radicado, "message_id": intake.message_id})
+        # Nobody answered this request: it waits for a person.
+        mark_follow_up(conn, ticket.id, "sin acuse: límite diario de respuestas automáticas alcanzado")
         return Outcome("new_ticket", intake.message_id, ticket.radicado)
     reply = renderer.build(
         "ack",
@@ -150,7 +164,10 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
 
 def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Robot) -> Outcome:
     ticket_id = _ticket_of_our_ids(conn, [*intake.reported_ids, *intake.in_reply_to, *intake.references])
-    _record_inbound(conn, intake, key, sha256, ticket_id, robot.value)
+    # Without a usable address, keep what the From header said (cleaned):
+    # staff see it in `helpdesk ignored`.
+    shown_sender = intake.sender if robot is not robots.Robot.NO_SENDER else clean_text(intake.header("from"), 300)
+    _record_inbound(conn, intake, key, sha256, ticket_id, robot.value, shown_sender)
     radicado = None
     if ticket_id is not None:
         radicado = tickets.get_by_id(conn, ticket_id).radicado
@@ -167,11 +184,13 @@ def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Rob
     return Outcome("ignored", intake.message_id, radicado, reason=robot.value)
 
 
-def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int | None, kind: str) -> None:
+def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int | None, kind: str,
+                    sender: str | None = None) -> None:
     conn.execute(
         "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, at) "
         "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (key, intake.message_id, sha256, ticket_id, kind, intake.sender, intake.header("to"), intake.subject, iso()),
+        (key, intake.message_id, sha256, ticket_id, kind, intake.sender if sender is None else sender,
+         intake.header("to"), intake.subject, iso()),
     )
 
 

@@ -16,6 +16,10 @@ from .errors import Refused
 from .store import Store, iso
 
 
+# Headers of a quarantined message are read from at most this many bytes.
+HEADER_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Quarantined:
     id: int
@@ -101,3 +105,31 @@ def check_retryable(store: Store, item: Quarantined) -> None:
                       f"el {row[0][:10]}; no se puede reprocesar")
     raise Refused(f"falta el correo original del mensaje #{item.id} ({store.raw_path(item.sha256)}); "
                   "restáurelo desde una copia (helpdesk restore) para reprocesarlo")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sent a quarantined message, about what and when: what staff
+    need to recognise it. Read from its stored headers, cleaned."""
+
+    sender: str
+    subject: str
+    date: str
+
+
+def envelope(store: Store, item: Quarantined) -> Envelope:
+    """The headers of a quarantined message. Its processing failed, so only
+    its header block is parsed, and nothing here may raise."""
+    from .config import LimitsConfig
+    from .message import clean_text, parse
+
+    try:
+        with open(store.raw_path(item.sha256), "rb") as fh:
+            head = fh.read(HEADER_BYTES)
+        block = head.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+        intake = parse(block + b"\n\n", LimitsConfig())
+        sender = intake.sender or clean_text(intake.header("from"), 200)
+        subject, date = intake.subject, clean_text(intake.header("date"), 80)
+    except Exception:  # unreadable, purged or unparseable: say so, never fail the listing
+        return Envelope("(no disponible)", "(no disponible)", "")
+    return Envelope(sender or "(sin remitente)", clean_text(subject, 200) or "(sin asunto)", date)

@@ -38,7 +38,7 @@ from .errors import ConfigError
 from .message import address_header, clean_text, domain_of
 
 # Every email kind (CONTRACT §5); each needs its three templates.
-KINDS = ("ack", "correction", "accepted", "reset", "rejected")
+KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -73,6 +73,8 @@ SAMPLES: dict[str, list[dict]] = {
     ],
     "rejected": [{"reason": "La solicitud no corresponde a una entidad pública.", "problems": [],
                   "no_attachments_reminder": False, "legal_rep_email": "", "automatic": False}],
+    # helpdesk reply: a staff member's own words, several lines.
+    "reply": [{"message": "Recibimos su mensaje.\nLa solicitud sigue en revisión.", "automatic": False}],
 }
 
 

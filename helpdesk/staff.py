@@ -38,8 +38,8 @@ from .errors import NotFound, Refused, ResetFailed
 from .replies import Renderer
 from .resets import generate_password, make_backend
 from .store import Store, iso, now
-from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, REJECTED, RESOLVED, STATE_LABELS, Ticket, add_finding,
-                      record_event, thread_ids)
+from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
+                      add_finding, record_event, thread_ids)
 
 # A claim older than this belongs to an approval that died half-way.
 CLAIM_TIMEOUT = timedelta(minutes=30)
@@ -194,7 +194,9 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
     who = actor(by)
     with store.transaction() as conn:
         updated = conn.execute(
-            "UPDATE tickets SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND claimed_by IS NULL",
+            # The decision's email answers the requester: nothing waits any more.
+            "UPDATE tickets SET state = ?, follow_up = 0, updated_at = ? WHERE id = ? AND state = ? "
+            "AND claimed_by IS NULL",
             (state, iso(), ticket.id, ticket.state)).rowcount
         if not updated:
             raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto o la está aprobando otra persona; "
@@ -204,4 +206,48 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
                                answering=thread_ids(conn, ticket.id), automatic=False)
         outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, action, reason)
+    return ticket
+
+
+def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str) -> Ticket:
+    """A staff member answers the entity in their own words, on any state.
+
+    The email (kind ``reply``, written by a person: no Auto-Submitted) goes
+    to the requester, threaded to the entity's latest message; it is queued
+    in the same transaction as the audit event and the clearing of
+    ``follow_up``: whoever looks at the queue next sees it answered.
+    """
+    text = "\n".join(line.rstrip() for line in message.strip().splitlines())
+    if not text:
+        raise Refused("escriba la respuesta con --message")
+    ticket, _form = _ticket(store, radicado)
+    who = actor(by)
+    with store.transaction() as conn:
+        built = renderer.build("reply", ticket.requester, ticket.radicado, {"message": text},
+                               answering=thread_ids(conn, ticket.id), automatic=False)
+        outbox.enqueue(conn, config, ticket.id, built)
+        conn.execute("UPDATE tickets SET follow_up = 0, updated_at = ? WHERE id = ?", (iso(), ticket.id))
+        record_event(conn, ticket.id, who, "respuesta del equipo", text)
+    return ticket
+
+
+def reopen(store: Store, radicado: str, by: str) -> Ticket:
+    """Send a ``rejected`` or ``resolved`` ticket back to examination.
+
+    For an entity that answered a closed ticket with new documents: the
+    daemon examines every document of the ticket again (the newest of each
+    kind wins) and answers with a correction or an acceptance, as for a
+    new request. The flag is cleared: the examination's email answers it.
+    """
+    ticket, _form = _ticket(store, radicado)
+    _require(ticket, (REJECTED, RESOLVED), "reabrir")
+    who = actor(by)
+    with store.transaction() as conn:
+        updated = conn.execute(
+            "UPDATE tickets SET state = ?, examine_pending = 1, follow_up = 0, claimed_by = NULL, claimed_at = NULL, "
+            "updated_at = ? WHERE id = ? AND state = ?", (RECEIVED, iso(), ticket.id, ticket.state)).rowcount
+        if not updated:
+            raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto; vea helpdesk show {ticket.radicado}")
+        record_event(conn, ticket.id, who, "solicitud reabierta",
+                     f"de «{STATE_LABELS[ticket.state]}» a examen de documentos")
     return ticket

@@ -192,7 +192,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_kind_status ON outbox(kind, status);
     CREATE INDEX outbox_ticket ON outbox(ticket_id, kind, created_at, sent_at);
     """,
-    # 8: `helpdesk retry` hands a quarantined message to the process that
+    # 7: `helpdesk retry` hands a quarantined message to the process that
     # holds the database's lock (the one processor, CONTRACT §8): it sets
     # retry_requested_at; the holder retries it, clears the request and
     # records retried_at and the outcome (JSON) for the command waiting.
@@ -201,6 +201,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE quarantine ADD COLUMN retried_at TEXT;
     ALTER TABLE quarantine ADD COLUMN retry_outcome TEXT;
     CREATE INDEX quarantine_retry ON quarantine(retry_requested_at) WHERE retry_requested_at IS NOT NULL;
+    """,
+    # 8: follow_up marks a ticket on which the entity wrote something that no
+    # automatic rule answered (CONTRACT §1, on any state): it stays set until
+    # a person answers (helpdesk reply) or decides. It replaces the
+    # 'follow_up' warning finding, which could not be cleared.
+    """
+    ALTER TABLE tickets ADD COLUMN follow_up INTEGER NOT NULL DEFAULT 0;
+    UPDATE tickets SET follow_up = 1 WHERE id IN (SELECT ticket_id FROM findings WHERE code = 'follow_up');
+    DELETE FROM findings WHERE code = 'follow_up';
+    CREATE INDEX tickets_follow_up ON tickets(follow_up) WHERE follow_up = 1;
     """,
 ]
 

@@ -6,11 +6,13 @@ The CLI prints these; tests and scripts read the JSON. Nothing here writes.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from .config import LimitsConfig
 from .errors import NotFound
 from .store import Store, now
-from .tickets import Ticket
+from .texts import message_text
+from .tickets import ROBOT_KINDS, Ticket
 
 SUMMARY_FIELDS = (
     "radicado", "state", "sender", "subject", "entity_name", "entity_nit",
@@ -18,8 +20,29 @@ SUMMARY_FIELDS = (
 )
 
 
-def summary(ticket: Ticket) -> dict:
-    return {name: getattr(ticket, name) for name in SUMMARY_FIELDS}
+# The procedure (trámite, CONTRACT §9) of every ticket until procedures
+# become data: the password reset of seed 000.
+DEFAULT_PROCEDURE = "reinicio-claves"
+
+# What staff read as "why" for a message that opened no ticket (`ignored`).
+IGNORED_REASONS = {
+    "no_sender": "sin una dirección de remitente válida a la cual responder",
+    "several_senders": "varias direcciones en el remitente (From): no se sabe a quién responder",
+    "auto_reply": "respuesta automática (fuera de oficina, otro sistema de soporte)",
+    "bounce": "aviso de entrega fallida que no corresponde a ningún correo nuestro",
+    "list": "lista de correo o envío masivo",
+    "loop": "correo que ya pasó por esta mesa de ayuda (X-Loop)",
+    "own_address": "correo enviado desde nuestra propia dirección",
+}
+
+
+def summary(row) -> dict:
+    """A ticket object of CONTRACT §1 from its database row."""
+    ticket = Ticket.from_row(row)
+    item = {name: getattr(ticket, name) for name in SUMMARY_FIELDS}
+    item["procedure"] = DEFAULT_PROCEDURE
+    item["follow_up"] = bool(row["follow_up"])
+    return item
 
 
 def list_tickets(store: Store, state: str | None = None) -> list[dict]:
@@ -29,15 +52,15 @@ def list_tickets(store: Store, state: str | None = None) -> list[dict]:
         sql += " WHERE state = ?"
         params = (state,)
     rows = store.query(sql + " ORDER BY created_at DESC, id DESC", params)
-    return [summary(Ticket.from_row(r)) for r in rows]
+    return [summary(r) for r in rows]
 
 
-def detail(store: Store, radicado: str) -> dict:
+def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> dict:
     row = store.one("SELECT * FROM tickets WHERE radicado = ?", (radicado.strip().upper(),))
     if row is None:
         raise NotFound(f"no existe el radicado {radicado}")
     ticket = Ticket.from_row(row)
-    view = summary(ticket)
+    view = summary(row)
     view["requester"] = ticket.requester
     findings = store.query("SELECT severity, code, detail, document FROM findings WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     form = json.loads(row["form_json"] or "{}")
@@ -61,7 +84,7 @@ def detail(store: Store, radicado: str) -> dict:
     view["problems"] = [_finding(f) for f in findings if f["severity"] == "problem"]
     view["warnings"] = [_finding(f) for f in findings if f["severity"] == "warning"]
     messages = store.query(
-        "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, m.raw_purged_at, "
+        "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, m.raw_purged_at, m.sha256, "
         "o.status, o.last_error "
         "FROM messages m LEFT JOIN outbox o ON m.direction = 'out' AND o.message_id = m.message_id "
         "WHERE m.ticket_id = ? ORDER BY m.id",
@@ -77,7 +100,8 @@ def detail(store: Store, radicado: str) -> dict:
             "kind": m["kind"],
             "at": m["at"],
             **({"delivery": m["status"], "delivery_error": m["last_error"]} if m["direction"] == "out"
-               else {"raw_purged_at": m["raw_purged_at"]}),
+               else {"raw_purged_at": m["raw_purged_at"],
+                     "text": message_text(store, m["sha256"], m["raw_purged_at"], limits)}),
         }
         for m in messages
     ]
@@ -100,22 +124,55 @@ def _finding(row) -> dict:
     return item
 
 
-def queue(store: Store) -> list[dict]:
-    """Tickets waiting for a staff decision, oldest first, with what a decision needs."""
-    rows = store.query("SELECT * FROM tickets WHERE state = 'pending_approval' ORDER BY created_at, id")
+def queue(store: Store, limits: LimitsConfig | None = None) -> list[dict]:
+    """Tickets waiting for a person, oldest first: every ``pending_approval``
+    one and every one with a message from the entity that no automatic rule
+    answered (``follow_up``, on any state), with what a decision needs."""
+    rows = store.query("SELECT * FROM tickets WHERE state = 'pending_approval' OR follow_up = 1 "
+                       "ORDER BY created_at, id")
     result = []
     for row in rows:
-        item = summary(Ticket.from_row(row))
+        item = summary(row)
         form = json.loads(row["form_json"] or "{}")
         warnings = store.query("SELECT code, detail FROM findings WHERE ticket_id = ? AND severity = 'warning' "
                                "ORDER BY id", (row["id"],))
         item["accounts"] = form.get("accounts", [])
         item["warnings"] = [dict(w) for w in warnings]
-        item["follow_up"] = any(w["code"] == "follow_up" for w in warnings)
         item["claimed_by"] = row["claimed_by"]
         item["age_hours"] = round((now() - datetime.fromisoformat(row["created_at"])).total_seconds() / 3600, 1)
+        item["new_messages"] = _unanswered(store, row["id"], limits) if row["follow_up"] else []
         result.append(item)
     return result
+
+
+def _unanswered(store: Store, ticket_id: int, limits: LimitsConfig | None) -> list[dict]:
+    """The entity's messages since our last email on the ticket: what waits for an answer."""
+    marks = ",".join("?" * len(ROBOT_KINDS))
+    rows = store.query(
+        "SELECT from_addr, subject, at, sha256, raw_purged_at FROM messages WHERE ticket_id = ? AND direction = 'in' "
+        f"AND kind NOT IN ({marks}) AND id > coalesce((SELECT max(id) FROM messages WHERE ticket_id = ? "
+        "AND direction = 'out'), 0) ORDER BY id",
+        (ticket_id, *ROBOT_KINDS, ticket_id),
+    )
+    return [{"from": r["from_addr"], "subject": r["subject"], "at": r["at"],
+             "text": message_text(store, r["sha256"], r["raw_purged_at"], limits)} for r in rows]
+
+
+def ignored(store: Store, days: int) -> list[dict]:
+    """Inbound messages of the last ``days`` days that opened no ticket, with why."""
+    since = (now() - timedelta(days=days)).isoformat(timespec="seconds")
+    rows = store.query("SELECT id, from_addr, subject, kind, at FROM messages WHERE direction = 'in' "
+                       "AND ticket_id IS NULL AND at >= ? ORDER BY id DESC", (since,))
+    return [{"id": r["id"], "from": r["from_addr"], "subject": r["subject"], "at": r["at"],
+             "reason": _ignored_reason(r["kind"], r["from_addr"] or ""),
+             "why": IGNORED_REASONS.get(_ignored_reason(r["kind"], r["from_addr"] or ""), r["kind"])}
+            for r in rows]
+
+
+def _ignored_reason(kind: str, shown_sender: str) -> str:
+    if kind == "no_sender" and shown_sender.count("@") > 1:
+        return "several_senders"
+    return kind
 
 
 def outbox_problems(store: Store) -> list[dict]:

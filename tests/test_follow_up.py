@@ -1,0 +1,198 @@
+"""Nothing waits unseen: every message a person wrote that no automatic rule
+answered flags its ticket for staff, on any state; staff read what was
+written, answer it (reply), reopen a closed ticket, and see the messages
+that opened no ticket (ignored) and the ones that failed (failed)."""
+
+import email
+import email.policy
+import json
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from . import mails
+from .conftest import Embedded
+from .test_e2e_documents import documents
+from .test_staff import helpdesk, pending
+
+
+def ticket_row(env: Embedded, radicado: str):
+    return env.store.one("SELECT * FROM tickets WHERE radicado = ?", (radicado,))
+
+
+def reply_with(env: Embedded, ours: bytes, body: str = "Respuesta de la entidad.", attachments=(), html: str = ""):
+    """The entity answers one of our emails, as a mail client threads it."""
+    original = email.message_from_bytes(ours, policy=email.policy.default)
+    msg = EmailMessage()
+    msg["From"] = mails.ENTITY
+    msg["To"] = mails.SUPPORT
+    msg["Subject"] = f"RE: {original['Subject']}"
+    msg["Message-ID"] = make_msgid(domain="alcaldia-prueba.gov.co")
+    msg["In-Reply-To"] = original["Message-ID"]
+    msg["References"] = original["Message-ID"]
+    if html:
+        msg.set_content(html, subtype="html")
+    else:
+        msg.set_content(body)
+    for filename, data, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    env.deliver(msg.as_bytes())
+    env.run_once()
+    return msg["Message-ID"].strip("<>")
+
+
+def queue_json(env: Embedded) -> list[dict]:
+    return json.loads(helpdesk(env, "queue", "--json").stdout)
+
+
+def correction_ticket(env: Embedded) -> str:
+    env.deliver(mails.request(body="Buenos días, necesitamos reiniciar la clave."))
+    [outcome] = env.run_once()
+    assert ticket_row(env, outcome.radicado)["state"] == "needs_correction"
+    return outcome.radicado
+
+
+def test_a_second_reply_without_documents_waits_for_a_person(embedded):
+    radicado = correction_ticket(embedded)
+    reply_with(embedded, embedded.sent_raw()[-1], "Ya les enviamos todo la semana pasada.")
+    assert embedded.kinds() == ["ack", "correction", "correction"]  # the one reminder
+    assert not ticket_row(embedded, radicado)["follow_up"]
+    reply_with(embedded, embedded.sent_raw()[-1], "¿Por qué no nos responden? Llamen al 3001234567.")
+    assert embedded.kinds() == ["ack", "correction", "correction"]  # no automatic answer any more
+    assert ticket_row(embedded, radicado)["follow_up"] == 1
+    [item] = queue_json(embedded)
+    assert item["radicado"] == radicado and item["follow_up"] is True and item["state"] == "needs_correction"
+    assert "¿Por qué no nos responden?" in item["new_messages"][-1]["text"]
+    assert "¿Por qué no nos responden?" in helpdesk(embedded, "queue").stdout
+
+
+def test_follow_up_on_a_pending_ticket_is_listed_with_its_text(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    reply_with(embedded, embedded.sent_raw()[-1], "Cambió el alcalde: el acta nueva llega mañana.")
+    [item] = queue_json(embedded)
+    assert item["follow_up"] is True and item["state"] == "pending_approval"
+    assert item["new_messages"][0]["text"] == "Cambió el alcalde: el acta nueva llega mañana."
+    out = helpdesk(embedded, "queue").stdout
+    assert "MENSAJE NUEVO DEL SOLICITANTE" in out and "el acta nueva llega mañana" in out
+    assert [t["follow_up"] for t in json.loads(helpdesk(embedded, "tickets", "--json").stdout)] == [True]
+
+
+def test_messages_on_resolved_and_rejected_tickets_wait_for_a_person(embedded, tmp_path):
+    resolved = pending(embedded, tmp_path)
+    assert helpdesk(embedded, "approve", resolved, "--by", "Ana", "--yes").returncode == 0
+    rejected = pending(embedded, tmp_path)
+    assert helpdesk(embedded, "reject", rejected, "--by", "Ana", "--reason", "El acta no es de la entidad").returncode == 0
+    assert queue_json(embedded) == []
+    sent = dict(zip(embedded.kinds(), embedded.sent_raw()))
+    reply_with(embedded, sent["reset"], "La clave no funciona.")
+    reply_with(embedded, sent["rejected"], "Adjuntamos el acta correcta.",
+               attachments=documents(tmp_path, with_form=False)[1:])
+    waiting = {t["radicado"]: t for t in queue_json(embedded)}
+    assert set(waiting) == {resolved, rejected}
+    assert waiting[resolved]["state"] == "resolved" and waiting[rejected]["state"] == "rejected"
+    assert embedded.kinds().count("correction") == 0 and embedded.kinds()[-1] == "rejected"  # nothing automatic
+
+
+def test_a_request_past_the_daily_cap_gets_no_ack_but_waits_for_a_person(tmp_path):
+    env = Embedded(tmp_path, replies={"daily_cap_per_sender": 1})
+    try:
+        env.deliver(mails.request(subject="Primera"))
+        env.run_once()
+        env.deliver(mails.request(subject="Segunda, con urgencia"))
+        [outcome] = env.run_once()
+        assert env.kinds() == ["ack"]
+        assert ticket_row(env, outcome.radicado)["follow_up"] == 1
+        assert outcome.radicado in {t["radicado"] for t in queue_json(env)}
+    finally:
+        env.daemon.close()
+        env.store.close()
+
+
+def test_reply_answers_the_entity_threaded_audited_and_clears_the_flag(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    theirs = reply_with(embedded, embedded.sent_raw()[-1], "¿Cuándo nos responden?")
+    result = helpdesk(embedded, "reply", radicado, "--by", "Ana Pérez", "--message", "Esta semana.\nGracias.")
+    assert result.returncode == 0, result.stderr
+    answer = embedded.sent()[-1]
+    assert answer["X-Helpdesk-Kind"] == "reply" and answer["To"] == mails.ENTITY
+    assert answer["In-Reply-To"] == f"<{theirs}>" and f"[Radicado {radicado}]" in answer["Subject"]
+    assert answer["Auto-Submitted"] is None  # a person wrote it (RFC 3834)
+    assert "Esta semana.\nGracias." in answer.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    row = ticket_row(embedded, radicado)
+    assert row["follow_up"] == 0 and row["state"] == "pending_approval"
+    events = json.loads(helpdesk(embedded, "show", radicado, "--json").stdout)["events"]
+    assert any(e["action"] == "respuesta del equipo" and "Ana Pérez" in e["actor"] for e in events)
+    assert [t["follow_up"] for t in queue_json(embedded)] == [False]
+
+
+def test_reply_without_text_is_refused(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    result = helpdesk(embedded, "reply", radicado, "--by", "Ana", "--message", "   ")
+    assert result.returncode == 1 and "--message" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_reopen_examines_a_rejected_ticket_again_with_its_new_documents(embedded, tmp_path):
+    radicado = correction_ticket(embedded)
+    assert helpdesk(embedded, "reject", radicado, "--by", "Ana", "--reason", "Faltan documentos").returncode == 0
+    reply_with(embedded, embedded.sent_raw()[-1], "Ahora sí van completos.", attachments=documents(tmp_path))
+    assert ticket_row(embedded, radicado)["state"] == "rejected" and ticket_row(embedded, radicado)["follow_up"] == 1
+    refused = helpdesk(embedded, "reopen", "GEL-2026-999999", "--by", "Ana")
+    assert refused.returncode == 1 and "no existe" in refused.stderr
+    result = helpdesk(embedded, "reopen", radicado, "--by", "Ana")
+    assert result.returncode == 0, result.stderr
+    embedded.run_once()
+    row = ticket_row(embedded, radicado)
+    assert row["state"] == "pending_approval" and row["follow_up"] == 0
+    assert embedded.kinds()[-1] == "accepted"
+    again = helpdesk(embedded, "reopen", radicado, "--by", "Ana")
+    assert again.returncode == 1 and "reabrir" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_show_prints_what_each_inbound_message_says(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    reply_with(embedded, embedded.sent_raw()[-1],
+               html="<html><head><style>p {color: red}</style></head><body><p>Hola,&nbsp;equipo</p>"
+                    "<p>El acta \x1b[2Kestá <b>firmada</b>.</p><script>alert(1)</script></body></html>")
+    view = json.loads(helpdesk(embedded, "show", radicado, "--json").stdout)
+    inbound = [m for m in view["messages"] if m["direction"] == "in"]
+    assert inbound[0]["text"] == "Adjunto los documentos."
+    assert inbound[1]["text"] == "Hola, equipo\n\nEl acta \ufffd[2Kestá firmada."  # HTML as text, escape defused
+    assert all("text" not in m for m in view["messages"] if m["direction"] == "out")
+    out = helpdesk(embedded, "show", radicado).stdout
+    assert "| Adjunto los documentos." in out and "\x1b" not in out
+
+
+def test_ignored_lists_messages_that_opened_no_ticket_with_why(embedded):
+    two_from = mails.request(subject="Clave del alcalde").replace(
+        f"From: {mails.ENTITY}".encode(), f"From: {mails.ENTITY}, otro@alcaldia-prueba.gov.co".encode())
+    no_sender = mails.request(subject="Sin remitente").replace(f"From: {mails.ENTITY}".encode(), b"From: alcaldia")
+    out_of_office = mails.request(subject="Fuera de oficina", headers={"Auto-Submitted": "auto-replied"})
+    for raw in (two_from, no_sender, out_of_office):
+        embedded.deliver(raw)
+    embedded.run_once()
+    assert embedded.count("SELECT count(*) FROM tickets") == 0 and embedded.kinds() == []
+    rows = {r["subject"]: r for r in json.loads(helpdesk(embedded, "ignored", "--json").stdout)}
+    assert rows["Clave del alcalde"]["reason"] == "several_senders"
+    assert "otro@alcaldia-prueba.gov.co" in rows["Clave del alcalde"]["from"]
+    assert rows["Sin remitente"]["reason"] == "no_sender" and rows["Sin remitente"]["from"] == "alcaldia"
+    assert rows["Fuera de oficina"]["reason"] == "auto_reply"
+    out = helpdesk(embedded, "ignored").stdout
+    assert "varias direcciones en el remitente" in out and "Asunto: Sin remitente" in out
+
+
+def test_failed_shows_sender_subject_and_date(tmp_path):
+    from .test_store import broken_templates
+
+    env = Embedded(tmp_path, replies={"templates": str(broken_templates(tmp_path))})
+    try:
+        env.deliver(mails.request(subject="Reinicio urgente \x1b]52;c;aGFjaw==\x07 de clave"))
+        assert helpdesk(env, "run", "--once").returncode == 0
+        [item] = json.loads(helpdesk(env, "failed", "--json").stdout)
+        assert item["sender"] == mails.ENTITY and item["date"]
+        assert item["subject"].startswith("Reinicio urgente") and "\x1b" not in item["subject"]
+        out = helpdesk(env, "failed").stdout
+        assert f"De: {mails.ENTITY}" in out and "Asunto: Reinicio urgente" in out and "Fecha: " in out
+        assert "\x1b" not in out and "\x07" not in out
+    finally:
+        env.daemon.close()
+        env.store.close()
