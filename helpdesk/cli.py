@@ -13,13 +13,17 @@ import signal
 import sys
 from pathlib import Path
 
+from zoneinfo import ZoneInfo
+
 import click
 
 from . import config as config_mod
-from . import logs, quarantine, texts, views
+from . import cli_es, labels, localtime, logs, quarantine, texts, views
 from .errors import HelpdeskError, NotFound
 from .store import Store
-from .tickets import STATE_LABELS, STATES
+
+# click's own texts (usage, errors) in Spanish, like everything else staff read.
+cli_es.install()
 
 
 class Context:
@@ -42,11 +46,41 @@ class Context:
             self._store = Store(self.config.database_path, self.config.raw_dir)
         return self._store
 
+    def time(self, value) -> str:
+        """A stored UTC timestamp as staff read it: in [site] timezone."""
+        return localtime.show(value, ZoneInfo(self.config.site.timezone))
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _late_config(ctx: click.Context, _param, value: str | None) -> None:
+    """``--config`` given after the subcommand: the same as before it."""
+    if value:
+        ctx.ensure_object(Context).config_path = value
+
+
+class Command(click.Command):
+    """Every subcommand also takes --config (``helpdesk show X --config F``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["--config"], type=click.Path(dir_okay=False), expose_value=False,
+                                        is_eager=True, callback=_late_config,
+                                        help="Archivo de configuración (también antes del comando)."))
+
+
+class Group(click.Group):
+    command_class = Command
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        kwargs.setdefault("subcommand_metavar", "COMANDO [ARGUMENTOS]...")
+        super().__init__(*args, **kwargs)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Archivo de configuración (por omisión $HELPDESK_CONFIG o ./config.toml).")
 @click.pass_context
@@ -111,14 +145,30 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
     daemon.run_forever()
 
 
+class StateType(click.ParamType):
+    """A ticket state: the contract's code or its Spanish name."""
+
+    name = "estado"
+
+    def convert(self, value, param, ctx):
+        state = labels.state_from_user(value)
+        if state is None:
+            names = ", ".join(sorted(labels.STATE_NAMES))
+            self.fail(f"«{value}» no es un estado; use uno de: {names} (o needs_correction, pending_approval...)",
+                      param, ctx)
+        return state
+
+
 @cli.command()
-@click.option("--state", type=click.Choice(STATES), help="Solo las solicitudes en este estado.")
+@click.option("--state", type=StateType(),
+              help="Solo las solicitudes en este estado: recibida, por-corregir, pendiente, resuelta o rechazada "
+                   "(o needs_correction, pending_approval...).")
 @click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
 @pass_ctx
 def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
     """Lista las solicitudes, las más recientes primero.
 
-    Ejemplo: helpdesk tickets --state needs_correction
+    Ejemplo: helpdesk tickets --state por-corregir
     """
     rows = views.list_tickets(ctx.store, state)
     if as_json:
@@ -129,7 +179,9 @@ def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
         return
     for t in rows:
         entity = t["entity_name"] or "(entidad sin identificar)"
-        click.echo(f"{t['radicado']}  {STATE_LABELS[t['state']]:<24} {t['created_at']}  {t['sender']}  {entity}")
+        flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
+        click.echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
+                   f"{t['sender']}  {entity}{flag}")
 
 
 KIND_LABELS = {
@@ -166,12 +218,12 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         _print_json(view)
         return
     click.echo(f"Radicado:      {view['radicado']}")
-    click.echo(f"Estado:        {STATE_LABELS[view['state']]}")
+    click.echo(f"Estado:        {labels.state_label(view['state'])}")
     click.echo(f"Remitente:     {view['sender']}")
     if view["requester"] != view["sender"]:
         click.echo(f"Responder a:   {view['requester']}")
     click.echo(f"Asunto:        {view['subject']}")
-    click.echo(f"Recibida:      {view['created_at']}")
+    click.echo(f"Recibida:      {ctx.time(view['created_at'])}")
     if view["examination_pending"]:
         click.echo("Documentos:    pendientes de examen")
     if view["attachments_purged_at"]:
@@ -198,12 +250,12 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             click.echo(f"\n{title}:")
             for f in view[key]:
                 where = f" [{f['document']}]" if f.get("document") else ""
-                click.echo(f"  - {f['code']}: {f['detail']}{where}")
+                click.echo(f"  - {labels.code_label(f['code'])} ({f['code']}): {f['detail']}{where}")
     click.echo("\nMensajes:")
     for m in view["messages"]:
         arrow = "recibido" if m["direction"] == "in" else "enviado "
         delivery = f" [{m['delivery']}]" if m.get("delivery") else ""
-        click.echo(f"  {m['at']}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
+        click.echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
         click.echo(f"      {m['subject']}")
         if m["direction"] == "in" and m["text"]:
             click.echo(_indented(m["text"], "      | "))
@@ -211,12 +263,12 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         click.echo("\nReinicios de clave:")
         for r in view["resets"]:
             result = "hecho" if r["ok"] else f"falló: {r['error']}"
-            click.echo(f"  {r['at']}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
+            click.echo(f"  {ctx.time(r['at'])}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
     if view["claimed_by"]:
         click.echo(f"\nEn aprobación por: {view['claimed_by']}")
     click.echo("\nHistorial:")
     for e in view["events"]:
-        click.echo(f"  {e['at']}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
+        click.echo(f"  {ctx.time(e['at'])}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
 
 
 @cli.command()
@@ -238,7 +290,7 @@ def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
         return
     for i in items:
         e = envelopes[i.id]
-        click.echo(f"#{i.id}  {i.created_at}  intentos: {i.attempts}  {i.source_ref}")
+        click.echo(f"#{i.id}  {ctx.time(i.created_at)}  intentos: {i.attempts}  {i.source_ref}")
         click.echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {e.date or '-'}\n    Error: {i.error}")
     click.echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
 
@@ -314,7 +366,7 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
     """
     from . import stats
 
-    figures = stats.compute(ctx.store, days)
+    figures = stats.compute(ctx.store, days, zone=ZoneInfo(ctx.config.site.timezone))
     if as_json:
         _print_json(dataclasses.asdict(figures))
         return
@@ -485,7 +537,7 @@ def queue(ctx: Context, as_json: bool) -> None:
         return
     click.echo(f"{len(items)} solicitud(es) en espera:\n")
     for t in items:
-        marks = [STATE_LABELS[t["state"]]]
+        marks = [labels.state_label(t["state"])]
         if t["follow_up"]:
             marks.append("MENSAJE NUEVO DEL SOLICITANTE")
         if t["claimed_by"]:
@@ -495,10 +547,10 @@ def queue(ctx: Context, as_json: bool) -> None:
         click.echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
         click.echo(f"  Cuentas:       {accounts}")
-        codes = sorted({w["code"] for w in t["warnings"]})
-        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + ', '.join(codes) + ')' if codes else ''}")
+        codes = sorted({f"{labels.code_label(w['code'])} ({w['code']})" for w in t["warnings"]})
+        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
         for m in t["new_messages"]:
-            click.echo(f"  Mensaje de {m['from'] or '-'} ({m['at']}): {m['subject']}")
+            click.echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
             click.echo(_indented(texts.excerpt(m["text"]), "    | "))
         click.echo("")
 
@@ -521,11 +573,15 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
     def confirm(credentials) -> bool:
         if ctx.config.reset.backend != "manual":
             return True
-        click.echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez):\n")
+        click.echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
+        click.echo("Los guiones son parte de la clave: cópiela completa, con ellos.\n")
         for c in credentials:
             click.echo(f"  {c.account:<45} {c.password}")
         click.echo("")
-        return yes or ask_yes("¿Ya aplicó las claves? Se enviará el correo al representante legal")
+        return yes or confirm_typed(
+            "¿Ya aplicó las claves? Se enviará el correo al representante legal.\n"
+            f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
+            (radicado.strip().upper(), "sí", "si"))
 
     credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm)
     if credentials is None:
@@ -586,11 +642,6 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
 
     Ejemplo: helpdesk review --by "Ana Pérez"
     """
-    import tempfile
-
-    from . import staff
-    from .examination import save_attachments
-
     items = views.queue(ctx.store, ctx.config.limits)
     if not items:
         click.echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
@@ -599,46 +650,55 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
                "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
     for number, item in enumerate(items, start=1):
         click.echo(f"\n===== {number}/{len(items)} =====")
-        ctx_show = click.get_current_context()
-        ctx_show.invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
-        while True:
-            answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [e]scribir una respuesta, "
-                                  "[g]uardar adjuntos, [s]altar, [q] salir", type=click.Choice(list(choices)),
-                                  show_choices=False)
-            if answer == "g":
-                folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / item["radicado"]
-                ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (item["radicado"],))["id"]
-                paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
-                click.echo(f"{len(paths)} adjunto(s) en {folder}")
-                continue
-            break
-        if answer == "q":
+        click.get_current_context().invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
+        if not _review_one(ctx, item["radicado"], by, attachments_dir, choices):
             click.echo("Revisión terminada.")
             return
+    click.echo("\nNo quedan más solicitudes en la cola.")
+
+
+def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | None, choices: dict) -> bool:
+    """Ask what to do with one ticket until something is decided or skipped;
+    False when the staff member quits. A cancelled approval, a refusal or an
+    empty reason asks again: nothing moves on without an explicit answer."""
+    import tempfile
+
+    from .examination import save_attachments
+
+    invoke = click.get_current_context().invoke
+    while True:
+        answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [e]scribir una respuesta, "
+                              "[g]uardar adjuntos, [s]altar, [q] salir", type=click.Choice(list(choices)),
+                              show_choices=False)
+        if answer == "q":
+            return False
         if answer == "s":
             click.echo("Sin decisión; sigue en la cola.")
+            return True
+        if answer == "g":
+            folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / radicado
+            ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
+            paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
+            click.echo(f"{len(paths)} adjunto(s) en {folder}")
             continue
         try:
             if answer == "a":
-                ctx_show.invoke(approve, radicado=item["radicado"], by=by, yes=False)
-            elif answer == "e":
-                text = click.prompt("Respuesta (se envía al solicitante)").strip()
-                if not text:
-                    click.echo("Sin texto no se responde; sigue en la cola.")
-                    continue
-                ctx_show.invoke(reply_cmd, radicado=item["radicado"], by=by, message=text)
+                invoke(approve, radicado=radicado, by=by, yes=False)
+                return True
+            prompt = "Respuesta" if answer == "e" else "Motivo"
+            text = click.prompt(f"{prompt} (se envía al solicitante)", default="", show_default=False).strip()
+            if not text:
+                click.echo("Sin texto no se decide nada.")
+                continue
+            if answer == "e":
+                invoke(reply_cmd, radicado=radicado, by=by, message=text)
             else:
-                reason = click.prompt("Motivo (se envía al solicitante)").strip()
-                if not reason:
-                    click.echo("Sin motivo no se decide; sigue en la cola.")
-                    continue
-                command = reject if answer == "r" else correct
-                ctx_show.invoke(command, radicado=item["radicado"], by=by, reason=reason)
+                invoke(reject if answer == "r" else correct, radicado=radicado, by=by, reason=text)
+            return True
         except HelpdeskError as exc:
             click.echo(f"No se pudo: {exc}")
         except SystemExit:
-            pass  # a cancelled approval: already said so
-    click.echo("\nNo quedan más solicitudes en la cola.")
+            pass  # a cancelled approval: already said so; asked again
 
 
 @cli.command("reply")
@@ -703,15 +763,16 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         click.echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
         return
     for r in rows:
-        click.echo(f"{r['at']}  {r['from'] or '(sin remitente)'}")
+        click.echo(f"{ctx.time(r['at'])}  {r['from'] or '(sin remitente)'}")
         click.echo(f"    Asunto: {r['subject'] or '(sin asunto)'}")
         click.echo(f"    Motivo: {r['why']}")
 
 
-def ask_yes(question: str) -> bool:
-    """A yes/no question in Spanish; anything but an explicit yes is no."""
-    answer = click.prompt(f"{question} [s/N]", default="", show_default=False)
-    return answer.strip().lower() in ("s", "si", "sí", "y", "yes")
+def confirm_typed(question: str, accepted: tuple[str, ...]) -> bool:
+    """Confirmation by a word typed out, never one letter: in `review` the
+    menu's letters (s = saltar) must not also mean "yes, send it"."""
+    answer = click.prompt(question, default="", show_default=False)
+    return answer.strip().casefold() in {a.casefold() for a in accepted}
 
 
 def _renderer(ctx: Context):

@@ -15,6 +15,7 @@ import ipaddress
 import os
 import tomllib
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,13 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class SiteConfig:
+    # The zone of the people who read the screens: every time staff see is
+    # in it, and `helpdesk stats` counts days in it. The database keeps UTC.
+    timezone: str = "America/Bogota"
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     # Prometheus text file rewritten after every cycle (node_exporter's
     # textfile collector reads it); empty path: metrics.prom beside the
@@ -185,6 +193,7 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
     # Folder of the config file: the base of every relative path.
     base_dir: Path = Path(".")
     source_path: Path = Path("config.toml")
@@ -396,6 +405,11 @@ def _coerce(hint, value, dotted: str, path: Path):
 
 def _check_semantics(config: Config, path: Path) -> None:
     """Cross-key checks that a type alone cannot express."""
+    try:
+        zoneinfo.ZoneInfo(config.site.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: site.timezone: zona horaria desconocida {config.site.timezone!r} "
+                          "(use un nombre de la base IANA, como \"America/Bogota\")") from None
     for section in ("inbox", "smtp", "reset"):
         sec = getattr(config, section)
         given = [k for k in ("password", "password_env", "password_file") if getattr(sec, k)]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from . import localtime
 from . import status as status_mod
 from .store import Store, now
 from .tickets import OPEN_STATES, STATES
@@ -59,6 +61,7 @@ class StepTime:
 class Stats:
     generated_at: str
     days: int
+    timezone: str  # the zone of per_day's dates ([site] timezone)
     by_state: dict[str, int]
     per_day: dict[str, int]
     ages: dict[str, Ages]
@@ -107,8 +110,9 @@ def examination_pending(store: Store) -> int:
     return store.one("SELECT count(*) FROM tickets WHERE examine_pending = 1")[0]
 
 
-def compute(store: Store, days: int = 14, at: datetime | None = None) -> Stats:
-    """All figures; ``days`` bounds the per-day table and the step times."""
+def compute(store: Store, days: int = 14, at: datetime | None = None, zone: ZoneInfo = UTC) -> Stats:
+    """All figures; ``days`` bounds the per-day table and the step times,
+    whose days are those of ``zone`` (the office's, [site] timezone)."""
     at = at or now()
     since = (at - timedelta(days=days)).isoformat(timespec="seconds")
     backlog, oldest = outbox_backlog(store)
@@ -119,8 +123,9 @@ def compute(store: Store, days: int = 14, at: datetime | None = None) -> Stats:
     return Stats(
         generated_at=at.isoformat(timespec="seconds"),
         days=days,
+        timezone=zone.key,
         by_state=tickets_by_state(store),
-        per_day=_per_day(store, at, days),
+        per_day=_per_day(store, at, days, zone),
         ages=_ages(store, at),
         steps=_steps(store, since),
         outgoing=outgoing_counts(store),
@@ -136,15 +141,16 @@ def compute(store: Store, days: int = 14, at: datetime | None = None) -> Stats:
     )
 
 
-def _per_day(store: Store, at: datetime, days: int) -> dict[str, int]:
-    first = (at - timedelta(days=days - 1)).date()
+def _per_day(store: Store, at: datetime, days: int, zone: ZoneInfo) -> dict[str, int]:
+    """Requests per day of the office's calendar: a request at 02:00 UTC
+    arrived the evening before in Bogotá, and is counted there."""
+    first = (at.astimezone(zone) - timedelta(days=days - 1)).date()
     table = {(first + timedelta(days=i)).isoformat(): 0 for i in range(days)}
-    for row in store.query(
-        "SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM tickets WHERE created_at >= ? GROUP BY day",
-        (first.isoformat(),),
-    ):
-        if row["day"] in table:
-            table[row["day"]] = row["n"]
+    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC).isoformat(timespec="seconds")
+    for row in store.query("SELECT created_at FROM tickets WHERE created_at >= ?", (start,)):
+        day = datetime.fromisoformat(row["created_at"]).astimezone(zone).date().isoformat()
+        if day in table:
+            table[day] += 1
     return table
 
 
@@ -198,7 +204,7 @@ def report(s: Stats) -> list[str]:
 
     out = ["Solicitudes por estado:"]
     out += [f"  {STATE_LABELS[state]:<26} {n}" for state, n in s.by_state.items()]
-    out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas en UTC):")
+    out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas de {s.timezone}):")
     out += [f"  {day}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():
@@ -234,11 +240,11 @@ def _daemon_lines(s: Stats) -> list[str]:
     lines = []
     if d.last_poll_ok_at:
         lines.append(f"Buzón: última consulta correcta hace {duration(_seconds(at, d.last_poll_ok_at))} "
-                     f"({d.last_poll_ok_at}).")
+                     f"({localtime.show(d.last_poll_ok_at, ZoneInfo(s.timezone))}).")
     else:
         lines.append("Buzón: ninguna consulta correcta todavía.")
     if d.consecutive_failures:
-        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última ({d.last_error_at}): "
+        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última ({localtime.show(d.last_error_at, ZoneInfo(s.timezone))}): "
                      f"{d.last_error}. Revise con: helpdesk check")
     return lines
 

@@ -36,8 +36,14 @@ def test_review_approves_rejects_and_skips(tmp_path):
     child.expect(PROMPT)
     child.sendline("a")
     child.expect(r"se muestran solo esta vez")
-    child.expect(r"\[s/N\]")
-    child.sendline("s")
+    child.expect("Los guiones son parte de la clave")
+    child.expect(r"Escriba el radicado")
+    child.sendline("s")  # the menu's "saltar": never a yes here
+    child.expect("Aprobación cancelada")
+    child.expect(PROMPT)  # the same ticket is asked again
+    child.sendline("a")
+    child.expect(r"Escriba el radicado")
+    child.sendline(first.lower())
     child.expect(f"Solicitud {first} aprobada")
 
     child.expect(second)

@@ -139,12 +139,12 @@ def test_reject_and_correct_send_the_staff_reason(embedded, tmp_path):
 
 def test_manual_backend_asks_before_sending(embedded, tmp_path):
     radicado = pending(embedded, tmp_path)
-    cancelled = helpdesk(embedded, "approve", radicado, "--by", "Ana", input_text="n\n")
+    cancelled = helpdesk(embedded, "approve", radicado, "--by", "Ana", input_text="s\n")
     assert cancelled.returncode == 1 and "no se envió nada" in cancelled.stdout
     shown_password = [line.split()[-1] for line in cancelled.stdout.splitlines() if "contactenos@" in line]
     assert len(shown_password) == 1
     assert embedded.store.one("SELECT state FROM tickets")[0] == "pending_approval"
-    confirmed = helpdesk(embedded, "approve", radicado, "--by", "Ana", input_text="s\n")
+    confirmed = helpdesk(embedded, "approve", radicado, "--by", "Ana", input_text="sí\n")
     assert confirmed.returncode == 0
     assert [m["To"] for m in embedded.sent() if m["X-Helpdesk-Kind"] == "reset"] == [LEGAL_REP]
 
