@@ -1,0 +1,116 @@
+"""Staff screens in Spanish and in the office's time: click's own texts,
+state and finding labels, --state in Spanish, --config after the
+subcommand, times and stats days in [site] timezone."""
+
+import inspect
+import json
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import click
+import pytest
+
+from helpdesk import cli_es, stats
+
+from . import mails
+from .conftest import Embedded, run_helpdesk
+
+
+def test_every_translated_text_is_one_click_still_has():
+    # An upgrade of click that rewords a text would silently bring English back.
+    source = "".join(inspect.getsource(__import__(name, fromlist=["_"])) for name in cli_es.MODULES)
+    missing = [t for t in cli_es.TEXTS if repr(t)[1:-1] not in source and t not in source]
+    missing += [p for pair in cli_es.PLURALS for p in pair if p not in source]
+    assert missing == []
+
+
+def test_usage_errors_speak_spanish_and_exit_2(tmp_path):
+    env = Embedded(tmp_path)
+    cfg = str(env.config_path)
+    no_arg = run_helpdesk("--config", cfg, "show")
+    assert no_arg.returncode == 2
+    assert "Uso: helpdesk show [OPCIONES] RADICADO" in no_arg.stderr and "Falta el argumento" in no_arg.stderr
+    unknown = run_helpdesk("--config", cfg, "aprobar")
+    assert unknown.returncode == 2 and "No existe el comando 'aprobar'" in unknown.stderr
+    missing_option = run_helpdesk("--config", cfg, "reject", "GEL-2026-000001", "--by", "Ana")
+    assert missing_option.returncode == 2 and "Falta la opción '--reason'" in missing_option.stderr
+    helped = run_helpdesk("approve", "--help")
+    assert "Opciones:" in helped.stdout and "Muestra esta ayuda y termina." in helped.stdout
+    assert "Usage" not in helped.stdout + no_arg.stderr + unknown.stderr
+
+
+def test_config_works_after_the_subcommand(tmp_path):
+    env = Embedded(tmp_path / "h")
+    env.deliver(mails.request())
+    env.run_once()
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    listed = run_helpdesk("tickets", "--json", "--config", str(env.config_path), cwd=elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 1
+
+
+def test_state_filter_takes_spanish_names_and_the_contract_codes(tmp_path):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request())
+    env.run_once()
+    cfg = str(env.config_path)
+    for name in ("por-corregir", "requiere corrección", "NEEDS_CORRECTION", "needs_correction"):
+        rows = json.loads(run_helpdesk("--config", cfg, "tickets", "--state", name, "--json").stdout)
+        assert [r["state"] for r in rows] == ["needs_correction"], name
+    assert json.loads(run_helpdesk("--config", cfg, "tickets", "--state", "pendiente", "--json").stdout) == []
+    wrong = run_helpdesk("--config", cfg, "tickets", "--state", "abierta")
+    assert wrong.returncode == 2 and "no es un estado" in wrong.stderr
+    text = run_helpdesk("--config", cfg, "tickets").stdout
+    assert "requiere corrección" in text and "needs_correction" not in text
+
+
+def test_times_show_in_bogota_and_json_keeps_utc(tmp_path):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request())
+    env.run_once()
+    with env.store.transaction() as conn:  # arrived at 03:10 UTC: 22:10 the evening before in Bogotá
+        conn.execute("UPDATE tickets SET created_at = '2026-11-28T03:10:00+00:00'")
+    cfg = str(env.config_path)
+    assert "27/11/2026 22:10" in run_helpdesk("--config", cfg, "tickets").stdout
+    assert "Recibida:      27/11/2026 22:10" in run_helpdesk("--config", cfg, "show", "GEL-2026-000001").stdout
+    [row] = json.loads(run_helpdesk("--config", cfg, "tickets", "--json").stdout)
+    assert row["created_at"] == "2026-11-28T03:10:00+00:00"
+
+
+def test_another_zone_is_used_where_configured(tmp_path):
+    env = Embedded(tmp_path, site={"timezone": "Europe/Madrid"})
+    env.deliver(mails.request())
+    env.run_once()
+    with env.store.transaction() as conn:
+        conn.execute("UPDATE tickets SET created_at = '2026-11-28T03:10:00+00:00'")
+    assert "28/11/2026 04:10" in run_helpdesk("--config", str(env.config_path), "tickets").stdout
+
+
+def test_an_unknown_zone_is_a_one_line_error_naming_the_key(tmp_path):
+    env = Embedded(tmp_path / "ok")
+    bad = env.config_path.read_text(encoding="utf-8") + '\n[site]\ntimezone = "America/Bogotá"\n'
+    (tmp_path / "bad.toml").write_text(bad, encoding="utf-8")
+    result = run_helpdesk("--config", str(tmp_path / "bad.toml"), "tickets")
+    assert result.returncode == 2 and "site.timezone" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("zone, day", [("America/Bogota", "2026-11-27"), ("UTC", "2026-11-28")])
+def test_stats_count_days_in_the_office_zone(tmp_path, zone, day):
+    env = Embedded(tmp_path)
+    env.deliver(mails.request())
+    env.run_once()
+    with env.store.transaction() as conn:
+        conn.execute("UPDATE tickets SET created_at = '2026-11-28T03:10:00+00:00'")
+    at = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    figures = stats.compute(env.store, 3, at=at, zone=ZoneInfo(zone))
+    assert figures.per_day[day] == 1 and sum(figures.per_day.values()) == 1
+    assert f"fechas de {zone}" in "\n".join(stats.report(figures))
+
+
+def test_click_is_translated_only_through_the_table():
+    assert cli_es.gettext("Usage:") == "Uso:"
+    assert cli_es.gettext("a text click may add one day") == "a text click may add one day"
+    import helpdesk.cli  # noqa: F401  installs the table
+
+    assert click.core._ is cli_es.gettext and click.exceptions.ngettext is cli_es.ngettext
