@@ -13,8 +13,6 @@ import signal
 import sys
 from pathlib import Path
 
-from zoneinfo import ZoneInfo
-
 import click
 
 from . import config as config_mod
@@ -48,7 +46,7 @@ class Context:
 
     def time(self, value) -> str:
         """A stored UTC timestamp as staff read it: in [site] timezone."""
-        return localtime.show(value, ZoneInfo(self.config.site.timezone))
+        return localtime.show(value, localtime.zone(self.config.site.timezone))
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -366,7 +364,7 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
     """
     from . import stats
 
-    figures = stats.compute(ctx.store, days, zone=ZoneInfo(ctx.config.site.timezone))
+    figures = stats.compute(ctx.store, days, zone=localtime.zone(ctx.config.site.timezone))
     if as_json:
         _print_json(dataclasses.asdict(figures))
         return

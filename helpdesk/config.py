@@ -19,6 +19,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import localtime
 from .errors import ConfigError
 
 SECURITY_MODES = ("ssl", "starttls", "none")
@@ -406,7 +407,7 @@ def _coerce(hint, value, dotted: str, path: Path):
 def _check_semantics(config: Config, path: Path) -> None:
     """Cross-key checks that a type alone cannot express."""
     try:
-        zoneinfo.ZoneInfo(config.site.timezone)
+        localtime.zone(config.site.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{path}: site.timezone: zona horaria desconocida {config.site.timezone!r} "
                           "(use un nombre de la base IANA, como \"America/Bogota\")") from None

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from . import localtime
 from . import status as status_mod
@@ -110,7 +109,7 @@ def examination_pending(store: Store) -> int:
     return store.one("SELECT count(*) FROM tickets WHERE examine_pending = 1")[0]
 
 
-def compute(store: Store, days: int = 14, at: datetime | None = None, zone: ZoneInfo = UTC) -> Stats:
+def compute(store: Store, days: int = 14, at: datetime | None = None, zone: tzinfo = UTC) -> Stats:
     """All figures; ``days`` bounds the per-day table and the step times,
     whose days are those of ``zone`` (the office's, [site] timezone)."""
     at = at or now()
@@ -123,7 +122,7 @@ def compute(store: Store, days: int = 14, at: datetime | None = None, zone: Zone
     return Stats(
         generated_at=at.isoformat(timespec="seconds"),
         days=days,
-        timezone=zone.key,
+        timezone=localtime.zone_name(zone),
         by_state=tickets_by_state(store),
         per_day=_per_day(store, at, days, zone),
         ages=_ages(store, at),
@@ -141,7 +140,7 @@ def compute(store: Store, days: int = 14, at: datetime | None = None, zone: Zone
     )
 
 
-def _per_day(store: Store, at: datetime, days: int, zone: ZoneInfo) -> dict[str, int]:
+def _per_day(store: Store, at: datetime, days: int, zone: tzinfo) -> dict[str, int]:
     """Requests per day of the office's calendar: a request at 02:00 UTC
     arrived the evening before in Bogotá, and is counted there."""
     first = (at.astimezone(zone) - timedelta(days=days - 1)).date()
@@ -240,11 +239,11 @@ def _daemon_lines(s: Stats) -> list[str]:
     lines = []
     if d.last_poll_ok_at:
         lines.append(f"Buzón: última consulta correcta hace {duration(_seconds(at, d.last_poll_ok_at))} "
-                     f"({localtime.show(d.last_poll_ok_at, ZoneInfo(s.timezone))}).")
+                     f"({localtime.show(d.last_poll_ok_at, localtime.zone(s.timezone))}).")
     else:
         lines.append("Buzón: ninguna consulta correcta todavía.")
     if d.consecutive_failures:
-        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última ({localtime.show(d.last_error_at, ZoneInfo(s.timezone))}): "
+        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última ({localtime.show(d.last_error_at, localtime.zone(s.timezone))}): "
                      f"{d.last_error}. Revise con: helpdesk check")
     return lines
 

@@ -114,3 +114,16 @@ def test_click_is_translated_only_through_the_table():
     import helpdesk.cli  # noqa: F401  installs the table
 
     assert click.core._ is cli_es.gettext and click.exceptions.ngettext is cli_es.ngettext
+
+
+def test_the_default_zone_works_without_a_zone_database(monkeypatch):
+    from helpdesk import localtime
+
+    def no_database(name):
+        raise localtime.ZoneInfoNotFoundError(name)
+
+    monkeypatch.setattr(localtime, "ZoneInfo", no_database)
+    bogota = localtime.zone("America/Bogota")
+    assert localtime.show("2026-11-28T03:10:00+00:00", bogota) == "27/11/2026 22:10"
+    with pytest.raises(localtime.ZoneInfoNotFoundError):
+        localtime.zone("Europe/Madrid")
