@@ -823,3 +823,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except PermissionError as exc:
+        # The usual cause: a command that belongs to the service (run, purge,
+        # restore) started by a staff member; say so in one line.
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"Error: permiso denegado:{where}. Este comando necesita los permisos del usuario del "
+                   "servicio (por ejemplo: sudo -u helpdesk helpdesk ...).", err=True)
+        sys.exit(1)

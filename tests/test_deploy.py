@@ -153,6 +153,10 @@ def test_staff_in_group_helpdesk_decide_as_themselves(first_install):
              for p in set((DATA / "outbox").glob("*.eml")) - before}
     assert kinds == {"correction"}
     assert owner_and_mode(DATA / "helpdesk.db").split(":")[1:] == ["helpdesk", "660"]
+    # The service's own work is not a staff command: refused in one line, no traceback.
+    daemon_as_staff = as_staff("run", "--once")
+    assert daemon_as_staff.returncode == 1 and "permiso denegado" in daemon_as_staff.stderr
+    assert "Traceback" not in daemon_as_staff.stderr
 
 
 @system_install
