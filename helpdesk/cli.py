@@ -252,7 +252,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     click.echo("\nMensajes:")
     for m in view["messages"]:
         arrow = "recibido" if m["direction"] == "in" else "enviado "
-        delivery = f" [{m['delivery']}]" if m.get("delivery") else ""
+        delivery = f" [{labels.delivery_label(m['delivery'])}]" if m.get("delivery") else ""
         click.echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
         click.echo(f"      {m['subject']}")
         if m["direction"] == "in" and m["text"]:
@@ -343,9 +343,9 @@ def outbox_cmd(ctx: Context, as_json: bool) -> None:
     if not rows:
         click.echo("Todos los correos salientes se entregaron o están en cola sin errores.")
         return
-    labels = {"failed": "fallido", "bounced": "rebotado", "pending": "en reintento"}
     for r in rows:
-        click.echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {labels[r['status']]}  "
+        status = "en reintento" if r["status"] == "pending" else labels.delivery_label(r["status"])
+        click.echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {status}  "
                    f"intentos: {r['attempts']}\n    {r['last_error'] or ''}")
 
 

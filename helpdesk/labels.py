@@ -42,6 +42,9 @@ CODE_LABELS = {
     "untrusted_radicado_reference": "el asunto cita un radicado de otra entidad",
 }
 
+# Outgoing email statuses (outbox rows).
+DELIVERY_LABELS = {"pending": "en cola", "sent": "enviado", "failed": "fallido", "bounced": "rebotado"}
+
 # Spanish names typed in --state, besides the contract's codes.
 STATE_NAMES = {
     "recibida": "received",
@@ -56,6 +59,10 @@ STATE_NAMES = {
 
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+def delivery_label(status: str) -> str:
+    return DELIVERY_LABELS.get(status, status)
 
 
 def code_label(code: str) -> str:
