@@ -35,7 +35,10 @@ def request(
     return msg.as_bytes()
 
 
-def reply_to(raw_ack: bytes, sender: str = ENTITY, subject: str | None = None) -> bytes:
+def reply_to(raw_ack: bytes, sender: str = ENTITY, subject: str | None = None, body: str = "Respuesta de la entidad.",
+             attachments: list[tuple[str, bytes, str]] = (), html: str = "") -> bytes:
+    """The entity answers one of our emails, threaded as a mail client does;
+    ``html`` makes an HTML-only body (as some webmails send)."""
     import email
     import email.policy
 
@@ -47,7 +50,13 @@ def reply_to(raw_ack: bytes, sender: str = ENTITY, subject: str | None = None) -
     msg["Message-ID"] = make_msgid(domain=sender.partition("@")[2])
     msg["In-Reply-To"] = ack["Message-ID"]
     msg["References"] = ack["Message-ID"]
-    msg.set_content("Respuesta de la entidad.")
+    if html:
+        msg.set_content(html, subtype="html")
+    else:
+        msg.set_content(body)
+    for filename, data, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
 
 

@@ -51,7 +51,8 @@ def test_missing_acta_then_reply_with_acta_is_accepted_on_the_same_radicado(netw
     assert "acta de posesión" in text and "Falta" in text
     assert "formato de solicitud en Excel" not in text
 
-    networked.deliver(_reply_with(networked.sent_raw()[1], [("acta.pdf", scan_pdf(["ACTA DE POSESIÓN"]), "application/pdf")]))
+    acta = ("acta.pdf", scan_pdf(["ACTA DE POSESIÓN"]), "application/pdf")
+    networked.deliver(mails.reply_to(networked.sent_raw()[1], body="Adjunto lo que faltaba.", attachments=[acta]))
     [second] = networked.run_once()
     assert second.action == "joined" and second.radicado == first.radicado
     sent = verdicts(networked, 3)
@@ -59,26 +60,6 @@ def test_missing_acta_then_reply_with_acta_is_accepted_on_the_same_radicado(netw
     assert first.radicado in sent[2][1]["Subject"]
     assert networked.store.one("SELECT state FROM tickets")[0] == "pending_approval"
     assert networked.count("SELECT count(*) FROM tickets") == 1
-
-
-def _reply_with(raw_ours: bytes, attachments) -> bytes:
-    import email
-    import email.policy
-    from email.message import EmailMessage
-    from email.utils import make_msgid
-
-    ours = email.message_from_bytes(raw_ours, policy=email.policy.default)
-    msg = EmailMessage()
-    msg["From"] = mails.ENTITY
-    msg["To"] = mails.SUPPORT
-    msg["Subject"] = f"RE: {ours['Subject']}"
-    msg["Message-ID"] = make_msgid(domain="alcaldia-prueba.gov.co")
-    msg["In-Reply-To"] = ours["Message-ID"]
-    msg.set_content("Adjunto lo que faltaba.")
-    for name, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
 
 
 def test_bad_nit_gets_a_correction_naming_the_nit(networked, tmp_path):

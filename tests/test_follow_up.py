@@ -6,8 +6,6 @@ that opened no ticket (ignored) and the ones that failed (failed)."""
 import email
 import email.policy
 import json
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from . import mails
 from .conftest import Embedded
@@ -20,25 +18,11 @@ def ticket_row(env: Embedded, radicado: str):
 
 
 def reply_with(env: Embedded, ours: bytes, body: str = "Respuesta de la entidad.", attachments=(), html: str = ""):
-    """The entity answers one of our emails, as a mail client threads it."""
-    original = email.message_from_bytes(ours, policy=email.policy.default)
-    msg = EmailMessage()
-    msg["From"] = mails.ENTITY
-    msg["To"] = mails.SUPPORT
-    msg["Subject"] = f"RE: {original['Subject']}"
-    msg["Message-ID"] = make_msgid(domain="alcaldia-prueba.gov.co")
-    msg["In-Reply-To"] = original["Message-ID"]
-    msg["References"] = original["Message-ID"]
-    if html:
-        msg.set_content(html, subtype="html")
-    else:
-        msg.set_content(body)
-    for filename, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    env.deliver(msg.as_bytes())
+    """The entity answers one of our emails; the daemon takes it in. Returns its Message-ID."""
+    raw = mails.reply_to(ours, body=body, attachments=attachments, html=html)
+    env.deliver(raw)
     env.run_once()
-    return msg["Message-ID"].strip("<>")
+    return email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"].strip("<>")
 
 
 def queue_json(env: Embedded) -> list[dict]:
