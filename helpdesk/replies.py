@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import email.policy
 import re
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError, select_autoescape
 from jinja2.exceptions import SecurityError
@@ -185,7 +186,7 @@ class Renderer:
         tag = f"[Radicado {radicado}]"
         msg["Subject"] = subject if tag in subject else f"{tag} {subject}"
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = make_msgid(idstring=radicado, domain=domain_of(smtp.from_address))
+        msg["Message-ID"] = message_id(radicado, domain_of(smtp.from_address))
         ids = [clean_text(i, 250) for i in answering if i]
         if ids:
             msg["In-Reply-To"] = f"<{ids[-1]}>"
@@ -202,7 +203,24 @@ class Renderer:
         for filename, mime, data in attachments:
             maintype, _sep, subtype = mime.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        _secret_boundaries(msg)
         return Reply(kind=kind, to=to, message=msg)
+
+
+def message_id(radicado: str, domain: str) -> str:
+    """A Message-ID nobody can predict. ``email.utils.make_msgid`` draws from
+    ``random`` (Mersenne Twister), whose state leaks through the IDs and
+    MIME boundaries of the emails an attacker receives: predicted IDs let a
+    stranger's reply thread into someone else's ticket."""
+    return f"<{secrets.token_urlsafe(24)}.{radicado}@{domain}>"
+
+
+def _secret_boundaries(msg: EmailMessage) -> None:
+    """Give every multipart a boundary from ``secrets``: the generator's
+    default ones come from ``random`` too, and leak its state."""
+    for part in msg.walk():
+        if part.is_multipart():
+            part.set_boundary(f"=_{secrets.token_hex(20)}")
 
 
 def samples(kind: str) -> list[dict]:

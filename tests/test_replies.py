@@ -66,3 +66,24 @@ def test_line_breaks_in_ids_never_reach_headers(renderer):
                            answering=["id@x\r\nBcc: v@x.org"])
     raw = reply.message.as_bytes(policy=SMTP_POLICY)
     assert b"\nBcc:" not in raw
+
+
+def test_message_ids_and_mime_boundaries_are_not_drawn_from_random(renderer):
+    # make_msgid and the generator's boundaries use `random` (Mersenne
+    # Twister): its state leaks through the emails an attacker receives and
+    # lets them predict the Message-ID of someone else's ack (issue 10).
+    import random
+    import re
+
+    def build():
+        random.seed(1234)
+        reply = renderer.build("correction", "a@b.gov.co", "GEL-2026-000001",
+                               {"problems": ["Falta el acta."], "no_attachments_reminder": False,
+                                "legal_rep_email": ""},
+                               answering=[], attachments=[("formato.xlsx", "application/octet-stream", b"PK")])
+        raw = reply.message.as_bytes(policy=SMTP_POLICY)
+        return reply.message_id, re.findall(rb'boundary="([^"]+)"', raw)
+
+    (first_id, first_boundaries), (second_id, second_boundaries) = build(), build()
+    assert first_id != second_id and first_id.endswith(".GEL-2026-000001@entidad.gov.co")
+    assert len(first_boundaries) == 2 and not set(first_boundaries) & set(second_boundaries)
