@@ -8,7 +8,6 @@ exit code of CONTRACT §1: 1 refused, 2 usage or configuration.
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 import sys
 from pathlib import Path
@@ -50,6 +49,14 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def echo(message: object = "", err: bool = False) -> None:
+    """The one way a screen is written: whatever an entity put in a header,
+    a cell or a file name, every control character but newline and tab is
+    shown as U+FFFD, so no escape sequence reaches the terminal (one could
+    rewrite the line above, or write to the clipboard with OSC 52)."""
+    click.echo(texts.safe_text(str(message)), err=err)
 
 
 def _late_config(ctx: click.Context, _param, value: str | None) -> None:
@@ -138,7 +145,7 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
             daemon.write_metrics()
         finally:
             daemon.close()
-        click.echo(f"Mensajes procesados: {len(outcomes)}")
+        echo(f"Mensajes procesados: {len(outcomes)}")
         return
     daemon.run_forever()
 
@@ -173,12 +180,12 @@ def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
         _print_json(rows)
         return
     if not rows:
-        click.echo("No hay solicitudes.")
+        echo("No hay solicitudes.")
         return
     for t in rows:
         entity = t["entity_name"] or "(entidad sin identificar)"
         flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
-        click.echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
+        echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
                    f"{t['sender']}  {entity}{flag}")
 
 
@@ -209,64 +216,64 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
         if not as_json:
             if paths or not view["attachments_purged_at"]:
-                click.echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
+                echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
             if view["attachments_purged_at"]:
-                click.echo(_purged_line(view))
+                echo(_purged_line(view))
     if as_json:
         _print_json(view)
         return
-    click.echo(f"Radicado:      {view['radicado']}")
-    click.echo(f"Estado:        {labels.state_label(view['state'])}")
-    click.echo(f"Remitente:     {view['sender']}")
+    echo(f"Radicado:      {view['radicado']}")
+    echo(f"Estado:        {labels.state_label(view['state'])}")
+    echo(f"Remitente:     {view['sender']}")
     if view["requester"] != view["sender"]:
-        click.echo(f"Responder a:   {view['requester']}")
-    click.echo(f"Asunto:        {view['subject']}")
-    click.echo(f"Recibida:      {ctx.time(view['created_at'])}")
+        echo(f"Responder a:   {view['requester']}")
+    echo(f"Asunto:        {view['subject']}")
+    echo(f"Recibida:      {ctx.time(view['created_at'])}")
     if view["examination_pending"]:
-        click.echo("Documentos:    pendientes de examen")
+        echo("Documentos:    pendientes de examen")
     if view["attachments_purged_at"]:
-        click.echo(f"Adjuntos:      {_purged_line(view)}")
+        echo(f"Adjuntos:      {_purged_line(view)}")
     if view["form"]:
         from .rules import load_form
 
         names = {k: f.name for k, f in load_form(ctx.config.rules_dir).fields.items()}
-        click.echo("\nFormato (Excel):")
+        echo("\nFormato (Excel):")
         for key, value in view["form"].items():
-            click.echo(f"  {names.get(key, key) + ':':<52} {value}")
+            echo(f"  {names.get(key, key) + ':':<52} {value}")
     if view["accounts"]:
-        click.echo("\nCuentas:")
+        echo("\nCuentas:")
         for a in view["accounts"]:
-            click.echo(f"  - {a['type']}: {a['account']}")
+            echo(f"  - {a['type']}: {a['account']}")
     if view["documents"]:
-        click.echo("\nDocumentos:")
+        echo("\nDocumentos:")
         for d in view["documents"]:
             used = "" if d["counted"] or not d["kind"] else " (reemplazado por uno más reciente)"
             error = f" — ilegible: {d['error']}" if d["error"] else ""
-            click.echo(f"  - {d['filename']}: {KIND_LABELS.get(d['kind'], d['kind'])}{used}{error}")
+            echo(f"  - {d['filename']}: {KIND_LABELS.get(d['kind'], d['kind'])}{used}{error}")
     for title, key in (("Problemas", "problems"), ("Advertencias", "warnings")):
         if view[key]:
-            click.echo(f"\n{title}:")
+            echo(f"\n{title}:")
             for f in view[key]:
                 where = f" [{f['document']}]" if f.get("document") else ""
-                click.echo(f"  - {labels.code_label(f['code'])} ({f['code']}): {f['detail']}{where}")
-    click.echo("\nMensajes:")
+                echo(f"  - {labels.code_label(f['code'])} ({f['code']}): {f['detail']}{where}")
+    echo("\nMensajes:")
     for m in view["messages"]:
         arrow = "recibido" if m["direction"] == "in" else "enviado "
         delivery = f" [{labels.delivery_label(m['delivery'])}]" if m.get("delivery") else ""
-        click.echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
-        click.echo(f"      {m['subject']}")
+        echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
+        echo(f"      {m['subject']}")
         if m["direction"] == "in" and m["text"]:
-            click.echo(_indented(m["text"], "      | "))
+            echo(_indented(m["text"], "      | "))
     if view["resets"]:
-        click.echo("\nReinicios de clave:")
+        echo("\nReinicios de clave:")
         for r in view["resets"]:
             result = "hecho" if r["ok"] else f"falló: {r['error']}"
-            click.echo(f"  {ctx.time(r['at'])}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
+            echo(f"  {ctx.time(r['at'])}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
     if view["claimed_by"]:
-        click.echo(f"\nEn aprobación por: {view['claimed_by']}")
-    click.echo("\nHistorial:")
+        echo(f"\nEn aprobación por: {view['claimed_by']}")
+    echo("\nHistorial:")
     for e in view["events"]:
-        click.echo(f"  {ctx.time(e['at'])}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
+        echo(f"  {ctx.time(e['at'])}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
 
 
 @cli.command()
@@ -284,13 +291,13 @@ def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
         _print_json([{**vars(i), **dataclasses.asdict(envelopes[i.id])} for i in items])
         return
     if not items:
-        click.echo("No hay mensajes en cuarentena.")
+        echo("No hay mensajes en cuarentena.")
         return
     for i in items:
         e = envelopes[i.id]
-        click.echo(f"#{i.id}  {ctx.time(i.created_at)}  intentos: {i.attempts}  {i.source_ref}")
-        click.echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {e.date or '-'}\n    Error: {i.error}")
-    click.echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
+        echo(f"#{i.id}  {ctx.time(i.created_at)}  intentos: {i.attempts}  {i.source_ref}")
+        echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {e.date or '-'}\n    Error: {i.error}")
+    echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
 
 
 @cli.command()
@@ -312,17 +319,17 @@ def retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
         raise click.UsageError("indique uno o más ID (vea helpdesk failed) o --all")
     items = quarantine.listing(ctx.store) if retry_all else [_quarantined(ctx.store, i) for i in ids]
     if not items:
-        click.echo("No hay mensajes en cuarentena.")
+        echo("No hay mensajes en cuarentena.")
         return
     for item in items:
         quarantine.check_retryable(ctx.store, item)
     report = handover.retry(ctx.store, ctx.config, items)
     if report.served_by is not None:
-        click.echo(f"Reprocesado por el servicio en marcha (pid {report.served_by.pid}).")
+        echo(f"Reprocesado por el servicio en marcha (pid {report.served_by.pid}).")
     for result in report.results:
-        click.echo(result.line())
+        echo(result.line())
     if report.delivery_error:
-        click.echo(f"Los correos quedaron en cola y los enviará el servicio (desde aquí no se pudo enviar: "
+        echo(f"Los correos quedaron en cola y los enviará el servicio (desde aquí no se pudo enviar: "
                    f"{report.delivery_error}). Si no está en marcha, {handover.START_HINT}.", err=True)
     if report.still_failing:
         sys.exit(1)
@@ -341,11 +348,11 @@ def outbox_cmd(ctx: Context, as_json: bool) -> None:
         _print_json(rows)
         return
     if not rows:
-        click.echo("Todos los correos salientes se entregaron o están en cola sin errores.")
+        echo("Todos los correos salientes se entregaron o están en cola sin errores.")
         return
     for r in rows:
         status = "en reintento" if r["status"] == "pending" else labels.delivery_label(r["status"])
-        click.echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {status}  "
+        echo(f"{r['radicado'] or '-'}  {r['kind']:<10} {r['rcpt_to']}  {status}  "
                    f"intentos: {r['attempts']}\n    {r['last_error'] or ''}")
 
 
@@ -369,7 +376,7 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
         _print_json(dataclasses.asdict(figures))
         return
     for line in stats.report(figures):
-        click.echo(line)
+        echo(line)
 
 
 @cli.command()
@@ -386,7 +393,7 @@ def demo(ctx: Context, workdir: str | None) -> None:
     from .demo import run_demo
 
     base = ctx.config if Path(ctx.config_path or config_mod.default_config_path()).exists() else None
-    run_demo(base, Path(workdir) if workdir else None, click.echo)
+    run_demo(base, Path(workdir) if workdir else None, echo)
 
 
 @cli.command()
@@ -402,9 +409,9 @@ def check(ctx: Context) -> None:
 
     results = run_checks(ctx.config)
     for c in results:
-        click.echo(f"{'OK   ' if c.ok else 'FALLA'} {c.name}: {c.message}")
+        echo(f"{'OK   ' if c.ok else 'FALLA'} {c.name}: {c.message}")
         if not c.ok and c.fix:
-            click.echo(f"      Qué hacer: {c.fix}")
+            echo(f"      Qué hacer: {c.fix}")
     if not all(c.ok for c in results):
         sys.exit(1)
 
@@ -420,7 +427,7 @@ def backup_cmd(ctx: Context, path: str) -> None:
     from .backup import backup
 
     manifest = backup(ctx.config, Path(path))
-    click.echo(f"Copia en {path}: {manifest['tickets']} solicitudes, {manifest['messages']} mensajes, "
+    echo(f"Copia en {path}: {manifest['tickets']} solicitudes, {manifest['messages']} mensajes, "
                f"{manifest['raw_files']} correos originales.")
 
 
@@ -436,7 +443,7 @@ def restore_cmd(ctx: Context, path: str, force: bool) -> None:
     from .backup import restore
 
     manifest = restore(ctx.config, Path(path), force)
-    click.echo(f"Restaurada la copia del {manifest['created_at']}: {manifest['tickets']} solicitudes.")
+    echo(f"Restaurada la copia del {manifest['created_at']}: {manifest['tickets']} solicitudes.")
 
 
 @cli.command()
@@ -456,7 +463,7 @@ def purge(ctx: Context, dry_run: bool) -> None:
     from . import retention
 
     policy = ctx.config.retention
-    click.echo(_policy_line(policy))
+    echo(_policy_line(policy))
     plan = retention.plan(ctx.store, ctx.config, retention.now())
     items = plan.items if dry_run else retention.apply(ctx.store, ctx.config, plan).items
     by_ticket = retention.by_ticket(items)
@@ -465,17 +472,17 @@ def purge(ctx: Context, dry_run: bool) -> None:
         sent = len(group) - raw
         what = ", ".join(filter(None, (raw and f"{raw} correo(s) recibido(s)", sent and f"{sent} enviado(s)")))
         label = radicado or "sin solicitud (automáticos, rebotes, duplicados, restos)"
-        click.echo(f"{label}  {what}  {_mb(sum(i.bytes for i in group))}")
+        echo(f"{label}  {what}  {_mb(sum(i.bytes for i in group))}")
     if plan.held:
-        click.echo(f"{plan.held} correo(s) se conservan porque otro registro vigente (o la cuarentena) los usa.")
+        echo(f"{plan.held} correo(s) se conservan porque otro registro vigente (o la cuarentena) los usa.")
     tickets = len([r for r in by_ticket if r])
     total = f"{len(items)} elemento(s) de {tickets} solicitud(es), {_mb(sum(i.bytes for i in items))}"
     if not items:
-        click.echo("Nada que eliminar.")
+        echo("Nada que eliminar.")
     elif dry_run:
-        click.echo(f"Se eliminarían {total}. No se cambió nada (--dry-run).")
+        echo(f"Se eliminarían {total}. No se cambió nada (--dry-run).")
     else:
-        click.echo(f"Eliminados {total} liberados.")
+        echo(f"Eliminados {total} liberados.")
 
 
 def _policy_line(policy) -> str:
@@ -511,7 +518,7 @@ def form_template(path: str) -> None:
         write_template(target)
     except OSError as exc:
         raise HelpdeskError(f"no se pudo escribir {target}: {exc.strerror}") from None
-    click.echo(f"Formato escrito en {target}")
+    echo(f"Formato escrito en {target}")
 
 
 @cli.command()
@@ -531,26 +538,26 @@ def queue(ctx: Context, as_json: bool) -> None:
         _print_json(items)
         return
     if not items:
-        click.echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
+        echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
         return
-    click.echo(f"{len(items)} solicitud(es) en espera:\n")
+    echo(f"{len(items)} solicitud(es) en espera:\n")
     for t in items:
         marks = [labels.state_label(t["state"])]
         if t["follow_up"]:
             marks.append("MENSAJE NUEVO DEL SOLICITANTE")
         if t["claimed_by"]:
             marks.append(f"en aprobación por {t['claimed_by']}")
-        click.echo(f"{t['radicado']}  hace {_age(t['age_hours'])}  {'  '.join(marks)}")
-        click.echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
-        click.echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
+        echo(f"{t['radicado']}  hace {_age(t['age_hours'])}  {'  '.join(marks)}")
+        echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
+        echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
-        click.echo(f"  Cuentas:       {accounts}")
+        echo(f"  Cuentas:       {accounts}")
         codes = sorted({f"{labels.code_label(w['code'])} ({w['code']})" for w in t["warnings"]})
-        click.echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
+        echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
         for m in t["new_messages"]:
-            click.echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
-            click.echo(_indented(texts.excerpt(m["text"]), "    | "))
-        click.echo("")
+            echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
+            echo(_indented(texts.excerpt(m["text"]), "    | "))
+        echo("")
 
 
 @cli.command()
@@ -571,11 +578,11 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
     def confirm(credentials) -> bool:
         if ctx.config.reset.backend != "manual":
             return True
-        click.echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
-        click.echo("Los guiones son parte de la clave: cópiela completa, con ellos.\n")
+        echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
+        echo("Los guiones son parte de la clave: cópiela completa, con ellos.\n")
         for c in credentials:
-            click.echo(f"  {c.account:<45} {c.password}")
-        click.echo("")
+            echo(f"  {c.account:<45} {c.password}")
+        echo("")
         return yes or confirm_typed(
             "¿Ya aplicó las claves? Se enviará el correo al representante legal.\n"
             f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
@@ -583,10 +590,10 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
 
     credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm)
     if credentials is None:
-        click.echo("Aprobación cancelada: no se envió nada.")
+        echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
     ticket = views.detail(ctx.store, radicado)
-    click.echo(f"Solicitud {ticket['radicado']} aprobada: {len(credentials)} cuenta(s) reiniciada(s); "
+    echo(f"Solicitud {ticket['radicado']} aprobada: {len(credentials)} cuenta(s) reiniciada(s); "
                f"el correo con las claves va a {ticket['legal_rep_email']}.")
     _deliver_now(ctx)
 
@@ -604,7 +611,7 @@ def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
     from . import staff
 
     ticket = staff.reject(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
-    click.echo(f"Solicitud {ticket.radicado} rechazada; se envía el motivo a {ticket.requester}.")
+    echo(f"Solicitud {ticket.radicado} rechazada; se envía el motivo a {ticket.requester}.")
     _deliver_now(ctx)
 
 
@@ -621,7 +628,7 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
     from . import staff
 
     ticket = staff.request_correction(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
-    click.echo(f"Se pidió una corrección en {ticket.radicado}; se envía a {ticket.requester}.")
+    echo(f"Se pidió una corrección en {ticket.radicado}; se envía a {ticket.requester}.")
     _deliver_now(ctx)
 
 
@@ -642,17 +649,17 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
     """
     items = views.queue(ctx.store, ctx.config.limits)
     if not items:
-        click.echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
+        echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
         return
     choices = {"a": "aprobar", "r": "rechazar", "c": "corregir", "e": "escribir una respuesta",
                "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
     for number, item in enumerate(items, start=1):
-        click.echo(f"\n===== {number}/{len(items)} =====")
+        echo(f"\n===== {number}/{len(items)} =====")
         click.get_current_context().invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
         if not _review_one(ctx, item["radicado"], by, attachments_dir, choices):
-            click.echo("Revisión terminada.")
+            echo("Revisión terminada.")
             return
-    click.echo("\nNo quedan más solicitudes en la cola.")
+    echo("\nNo quedan más solicitudes en la cola.")
 
 
 def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | None, choices: dict) -> bool:
@@ -671,13 +678,13 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
         if answer == "q":
             return False
         if answer == "s":
-            click.echo("Sin decisión; sigue en la cola.")
+            echo("Sin decisión; sigue en la cola.")
             return True
         if answer == "g":
             folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / radicado
             ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
             paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
-            click.echo(f"{len(paths)} adjunto(s) en {folder}")
+            echo(f"{len(paths)} adjunto(s) en {folder}")
             continue
         try:
             if answer == "a":
@@ -686,7 +693,7 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
             prompt = "Respuesta" if answer == "e" else "Motivo"
             text = click.prompt(f"{prompt} (se envía al solicitante)", default="", show_default=False).strip()
             if not text:
-                click.echo("Sin texto no se decide nada.")
+                echo("Sin texto no se decide nada.")
                 continue
             if answer == "e":
                 invoke(reply_cmd, radicado=radicado, by=by, message=text)
@@ -694,7 +701,7 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
                 invoke(reject if answer == "r" else correct, radicado=radicado, by=by, reason=text)
             return True
         except HelpdeskError as exc:
-            click.echo(f"No se pudo: {exc}")
+            echo(f"No se pudo: {exc}")
         except SystemExit:
             pass  # a cancelled approval: already said so; asked again
 
@@ -715,7 +722,7 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
     from . import staff
 
     ticket = staff.reply(ctx.store, ctx.config, _renderer(ctx), radicado, by, message)
-    click.echo(f"Respuesta registrada en {ticket.radicado}; se envía a {ticket.requester}.")
+    echo(f"Respuesta registrada en {ticket.radicado}; se envía a {ticket.requester}.")
     _deliver_now(ctx)
 
 
@@ -735,7 +742,7 @@ def reopen(ctx: Context, radicado: str, by: str) -> None:
     from . import staff
 
     ticket = staff.reopen(ctx.store, radicado, by)
-    click.echo(f"Solicitud {ticket.radicado} reabierta: el servicio examinará de nuevo sus documentos "
+    echo(f"Solicitud {ticket.radicado} reabierta: el servicio examinará de nuevo sus documentos "
                "y responderá al solicitante.")
 
 
@@ -758,12 +765,12 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         _print_json(rows)
         return
     if not rows:
-        click.echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
+        echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
         return
     for r in rows:
-        click.echo(f"{ctx.time(r['at'])}  {r['from'] or '(sin remitente)'}")
-        click.echo(f"    Asunto: {r['subject'] or '(sin asunto)'}")
-        click.echo(f"    Motivo: {r['why']}")
+        echo(f"{ctx.time(r['at'])}  {r['from'] or '(sin remitente)'}")
+        echo(f"    Asunto: {r['subject'] or '(sin asunto)'}")
+        echo(f"    Motivo: {r['why']}")
 
 
 def confirm_typed(question: str, accepted: tuple[str, ...]) -> bool:
@@ -786,7 +793,7 @@ def _deliver_now(ctx: Context) -> None:
 
     delivery = handover.deliver_queued(ctx.store, ctx.config)
     if delivery is not None:
-        click.echo(delivery.message(), err=not delivery.ok)
+        echo(delivery.message(), err=not delivery.ok)
 
 
 def _indented(text: str, prefix: str) -> str:
@@ -806,20 +813,20 @@ def _quarantined(store: Store, item_id: int) -> quarantine.Quarantined:
 
 
 def _print_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(texts.safe_json(data))
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="helpdesk", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Cancelado.", err=True)
+        echo("Cancelado.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except HelpdeskError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -827,6 +834,6 @@ def main(argv: list[str] | None = None) -> None:
         # The usual cause: a command that belongs to the service (run, purge,
         # restore) started by a staff member; say so in one line.
         where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"Error: permiso denegado:{where}. Este comando necesita los permisos del usuario del "
+        echo(f"Error: permiso denegado:{where}. Este comando necesita los permisos del usuario del "
                    "servicio (por ejemplo: sudo -u helpdesk helpdesk ...).", err=True)
         sys.exit(1)

@@ -30,7 +30,9 @@ from .header_bytes import POLICY, repair
 
 # Prepended by the IMAP source when it fetched only an oversized message's headers.
 TRUNCATED_HEADER = b"X-Helpdesk-Truncated:"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+# C0 and C1 controls (ESC, CSI U+009B, OSC U+009D...), line separators and
+# the bidirectional overrides that can make a name read backwards.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 

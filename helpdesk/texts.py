@@ -1,4 +1,5 @@
-"""What a person wrote, as plain text for staff screens.
+"""What a person wrote, as plain text for staff screens, and the one way
+text reaches a staff member's terminal (``safe_text``, ``safe_json``).
 
 Intake reads only the headers of a new request (its body is parsed later,
 by the examination), so the text is taken from the raw store when staff ask
@@ -9,6 +10,7 @@ written by anyone and a terminal obeys escape sequences.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 from .config import LimitsConfig
@@ -46,6 +48,14 @@ def safe_text(text: str) -> str:
     an instruction (escape sequences, bidirectional overrides)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(c if c in "\n\t" or unicodedata.category(c)[0] != "C" else "\ufffd" for c in text)
+
+
+def safe_json(data) -> str:
+    """JSON for a terminal: every category-C character that JSON leaves raw
+    (C1 controls such as U+009B CSI, bidirectional overrides) is written as
+    a \\uXXXX escape, so the data is intact and the terminal obeys nothing."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return "".join(c if c == "\n" or unicodedata.category(c)[0] != "C" else f"\\u{ord(c):04x}" for c in text)
 
 
 def bounded(text: str, limit: int) -> str:

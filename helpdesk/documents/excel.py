@@ -16,6 +16,7 @@ reading starts anyway.
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass, field
 
 import openpyxl
@@ -55,7 +56,10 @@ def cell_text(value: object) -> str:
         return str(int(value))
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return " ".join(str(value).split())
+    # Control and format characters (an ESC sequence typed into a cell)
+    # never reach a screen or an email: they count as spaces.
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in str(value))
+    return " ".join(text.split())
 
 
 def read_grid(data: bytes, rules: FormRules) -> list[tuple[str, dict[Cell, str]]]:
