@@ -564,8 +564,11 @@ def queue(ctx: Context, as_json: bool) -> None:
 @click.argument("radicado")
 @click.option("--by", "by", required=True, help="Nombre de quien aprueba (queda en el historial).")
 @click.option("--yes", is_flag=True, help="Confirma sin preguntar (backend manual: las claves ya se aplicaron).")
+@click.option("--acknowledge-warnings", is_flag=True,
+              help="Aprueba aunque haya advertencias de alto riesgo (remitente no autenticado, correo del "
+                   "representante legal personal o cambiado), después de revisarlas.")
 @pass_ctx
-def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
+def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warnings: bool = False) -> None:
     """Aprueba una solicitud: reinicia las claves y las envía al representante legal (campo 1.2).
 
     Con el backend manual muestra las claves nuevas para aplicarlas en la
@@ -588,7 +591,7 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool) -> None:
             f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
             (radicado.strip().upper(), "sí", "si"))
 
-    credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm)
+    credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm, acknowledge_warnings)
     if credentials is None:
         echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)

@@ -104,6 +104,7 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         for f in findings:
             add_finding(conn, ticket_id, f.severity, f.code, f.detail, f.document, source="examination")
         fields = form.fields if form else {}
+        _note_legal_rep_change(conn, ticket_id, fields.get("legal_rep_email"))
         conn.execute(
             "UPDATE tickets SET state = ?, examine_pending = 0, entity_name = ?, entity_nit = ?, "
             "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, nit_number = ?, updated_at = ? WHERE id = ?",
@@ -128,6 +129,17 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
              extra={"event": "examined", "radicado": ticket.radicado, "kind": decision.email_kind})
     return decision.email_kind
+
+
+def _note_legal_rep_change(conn, ticket_id: int, new: str | None) -> None:
+    """Field 1.2 decides where credentials go: a later message on the same
+    ticket that replaces it is the high-risk ``legal_rep_email_changed``,
+    naming both addresses. Recorded as an intake finding, so that examining
+    the documents again does not erase it."""
+    old = conn.execute("SELECT legal_rep_email FROM tickets WHERE id = ?", (ticket_id,)).fetchone()["legal_rep_email"]
+    if old and new and old.strip().lower() != new.strip().lower():
+        add_finding(conn, ticket_id, "warning", "legal_rep_email_changed",
+                    f"el correo del representante legal (campo 1.2) cambió en esta solicitud: antes {old}, ahora {new}")
 
 
 def blank_form() -> tuple[str, str, bytes]:

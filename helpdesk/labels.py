@@ -40,6 +40,7 @@ CODE_LABELS = {
     "reply_cap_reached": "límite diario de respuestas automáticas alcanzado",
     "reset_failed": "falló el reinicio de una cuenta",
     "untrusted_radicado_reference": "el asunto cita un radicado de otra entidad",
+    "reply_from_outside": "respuesta desde fuera de la entidad",
 }
 
 # Outgoing email statuses (outbox rows).

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from . import outbox, robots, tickets
 from .checks import Finding
 from .config import Config
+from .freemail import is_free_mail
 from .decision import problem_line
 from .message import Intake, clean_text, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer
@@ -68,6 +69,10 @@ def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw:
             return _record_robot(conn, intake, key, sha256, robot)
         ticket, suspicious = _thread(conn, config, intake)
         if ticket is not None:
+            if suspicious:
+                # Joined by a reference to one of our Message-IDs, from
+                # outside the ticket's parties: staff must know who wrote.
+                add_finding(conn, ticket.id, "warning", "reply_from_outside", suspicious)
             return _join(conn, config, renderer, rules, intake, key, sha256, ticket)
         return _open_ticket(conn, config, renderer, intake, key, sha256, suspicious)
 
@@ -195,29 +200,51 @@ def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int 
 
 
 def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
-    """The ticket this message answers, and a warning when a tag is not trusted."""
+    """The ticket this message answers, and a warning for staff.
+
+    A reference to one of our Message-IDs joins the ticket (they are
+    unpredictable, replies.message_id) but from outside the ticket's
+    parties it is flagged. A ``[Radicado ...]`` subject tag, which anyone
+    can type, joins only from the ticket's own parties; otherwise a new
+    ticket opens with a warning."""
     ticket_id = _ticket_of_our_ids(conn, [*intake.in_reply_to, *intake.references])
     if ticket_id is not None:
-        return tickets.get_by_id(conn, ticket_id), ""
+        ticket = tickets.get_by_id(conn, ticket_id)
+        if _same_party(intake.sender, ticket):
+            return ticket, ""
+        return ticket, (f"{intake.sender} respondió a un correo de esta solicitud, que abrió {ticket.sender}, "
+                        "desde fuera de la entidad; revise quién escribe antes de decidir")
     match = tickets.radicado_pattern(config.radicado.prefix).search(intake.subject)
     if not match:
         return None, ""
     ticket = tickets.get(conn, match.group(1))
     if ticket is None:
         return None, f"el asunto cita {match.group(1).upper()}, que no existe"
-    if domain_of(intake.sender) in _ticket_domains(ticket):
+    if _same_party(intake.sender, ticket):
         return ticket, ""
-    # Anyone can type a radicado in a subject: from another domain it could
+    # Anyone can type a radicado in a subject: from another party it could
     # be an attempt to slip documents into someone else's request.
     return None, (
-        f"el asunto cita {ticket.radicado}, pero {intake.sender} no es del dominio de esa solicitud; "
+        f"el asunto cita {ticket.radicado}, pero {intake.sender} no es de los remitentes de esa solicitud; "
         "se abrió una solicitud nueva"
     )
 
 
+def _same_party(sender: str, ticket: Ticket) -> bool:
+    """Whether ``sender`` speaks for the ticket: its domain, when it is the
+    entity's own; on a free-mail provider only the very same address."""
+    if is_free_mail(domain_of(sender)):
+        return sender.lower() in _ticket_addresses(ticket)
+    return domain_of(sender) in _ticket_domains(ticket)
+
+
+def _ticket_addresses(ticket: Ticket) -> set[str]:
+    return {a.lower() for a in (ticket.sender, ticket.requester, ticket.legal_rep_email or "") if a}
+
+
 def _ticket_domains(ticket: Ticket) -> set[str]:
-    addresses = (ticket.sender, ticket.requester, ticket.legal_rep_email or "")
-    return {domain_of(a) for a in addresses if a}
+    """The entity's own domains among the ticket's addresses (free-mail ones say nothing)."""
+    return {domain_of(a) for a in _ticket_addresses(ticket) if not is_free_mail(domain_of(a))}
 
 
 def _ticket_of_our_ids(conn, ids: list[str]) -> int | None:

@@ -41,6 +41,10 @@ from .store import Store, iso, now
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
                       add_finding, record_event, thread_ids)
 
+# Warnings that a forged request would carry (CONTRACT §6): approve refuses
+# a ticket with one unless the staff member says they saw them.
+HIGH_RISK = ("sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed")
+
 # A claim older than this belongs to an approval that died half-way.
 CLAIM_TIMEOUT = timedelta(minutes=30)
 
@@ -76,7 +80,7 @@ def _require(ticket: Ticket, allowed: tuple[str, ...], action: str) -> None:
 
 
 def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
-            confirm: Callable[[list[Credential]], bool]) -> list[Credential] | None:
+            confirm: Callable[[list[Credential]], bool], acknowledge_warnings: bool = False) -> list[Credential] | None:
     """Approve a ticket: reset its accounts and queue the credentials.
 
     ``confirm`` is called with the new passwords before anything is sent;
@@ -86,6 +90,11 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     """
     ticket, form = _ticket(store, radicado)
     _require(ticket, (PENDING_APPROVAL,), "aprobar")
+    risks = high_risk_warnings(store, ticket.id)
+    if risks and not acknowledge_warnings:
+        raise Refused(f"la solicitud {ticket.radicado} tiene advertencias de alto riesgo ({', '.join(risks)}); "
+                      f"revíselas con helpdesk show {ticket.radicado} y, si aun así aprueba, repita con "
+                      "--acknowledge-warnings")
     who = actor(by)
     recipient = (ticket.legal_rep_email or "").strip()
     if not valid_email(recipient):
@@ -132,9 +141,17 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
         accounts_text = ", ".join(c.account for c in credentials)
+        seen = f"; advertencias de alto riesgo revisadas: {', '.join(risks)}" if risks else ""
         record_event(conn, ticket.id, who, "aprobada",
-                     f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}")
+                     f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}{seen}")
     return credentials
+
+
+def high_risk_warnings(store: Store, ticket_id: int) -> list[str]:
+    marks = ",".join("?" * len(HIGH_RISK))
+    rows = store.query(f"SELECT DISTINCT code FROM findings WHERE ticket_id = ? AND severity = 'warning' "
+                       f"AND code IN ({marks}) ORDER BY code", (ticket_id, *HIGH_RISK))
+    return [r["code"] for r in rows]
 
 
 def _claim(store: Store, ticket: Ticket, who: str) -> None:
