@@ -125,6 +125,9 @@ class RepliesConfig:
     # Automatic replies (ack, correction, accepted) to one address per day;
     # past it the ticket is still created but nothing more is sent to it.
     daily_cap_per_sender: int = 10
+    # Automatic replies to everybody per day: past it, requests still open
+    # tickets (flagged for staff) but no automatic email leaves.
+    daily_cap_total: int = 1000
     templates: str = ""
     # Shown in every reply so the entity knows how to follow up (seed 000).
     # The seed's "+1 595 35 95" is Bogotá's number before the 2021 dialling

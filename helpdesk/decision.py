@@ -8,10 +8,15 @@ reach the entity; they wait for staff in ``show`` and the queue.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .checks import PROBLEM, Finding
+from .replies import entity_excerpt
 from .tickets import NEEDS_CORRECTION, PENDING_APPROVAL
+
+
+_QUOTED = re.compile(r"«([^»]*)»")
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,11 @@ def decide(findings: list[Finding], wording: dict[str, str]) -> Decision:
 
 
 def problem_line(finding: Finding, wording: dict[str, str]) -> str:
+    """The entity's line for one problem. What the entity wrote (a file
+    name, a cell quoted «like this» in the detail) is echoed only as a
+    short excerpt without links (replies.entity_excerpt)."""
     template = wording.get(finding.code, "{detail}")
-    line = template.format(detail=finding.detail, document=finding.document or "")
+    detail = _QUOTED.sub(lambda m: f"«{entity_excerpt(m.group(1))}»", finding.detail)
+    line = template.format(detail=detail, document=entity_excerpt(finding.document or ""))
     # A problem that names no file must not print empty quotes.
     return line.replace(" «»", "").replace("«»", "")

@@ -113,9 +113,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
                      f"estado: {decision.state}; problemas: {len(decision.problem_lines)}")
-        if over_daily_cap(conn, config, ticket.requester):
-            add_finding(conn, ticket_id, "warning", "reply_cap_reached",
-                        f"{ticket.requester} alcanzó el límite diario de respuestas automáticas", source="examination")
+        capped = over_daily_cap(conn, config, ticket.requester)
+        if capped:
+            add_finding(conn, ticket_id, "warning", "reply_cap_reached", capped, source="examination")
             # The entity gets no answer today: a person must see it.
             mark_follow_up(conn, ticket_id, "resultado del examen sin enviar: límite diario de respuestas automáticas")
             return None

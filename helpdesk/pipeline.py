@@ -31,7 +31,7 @@ from .config import Config
 from .freemail import is_free_mail
 from .decision import problem_line
 from .message import Intake, clean_text, domain_of, parse
-from .replies import AUTOMATIC_KINDS, Renderer
+from .replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
 from .rules import Rules
 from .store import Store, iso, now
 from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event
@@ -119,8 +119,9 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     Only once per ticket, so two robots that slipped past the robot checks
     cannot keep a conversation going."""
     record_event(conn, ticket.id, SYSTEM, REMINDER_EVENT, "respuesta sin adjuntos")
-    if over_daily_cap(conn, config, ticket.requester):
-        return _follow_up(conn, intake, ticket, "límite diario de respuestas automáticas alcanzado")
+    capped = over_daily_cap(conn, config, ticket.requester)
+    if capped:
+        return _follow_up(conn, intake, ticket, f"sin recordatorio automático: {capped}")
     problems = [
         problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), rules.problems)
         for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
@@ -148,9 +149,9 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
         add_finding(conn, ticket.id, "warning", "untrusted_radicado_reference", suspicious)
     if intake.truncated:
         add_finding(conn, ticket.id, "warning", "message_too_large", intake.truncated)
-    if over_daily_cap(conn, config, intake.requester):
-        add_finding(conn, ticket.id, "warning", "reply_cap_reached",
-                    f"{intake.requester} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy")
+    capped = over_daily_cap(conn, config, intake.requester)
+    if capped:
+        add_finding(conn, ticket.id, "warning", "reply_cap_reached", capped)
         log.warning("daily reply cap reached for the requester, no ack",
                     extra={"event": "reply_cap", "radicado": ticket.radicado, "message_id": intake.message_id})
         # Nobody answered this request: it waits for a person.
@@ -160,7 +161,7 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
         "ack",
         intake.requester,
         ticket.radicado,
-        {"original_subject": intake.subject[:150]},
+        {"original_subject": entity_excerpt(intake.subject)},
         answering=[*intake.references, intake.message_id],
     )
     outbox.enqueue(conn, config, ticket.id, reply)
@@ -270,11 +271,21 @@ def _bounced_outbox(conn, intake: Intake) -> int | None:
     return row["id"] if row else None
 
 
-def over_daily_cap(conn, config: Config, address: str) -> bool:
-    start_of_day = now().replace(hour=0, minute=0, second=0, microsecond=0)
+def over_daily_cap(conn, config: Config, address: str) -> str:
+    """Why no more automatic replies go out today ("" while they may): the
+    cap per address, and the overall cap that keeps a flood of forged
+    requests (each with another victim as Reply-To) from turning the desk
+    into a mailer."""
+    start_of_day = iso(now().replace(hour=0, minute=0, second=0, microsecond=0))
     marks = ",".join("?" * len(AUTOMATIC_KINDS))
+    (total,) = conn.execute(f"SELECT count(*) FROM outbox WHERE created_at >= ? AND kind IN ({marks})",
+                            (start_of_day, *AUTOMATIC_KINDS)).fetchone()
+    if total >= config.replies.daily_cap_total:
+        return f"se alcanzó el límite diario de {config.replies.daily_cap_total} respuestas automáticas en total"
     (count,) = conn.execute(
         f"SELECT count(*) FROM outbox WHERE rcpt_to = ? AND created_at >= ? AND kind IN ({marks})",
-        (address, iso(start_of_day), *AUTOMATIC_KINDS),
+        (address, start_of_day, *AUTOMATIC_KINDS),
     ).fetchone()
-    return count >= config.replies.daily_cap_per_sender
+    if count >= config.replies.daily_cap_per_sender:
+        return f"{address} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy"
+    return ""

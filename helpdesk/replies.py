@@ -207,6 +207,20 @@ class Renderer:
         return Reply(kind=kind, to=to, message=msg)
 
 
+# What an email may repeat of what an entity wrote (a subject, a cell, a
+# file name): a short excerpt without links. Anyone can write to the desk
+# with a victim's address as Reply-To; quoting their text in full would
+# relay a phishing message signed by the helpdesk.
+ECHO_CHARS = 60
+_LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*|\S+\.[a-z]{2,}/\S*")
+
+
+def entity_excerpt(text: str, limit: int = ECHO_CHARS) -> str:
+    """A short, link-free, one-line excerpt of entity-written text for an email."""
+    line = clean_text(_LINK.sub("[enlace omitido]", str(text or "")))
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def message_id(radicado: str, domain: str) -> str:
     """A Message-ID nobody can predict. ``email.utils.make_msgid`` draws from
     ``random`` (Mersenne Twister), whose state leaks through the IDs and

@@ -212,6 +212,11 @@ MIGRATIONS: list[str] = [
     DELETE FROM findings WHERE code = 'follow_up';
     CREATE INDEX tickets_follow_up ON tickets(follow_up) WHERE follow_up = 1;
     """,
+    # 9: the overall daily cap on automatic replies counts today's rows of
+    # the outbox at every message: by date, not by walking the table.
+    """
+    CREATE INDEX outbox_created ON outbox(created_at, kind);
+    """,
 ]
 
 
