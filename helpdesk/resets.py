@@ -17,6 +17,7 @@ A backend sets one account's password or raises ``ResetFailed``:
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import subprocess
@@ -68,18 +69,40 @@ class CommandBackend:
     def reset(self, account: str, password: str) -> None:
         try:
             result = subprocess.run(self.argv, input=f"{account}\n{password}\n", capture_output=True, text=True,
-                                    timeout=self.timeout, shell=False)
+                                    timeout=self.timeout, shell=False, env=command_environment())
         except subprocess.TimeoutExpired:
             raise ResetFailed(f"{account}: el programa de reinicio no terminó en {self.timeout:.0f} s") from None
         except OSError as exc:
             raise ResetFailed(f"{account}: no se pudo ejecutar {self.argv[0]}: {exc.strerror}") from None
         if result.returncode != 0:
             # The program's own words help staff, but it might echo its input.
-            stderr = " ".join(result.stderr.replace(password, "[clave]").split())[:300]
+            stderr = " ".join(mask_password(result.stderr, password).split())[:300]
             raise ResetFailed(f"{account}: el programa de reinicio terminó con código {result.returncode}: {stderr}")
 
     def close(self) -> None:
         pass
+
+
+# What the reset program inherits of the daemon's environment: enough to
+# find programs and read text, nothing else. The daemon's environment may
+# hold the SMTP or LDAP password (password_env); the program needs neither.
+# CREDENTIALS_DIRECTORY lets it read its own LoadCredential= files.
+COMMAND_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "HOME", "TZ", "CREDENTIALS_DIRECTORY")
+
+
+def command_environment() -> dict[str, str]:
+    env = {name: os.environ[name] for name in COMMAND_ENVIRONMENT if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
+
+
+def mask_password(text: str, password: str) -> str:
+    """``text`` without the password in any form a program might echo it:
+    as given, without its hyphens, or one group of four at a time."""
+    forms = {password, password.replace("-", ""), *password.split("-")}
+    for form in sorted((f for f in forms if f), key=len, reverse=True):
+        text = text.replace(form, "[clave]")
+    return text
 
 
 def make_backend(config: Config):

@@ -213,3 +213,26 @@ def test_reply_without_documents_after_a_staff_correction_repeats_the_reason(emb
     text = reminder.get_body(("plain",)).get_content()
     assert reminder["X-Helpdesk-Kind"] == "correction" and "no traía adjuntos" in text
     assert "La firma no es legible" in text
+
+
+def test_the_reset_command_gets_no_secrets_and_its_stderr_keeps_no_form_of_the_password(tmp_path, monkeypatch):
+    # Issue 10, finding 10: the program inherited the daemon's environment
+    # (SMTP password included) and only the exact dashed password was masked.
+    script = tmp_path / "reset-echo"
+    script.write_text("#!/bin/sh\nread account\nread password\n"
+                      "env >&2\n"
+                      "echo \"$password\" | tr -d - >&2\n"
+                      "echo \"$password\" | tr - ' ' >&2\n"
+                      "echo \"$password\" >&2\nexit 3\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("HELPDESK_SMTP_PASSWORD", "secreto-smtp-123")
+    env = Embedded(tmp_path / "h", reset={"backend": "command", "command": [str(script)]})
+    radicado = pending(env, tmp_path)
+    result = helpdesk(env, "approve", radicado, "--by", "Ana")
+    assert result.returncode == 1
+    errors = " ".join(r["error"] for r in env.store.query("SELECT error FROM resets"))
+    assert "código 3" in errors and errors.count("[clave]") >= 6  # undashed, four groups, dashed
+    assert "secreto-smtp-123" not in errors and "HELPDESK_SMTP_PASSWORD" not in errors
+    assert "PATH=" in errors  # the little it does get
+    dashed = [w for w in errors.split() if w.count("-") == 3 and len(w) == 19]
+    assert dashed == []
