@@ -252,8 +252,11 @@ class Daemon:
             crash_point("before_examination")
             try:
                 examination.examine_ticket(self.store, self.config, self.rules, self.worker, self.renderer, ticket_id)
-            except Exception:  # a bug must not stop intake; the mark stays for a retry
-                log.exception("examination of ticket %s failed; it will be retried", ticket_id)
+            except Exception as exc:  # a bug or a hostile file must not stop intake
+                gave_up = examination.record_failure(self.store, self.config, self.renderer, ticket_id, exc)
+                log.exception("examination of ticket %s failed; %s", ticket_id,
+                              "given up: answered as unreadable and flagged for staff" if gave_up
+                              else "it will be retried", extra={"event": "examination_failed"})
 
     def deliver(self) -> None:
         self.watchdog.ping()

@@ -31,7 +31,7 @@ from .pipeline import SYSTEM, mark_follow_up, over_daily_cap
 from .replies import Renderer
 from .rules import Rules
 from .store import Store, iso
-from .tickets import OPEN_STATES, add_finding, get_by_id, record_event, thread_ids
+from .tickets import NEEDS_CORRECTION, OPEN_STATES, add_finding, get_by_id, record_event, thread_ids
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,44 @@ def _note_legal_rep_change(conn, ticket_id: int, new: str | None) -> None:
     if old and new and old.strip().lower() != new.strip().lower():
         add_finding(conn, ticket_id, "warning", "legal_rep_email_changed",
                     f"el correo del representante legal (campo 1.2) cambió en esta solicitud: antes {old}, ahora {new}")
+
+
+# A ticket whose examination keeps raising (3,000 nested parts hitting the
+# recursion limit, say) would be tried again at every cycle, forever, for
+# seconds and hundreds of MB each time. After this many failures it is
+# answered as unreadable and left to staff.
+MAX_EXAMINATION_FAILURES = 3
+FAILED_EVENT = "examen fallido"
+UNREADABLE_MESSAGE = ("No pudimos procesar los archivos adjuntos de su mensaje. Envíelos de nuevo en un mensaje "
+                      "sencillo: el formato firmado y el acta de posesión escaneados (PDF o imagen) y el formato "
+                      "en Excel (.xlsx).")
+
+
+def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: int,
+                   exc: BaseException) -> bool:
+    """Count one failed examination of ``ticket_id``; at the limit clear its
+    mark, warn staff (``examination_failed``, ``follow_up``) and ask the
+    entity for readable documents. True when it gave up."""
+    with store.transaction() as conn:
+        record_event(conn, ticket_id, SYSTEM, FAILED_EVENT, f"{type(exc).__name__}: {str(exc)[:200]}")
+        (failures,) = conn.execute("SELECT count(*) FROM events WHERE ticket_id = ? AND action = ?",
+                                   (ticket_id, FAILED_EVENT)).fetchone()
+        if failures < MAX_EXAMINATION_FAILURES:
+            return False
+        ticket = get_by_id(conn, ticket_id)
+        conn.execute("UPDATE tickets SET state = ?, examine_pending = 0, updated_at = ? WHERE id = ?",
+                     (NEEDS_CORRECTION, iso(), ticket_id))
+        add_finding(conn, ticket_id, "warning", "examination_failed",
+                    f"el examen de los documentos falló {failures} veces ({type(exc).__name__}); "
+                    "revíselos a mano (helpdesk show --save-attachments)")
+        mark_follow_up(conn, ticket_id, "no se pudieron examinar los documentos")
+        if not over_daily_cap(conn, config, ticket.requester):
+            reply = renderer.build("correction", ticket.requester, ticket.radicado,
+                                   {"problems": [UNREADABLE_MESSAGE],
+                                    "no_attachments_reminder": False, "legal_rep_email": ""},
+                                   answering=thread_ids(conn, ticket_id))
+            outbox.enqueue(conn, config, ticket_id, reply)
+    return True
 
 
 def blank_form() -> tuple[str, str, bytes]:

@@ -41,6 +41,7 @@ CODE_LABELS = {
     "reset_failed": "falló el reinicio de una cuenta",
     "untrusted_radicado_reference": "el asunto cita un radicado de otra entidad",
     "reply_from_outside": "respuesta desde fuera de la entidad",
+    "examination_failed": "el examen de los documentos falló varias veces",
 }
 
 # Outgoing email statuses (outbox rows).

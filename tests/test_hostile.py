@@ -29,7 +29,7 @@ from helpdesk.documents.examine import FileFacts
 from helpdesk.documents.worker import Worker, WorkerFailure
 from helpdesk.rules import RULES_DIR, load_all
 
-from . import docfiles, forms
+from . import docfiles, forms, mails
 
 TIMEOUT_SECONDS = 5  # the worker's wall clock per file, lowered for the tests
 BOUND_SECONDS = 10  # what a hostile file may cost, start-up of a new worker included
@@ -240,3 +240,29 @@ def test_error_nobody_foresaw_comes_back_as_a_worker_failure_from_a_living_worke
     assert isinstance(result, WorkerFailure) and result.reason
     assert worker.pid == pid_before
     assert_reads_normal_files(worker)
+
+
+def test_a_ticket_whose_examination_keeps_failing_is_answered_and_left_to_staff(embedded, monkeypatch):
+    # Issue 10, finding 7: a ticket whose examination raised (RecursionError
+    # on 3,000 nested parts) kept its mark and was tried again every cycle,
+    # forever. The failure is injected here: what is tested is the give-up.
+    from helpdesk import examination
+
+    def explode(*_args, **_kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(examination, "examine_ticket", explode)
+    embedded.deliver(mails.request())
+    embedded.run_once()
+    embedded.run_once()
+    row = embedded.store.one("SELECT state, examine_pending, follow_up FROM tickets")
+    assert (row["examine_pending"], embedded.kinds()) == (1, ["ack"])  # still retried after two failures
+    embedded.run_once()
+    row = embedded.store.one("SELECT state, examine_pending, follow_up FROM tickets")
+    assert (row["state"], row["examine_pending"], row["follow_up"]) == ("needs_correction", 0, 1)
+    assert embedded.kinds() == ["ack", "correction"]
+    assert "No pudimos procesar los archivos adjuntos" in embedded.sent()[-1].get_body(("plain",)).get_content()
+    [warning] = embedded.store.query("SELECT detail FROM findings WHERE code = 'examination_failed'")
+    assert "RecursionError" in warning["detail"]
+    embedded.run_once()
+    assert embedded.kinds() == ["ack", "correction"]  # and never again
