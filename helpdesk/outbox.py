@@ -144,6 +144,12 @@ def mark_sent(store: Store, row: OutboxRow) -> None:
             "fingerprint = ?, raw = CASE WHEN sensitive = 1 THEN X'' ELSE raw END WHERE id = ?",
             (iso(), hashlib.sha256(row.raw).hexdigest(), row.id),
         )
+        sensitive = conn.execute("SELECT sensitive FROM outbox WHERE id = ?", (row.id,)).fetchone()["sensitive"]
+    if sensitive:
+        # The body is gone from the table, but its earlier versions still sit
+        # in the write-ahead log until a checkpoint: fold the log into the
+        # database (secure_delete zeroes the freed pages) and empty it.
+        store.scrub_log()
 
 
 def mark_failure(store: Store, config: Config, row: OutboxRow, error: DeliveryError) -> None:

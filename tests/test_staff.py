@@ -236,3 +236,19 @@ def test_the_reset_command_gets_no_secrets_and_its_stderr_keeps_no_form_of_the_p
     assert "PATH=" in errors  # the little it does get
     dashed = [w for w in errors.split() if w.count("-") == 3 and len(w) == 19]
     assert dashed == []
+
+
+def test_no_password_stays_in_the_database_files_while_the_daemon_runs(tmp_path):
+    # Issue 10, finding 11: the reset body stayed in helpdesk.db-wal for as
+    # long as the daemon kept the database open. The store stays open here.
+    env = Embedded(tmp_path / "h", reset={"backend": "command", "command": ["/bin/true"]})
+    radicado = pending(env, tmp_path)
+    assert helpdesk(env, "approve", radicado, "--by", "Ana").returncode == 0
+    env.daemon.deliver()
+    [reset] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "reset"]
+    passwords = [line.split(": ", 1)[1] for line in reset.get_body(("plain",)).get_content().splitlines()
+                 if "Clave temporal:" in line]
+    assert passwords
+    files = list((tmp_path / "h").glob("helpdesk.db*"))
+    stored = b"".join(p.read_bytes() for p in files)
+    assert not any(p.encode() in stored or p.replace("-", "").encode() in stored for p in passwords)
