@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import Refused
+from .safefiles import create_new
 from .store import SHARED_FILE_MODE, Store, iso, make_shared_dir
 
 
@@ -28,8 +29,7 @@ def backup(config: Config, target: Path) -> dict:
     Store(config.database_path, config.raw_dir).close()  # migrated, WAL on
     source = sqlite3.connect(str(config.database_path), timeout=30)
     dest_path = target / "helpdesk.db"
-    fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)
+    create_new(dest_path, b"")  # never through a symlink planted in the folder
     dest = sqlite3.connect(str(dest_path))
     try:
         source.backup(dest)
@@ -48,7 +48,7 @@ def backup(config: Config, target: Path) -> dict:
     if missing:
         raise Refused(f"faltan {len(missing)} mensajes en el almacén de correo original; la copia está incompleta")
     manifest = {"created_at": iso(), "database": "helpdesk.db", "raw_files": copied, **counts}
-    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    create_new(target / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
     return manifest
 
 

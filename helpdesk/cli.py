@@ -686,7 +686,11 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
         if answer == "g":
             folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / radicado
             ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
-            paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
+            try:
+                paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
+            except HelpdeskError as exc:
+                echo(f"No se pudo: {exc}")
+                continue
             echo(f"{len(paths)} adjunto(s) en {folder}")
             continue
         try:

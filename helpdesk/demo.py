@@ -136,8 +136,8 @@ def _deliver_to_maildir(inbox: Path, raw: bytes) -> None:
 def _demo_config_hint(workdir: Path) -> str:
     config = workdir / "config.toml"
     config.write_text(
-        f'[inbox]\nsource = "maildir"\npath = "inbox"\n\n[smtp]\ntransport = "file"\npath = "outbox"\n\n'
-        f'[storage]\ndatabase = "helpdesk.db"\n',
+        '[inbox]\nsource = "maildir"\npath = "inbox"\n\n[smtp]\ntransport = "file"\npath = "outbox"\n\n'
+        '[storage]\ndatabase = "helpdesk.db"\n',
         encoding="utf-8",
     )
     return str(config)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from pathlib import Path
 
 from . import outbox
@@ -30,6 +29,7 @@ from .nit import parse as parse_nit
 from .pipeline import SYSTEM, mark_follow_up, over_daily_cap
 from .replies import Renderer
 from .rules import Rules
+from .safefiles import create_new, fit_name
 from .store import Store, iso
 from .tickets import NEEDS_CORRECTION, OPEN_STATES, add_finding, get_by_id, record_event, thread_ids
 
@@ -265,9 +265,7 @@ def save_attachments(store: Store, config: Config, ticket_id: int, folder: Path)
     written = []
     for n, (_row, _part, attachment) in enumerate(attachments_of(store, config, ticket_id), start=1):
         safe = "".join(c if c.isalnum() or c in " ._-()ñÑáéíóúÁÉÍÓÚ" else "_" for c in attachment.filename)
-        target = folder / f"{n:02d}-{safe.lstrip('.') or 'adjunto'}"[:200]
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(attachment.data)
+        target = folder / fit_name(f"{n:02d}-{safe.lstrip('.') or 'adjunto'}")
+        create_new(target, attachment.data)
         written.append(target)
     return written

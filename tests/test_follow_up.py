@@ -54,7 +54,7 @@ def test_follow_up_on_a_pending_ticket_is_listed_with_its_text(embedded, tmp_pat
     radicado = pending(embedded, tmp_path)
     reply_with(embedded, embedded.sent_raw()[-1], "Cambió el alcalde: el acta nueva llega mañana.")
     [item] = queue_json(embedded)
-    assert item["follow_up"] is True and item["state"] == "pending_approval"
+    assert item["radicado"] == radicado and item["follow_up"] is True and item["state"] == "pending_approval"
     assert item["new_messages"][0]["text"] == "Cambió el alcalde: el acta nueva llega mañana."
     out = helpdesk(embedded, "queue").stdout
     assert "MENSAJE NUEVO DEL SOLICITANTE" in out and "el acta nueva llega mañana" in out

@@ -252,3 +252,29 @@ def test_no_password_stays_in_the_database_files_while_the_daemon_runs(tmp_path)
     files = list((tmp_path / "h").glob("helpdesk.db*"))
     stored = b"".join(p.read_bytes() for p in files)
     assert not any(p.encode() in stored or p.replace("-", "").encode() in stored for p in passwords)
+
+
+def test_saving_attachments_never_writes_through_a_planted_symlink(embedded, tmp_path):
+    # Issue 10, finding 11: `show --save-attachments DIR` followed a symlink
+    # planted in an existing folder under the name it was about to write.
+    radicado = pending(embedded, tmp_path)
+    folder, victim = tmp_path / "compartida", tmp_path / "victima.txt"
+    folder.mkdir()
+    victim.write_text("intacto")
+    (folder / "01-formato_firmado.pdf").symlink_to(victim)
+    result = helpdesk(embedded, "show", radicado, "--save-attachments", str(folder))
+    assert result.returncode == 1 and "ya existe" in result.stderr and "Traceback" not in result.stderr
+    assert victim.read_text() == "intacto"
+
+
+def test_long_utf8_attachment_names_are_cut_by_bytes(embedded, tmp_path):
+    from .test_e2e_documents import documents
+
+    files = documents(tmp_path)
+    files[0] = ("ñ" * 180 + ".pdf", files[0][1], files[0][2])  # 364 bytes in UTF-8
+    embedded.deliver(mails.request(attachments=files))
+    [outcome] = embedded.run_once()
+    result = helpdesk(embedded, "show", outcome.radicado, "--save-attachments", str(tmp_path / "nueva"))
+    assert result.returncode == 0, result.stderr
+    [long_one] = [p for p in (tmp_path / "nueva").iterdir() if p.name.startswith("01-")]
+    assert len(long_one.name.encode()) <= 200 and long_one.name.endswith(".pdf")
