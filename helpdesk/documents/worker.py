@@ -12,6 +12,7 @@ decompressed content.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import pickle
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..rules import Rules, WorkerLimits
-from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, replies_json
 from .examine import FileFacts
 
 log = logging.getLogger(__name__)
@@ -39,21 +40,47 @@ class WorkerFailure:
     reason: str  # in Spanish, for the entity
 
 
+# The largest reply the parent reads: facts are small (text layers are
+# bounded); more is a broken worker, not a document.
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+
+
 def _write(stream, obj) -> None:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    """Parent -> worker: the rules and the files, from the trusted side."""
+    _write_bytes(stream, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_bytes(stream, payload: bytes) -> None:
     stream.write(_HEADER.pack(len(payload)) + payload)
     stream.flush()
 
 
-def _read(stream):
+def _read_bytes(stream, limit: int | None = None) -> bytes:
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
         raise EOFError
     (size,) = _HEADER.unpack(header)
+    if limit is not None and size > limit:
+        raise replies_json.BadReply(f"reply of {size} bytes")
     payload = stream.read(size)
     if len(payload) < size:
         raise EOFError
-    return pickle.loads(payload)
+    return payload
+
+
+def _read(stream):
+    """Worker side: what the parent sent."""
+    return pickle.loads(_read_bytes(stream))
+
+
+def _no_new_privileges() -> None:
+    """prctl(PR_SET_NO_NEW_PRIVS): nothing the worker runs can gain
+    privileges (setuid programs), whatever a parser bug lets it do."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    except (OSError, AttributeError):
+        pass  # not Linux: the resource limits still hold
 
 
 def serve(memory_mb: int, cpu_seconds: int) -> None:
@@ -66,6 +93,7 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _no_new_privileges()
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     from .examine import examine
 
@@ -87,14 +115,14 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
         try:
             result = examine(filename, data, rules)
         except MemoryError:
-            result = WorkerFailure(filename, f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
+            result = WorkerFailure(str(filename), f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
         except RecursionError:
-            result = WorkerFailure(filename,
+            result = WorkerFailure(str(filename),
                                    f"tiene una estructura anómala que no se puede procesar; {SEND_ANOTHER_COPY}")
         except Exception as exc:  # a parser bug on hostile input: report it, keep serving
-            result = WorkerFailure(filename, f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
+            result = WorkerFailure(str(filename), f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
         del data
-        _write(replies, result)
+        _write_bytes(replies, replies_json.encode(result))
 
 
 class Worker:
@@ -110,7 +138,7 @@ class Worker:
             [sys.executable, "-m", "helpdesk.documents.worker",
              str(self.limits.memory_mb), str(self.limits.cpu_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": _package_parent()},
+            env=worker_environment(),
         )
         _write(self._proc.stdin, self.rules)
 
@@ -153,15 +181,25 @@ class Worker:
             self._send(filename, data)
             ready, _, _ = select.select([self._proc.stdout], [], [], self.limits.timeout_seconds)
             if ready:
-                return _read(self._proc.stdout)
+                return replies_json.decode(_read_bytes(self._proc.stdout, MAX_REPLY_BYTES), WorkerFailure)
             reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos; {RESCAN_SMALLER}"
-        except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
+        except (EOFError, OSError, replies_json.BadReply):
             reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
                       f"{RESCAN_SMALLER}")
         log.warning("document worker failed on %r after %.1f s: %s; replacing it",
                     filename, time.monotonic() - started, reason)
         self._kill()
         return WorkerFailure(filename, reason)
+
+
+def worker_environment() -> dict[str, str]:
+    """All the worker gets of the daemon's environment: where its Python
+    code is and how to read text. Never a password variable (password_env)
+    or $CREDENTIALS_DIRECTORY: a subverted parser finds no secret to steal."""
+    env = {"PYTHONPATH": _package_parent(), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    if "PATH" in os.environ:
+        env["PATH"] = os.environ["PATH"]
+    return env
 
 
 def _package_parent() -> str:
@@ -172,9 +210,8 @@ def _package_parent() -> str:
 
 
 if __name__ == "__main__":
-    # Run the module's code under its real name, so the WorkerFailure it
-    # pickles is helpdesk.documents.worker.WorkerFailure, not
-    # __main__.WorkerFailure (which the parent could not unpickle).
+    # Run the module's code under its real name, so that WorkerFailure is
+    # helpdesk.documents.worker.WorkerFailure (replies_json tells it apart by name).
     from helpdesk.documents.worker import serve as _serve
 
     _serve(int(sys.argv[1]), int(sys.argv[2]))
