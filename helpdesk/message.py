@@ -127,13 +127,36 @@ def _too_big(raw: bytes, limits: LimitsConfig) -> str:
         return f"mensaje de {size} bytes, el límite es {limits.max_message_bytes}"
     if len(raw) > limits.max_message_bytes:
         return f"mensaje de {len(raw)} bytes, el límite es {limits.max_message_bytes}"
-    # A cheap upper bound on MIME parts (and so on nesting depth).
-    # (lower().count is 8x faster than a multiline regex on 700 KB.)
-    lowered = raw.lower()
-    parts = lowered.count(b"\ncontent-type:") + lowered.startswith(b"content-type:")
+    parts = count_parts(raw, limits.max_parts)
     if parts > limits.max_parts:
         return f"mensaje con {parts} partes MIME, el límite es {limits.max_parts}"
     return ""
+
+
+_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^";\r\n]{1,200})')
+
+
+def count_parts(raw: bytes, limit: int) -> int:
+    """A cheap upper bound on the MIME parts (and so on the nesting depth),
+    counted before any parsing.
+
+    Two counts, the larger wins: ``Content-Type`` headers, and the boundary
+    delimiter lines of every declared boundary (a part needs no header of
+    its own: 5.9 million empty parts once slipped past the first count).
+    A bare CR counts as a line end, as the parser takes it. Past ``limit``
+    declared boundaries the count stops: that is already too many parts.
+    (bytes.count is 8x faster than a multiline regex on 700 KB.)"""
+    lowered = raw.lower()
+    headers = (lowered.count(b"\ncontent-type:") + lowered.count(b"\rcontent-type:")
+               + lowered.startswith(b"content-type:"))
+    boundaries: set[bytes] = set()
+    for match in _BOUNDARY.finditer(lowered):
+        boundaries.add(match.group(1).strip())
+        if len(boundaries) > limit:
+            return len(boundaries)
+    # Every delimiter line opens a part; each multipart has one closing line.
+    delimiters = sum(lowered.count(b"--" + b) for b in boundaries if b) - len(boundaries)
+    return max(headers, delimiters)
 
 
 def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:

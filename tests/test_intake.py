@@ -332,3 +332,18 @@ def test_forwarded_email_documents_do_not_count_as_the_senders(embedded, tmp_pat
     assert "missing_acta_posesion" in codes  # the forwarded acta is not the sender's
     warning = embedded.store.one("SELECT detail FROM findings WHERE code = 'unclassified_attachment'")
     assert "mensaje reenviado" in warning["detail"]
+
+
+def test_parts_without_headers_or_with_bare_cr_line_ends_count_towards_the_limit(embedded):
+    # Issue 10, finding 6: parts without Content-Type, or with bare-CR line
+    # ends, were not counted; 5.9 million empty parts took the daemon to 2 GB.
+    head = (b"From: sistemas@alcaldia-prueba.gov.co\r\nTo: soporteccc@entidad.gov.co\r\nSubject: partes\r\n"
+            b"Message-ID: <partes@alcaldia-prueba.gov.co>\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="zz"\r\n\r\n')
+    for body in (b"--zz\r\n\r\n" * 5000, b"--zz\r\r" * 5000):
+        embedded.deliver(head.replace(b"<partes@", b"<" + str(len(body) + body.count(b"\n")).encode() + b"@")
+                         + body + b"--zz--\r\n")
+    outcomes = embedded.run_once()
+    assert [o.action for o in outcomes] == ["new_ticket", "new_ticket"]
+    warnings = [r["detail"] for r in embedded.store.query("SELECT detail FROM findings WHERE code = 'message_too_large'")]
+    assert len(warnings) == 2 and all("5000 partes MIME" in w for w in warnings)
