@@ -13,12 +13,13 @@ done again; after it, nothing is left to do.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from pathlib import Path
 
 from . import outbox
-from .checks import Examination, run_checks
+from .checks import WARNING, Examination, Finding, run_checks
 from .config import Config
 from .decision import decide
 from .documents.classify import Classified, classify_all, newest_by_kind
@@ -69,13 +70,39 @@ def attachments_of(store: Store, config: Config, ticket_id: int):
             yield row["id"], part, attachment
 
 
+# Files examined per ticket: enough for the three documents and several
+# corrections; 30 hostile PDFs in one mail once held intake for minutes.
+MAX_ATTACHMENTS_PER_TICKET = 20
+
+
+def _choose_attachments(store: Store, config: Config, ticket_id: int) -> tuple[set[tuple[int, int]], list[str]]:
+    """Which files of the ticket to examine: each content once (by SHA-256,
+    its newest copy), the newest MAX_ATTACHMENTS_PER_TICKET of them (the
+    newest of each kind wins anyway). Returns their (message, part) keys and
+    the names of the files left out, for staff. Only hashes are kept here,
+    never the files' bytes."""
+    every: list[tuple[int, int, str]] = []
+    newest: dict[str, tuple[int, int]] = {}
+    for message_row, part, attachment in attachments_of(store, config, ticket_id):
+        if attachment.content_type != "message/rfc822":
+            every.append((message_row, part, attachment.filename))
+            digest = hashlib.sha256(attachment.data).hexdigest()
+            newest.pop(digest, None)  # the newest copy of the same bytes stands
+            newest[digest] = (message_row, part)
+    keys = set(list(newest.values())[-MAX_ATTACHMENTS_PER_TICKET:])
+    return keys, [name for row, part, name in every if (row, part) not in keys]
+
+
 def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int) -> str | None:
     """Examine one ticket; return the email kind queued (or None)."""
     files: list[Attached] = []
     forwarded: list[str] = []
+    chosen, skipped = _choose_attachments(store, config, ticket_id)
     for message_row, part, attachment in attachments_of(store, config, ticket_id):
         if attachment.content_type == "message/rfc822":
             forwarded.append(attachment.filename)
+            continue
+        if (message_row, part) not in chosen:
             continue
         result = worker.examine(attachment.filename, attachment.data)
         if isinstance(result, WorkerFailure):
@@ -89,6 +116,10 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     nit_number = _nit_number(counted_form.facts.form if counted_form else None)
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number))
     findings = run_checks(exam, rules)
+    if skipped:
+        findings.append(Finding(WARNING, "attachments_skipped",
+                                f"{len(skipped)} adjunto(s) no se examinaron (repetidos, o más de "
+                                f"{MAX_ATTACHMENTS_PER_TICKET} por solicitud): " + ", ".join(skipped[:10])))
     decision = decide(findings, rules.problems)
     form = exam.form
     counted = {id(c) for c in newest_by_kind(classified).values()}

@@ -42,6 +42,7 @@ CODE_LABELS = {
     "untrusted_radicado_reference": "el asunto cita un radicado de otra entidad",
     "reply_from_outside": "respuesta desde fuera de la entidad",
     "examination_failed": "el examen de los documentos falló varias veces",
+    "attachments_skipped": "adjuntos repetidos o de sobra que no se examinaron",
 }
 
 # Outgoing email statuses (outbox rows).

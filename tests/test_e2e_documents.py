@@ -104,3 +104,28 @@ def test_second_request_for_the_same_nit_and_accounts_is_flagged_duplicate(embed
                                 "WHERE f.code = 'duplicate_request'")
     assert [r["radicado"] for r in rows] == [second.radicado]
     assert first.radicado in rows[0]["detail"]
+
+
+def test_repeated_files_are_examined_once_and_at_most_twenty_per_ticket(tmp_path):
+    # Issue 10, finding 8: 30 hostile PDFs in one request held intake for
+    # minutes. Each content is examined once, and only the newest 20 files.
+    from .conftest import Embedded
+
+    env = Embedded(tmp_path / "h")
+    try:
+        files = documents(tmp_path)
+        extra = [(f"copia-{n}.pdf", files[0][1], "application/pdf") for n in range(5)]
+        others = [(f"otro-{n}.pdf", scan_pdf([f"ANEXO {n}"]), "application/pdf") for n in range(20)]
+        env.deliver(mails.request(attachments=[*others, *extra, *files]))
+        env.run_once()
+        examined = env.store.query("SELECT filename FROM documents")
+        assert len(examined) == 20
+        names = {r["filename"] for r in examined}
+        assert {"formato_firmado.pdf", "Formato solicitud.xlsx", "acta_posesion.pdf"} <= names
+        assert not any(n.startswith("copia-") for n in names)  # same bytes as the signed form
+        [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'attachments_skipped'")
+        assert "copia-0.pdf" in warning["detail"] and "otro-0.pdf" in warning["detail"]
+        assert env.store.one("SELECT state FROM tickets")["state"] == "pending_approval"
+    finally:
+        env.daemon.close()
+        env.store.close()
