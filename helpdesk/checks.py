@@ -8,6 +8,8 @@ findings into the next state and the email.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,13 +17,16 @@ from email_validator import EmailNotValidError, validate_email
 from . import nit
 from .documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from .documents.excel import FormData
+from .freemail import FREE_MAIL_DOMAINS
 from .message import domain_of
 from .rules import Rules, normalise
 
 PROBLEM = "problem"
 WARNING = "warning"
 # Webmail domains say nothing about which entity someone belongs to.
-PUBLIC_MAIL = {"gmail.com", "hotmail.com", "outlook.com", "yahoo.com", "yahoo.es", "live.com", "icloud.com"}
+# A web user's name: letters, digits and . _ -, as directories accept them;
+# anything else (spaces, "*", "(", "=", "@") could widen an LDAP search.
+WEB_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
     for account in form.accounts:
         if account.type == "Correo electrónico" and not valid_email(account.account):
             findings.append(Finding(PROBLEM, "invalid_email", f"cuenta «{account.account}»", doc))
+        elif account.type != "Correo electrónico" and not WEB_USER.match(account.account):
+            findings.append(Finding(PROBLEM, "invalid_account", f"usuario «{account.account}»", doc))
     return findings
 
 
@@ -126,16 +133,22 @@ def check_domains(exam: Examination, rules: Rules) -> list[Finding]:
     rep_domain = domain_of(form.fields.get("legal_rep_email", ""))
     account_domains = {domain_of(a.account) for a in form.accounts if "@" in a.account}
     findings = []
-    entity_domains = ({rep_domain} | account_domains) - PUBLIC_MAIL - {""}
+    entity_domains = ({rep_domain} | account_domains) - FREE_MAIL_DOMAINS - {""}
     sender_domain = domain_of(exam.sender)
     if entity_domains and sender_domain not in entity_domains:
         findings.append(Finding(WARNING, "sender_domain_mismatch",
                                 f"escribió {exam.sender}; la entidad usa {', '.join(sorted(entity_domains))}"))
-    home = rep_domain if rep_domain and rep_domain not in PUBLIC_MAIL else sender_domain
+    home = rep_domain if rep_domain and rep_domain not in FREE_MAIL_DOMAINS else sender_domain
     for account in form.accounts:
         if "@" in account.account and domain_of(account.account) != home:
             findings.append(Finding(WARNING, "account_domain_mismatch",
                                     f"la cuenta {account.account} no es del dominio {home}"))
+        elif "@" not in account.account:
+            # A user name says nothing of whose it is: staff confirm it
+            # belongs to this entity before a password is changed.
+            findings.append(Finding(WARNING, "account_not_an_address",
+                                    f"la cuenta «{account.account}» es un nombre de usuario, no una dirección "
+                                    f"de {home or 'la entidad'}; confirme que pertenece a la entidad"))
     return findings
 
 

@@ -116,7 +116,10 @@ class ResetConfig:
     password_env: str = ""
     password_file: str = ""
     ldap_base: str = ""
-    ldap_filter: str = "(|(mail={account})(uid={account}))"
+    # {account} is the address or user name; {domain} the entity's own mail
+    # domain and {nit} its NIT (digits), both from the ticket, to keep a
+    # user name ("jperez") inside its entity. ldap_base takes them too.
+    ldap_filter: str = "(|(mail={account})(&(uid={account})(mail=*@{domain})))"
     ldap_timeout: float = 10.0
 
 

@@ -25,9 +25,11 @@ CODE_LABELS = {
     "invalid_nit": "NIT no válido",
     "invalid_email": "correo electrónico no válido",
     "no_accounts": "el formato no tiene cuentas",
+    "invalid_account": "nombre de usuario no válido",
     # Warnings (CONTRACT §6 and ours).
     "sender_domain_mismatch": "el remitente no es del dominio de la entidad",
     "account_domain_mismatch": "una cuenta no es del dominio de la entidad",
+    "account_not_an_address": "una cuenta es un nombre de usuario, no una dirección de la entidad",
     "legal_rep_not_in_acta": "el acta no menciona al representante legal",
     "unclassified_attachment": "adjunto sin clasificar",
     "ambiguous_documents": "documentos que no se pueden distinguir",

@@ -31,9 +31,12 @@ import urllib.parse
 import ldap3
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
 
 from .config import Config, is_loopback
 from .errors import ConfigError, ResetFailed
+from .message import domain_of
+from .resets import EntityScope
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +111,12 @@ class LdapBackend:
         self.timeout = cfg.ldap_timeout
         self._conn: ldap3.Connection | None = None
         self._lock = threading.Lock()
+        self._scope = EntityScope()
         self._warned_fallback = False
 
     # -- public -----------------------------------------------------------
 
-    def reset(self, account: str, password: str) -> None:
+    def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
         """Set ``account``'s password to ``password``; raise ResetFailed if not done.
 
         The connection is opened on first use and kept for the next accounts.
@@ -126,6 +130,7 @@ class LdapBackend:
         if not password:
             raise ResetFailed(f"la nueva contraseña de la cuenta {account} está vacía")
         with self._lock:
+            self._scope = scope or EntityScope()
             reused = self._conn is not None
             try:
                 try:
@@ -236,12 +241,31 @@ class LdapBackend:
             )
         log.info("LDAP %s: password set for %s (userPassword replace)", self.label, dn)
 
+    def _scoped(self, account: str) -> tuple[str, str]:
+        """reset.ldap_base and ldap_filter with the account and the entity's
+        {nit} and {domain} filled in, each escaped for where it goes. A
+        placeholder with nothing to fill it refuses the reset: an unscoped
+        search could reach another entity's "jperez"."""
+        scope = self._scope
+        domain = scope.domain or (domain_of(account) if "@" in account else "")
+        values = {"{nit}": (scope.nit, "el NIT de la entidad"), "{domain}": (domain, "el dominio de correo de la entidad")}
+        base = self.cfg.ldap_base
+        search_filter = self.cfg.ldap_filter.replace("{account}", escape_filter_chars(account))
+        for key, (value, what) in values.items():
+            if key in base or key in search_filter:
+                if not value:
+                    raise ResetFailed(f"no se puede buscar la cuenta {account}: reset.ldap_base/ldap_filter usan "
+                                      f"{key} y la solicitud no tiene {what}; aplíquela a mano")
+                base = base.replace(key, escape_rdn(value))
+                search_filter = search_filter.replace(key, escape_filter_chars(value))
+        return base, search_filter
+
     def _find(self, conn: ldap3.Connection, account: str) -> str:
         """The DN of the one entry matching ``account``, or ResetFailed."""
-        search_filter = self.cfg.ldap_filter.replace("{account}", escape_filter_chars(account))
+        base, search_filter = self._scoped(account)
         try:
             conn.search(
-                self.cfg.ldap_base,
+                base,
                 search_filter,
                 search_scope=ldap3.SUBTREE,
                 attributes=[ldap3.NO_ATTRIBUTES],
@@ -254,7 +278,7 @@ class LdapBackend:
         result = conn.result or {}
         code = result.get("result")
         if code == RESULT_NO_SUCH_OBJECT:
-            raise ResetFailed(f"LDAP {self.label}: la base {self.cfg.ldap_base} no existe en el directorio")
+            raise ResetFailed(f"LDAP {self.label}: la base {base} no existe en el directorio")
         if code not in (RESULT_SUCCESS, RESULT_SIZE_LIMIT_EXCEEDED):
             raise ResetFailed(
                 f"LDAP {self.label}: falló la búsqueda de la cuenta {account}: {_result_text(result)}"

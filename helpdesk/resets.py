@@ -21,6 +21,7 @@ import os
 import secrets
 import string
 import subprocess
+from dataclasses import dataclass
 
 from .config import Config
 from .errors import ResetFailed
@@ -45,12 +46,22 @@ def meets_policy(password: str) -> bool:
             and any(c in string.ascii_lowercase for c in password) and any(c.isdigit() for c in password))
 
 
+@dataclass(frozen=True)
+class EntityScope:
+    """Whose accounts a reset may touch: the entity of the ticket. The ldap
+    backend puts these in reset.ldap_base / ldap_filter ({nit}, {domain}),
+    so a user name such as "jperez" is looked for in that entity only."""
+
+    nit: str = ""  # digits, without the check digit
+    domain: str = ""  # the entity's own mail domain, never a free-mail one
+
+
 class ManualBackend:
     """The staff member applies the passwords by hand; see ``staff.approve``."""
 
     name = "manual"
 
-    def reset(self, account: str, password: str) -> None:
+    def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
         return None
 
     def close(self) -> None:
@@ -66,7 +77,7 @@ class CommandBackend:
         self.argv = list(config.reset.command)
         self.timeout = config.reset.command_timeout
 
-    def reset(self, account: str, password: str) -> None:
+    def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
         try:
             result = subprocess.run(self.argv, input=f"{account}\n{password}\n", capture_output=True, text=True,
                                     timeout=self.timeout, shell=False, env=command_environment())

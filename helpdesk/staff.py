@@ -35,8 +35,10 @@ from . import outbox
 from .checks import valid_email
 from .config import Config
 from .errors import NotFound, Refused, ResetFailed
+from .freemail import is_free_mail
+from .message import domain_of
 from .replies import Renderer
-from .resets import generate_password, make_backend
+from .resets import EntityScope, generate_password, make_backend
 from .store import Store, iso, now
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
                       add_finding, record_event, thread_ids)
@@ -103,6 +105,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     accounts = form.get("accounts") or []
     if not accounts:
         raise Refused(f"la solicitud {ticket.radicado} no tiene cuentas; pida una corrección")
+    scope = entity_scope(store, ticket)
     backend = make_backend(config)  # a config error must not leave a claim behind
     _claim(store, ticket, who)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
@@ -113,7 +116,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         if backend.name != "manual":
             for credential in credentials:
                 attempting = credential.account
-                backend.reset(credential.account, credential.password)
+                backend.reset(credential.account, credential.password, scope)
                 done.append(credential)
         if not confirm(credentials):
             _release(store, ticket, who, "aprobación cancelada", "no se confirmó la aplicación de las claves")
@@ -145,6 +148,19 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         record_event(conn, ticket.id, who, "aprobada",
                      f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}{seen}")
     return credentials
+
+
+def entity_scope(store: Store, ticket: Ticket) -> EntityScope:
+    """The entity a ticket's resets may touch: its NIT, and its own mail
+    domain (the legal representative's, else the first account's, else the
+    sender's; a free-mail domain is nobody's)."""
+    row = store.one("SELECT nit_number, form_json FROM tickets WHERE id = ?", (ticket.id,))
+    accounts = [a.get("account", "") for a in json.loads(row["form_json"] or "{}").get("accounts", [])]
+    for address in (ticket.legal_rep_email or "", *accounts, ticket.sender):
+        domain = domain_of(address) if "@" in address else ""
+        if domain and not is_free_mail(domain):
+            return EntityScope(nit=row["nit_number"] or "", domain=domain)
+    return EntityScope(nit=row["nit_number"] or "")
 
 
 def high_risk_warnings(store: Store, ticket_id: int) -> list[str]:

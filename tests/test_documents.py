@@ -54,9 +54,13 @@ def kinds_by_name(files) -> dict[str, str | None]:
     return {c.facts.filename: c.kind for c in result}
 
 
-def findings_for(files, sender: str = mails.ENTITY, other_open=()):
+def findings_for(files, sender: str = mails.ENTITY, other_open=(), web_user_flag: bool = False):
+    """The checks' findings. The standard form has a web user (admin.web),
+    which always gets the account_not_an_address warning; it is left out
+    here unless asked for (test_web_user_accounts_are_flagged_for_staff)."""
     result, notes = classified(files)
-    return run_checks(Examination(result, notes, sender, [], list(other_open)), RULES)
+    found = run_checks(Examination(result, notes, sender, [], list(other_open)), RULES)
+    return found if web_user_flag else [f for f in found if f.code != "account_not_an_address"]
 
 
 def problems(findings) -> list[str]:
@@ -235,6 +239,13 @@ def test_web_page_named_xlsx_is_reported_as_the_unreadable_excel_form(tmp_path):
 
 def test_complete_request_has_no_finding(tmp_path):
     assert findings_for(complete_set(tmp_path)) == []
+
+
+def test_web_user_accounts_are_flagged_for_staff(tmp_path):
+    found = findings_for(complete_set(tmp_path), web_user_flag=True)
+    [flag] = [f for f in found if f.code == "account_not_an_address"]
+    assert flag.severity == WARNING and "admin.web" in flag.detail and "alcaldia-prueba.gov.co" in flag.detail
+    assert problems(found) == []
 
 
 @pytest.mark.parametrize("missing", ["formato_firmado.pdf", "Formato solicitud.xlsx", "acta_posesion.pdf"])

@@ -13,6 +13,7 @@ import pytest
 from helpdesk import config as config_mod
 from helpdesk.errors import ConfigError
 from helpdesk.reset_ldap import LdapBackend, ResetFailed
+from helpdesk.resets import EntityScope
 
 from .conftest import write_config
 from .ldap_server import SlapdServer
@@ -21,6 +22,7 @@ from .servers import HOST, free_port
 OLD = "Vieja-Clave-123"
 NEW = "Nueva-Kx7m-Qp4r-Zt9w"
 MAIL = "ana.gomez@entidad.gov.co"
+ENTITY = EntityScope(nit="890905211", domain="entidad.gov.co")
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def backend(tmp_path, slapd):
 def reset_fails(backend: LdapBackend, account: str, password: str = NEW) -> str:
     """Run a reset that must fail; return its message, checked free of secrets."""
     with pytest.raises(ResetFailed) as info:
-        backend.reset(account, password)
+        backend.reset(account, password, ENTITY)
     message = str(info.value)
     assert password not in message
     assert backend._bind_password not in message
@@ -72,7 +74,7 @@ def test_reset_by_mail_then_by_uid_on_one_connection(slapd, ana, backend):
     assert slapd.user_password_value(ana).startswith(b"{SSHA}")
     first_connection = backend._conn
 
-    backend.reset("lperez", "Otra-Clave-Segura-42")
+    backend.reset("lperez", "Otra-Clave-Segura-42", ENTITY)
     assert slapd.can_bind(luis, "Otra-Clave-Segura-42")
     assert not slapd.can_bind(luis, OLD)
     assert backend._conn is first_connection
@@ -311,3 +313,29 @@ def test_missing_ca_file_and_empty_bind_password_are_config_errors(tmp_path):
         LdapBackend(make_config(tmp_path, **base, password="x", ldap_ca_file="no-existe.pem"))
     with pytest.raises(ConfigError, match="reset.password"):
         LdapBackend(make_config(tmp_path, **base))
+
+
+def test_a_user_name_is_reset_only_within_its_entity(slapd, tmp_path):
+    # Issue 10, finding 3: "jperez" of another entity was reset, because the
+    # default filter (|(mail=...)(uid=...)) searched the whole directory.
+    theirs = slapd.add_user("jperez", "jperez@otra-alcaldia.gov.co", OLD)
+    b = LdapBackend(make_config(tmp_path, slapd))
+    try:
+        assert "no se encontró la cuenta" in reset_fails(b, "jperez")  # asked by entidad.gov.co
+        assert slapd.can_bind(theirs, OLD)
+        with pytest.raises(ResetFailed) as info:
+            b.reset("jperez", NEW, EntityScope(nit="890905211"))  # no domain known: refused, not widened
+        assert "{domain}" in str(info.value) and slapd.can_bind(theirs, OLD)
+        b.reset("jperez", NEW, EntityScope(domain="otra-alcaldia.gov.co"))  # its own entity's ticket
+        assert slapd.can_bind(theirs, NEW)
+    finally:
+        b.close()
+
+
+def test_the_base_can_be_scoped_by_nit(slapd, ana, tmp_path):
+    b = LdapBackend(make_config(tmp_path, slapd, ldap_base="ou={nit}," + slapd.base))
+    try:
+        message = reset_fails(b, MAIL)
+        assert "ou=890905211" in message and slapd.can_bind(ana, OLD)  # that entity's branch does not exist here
+    finally:
+        b.close()

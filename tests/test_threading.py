@@ -62,4 +62,19 @@ def test_a_reply_from_the_entity_itself_joins_without_warnings(embedded, tmp_pat
     embedded.deliver(mails.reply_to(embedded.acks_raw()[0], attachments=documents(tmp_path)[2:]))
     embedded.run_once()
     state, warnings = state_and_warnings(embedded, opened.radicado)
-    assert state == "pending_approval" and warnings == {}
+    assert state == "pending_approval" and set(warnings) == {"account_not_an_address"}  # admin.web
+
+
+def test_web_user_names_are_allow_listed_and_flagged_for_staff(embedded, tmp_path):
+    # Issue 10, finding 3: a "Usuario de página web" was neither validated nor scoped.
+    accounts = [("Correo electrónico", "contactenos@alcaldia-prueba.gov.co"),
+                ("Usuario de página web", "admin.web"), ("Usuario de página web", "*)(uid=*")]
+    excel = forms.filled_template(tmp_path, accounts=accounts)
+    embedded.deliver(mails.request(attachments=documents(tmp_path, excel=excel)))
+    [opened] = embedded.run_once()
+    state, warnings = state_and_warnings(embedded, opened.radicado)
+    assert state == "needs_correction"
+    correction = embedded.sent()[-1].get_body(("plain",)).get_content()
+    assert "nombre de usuario no válido" in correction and "*)(uid=*" in correction
+    flags = [r["detail"] for r in embedded.store.query("SELECT detail FROM findings WHERE code = 'account_not_an_address'")]
+    assert any("admin.web" in f for f in flags)
