@@ -56,7 +56,26 @@ class Incoming:
 def open_source(config: Config, store: Store):
     if config.inbox.source == "imap":
         return ImapSource(config, store)
-    return MaildirSource(config.path(config.inbox.path), config.inbox.poll_seconds)
+    return MaildirSource(config.path(config.inbox.path), config.inbox.poll_seconds, config.limits.max_message_bytes)
+
+
+# The header block of an oversized message is read from at most this much.
+HEADER_BYTES = 256 * 1024
+
+
+def _by_total_size(uids: list[int], sizes: dict, limit: int) -> list[list[int]]:
+    """``uids`` in runs whose RFC822.SIZE adds up to at most ``limit`` (one
+    message larger than that is a run of its own)."""
+    runs: list[list[int]] = []
+    total = limit + 1
+    for uid in uids:
+        size = sizes.get(uid, {}).get(b"RFC822.SIZE", 0)
+        if total + size > limit:
+            runs.append([])
+            total = 0
+        runs[-1].append(uid)
+        total += size
+    return runs
 
 
 def interruptible_sleep(seconds: float, stopping: Callable[[], bool]) -> None:
@@ -69,19 +88,32 @@ def interruptible_sleep(seconds: float, stopping: Callable[[], bool]) -> None:
 class MaildirSource:
     """A Maildir folder on disk: the embedded default, no server needed."""
 
-    def __init__(self, path: Path, poll_seconds: int):
+    def __init__(self, path: Path, poll_seconds: int, max_bytes: int = 40 * 1024 * 1024):
         self.path = path
         self.poll_seconds = poll_seconds
+        self.max_bytes = max_bytes
         for sub in ("new", "cur", "tmp"):
             (path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def fetch(self) -> Iterator[Incoming]:
         for folder, name in self._pending():
             try:
-                raw = (self.path / folder / name).read_bytes()
+                raw = self._read(self.path / folder / name)
             except FileNotFoundError:  # taken by another reader meanwhile
                 continue
             yield Incoming(ref=f"maildir:{folder}/{name}", raw=raw, key=(folder, name))
+
+    def _read(self, path: Path) -> bytes:
+        """The message, or only its headers when it is larger than the limit
+        (as the IMAP source does): an oversized file never enters memory."""
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= self.max_bytes:
+                return fh.read()
+            head = fh.read(HEADER_BYTES)
+        ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
+        header = head[: min(ends) + 2] if ends else head
+        return TRUNCATED_HEADER + f" {size} bytes\r\n".encode() + header
 
     def _pending(self) -> list[tuple[str, str]]:
         found = [("new", n) for n in os.listdir(self.path / "new") if not n.startswith(".")]
@@ -236,9 +268,10 @@ class ImapSource:
         small = [u for u in uids if sizes.get(u, {}).get(b"RFC822.SIZE", 0) <= self.max_bytes]
         large = [u for u in uids if u in sizes and u not in small]
         result: dict[int, bytes] = {}
-        if small:
+        for chunk in _by_total_size(small, sizes, self.max_bytes):
             # BINARY.PEEK is broken in imapclient (returns "~{n}"): BODY.PEEK[].
-            for uid, data in self._call(self.client.fetch, small, ["BODY.PEEK[]"]).items():
+            # One fetch holds at most max_bytes of mail, not a batch of them.
+            for uid, data in self._call(self.client.fetch, chunk, ["BODY.PEEK[]"]).items():
                 result[uid] = data.get(b"BODY[]", b"")
         for uid in large:
             # Never pull an oversized message into memory: headers only.

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from . import mails
+from .conftest import Embedded
 from .mails import ENTITY, SUPPORT
 
 
@@ -347,3 +348,21 @@ def test_parts_without_headers_or_with_bare_cr_line_ends_count_towards_the_limit
     assert [o.action for o in outcomes] == ["new_ticket", "new_ticket"]
     warnings = [r["detail"] for r in embedded.store.query("SELECT detail FROM findings WHERE code = 'message_too_large'")]
     assert len(warnings) == 2 and all("5000 partes MIME" in w for w in warnings)
+
+
+def test_an_oversized_maildir_message_is_read_for_its_headers_only(tmp_path):
+    # Issue 10, finding 11: the Maildir source read whole files into memory.
+    env = Embedded(tmp_path, limits={"max_message_bytes": 200_000})
+    try:
+        big = mails.request(subject="Adjunto grande", attachments=[("acta.pdf", b"%PDF-1.4 " + b"x" * 1_000_000,
+                                                                     "application/pdf")])
+        env.deliver(big)
+        [outcome] = env.run_once()
+        assert outcome.action == "new_ticket" and env.kinds()[0] == "ack"
+        [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'message_too_large'")
+        assert str(len(big)) in warning["detail"]
+        [stored] = env.store.query("SELECT sha256 FROM messages WHERE direction = 'in'")
+        assert env.store.raw_path(stored["sha256"]).stat().st_size < 5_000  # the headers, not the megabyte
+    finally:
+        env.daemon.close()
+        env.store.close()
