@@ -695,7 +695,10 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
             continue
         try:
             if answer == "a":
-                invoke(approve, radicado=radicado, by=by, yes=False)
+                acknowledged = _acknowledge_risks(ctx, radicado)
+                if acknowledged is None:
+                    continue
+                invoke(approve, radicado=radicado, by=by, yes=False, acknowledge_warnings=acknowledged)
                 return True
             prompt = "Respuesta" if answer == "e" else "Motivo"
             text = click.prompt(f"{prompt} (se envía al solicitante)", default="", show_default=False).strip()
@@ -711,6 +714,23 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
             echo(f"No se pudo: {exc}")
         except SystemExit:
             pass  # a cancelled approval: already said so; asked again
+
+
+def _acknowledge_risks(ctx: Context, radicado: str) -> bool | None:
+    """In `review`, a ticket with high-risk warnings is approved only after
+    the staff member types that they saw them; None when they did not."""
+    from . import staff
+
+    ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
+    risks = staff.high_risk_warnings(ctx.store, ticket_id)
+    if not risks:
+        return False
+    echo("ATENCIÓN: advertencias de alto riesgo: " + ", ".join(f"{labels.code_label(r)} ({r})" for r in risks))
+    if confirm_typed("Escriba «revisadas» si las revisó y aun así aprueba; cualquier otra cosa vuelve al menú",
+                     ("revisadas",)):
+        return True
+    echo("Sin aprobar; revise la solicitud (helpdesk show) antes de decidir.")
+    return None
 
 
 @cli.command("reply")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pexpect
 
+from helpdesk.tickets import add_finding
+
 from .conftest import Embedded
 from .test_staff import LEGAL_REP, pending
 
@@ -82,3 +84,26 @@ def test_review_quits_without_deciding(tmp_path):
     child.expect("Revisión terminada")
     child.expect(pexpect.EOF)
     assert env.store.one("SELECT state FROM tickets")[0] == "pending_approval"
+
+
+def test_review_approves_a_high_risk_ticket_only_after_the_warnings_are_acknowledged(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    with env.store.transaction() as conn:
+        ticket_id = conn.execute("SELECT id FROM tickets").fetchone()[0]
+        add_finding(conn, ticket_id, "warning", "legal_rep_email_changed", "antes a@x.gov.co, ahora b@gmail.com")
+    child = spawn(env, "--by", "Ana")
+    child.expect(radicado)
+    child.expect(PROMPT)
+    child.sendline("a")
+    child.expect("alto riesgo")
+    child.sendline("s")
+    child.expect("Sin aprobar")
+    child.expect(PROMPT)
+    child.sendline("a")
+    child.sendline("revisadas")
+    child.expect(r"Escriba el radicado")
+    child.sendline("sí")
+    child.expect(f"Solicitud {radicado} aprobada")
+    child.expect(pexpect.EOF)
+    assert env.store.one("SELECT state FROM tickets")[0] == "resolved"
