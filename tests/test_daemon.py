@@ -37,6 +37,10 @@ class DaemonProcess:
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
 
+    def wait_connected(self, timeout: float = 15) -> None:
+        """Until the daemon has logged in to IMAP (and so holds the lock)."""
+        assert wait_until(lambda: "connected to IMAP" in self.output(), timeout), self.output()
+
     def wait(self, timeout: float = 60) -> int:
         try:
             return self.proc.wait(timeout=timeout)
@@ -79,7 +83,7 @@ def test_idle_daemon_answers_new_mail_and_stops_on_sigterm(setup):
     path, dovecot, smtp = setup
     daemon = DaemonProcess(path)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        daemon.wait_connected()
         time.sleep(0.5)  # let it enter IDLE
         dovecot.append(USER, mails.request())
         assert smtp.wait_for(1, timeout=10), daemon.output()
@@ -94,7 +98,7 @@ def test_dovecot_outage_reconnects_misses_nothing_and_does_not_spin(setup):
     path, dovecot, smtp = setup
     daemon = DaemonProcess(path)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        daemon.wait_connected()
         proc = psutil.Process(daemon.proc.pid)
         time.sleep(0.5)
         dovecot.stop()
@@ -121,7 +125,7 @@ def test_polling_fallback_without_idle(tmp_path, dovecot, smtp_server):
     path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server, inbox={"idle": False, "poll_seconds": 1}))
     daemon = DaemonProcess(path)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        daemon.wait_connected()
         dovecot.append(USER, mails.request())
         assert smtp_server.wait_for(1, timeout=10)
     finally:
@@ -208,7 +212,7 @@ def test_mail_arriving_while_busy_is_not_left_waiting(setup, tmp_path):
     path, dovecot, smtp = setup
     daemon = DaemonProcess(path)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15)
+        daemon.wait_connected()
         time.sleep(0.5)
         for n in range(3):
             dovecot.append(USER, mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=documents(tmp_path)))

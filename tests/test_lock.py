@@ -17,7 +17,7 @@ from .test_daemon import DaemonProcess, wait_until
 
 def start_daemon(path) -> DaemonProcess:
     daemon = DaemonProcess(path)
-    assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+    daemon.wait_connected()
     return daemon
 
 

@@ -329,7 +329,7 @@ def test_sighup_during_imap_idle_reloads_at_once(tmp_path, dovecot, smtp_server)
     path = write_config(root / "config.toml", networked_sections(dovecot, smtp_server))
     daemon = DaemonProcess(path)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        daemon.wait_connected()
         time.sleep(1)  # in IDLE now, which restarts only every 600 s
         daemon.proc.send_signal(signal.SIGHUP)
         assert wait_until(lambda: "rules and templates reloaded" in daemon.output(), 5), daemon.output()

@@ -93,7 +93,7 @@ def test_approve_while_the_daemon_runs_is_delivered_by_it_within_seconds_exactly
     service, staff = configs(tmp_path / "h", dovecot, smtp_server)
     daemon = DaemonProcess(service)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        daemon.wait_connected()
         dovecot.append(USER, complete_request(tmp_path, mails.ENTITY))
         assert wait_until(lambda: "accepted" in kinds(smtp_server), 30), daemon.output()
         [radicado] = radicados(staff)
@@ -117,7 +117,7 @@ def test_approve_with_smtp_refusing_says_queued_and_retried_and_the_daemon_retri
     service, staff = configs(tmp_path / "h", dovecot, smtp_server, retry_base_seconds=2.0)
     daemon = DaemonProcess(service)
     try:
-        assert wait_until(lambda: "connected to IMAP" in daemon.output(), 15), daemon.output()
+        daemon.wait_connected()
         dovecot.append(USER, complete_request(tmp_path, mails.ENTITY))
         assert wait_until(lambda: "accepted" in kinds(smtp_server), 30), daemon.output()
         [radicado] = radicados(staff)
