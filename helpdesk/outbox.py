@@ -49,6 +49,7 @@ class OutboxRow:
     raw: bytes
     attempts: int
     deadline: str
+    sensitive: int = 0  # carries passwords: its body is erased at delivery
     radicado: str | None = None  # for the log line
 
     def log_context(self, event: str) -> dict:
@@ -89,7 +90,7 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
 
 def due(store: Store, limit: int = 100) -> list[OutboxRow]:
     rows = store.query(
-        "SELECT o.id, o.ticket_id, o.kind, o.message_id, o.mail_from, o.rcpt_to, o.raw, o.attempts, o.deadline, "
+        "SELECT o.id, o.ticket_id, o.kind, o.message_id, o.mail_from, o.rcpt_to, o.raw, o.attempts, o.deadline, o.sensitive, "
         "t.radicado FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id "
         "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
         (iso(), limit),
@@ -144,8 +145,7 @@ def mark_sent(store: Store, row: OutboxRow) -> None:
             "fingerprint = ?, raw = CASE WHEN sensitive = 1 THEN X'' ELSE raw END WHERE id = ?",
             (iso(), hashlib.sha256(row.raw).hexdigest(), row.id),
         )
-        sensitive = conn.execute("SELECT sensitive FROM outbox WHERE id = ?", (row.id,)).fetchone()["sensitive"]
-    if sensitive:
+    if row.sensitive:
         # The body is gone from the table, but its earlier versions still sit
         # in the write-ahead log until a checkpoint: fold the log into the
         # database (secure_delete zeroes the freed pages) and empty it.

@@ -163,10 +163,12 @@ def ignored(store: Store, days: int) -> list[dict]:
     since = (now() - timedelta(days=days)).isoformat(timespec="seconds")
     rows = store.query("SELECT id, from_addr, subject, kind, at FROM messages WHERE direction = 'in' "
                        "AND ticket_id IS NULL AND at >= ? ORDER BY id DESC", (since,))
-    return [{"id": r["id"], "from": r["from_addr"], "subject": r["subject"], "at": r["at"],
-             "reason": _ignored_reason(r["kind"], r["from_addr"] or ""),
-             "why": IGNORED_REASONS.get(_ignored_reason(r["kind"], r["from_addr"] or ""), r["kind"])}
-            for r in rows]
+    result = []
+    for r in rows:
+        reason = _ignored_reason(r["kind"], r["from_addr"] or "")
+        result.append({"id": r["id"], "from": r["from_addr"], "subject": r["subject"], "at": r["at"],
+                       "reason": reason, "why": IGNORED_REASONS.get(reason, r["kind"])})
+    return result
 
 
 def _ignored_reason(kind: str, shown_sender: str) -> str:
