@@ -595,9 +595,11 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     if credentials is None:
         echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
-    ticket = views.detail(ctx.store, radicado)
+    # The ticket's row, not views.detail: that one also reads every stored message.
+    ticket = ctx.store.one("SELECT radicado, legal_rep_email FROM tickets WHERE radicado = ?",
+                           (radicado.strip().upper(),))
     echo(f"Solicitud {ticket['radicado']} aprobada: {len(credentials)} cuenta(s) reiniciada(s); "
-               f"el correo con las claves va a {ticket['legal_rep_email']}.")
+         f"el correo con las claves va a {ticket['legal_rep_email']}.")
     _deliver_now(ctx)
 
 

@@ -29,7 +29,7 @@ from . import lock, outbox, quarantine
 from .config import Config
 from .pipeline import Outcome
 from .store import Store
-from .tickets import STATE_LABELS
+from .labels import state_label
 
 # Another staff command delivering holds the lock for one SMTP batch.
 STAFF_LOCK_WAIT = 5.0
@@ -160,7 +160,7 @@ class Retried:
         if self.examining:
             state = "; documentos pendientes de examen"
         else:
-            state = f"; estado: {STATE_LABELS.get(self.state, self.state)}" if self.state else ""
+            state = f"; estado: {state_label(self.state)}" if self.state else ""
         return f"#{self.item_id}: procesado ({self.outcome.action}{radicado}){state}"
 
 
