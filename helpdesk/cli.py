@@ -158,9 +158,7 @@ class StateType(click.ParamType):
     def convert(self, value, param, ctx):
         state = labels.state_from_user(value)
         if state is None:
-            names = ", ".join(sorted(labels.STATE_NAMES))
-            self.fail(f"«{value}» no es un estado; use uno de: {names} (o needs_correction, pending_approval...)",
-                      param, ctx)
+            self.fail(f"«{texts.safe_text(value)}» no es un estado; use {labels.state_names_hint()}", param, ctx)
         return state
 
 
@@ -218,7 +216,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             if paths or not view["attachments_purged_at"]:
                 echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
             if view["attachments_purged_at"]:
-                echo(_purged_line(view))
+                echo(_purged_line(ctx, view))
     if as_json:
         _print_json(view)
         return
@@ -232,7 +230,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     if view["examination_pending"]:
         echo("Documentos:    pendientes de examen")
     if view["attachments_purged_at"]:
-        echo(f"Adjuntos:      {_purged_line(view)}")
+        echo(f"Adjuntos:      {_purged_line(ctx, view)}")
     if view["form"]:
         from .rules import load_form
 
@@ -296,7 +294,7 @@ def failed(ctx: Context, as_json: bool, include_resolved: bool) -> None:
     for i in items:
         e = envelopes[i.id]
         echo(f"#{i.id}  {ctx.time(i.created_at)}  intentos: {i.attempts}  {i.source_ref}")
-        echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {e.date or '-'}\n    Error: {i.error}")
+        echo(f"    De: {e.sender}\n    Asunto: {e.subject}\n    Fecha: {ctx.time(e.date)}\n    Error: {i.error}")
     echo("\nReintente con: helpdesk retry ID (o --all) cuando la causa esté corregida.")
 
 
@@ -443,7 +441,7 @@ def restore_cmd(ctx: Context, path: str, force: bool) -> None:
     from .backup import restore
 
     manifest = restore(ctx.config, Path(path), force)
-    echo(f"Restaurada la copia del {manifest['created_at']}: {manifest['tickets']} solicitudes.")
+    echo(f"Restaurada la copia del {ctx.time(manifest['created_at'])}: {manifest['tickets']} solicitudes.")
 
 
 @cli.command()
@@ -494,8 +492,8 @@ def _policy_line(policy) -> str:
             f"correos enviados: {days(policy.outbox_days)}.")
 
 
-def _purged_line(view: dict) -> str:
-    return f"adjuntos eliminados por la política de retención el {view['attachments_purged_at'][:10]}"
+def _purged_line(ctx: Context, view: dict) -> str:
+    return f"adjuntos eliminados por la política de retención el {ctx.time(view['attachments_purged_at'])}"
 
 
 def _mb(size: int) -> str:

@@ -8,7 +8,7 @@ user's locale: a service account or a staff member's SSH session often has
 other library in the process. Instead, ``install()`` puts a small table
 lookup in place of the ``_`` and ``ngettext`` names of click's modules,
 for this process only. A text missing from the table stays in English,
-never breaks; ``tests/test_cli_es.py`` checks that every text of the table
+never breaks; ``tests/test_screens.py`` checks that every text of the table
 still exists in the installed click, so an upgrade that rewords one is
 caught.
 """
@@ -20,6 +20,10 @@ import importlib
 # click's modules that translate through a module-level ``_``/``ngettext``.
 MODULES = ("click.core", "click.decorators", "click.exceptions", "click.formatting", "click.parser",
            "click.termui", "click.types", "click.utils")
+
+# click's modules that also translate, but only texts staff never meet:
+# the external editor and the progress bar, shell completion scripts.
+UNTRANSLATED = ("click._termui_impl", "click.shell_completion")
 
 TEXTS = {
     "Usage:": "Uso:",

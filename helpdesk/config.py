@@ -414,7 +414,7 @@ def _check_semantics(config: Config, path: Path) -> None:
     """Cross-key checks that a type alone cannot express."""
     try:
         localtime.zone(config.site.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except zoneinfo.ZoneInfoNotFoundError:
         raise ConfigError(f"{path}: site.timezone: zona horaria desconocida {config.site.timezone!r} "
                           "(use un nombre de la base IANA, como \"America/Bogota\")") from None
     for section in ("inbox", "smtp", "reset"):

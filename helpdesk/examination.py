@@ -32,7 +32,8 @@ from .replies import Renderer
 from .rules import Rules
 from .safefiles import create_new, fit_name
 from .store import Store, iso
-from .tickets import NEEDS_CORRECTION, OPEN_STATES, add_finding, get_by_id, record_event, thread_ids
+from .tickets import (NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event,
+                      thread_ids)
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
              fields.get("legal_rep_email"), _form_json(form), nit_number, iso(), ticket_id),
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
-                     f"estado: {decision.state}; problemas: {len(decision.problem_lines)}")
+                     f"estado: {STATE_LABELS[decision.state]}; problemas: {len(decision.problem_lines)}")
         capped = over_daily_cap(conn, config, ticket.requester)
         if capped:
             add_finding(conn, ticket_id, "warning", "reply_cap_reached", capped, source="examination")

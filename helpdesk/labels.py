@@ -1,16 +1,20 @@
-"""Spanish names of states and finding codes, for the staff's screens.
+"""Spanish names of states, finding codes and delivery statuses, for the
+staff's screens.
 
 The codes stay the contract's (JSON output, the database, the tests); a
-person reads the label. One table here, so that every screen (tickets,
-show, queue, review, outbox) says the same thing. ``state_from_user``
-accepts the Spanish names too for ``--state``, accents and case ignored.
-"""
+person reads the label. One place for them, so that every screen (tickets,
+show, queue, review, outbox, stats) says the same thing. The states' labels
+are the state machine's own table (``tickets.STATE_LABELS``, which the
+pipeline's and staff's messages use too), re-exported here.
+``state_from_user`` reads ``--state``: a code or a Spanish name, accents
+and case ignored."""
 
 from __future__ import annotations
 
 import unicodedata
 
-from .tickets import STATE_LABELS, STATES
+from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS,
+                      STATES)
 
 # Finding codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.
@@ -50,15 +54,14 @@ CODE_LABELS = {
 # Outgoing email statuses (outbox rows).
 DELIVERY_LABELS = {"pending": "en cola", "sent": "enviado", "failed": "fallido", "bounced": "rebotado"}
 
-# Spanish names typed in --state, besides the contract's codes.
+# Spanish names typed in --state, besides the contract's codes and the
+# labels above; the first of each is the one help and errors suggest.
 STATE_NAMES = {
-    "recibida": "received",
-    "requiere-correccion": "needs_correction",
-    "por-corregir": "needs_correction",
-    "pendiente": "pending_approval",
-    "pendiente-de-aprobacion": "pending_approval",
-    "resuelta": "resolved",
-    "rechazada": "rejected",
+    RECEIVED: ("recibida",),
+    NEEDS_CORRECTION: ("por-corregir", "requiere-correccion"),
+    PENDING_APPROVAL: ("pendiente", "pendiente-de-aprobacion"),
+    RESOLVED: ("resuelta",),
+    REJECTED: ("rechazada",),
 }
 
 
@@ -75,13 +78,20 @@ def code_label(code: str) -> str:
 
 
 def state_from_user(text: str) -> str | None:
-    """The state code a person typed: a code or a Spanish name (accents,
-    case, spaces and underscores ignored); None when it names none."""
+    """The state code a person typed: a code, a label or a Spanish name
+    (accents, case, spaces, hyphens and underscores ignored); None when it
+    names none."""
     key = _fold(text)
     for state in STATES:
-        if key in (_fold(state), _fold(STATE_LABELS[state])):
+        if key in {_fold(name) for name in (state, STATE_LABELS[state], *STATE_NAMES[state])}:
             return state
-    return STATE_NAMES.get(key)
+    return None
+
+
+def state_names_hint() -> str:
+    """The names to suggest when --state is wrong: Spanish first, then the codes."""
+    spanish = [STATE_NAMES[state][0] for state in STATES]
+    return f"{', '.join(spanish[:-1])} o {spanish[-1]} (o el código: {', '.join(STATES)})"
 
 
 def _fold(text: str) -> str:

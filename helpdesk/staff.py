@@ -28,7 +28,7 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
 from . import outbox
@@ -182,8 +182,12 @@ def _claim(store: Store, ticket: Ticket, who: str) -> None:
             row = conn.execute("SELECT state, claimed_by, claimed_at FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
             if row["state"] != PENDING_APPROVAL:
                 raise Refused(f"la solicitud {ticket.radicado} ya está en estado «{STATE_LABELS[row['state']]}»")
-            raise Refused(f"la solicitud {ticket.radicado} la está aprobando {row['claimed_by']} desde "
-                          f"{row['claimed_at']}; espere a que termine")
+            # How long ago, not a UTC clock time: no zone to convert, and
+            # the claim lapses after CLAIM_TIMEOUT anyway.
+            minutes = int((now() - datetime.fromisoformat(row["claimed_at"])).total_seconds() // 60)
+            ago = f"hace {minutes} min" if minutes >= 1 else "hace menos de un minuto"
+            raise Refused(f"la solicitud {ticket.radicado} la está aprobando {row['claimed_by']} desde {ago}; "
+                          "espere a que termine")
         record_event(conn, ticket.id, who, "aprobación iniciada")
 
 

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from . import localtime
+from . import labels, localtime
 from . import status as status_mod
 from .store import Store, now
 from .tickets import OPEN_STATES, STATES
@@ -199,19 +199,17 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 # -- the report `helpdesk stats` prints, in Spanish -----------------------
 
 def report(s: Stats) -> list[str]:
-    from .tickets import STATE_LABELS
-
     out = ["Solicitudes por estado:"]
-    out += [f"  {STATE_LABELS[state]:<26} {n}" for state, n in s.by_state.items()]
+    out += [f"  {labels.state_label(state):<26} {n}" for state, n in s.by_state.items()]
     out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas de {s.timezone}):")
-    out += [f"  {day}  {n}" for day, n in s.per_day.items()]
+    out += [f"  {localtime.show_day(day)}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():
         if ages.count:
-            out.append(f"  {STATE_LABELS[state]:<26} {ages.count}: la más antigua {duration(ages.oldest)}, "
+            out.append(f"  {labels.state_label(state):<26} {ages.count}: la más antigua {duration(ages.oldest)}, "
                        f"mediana {duration(ages.median)}")
         else:
-            out.append(f"  {STATE_LABELS[state]:<26} 0")
+            out.append(f"  {labels.state_label(state):<26} 0")
     out.append(f"Tiempo desde la llegada hasta cada paso (últimos {s.days} días; mediana, percentil 90):")
     for name, step in s.steps.items():
         if step.count:
@@ -236,15 +234,16 @@ def _daemon_lines(s: Stats) -> list[str]:
     if d is None or (d.last_poll_ok_at is None and not d.consecutive_failures):
         return ["Buzón: el servicio todavía no lo ha consultado."]
     at = datetime.fromisoformat(s.generated_at)
+    zone = localtime.zone(s.timezone)
     lines = []
     if d.last_poll_ok_at:
         lines.append(f"Buzón: última consulta correcta hace {duration(_seconds(at, d.last_poll_ok_at))} "
-                     f"({localtime.show(d.last_poll_ok_at, localtime.zone(s.timezone))}).")
+                     f"({localtime.show(d.last_poll_ok_at, zone)}).")
     else:
         lines.append("Buzón: ninguna consulta correcta todavía.")
     if d.consecutive_failures:
-        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última ({localtime.show(d.last_error_at, localtime.zone(s.timezone))}): "
-                     f"{d.last_error}. Revise con: helpdesk check")
+        lines.append(f"ATENCIÓN: {d.consecutive_failures} consultas fallidas seguidas; la última "
+                     f"({localtime.show(d.last_error_at, zone)}): {d.last_error}. Revise con: helpdesk check")
     return lines
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk import quarantine, retention, staff
+from helpdesk import localtime, quarantine, retention, staff
 from helpdesk.config import from_dict
 from helpdesk.errors import ConfigError
 from helpdesk.store import iso, now
@@ -232,21 +232,24 @@ def test_show_save_attachments_and_backup_work_after_a_purge(env, tmp_path):
     retention.purge(env.store, env.config)
     today = iso()[:10]
 
-    shown = helpdesk_cli(env, "show", radicado)
-    assert shown.returncode == 0, shown.stderr
-    assert f"Adjuntos:      {PURGED_LINE}{today}" in shown.stdout
-
     as_json = helpdesk_cli(env, "show", radicado, "--json")
     assert as_json.returncode == 0, as_json.stderr
     view = json.loads(as_json.stdout)
     assert view["attachments_purged_at"].startswith(today)
+    # Screens show the time in [site] timezone (Bogotá), JSON keeps UTC.
+    purged = localtime.show(view["attachments_purged_at"], localtime.zone("America/Bogota"))
+
+    shown = helpdesk_cli(env, "show", radicado)
+    assert shown.returncode == 0, shown.stderr
+    assert f"Adjuntos:      {PURGED_LINE}{purged}" in shown.stdout
+
     assert [m["raw_purged_at"][:10] for m in view["messages"] if m["direction"] == "in"] == [today]
     assert {d["filename"] for d in view["documents"]} >= {"formato_firmado.pdf", "acta_posesion.pdf"}
 
     folder = tmp_path / "adjuntos"
     saved = helpdesk_cli(env, "show", radicado, "--save-attachments", str(folder))
     assert saved.returncode == 0, saved.stderr
-    assert f"{PURGED_LINE}{today}" in saved.stdout and "0 adjunto(s)" not in saved.stdout
+    assert f"{PURGED_LINE}{purged}" in saved.stdout and "0 adjunto(s)" not in saved.stdout
     assert list(folder.iterdir()) == []
 
     backup = helpdesk_cli(env, "backup", str(tmp_path / "copia"))

@@ -107,3 +107,32 @@ def test_review_approves_a_high_risk_ticket_only_after_the_warnings_are_acknowle
     child.expect(f"Solicitud {radicado} aprobada")
     child.expect(pexpect.EOF)
     assert env.store.one("SELECT state FROM tickets")[0] == "resolved"
+
+
+def test_review_confirmation_is_never_a_menu_letter(tmp_path):
+    # "s" is "saltar" in the menu, "a" is "aprobar", Enter is no answer, "y"
+    # the English habit: none of them sends the passwords; the typed word does.
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    child = spawn(env, "--by", "Ana")
+    child.expect(radicado)
+    for answer in ("s", "a", "", "y", "q"):
+        child.expect(PROMPT)
+        child.sendline("a")
+        # The one screen that shows the passwords says the hyphens belong to them.
+        child.expect("Los guiones son parte de la clave")
+        child.expect(r"@\S+ +(\S+)\r?\n")
+        assert "-" in child.match.group(1)
+        child.expect(rf"Escriba el radicado \({radicado}\) o «sí»")
+        child.sendline(answer)
+        child.expect("Aprobación cancelada: no se envió nada")
+    assert env.store.one("SELECT state FROM tickets")[0] == "pending_approval"
+    child.expect(PROMPT)
+    child.sendline("a")
+    child.expect("Escriba el radicado")
+    child.sendline("si")  # without the accent, as a keyboard without ñ/tildes types it
+    child.expect(f"Solicitud {radicado} aprobada")
+    child.expect(pexpect.EOF)
+    assert env.store.one("SELECT state FROM tickets")[0] == "resolved"
+    env.daemon.deliver()
+    assert [m["To"] for m in env.sent() if m["X-Helpdesk-Kind"] == "reset"] == [LEGAL_REP]
