@@ -552,6 +552,9 @@ def queue(ctx: Context, as_json: bool) -> None:
         echo(f"  Cuentas:       {accounts}")
         codes = sorted({f"{labels.code_label(w['code'])} ({w['code']})" for w in t["warnings"]})
         echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
+        earlier = t["new_messages_total"] - len(t["new_messages"])
+        if earlier:
+            echo(f"  ({earlier} mensaje(s) anterior(es) sin responder: vea helpdesk show {t['radicado']})")
         for m in t["new_messages"]:
             echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
             echo(_indented(texts.excerpt(m["text"]), "    | "))
@@ -781,9 +784,10 @@ def reopen(ctx: Context, radicado: str, by: str) -> None:
 def ignored(ctx: Context, days: int, as_json: bool) -> None:
     """Mensajes recibidos que no abrieron solicitud ni recibieron respuesta, con el motivo.
 
-    Sin remitente válido, con varias direcciones en el remitente, respuestas
-    automáticas, listas de correo, avisos de entrega: ninguno se responde
-    solo, pero una persona puede haberlo escrito y aquí se ve.
+    Sin remitente válido o con varias direcciones en el remitente: una
+    persona lo escribió, pero no se sabe a quién responder. También las
+    respuestas automáticas, listas de correo y avisos de entrega, marcados
+    «(automático)»: ninguno se responde solo, y aquí se ven todos.
 
     Ejemplo: helpdesk ignored --days 7
     """
@@ -795,7 +799,8 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
         return
     for r in rows:
-        echo(f"{ctx.time(r['at'])}  {r['from'] or '(sin remitente)'}")
+        mark = "  (automático)" if r["automatic"] else ""
+        echo(f"{ctx.time(r['at'])}  {r['from'] or '(sin remitente)'}{mark}")
         echo(f"    Asunto: {r['subject'] or '(sin asunto)'}")
         echo(f"    Motivo: {r['why']}")
 

@@ -12,7 +12,10 @@ transaction:
 3. joins a reply to its ticket (our Message-ID in In-Reply-To/References, or
    a ``[Radicado ...]`` subject tag from the ticket's own domain): new
    documents mark the ticket for examination, a reply without documents
-   gets one reminder, a message on a decided ticket is flagged for staff;
+   gets one reminder; any other message a person wrote (on a decided
+   ticket, a second reply without documents, one past the daily cap, one
+   too large to read, one with no usable sender) sets ``follow_up``: it
+   waits for staff in ``queue``;
 4. otherwise opens a ticket with a new radicado, queues its ``ack`` and
    marks it for examination (``examination.py`` reads the documents after
    this commit).
@@ -34,7 +37,7 @@ from .message import Intake, clean_text, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
 from .rules import Rules
 from .store import Store, iso, now
-from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event
+from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,13 @@ def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw:
 def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, key: str, sha256: str,
           ticket: Ticket) -> Outcome:
     """A message on an existing ticket: new documents, a nudge, or a follow-up for staff."""
-    _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
+    row = _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
     record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
+    if intake.truncated:
+        # Only its headers were read: whatever it carries, no automatic
+        # answer fits ("you sent no attachments" would be false).
+        add_finding(conn, ticket.id, "warning", "message_too_large", intake.truncated)
+        return _follow_up(conn, intake, ticket, row, f"mensaje demasiado grande para leerlo: {intake.truncated}")
     own_files = [a for a in intake.attachments if a.content_type != "message/rfc822"]
     if ticket.state in (RECEIVED, NEEDS_CORRECTION):
         if own_files:
@@ -89,22 +97,23 @@ def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake
             conn.execute("UPDATE tickets SET examine_pending = 1, updated_at = ? WHERE id = ?", (iso(), ticket.id))
             return Outcome("joined", intake.message_id, ticket.radicado, reason="documentos nuevos")
         if ticket.state == NEEDS_CORRECTION and not _reminded(conn, ticket.id):
-            return _remind(conn, config, renderer, rules, intake, ticket)
-        return _follow_up(conn, intake, ticket, "mensaje sin documentos nuevos")
+            return _remind(conn, config, renderer, rules, intake, ticket, row)
+        return _follow_up(conn, intake, ticket, row, "mensaje sin documentos nuevos")
     # Documents already accepted, or the ticket is closed: a person decides
     # (a reply with documents to a rejected ticket is reopened by staff).
-    return _follow_up(conn, intake, ticket, f"mensaje con la solicitud «{STATE_LABELS[ticket.state]}»")
+    return _follow_up(conn, intake, ticket, row, f"mensaje con la solicitud «{STATE_LABELS[ticket.state]}»")
 
 
-def _follow_up(conn, intake: Intake, ticket: Ticket, why: str) -> Outcome:
+def _follow_up(conn, intake: Intake, ticket: Ticket, row: int, why: str) -> Outcome:
     """No automatic rule answers this message: it waits for a person."""
-    mark_follow_up(conn, ticket.id, why)
+    mark_follow_up(conn, ticket.id, why, row)
     return Outcome("joined", intake.message_id, ticket.radicado, reason="seguimiento para el equipo")
 
 
-def mark_follow_up(conn, ticket_id: int, why: str) -> None:
-    """Flag the ticket for staff (``queue`` lists it) until a person answers."""
-    conn.execute("UPDATE tickets SET follow_up = 1, updated_at = ? WHERE id = ?", (iso(), ticket_id))
+def mark_follow_up(conn, ticket_id: int, why: str, message_row: int | None = None) -> None:
+    """Flag the ticket for staff (``queue`` lists it, with ``message_row``
+    and what came after it) until a person answers."""
+    set_follow_up(conn, ticket_id, message_row)
     record_event(conn, ticket_id, SYSTEM, FOLLOW_UP_EVENT, why)
 
 
@@ -113,7 +122,8 @@ def _reminded(conn, ticket_id: int) -> bool:
                         (ticket_id, REMINDER_EVENT)).fetchone() is not None
 
 
-def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, ticket: Ticket) -> Outcome:
+def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, ticket: Ticket,
+            row: int) -> Outcome:
     """One answer to "ya envié los documentos" without attachments: what is still missing.
 
     Only once per ticket, so two robots that slipped past the robot checks
@@ -121,7 +131,7 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     record_event(conn, ticket.id, SYSTEM, REMINDER_EVENT, "respuesta sin adjuntos")
     capped = over_daily_cap(conn, config, ticket.requester)
     if capped:
-        return _follow_up(conn, intake, ticket, f"sin recordatorio automático: {capped}")
+        return _follow_up(conn, intake, ticket, row, f"sin recordatorio automático: {capped}")
     problems = [
         problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), rules.problems)
         for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
@@ -141,7 +151,7 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
 
 def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: str, sha256: str, suspicious: str) -> Outcome:
     ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
-    _record_inbound(conn, intake, key, sha256, ticket.id, "request")
+    row = _record_inbound(conn, intake, key, sha256, ticket.id, "request")
     # The documents are examined after this commit, by examination.py.
     conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
     record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
@@ -155,7 +165,7 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
         log.warning("daily reply cap reached for the requester, no ack",
                     extra={"event": "reply_cap", "radicado": ticket.radicado, "message_id": intake.message_id})
         # Nobody answered this request: it waits for a person.
-        mark_follow_up(conn, ticket.id, "sin acuse: límite diario de respuestas automáticas alcanzado")
+        mark_follow_up(conn, ticket.id, "sin acuse: límite diario de respuestas automáticas alcanzado", row)
         return Outcome("new_ticket", intake.message_id, ticket.radicado)
     reply = renderer.build(
         "ack",
@@ -171,9 +181,10 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
 def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Robot) -> Outcome:
     ticket_id = _ticket_of_our_ids(conn, [*intake.reported_ids, *intake.in_reply_to, *intake.references])
     # Without a usable address, keep what the From header said (cleaned):
-    # staff see it in `helpdesk ignored`.
+    # staff see it in `helpdesk ignored`, or in `queue` when it answers one
+    # of our emails.
     shown_sender = intake.sender if robot is not robots.Robot.NO_SENDER else clean_text(intake.header("from"), 300)
-    _record_inbound(conn, intake, key, sha256, ticket_id, robot.value, shown_sender)
+    row = _record_inbound(conn, intake, key, sha256, ticket_id, robot.value, shown_sender)
     radicado = None
     if ticket_id is not None:
         radicado = tickets.get_by_id(conn, ticket_id).radicado
@@ -185,19 +196,27 @@ def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Rob
             record_event(conn, ticket_id, SYSTEM, "correo rebotado", detail)
             if bounced:
                 conn.execute("UPDATE outbox SET status = 'bounced', last_error = ? WHERE id = ?", (detail[:500], bounced))
+        elif robot is robots.Robot.NO_SENDER:
+            # A person answered one of our emails (it names our Message-ID)
+            # from a From header with several addresses, or a broken one:
+            # nobody can be answered automatically, so a person must read it.
+            mark_follow_up(conn, ticket_id, f"mensaje sin un remitente al que responder (De: {shown_sender}): "
+                                            f"{intake.subject}", row)
+            return Outcome("joined", intake.message_id, radicado, reason="seguimiento para el equipo")
         else:
             record_event(conn, ticket_id, SYSTEM, "mensaje automático recibido", f"{robot.value}: {intake.subject}")
     return Outcome("ignored", intake.message_id, radicado, reason=robot.value)
 
 
 def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int | None, kind: str,
-                    sender: str | None = None) -> None:
-    conn.execute(
+                    sender: str | None = None) -> int:
+    """Record one inbound message; return its row (messages.id)."""
+    return conn.execute(
         "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, at) "
         "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key, intake.message_id, sha256, ticket_id, kind, intake.sender if sender is None else sender,
          intake.header("to"), intake.subject, iso()),
-    )
+    ).lastrowid
 
 
 def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:

@@ -41,7 +41,7 @@ from .replies import Renderer
 from .resets import EntityScope, generate_password, make_backend
 from .store import Store, iso, now
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
-                      add_finding, record_event, thread_ids)
+                      add_finding, clear_follow_up, record_event, thread_ids)
 
 # Warnings that a forged request would carry (CONTRACT §6): approve refuses
 # a ticket with one unless the staff member says they saw them.
@@ -231,13 +231,13 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
     who = actor(by)
     with store.transaction() as conn:
         updated = conn.execute(
-            # The decision's email answers the requester: nothing waits any more.
-            "UPDATE tickets SET state = ?, follow_up = 0, updated_at = ? WHERE id = ? AND state = ? "
-            "AND claimed_by IS NULL",
+            "UPDATE tickets SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND claimed_by IS NULL",
             (state, iso(), ticket.id, ticket.state)).rowcount
         if not updated:
             raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto o la está aprobando otra persona; "
                           f"vea helpdesk show {ticket.radicado}")
+        # The decision's email answers the requester: nothing waits any more.
+        clear_follow_up(conn, ticket.id)
         context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
         reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
                                answering=thread_ids(conn, ticket.id), automatic=False)
@@ -263,7 +263,8 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
         built = renderer.build("reply", ticket.requester, ticket.radicado, {"message": text},
                                answering=thread_ids(conn, ticket.id), automatic=False)
         outbox.enqueue(conn, config, ticket.id, built)
-        conn.execute("UPDATE tickets SET follow_up = 0, updated_at = ? WHERE id = ?", (iso(), ticket.id))
+        conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (iso(), ticket.id))
+        clear_follow_up(conn, ticket.id)
         record_event(conn, ticket.id, who, "respuesta del equipo", text)
     return ticket
 
@@ -281,10 +282,11 @@ def reopen(store: Store, radicado: str, by: str) -> Ticket:
     who = actor(by)
     with store.transaction() as conn:
         updated = conn.execute(
-            "UPDATE tickets SET state = ?, examine_pending = 1, follow_up = 0, claimed_by = NULL, claimed_at = NULL, "
+            "UPDATE tickets SET state = ?, examine_pending = 1, claimed_by = NULL, claimed_at = NULL, "
             "updated_at = ? WHERE id = ? AND state = ?", (RECEIVED, iso(), ticket.id, ticket.state)).rowcount
         if not updated:
             raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto; vea helpdesk show {ticket.radicado}")
+        clear_follow_up(conn, ticket.id)
         record_event(conn, ticket.id, who, "solicitud reabierta",
                      f"de «{STATE_LABELS[ticket.state]}» a examen de documentos")
     return ticket

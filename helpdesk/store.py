@@ -217,6 +217,21 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_created ON outbox(created_at, kind);
     """,
+    # 10: follow_up_since: the first message (messages.id) still waiting on
+    # a flagged ticket, so that `queue` shows what waits even when an
+    # automatic email came after it. A flagged ticket of an older version
+    # waits from its first message after our last email, else its latest.
+    """
+    ALTER TABLE tickets ADD COLUMN follow_up_since INTEGER;
+    UPDATE tickets SET follow_up_since = coalesce(
+        (SELECT min(m.id) FROM messages m WHERE m.ticket_id = tickets.id AND m.direction = 'in'
+            AND m.kind IN ('request', 'reply', 'no_sender')
+            AND m.id > coalesce((SELECT max(o.id) FROM messages o WHERE o.ticket_id = tickets.id
+                                 AND o.direction = 'out'), 0)),
+        (SELECT max(m.id) FROM messages m WHERE m.ticket_id = tickets.id AND m.direction = 'in'
+            AND m.kind IN ('request', 'reply', 'no_sender')))
+    WHERE follow_up = 1;
+    """,
 ]
 
 

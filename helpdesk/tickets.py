@@ -27,6 +27,11 @@ OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL)
 # Kinds of inbound rows recorded for robots (pipeline._record_robot).
 ROBOT_KINDS = tuple(r.value for r in Robot if r is not Robot.HUMAN)
 
+# Inbound kinds a person may have written: a request, a reply, and a
+# message with no usable sender (two From addresses, a broken one), which
+# nothing can answer automatically but somebody wrote all the same.
+PERSON_KINDS = ("request", "reply", Robot.NO_SENDER.value)
+
 STATE_LABELS = {
     RECEIVED: "recibida",
     NEEDS_CORRECTION: "requiere corrección",
@@ -122,3 +127,24 @@ def thread_ids(conn: sqlite3.Connection, ticket_id: int) -> list[str]:
     ids = [r["message_id"] for r in rows]
     latest_in = [r["message_id"] for r in rows if r["direction"] == "in"][-1:]
     return [i for i in ids if i not in latest_in] + latest_in
+
+
+def set_follow_up(conn: sqlite3.Connection, ticket_id: int, message_row: int | None = None) -> None:
+    """Flag the ticket for a person (``follow_up``, CONTRACT §1, any state).
+
+    ``follow_up_since`` keeps the first message still waiting (messages.id):
+    ``queue`` shows it and every later one, even when an automatic email
+    came in between (new documents answered by the examination after a
+    question nobody answered). Without a message (an examination's verdict
+    held back by the daily cap) the entity's latest message waits."""
+    if message_row is None:
+        marks = ",".join("?" * len(PERSON_KINDS))
+        (message_row,) = conn.execute(f"SELECT max(id) FROM messages WHERE ticket_id = ? AND direction = 'in' "
+                                      f"AND kind IN ({marks})", (ticket_id, *PERSON_KINDS)).fetchone()
+    conn.execute("UPDATE tickets SET follow_up = 1, follow_up_since = coalesce(follow_up_since, ?), updated_at = ? "
+                 "WHERE id = ?", (message_row, iso(), ticket_id))
+
+
+def clear_follow_up(conn: sqlite3.Connection, ticket_id: int) -> None:
+    """A person answered or decided: nothing the entity wrote waits any more."""
+    conn.execute("UPDATE tickets SET follow_up = 0, follow_up_since = NULL WHERE id = ?", (ticket_id,))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from email.utils import getaddresses
 
 from .config import LimitsConfig
 from .errors import NotFound
 from .store import Store, now
 from .texts import message_text
-from .tickets import ROBOT_KINDS, Ticket
+from .robots import Robot
+from .tickets import PERSON_KINDS, Ticket
 
 SUMMARY_FIELDS = (
     "radicado", "state", "sender", "subject", "entity_name", "entity_nit",
@@ -34,6 +36,13 @@ IGNORED_REASONS = {
     "loop": "correo que ya pasó por esta mesa de ayuda (X-Loop)",
     "own_address": "correo enviado desde nuestra propia dirección",
 }
+# Of those, the ones a program sent (robots proper); the others a person
+# may have written.
+AUTOMATIC_REASONS = frozenset(r.value for r in Robot if r not in (Robot.HUMAN, Robot.NO_SENDER))
+
+# Waiting messages `queue` reads and shows per ticket: the newest ones; a
+# sender that writes hundreds must not make the queue parse hundreds.
+MAX_NEW_MESSAGES = 10
 
 
 def summary(row) -> dict:
@@ -140,26 +149,34 @@ def queue(store: Store, limits: LimitsConfig | None = None) -> list[dict]:
         item["warnings"] = [dict(w) for w in warnings]
         item["claimed_by"] = row["claimed_by"]
         item["age_hours"] = round((now() - datetime.fromisoformat(row["created_at"])).total_seconds() / 3600, 1)
-        item["new_messages"] = _unanswered(store, row["id"], limits) if row["follow_up"] else []
+        waiting = _waiting(store, row) if row["follow_up"] else []
+        item["new_messages_total"] = len(waiting)
+        item["new_messages"] = [_new_message(store, m, limits) for m in waiting[-MAX_NEW_MESSAGES:]]
         result.append(item)
     return result
 
 
-def _unanswered(store: Store, ticket_id: int, limits: LimitsConfig | None) -> list[dict]:
-    """The entity's messages since our last email on the ticket: what waits for an answer."""
-    marks = ",".join("?" * len(ROBOT_KINDS))
-    rows = store.query(
+def _waiting(store: Store, ticket_row) -> list:
+    """What the entity wrote since the first message nobody answered
+    (``follow_up_since``): automatic emails in between answer none of it."""
+    marks = ",".join("?" * len(PERSON_KINDS))
+    return store.query(
         "SELECT from_addr, subject, at, sha256, raw_purged_at FROM messages WHERE ticket_id = ? AND direction = 'in' "
-        f"AND kind NOT IN ({marks}) AND id > coalesce((SELECT max(id) FROM messages WHERE ticket_id = ? "
-        "AND direction = 'out'), 0) ORDER BY id",
-        (ticket_id, *ROBOT_KINDS, ticket_id),
+        f"AND kind IN ({marks}) AND id >= ? ORDER BY id",
+        (ticket_row["id"], *PERSON_KINDS, ticket_row["follow_up_since"] or 0),
     )
-    return [{"from": r["from_addr"], "subject": r["subject"], "at": r["at"],
-             "text": message_text(store, r["sha256"], r["raw_purged_at"], limits)} for r in rows]
+
+
+def _new_message(store: Store, row, limits: LimitsConfig | None) -> dict:
+    return {"from": row["from_addr"], "subject": row["subject"], "at": row["at"],
+            "text": message_text(store, row["sha256"], row["raw_purged_at"], limits)}
 
 
 def ignored(store: Store, days: int) -> list[dict]:
-    """Inbound messages of the last ``days`` days that opened no ticket, with why."""
+    """Inbound messages of the last ``days`` days that opened no ticket, with
+    why, newest first. Robots proper (auto-replies, lists, bounces, loops)
+    are listed too, marked ``automatic``: a person's message misjudged as
+    automatic must be findable, and the mark lets a reader skip the rest."""
     since = (now() - timedelta(days=days)).isoformat(timespec="seconds")
     rows = store.query("SELECT id, from_addr, subject, kind, at FROM messages WHERE direction = 'in' "
                        "AND ticket_id IS NULL AND at >= ? ORDER BY id DESC", (since,))
@@ -167,12 +184,16 @@ def ignored(store: Store, days: int) -> list[dict]:
     for r in rows:
         reason = _ignored_reason(r["kind"], r["from_addr"] or "")
         result.append({"id": r["id"], "from": r["from_addr"], "subject": r["subject"], "at": r["at"],
-                       "reason": reason, "why": IGNORED_REASONS.get(reason, r["kind"])})
+                       "reason": reason, "why": IGNORED_REASONS.get(reason, reason),
+                       "automatic": reason in AUTOMATIC_REASONS})
     return result
 
 
 def _ignored_reason(kind: str, shown_sender: str) -> str:
-    if kind == "no_sender" and shown_sender.count("@") > 1:
+    """A message without a usable sender whose From header names several
+    addresses is told apart: the person is known, who to answer is not.
+    (An "@" inside a display name is not a second address.)"""
+    if kind == Robot.NO_SENDER.value and len([a for _name, a in getaddresses([shown_sender]) if "@" in a]) > 1:
         return "several_senders"
     return kind
 

@@ -6,10 +6,17 @@ that opened no ticket (ignored) and the ones that failed (failed)."""
 import email
 import email.policy
 import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+
+from helpdesk import texts, views
+from helpdesk.store import Store
 
 from . import mails
 from .conftest import Embedded
 from .test_e2e_documents import documents
+from .test_migrations import build
 from .test_staff import helpdesk, pending
 
 
@@ -147,11 +154,12 @@ def test_show_prints_what_each_inbound_message_says(embedded, tmp_path):
 
 
 def test_ignored_lists_messages_that_opened_no_ticket_with_why(embedded):
-    two_from = mails.request(subject="Clave del alcalde").replace(
-        f"From: {mails.ENTITY}".encode(), f"From: {mails.ENTITY}, otro@alcaldia-prueba.gov.co".encode())
-    no_sender = mails.request(subject="Sin remitente").replace(f"From: {mails.ENTITY}".encode(), b"From: alcaldia")
+    two_from = with_from(mails.request(subject="Clave del alcalde"), f"{mails.ENTITY}, otro@alcaldia-prueba.gov.co")
+    no_sender = with_from(mails.request(subject="Sin remitente"), "alcaldia")
+    # An address written as the display name is still no second address.
+    named = with_from(mails.request(subject="Nombre con arroba"), f'"{mails.ENTITY}" <alcaldia>')
     out_of_office = mails.request(subject="Fuera de oficina", headers={"Auto-Submitted": "auto-replied"})
-    for raw in (two_from, no_sender, out_of_office):
+    for raw in (two_from, no_sender, named, out_of_office):
         embedded.deliver(raw)
     embedded.run_once()
     assert embedded.count("SELECT count(*) FROM tickets") == 0 and embedded.kinds() == []
@@ -159,9 +167,16 @@ def test_ignored_lists_messages_that_opened_no_ticket_with_why(embedded):
     assert rows["Clave del alcalde"]["reason"] == "several_senders"
     assert "otro@alcaldia-prueba.gov.co" in rows["Clave del alcalde"]["from"]
     assert rows["Sin remitente"]["reason"] == "no_sender" and rows["Sin remitente"]["from"] == "alcaldia"
+    assert rows["Nombre con arroba"]["reason"] == "no_sender"
     assert rows["Fuera de oficina"]["reason"] == "auto_reply"
+    # Robots proper are listed too, marked; what a person may have written is not.
+    assert {subject: r["automatic"] for subject, r in rows.items()} == {
+        "Clave del alcalde": False, "Sin remitente": False, "Nombre con arroba": False, "Fuera de oficina": True}
     out = helpdesk(embedded, "ignored").stdout
     assert "varias direcciones en el remitente" in out and "Asunto: Sin remitente" in out
+    lines = out.splitlines()
+    [marked] = [n for n, line in enumerate(lines) if "(automático)" in line]
+    assert lines[marked + 1].strip() == "Asunto: Fuera de oficina"
 
 
 def test_failed_shows_sender_subject_and_date(tmp_path):
@@ -180,3 +195,119 @@ def test_failed_shows_sender_subject_and_date(tmp_path):
     finally:
         env.daemon.close()
         env.store.close()
+
+
+def with_from(raw: bytes, from_value: str) -> bytes:
+    """The same message with another From header, as a client wrote it."""
+    return raw.replace(f"From: {mails.ENTITY}".encode(), f"From: {from_value}".encode(), 1)
+
+
+def test_a_message_while_the_documents_are_examined_stays_shown_after_the_verdict(embedded):
+    # Both arrive in one batch: the second joins the ticket while it is
+    # still "received" (by its subject tag, from the same sender).
+    year = datetime.now(timezone.utc).year
+    embedded.deliver(mails.request(body="Buenos días, necesitamos reiniciar la clave."))
+    embedded.deliver(mails.request(subject=f"[Radicado GEL-{year}-000001] Una cosa más",
+                                   body="La cuenta es alcalde@alcaldia-prueba.gov.co, no la del formato."))
+    assert [o.action for o in embedded.run_once()] == ["new_ticket", "joined"]
+    assert embedded.kinds() == ["ack", "correction"]  # the verdict went out after the message
+    [item] = queue_json(embedded)
+    assert item["state"] == "needs_correction" and item["follow_up"] is True
+    # The automatic correction answered the documents, not what was written.
+    assert [m["text"] for m in item["new_messages"]] == ["La cuenta es alcalde@alcaldia-prueba.gov.co, no la del formato."]
+
+
+def test_a_verdict_held_back_by_the_cap_shows_the_request_in_the_queue(tmp_path):
+    env = Embedded(tmp_path, replies={"daily_cap_per_sender": 1})
+    try:
+        env.deliver(mails.request(body="Necesitamos la clave del alcalde hoy mismo."))
+        env.run_once()
+        assert env.kinds() == ["ack"]  # the correction stayed unsent
+        [item] = queue_json(env)
+        assert item["follow_up"] is True and item["state"] == "needs_correction"
+        assert [m["text"] for m in item["new_messages"]] == ["Necesitamos la clave del alcalde hoy mismo."]
+    finally:
+        env.daemon.close()
+        env.store.close()
+
+
+def test_a_reply_with_two_from_addresses_waits_for_a_person(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    raw = mails.reply_to(embedded.sent_raw()[-1], body="Firmamos los dos: el alcalde y sistemas.")
+    embedded.deliver(with_from(raw, f"{mails.ENTITY}, alcalde@alcaldia-prueba.gov.co"))
+    [outcome] = embedded.run_once()
+    assert outcome.action == "joined" and outcome.radicado == radicado
+    assert embedded.kinds() == ["ack", "accepted"]  # nobody to answer automatically
+    [item] = queue_json(embedded)
+    assert item["follow_up"] is True
+    [message] = item["new_messages"]
+    assert message["text"] == "Firmamos los dos: el alcalde y sistemas." and "alcalde@" in message["from"]
+    events = json.loads(helpdesk(embedded, "show", radicado, "--json").stdout)["events"]
+    assert events[-1]["action"] == "mensaje para el equipo" and "sin un remitente" in events[-1]["detail"]
+    assert not any(e["action"] == "mensaje automático recibido" for e in events)
+    # A person answers; the next message is the only one waiting.
+    assert helpdesk(embedded, "reply", radicado, "--by", "Ana", "--message", "Recibido.").returncode == 0
+    assert ticket_row(embedded, radicado)["follow_up"] == 0
+    reply_with(embedded, embedded.sent_raw()[-1], "Gracias, quedamos atentos.")
+    assert [m["text"] for m in queue_json(embedded)[0]["new_messages"]] == ["Gracias, quedamos atentos."]
+
+
+def test_a_reply_too_large_to_read_gets_no_reminder_and_waits(tmp_path):
+    env = Embedded(tmp_path, limits={"max_message_bytes": 200_000})
+    try:
+        radicado = correction_ticket(env)
+        big = [("acta escaneada.pdf", os.urandom(300_000), "application/pdf")]
+        reply_with(env, env.sent_raw()[-1], "Van los documentos.", attachments=big)
+        assert env.kinds() == ["ack", "correction"]  # not "you sent no attachments"
+        row = ticket_row(env, radicado)
+        assert row["follow_up"] == 1 and row["state"] == "needs_correction"
+        codes = [w["code"] for w in json.loads(helpdesk(env, "show", radicado, "--json").stdout)["warnings"]]
+        assert "message_too_large" in codes
+        [item] = queue_json(env)
+        assert [m["text"] for m in item["new_messages"]] == [texts.HEADERS_ONLY]
+    finally:
+        env.daemon.close()
+        env.store.close()
+
+
+def test_the_queue_shows_the_newest_waiting_messages_and_counts_the_rest(embedded, tmp_path):
+    radicado = pending(embedded, tmp_path)
+    ours = embedded.sent_raw()[-1]
+    extra = views.MAX_NEW_MESSAGES + 2
+    for n in range(1, extra + 1):
+        embedded.deliver(mails.reply_to(ours, body=f"Mensaje número {n}."))
+    embedded.run_once()
+    [item] = queue_json(embedded)
+    assert item["new_messages_total"] == extra
+    assert [m["text"] for m in item["new_messages"]] == [
+        f"Mensaje número {n}." for n in range(3, extra + 1)]
+    assert f"(2 mensaje(s) anterior(es) sin responder: vea helpdesk show {radicado})" in helpdesk(embedded, "queue").stdout
+
+
+def test_migration_keeps_what_an_older_flagged_ticket_waits_for(tmp_path):
+    db = tmp_path / "helpdesk.db"
+    build(db, 9)  # the version before follow_up_since
+    conn = sqlite3.connect(db, isolation_level=None)
+    for number, flagged in ((11, 1), (12, 1), (13, 0)):
+        conn.execute("INSERT INTO tickets(id, radicado, state, sender, requester, subject, created_at, updated_at, "
+                     "follow_up) VALUES (?, ?, 'pending_approval', 'a@b.gov.co', 'a@b.gov.co', 's', '2026-01-01T00:00:00+00:00', "
+                     "'2026-01-01T00:00:00+00:00', ?)", (number, f"GEL-2026-0000{number}", flagged))
+    thread = {11: ["in:request", "out:ack", "in:reply", "in:reply"], 12: ["in:request", "out:ack"], 13: ["in:request"]}
+    for ticket, rows in thread.items():
+        for shape in rows:
+            direction, kind = shape.split(":")
+            conn.execute("INSERT INTO messages(direction, ticket_id, kind, at) VALUES (?, ?, ?, '2026-01-01')",
+                         (direction, ticket, kind))
+    conn.close()
+    store = Store(db, tmp_path / "raw")
+    try:
+        since = {r["id"]: r["follow_up_since"] for r in store.query("SELECT id, follow_up_since FROM tickets "
+                                                                    "WHERE id > 10")}
+        first_reply = store.one("SELECT min(id) FROM messages WHERE ticket_id = 11 AND kind = 'reply'")[0]
+        request = store.one("SELECT id FROM messages WHERE ticket_id = 12 AND kind = 'request'")[0]
+        # Waiting since the first message after our last email, else the latest one.
+        assert since == {11: first_reply, 12: request, 13: None}
+        waiting = {t["radicado"]: len(t["new_messages"]) for t in views.queue(store)}
+        assert waiting == {"GEL-2026-000011": 2, "GEL-2026-000012": 1, "GEL-2026-000013": 0}
+    finally:
+        store.close()
