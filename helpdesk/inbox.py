@@ -140,6 +140,15 @@ class MaildirSource:
         pass
 
 
+def _quiet_imaplib(client: IMAPClient) -> None:
+    """imapclient sets imaplib's ``debug = 5`` and routes its messages to a
+    logger; imaplib then formats ``%r`` of every response it stores before
+    the logger can drop it: the repr of each fetched message, four times its
+    size (178 MB at once for a 41 MB message) and CPU on every message. The
+    logger stays at WARNING anyway (logs.py), so imaplib's own tracing goes."""
+    client._imap.debug = 0
+
+
 class ImapSource:
     """An IMAP folder read with imapclient; IDLE when offered, else polling."""
 
@@ -168,6 +177,7 @@ class ImapSource:
             raise InboxError(f"IMAP {cfg.host}:{cfg.port}: no hay token de acceso: {exc}") from None
         try:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl", ssl_context=context, timeout=timeout)
+            _quiet_imaplib(client)
             if cfg.security == "starttls":
                 if not client.has_capability("STARTTLS"):
                     raise InboxError(f"{cfg.host}:{cfg.port} no ofrece STARTTLS; no se enviará la contraseña sin cifrar")

@@ -145,18 +145,45 @@ def count_parts(raw: bytes, limit: int) -> int:
     its own: 5.9 million empty parts once slipped past the first count).
     A bare CR counts as a line end, as the parser takes it. Past ``limit``
     declared boundaries the count stops: that is already too many parts.
-    (bytes.count is 8x faster than a multiline regex on 700 KB.)"""
-    lowered = raw.lower()
-    headers = (lowered.count(b"\ncontent-type:") + lowered.count(b"\rcontent-type:")
-               + lowered.startswith(b"content-type:"))
+    (bytes.count is 8x faster than a multiline regex on 700 KB.) The message
+    is read lowered a window at a time, never copied whole: a 40 MB message
+    cost 40 MB more here."""
+    headers = 0
     boundaries: set[bytes] = set()
-    for match in _BOUNDARY.finditer(lowered):
-        boundaries.add(match.group(1).strip())
-        if len(boundaries) > limit:
-            return len(boundaries)
+    for window, own in _lowered_windows(raw):
+        headers += _count(window, own, b"\ncontent-type:") + _count(window, own, b"\rcontent-type:")
+        for match in _BOUNDARY.finditer(window, 0, own + _OVERLAP):
+            if match.start() < own:
+                boundaries.add(match.group(1).strip())
+                if len(boundaries) > limit:
+                    return len(boundaries)
+    headers += raw[:13].lower() == b"content-type:"
+    boundaries.discard(b"")
+    if not boundaries:
+        return headers
     # Every delimiter line opens a part; each multipart has one closing line.
-    delimiters = sum(lowered.count(b"--" + b) for b in boundaries if b) - len(boundaries)
+    delimiters = -len(boundaries)
+    for window, own in _lowered_windows(raw):
+        delimiters += sum(_count(window, own, b"--" + b) for b in boundaries)
     return max(headers, delimiters)
+
+
+_WINDOW = 1 << 20
+_OVERLAP = 512  # longer than any pattern counted or boundary match
+
+
+def _lowered_windows(raw: bytes):
+    """(window, own): the message lowered 1 MiB at a time; each window runs
+    _OVERLAP bytes into the next, and a match counts in the window where it
+    starts (before ``own``), so one across a seam counts once."""
+    view = memoryview(raw)
+    for start in range(0, len(raw), _WINDOW):
+        yield bytes(view[start : start + _WINDOW + _OVERLAP]).lower(), min(_WINDOW, len(raw) - start)
+
+
+def _count(window: bytes, own: int, pattern: bytes) -> int:
+    """Occurrences of ``pattern`` that start in the window's own part."""
+    return window.count(pattern, 0, own + len(pattern) - 1)
 
 
 def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:

@@ -160,3 +160,17 @@ def test_one_imap_fetch_holds_at_most_the_message_limit_of_mail():
     sizes = {uid: {b"RFC822.SIZE": size} for uid, size in {1: 30, 2: 30, 3: 50, 4: 5, 5: 100}.items()}
     assert _by_total_size([1, 2, 3, 4, 5], sizes, 60) == [[1, 2], [3, 4], [5]]
     assert _by_total_size([], sizes, 60) == []
+
+
+def test_imaplib_does_not_format_each_fetched_message_for_a_debug_log(networked):
+    # imapclient turns imaplib's tracing on (debug = 5) and hands it to a
+    # logger: imaplib built repr() of every fetched message first, four
+    # times its size (178 MB at once for a 41 MB message), even with the
+    # logger off. Issue 10, finding 6.
+    networked.run_once()  # connected
+    traced = []
+    networked.daemon.source.client._imap._mesg = traced.append
+    networked.deliver(mails.request(subject="sin trazas", body="cuerpo que no debe formatearse"))
+    [outcome] = networked.run_once()
+    assert outcome.action == "new_ticket"
+    assert not [line for line in traced if "cuerpo que no debe" in line]
