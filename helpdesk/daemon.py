@@ -14,6 +14,10 @@ The daemon is the one processor of its database: ``Daemon.open`` takes the
 database's lock (lock.py) before opening anything, and while it waits for
 mail it watches for work other processes commit (a staff decision's email,
 a retry asked with ``helpdesk retry``) and does it within a second.
+
+The service examines documents beside this loop, in examiner.py's thread,
+so an ack never waits for another request's documents; ``run --once``
+examines after its intake, in this thread.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import datetime, timezone
 from . import examination, lock, metrics, outbox, pipeline, quarantine, retention, sdnotify, status
 from .config import Config
 from .documents.worker import Worker
+from .examiner import BackgroundExaminer
 from .errors import ConfigError, InboxError
 from .faults import crash_point
 from .inbox import Incoming, interruptible_sleep, open_source
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 # whole backlog is acknowledged).
 DELIVER_EVERY = 25
 
+# How long a stop waits for the examination in hand (a file can take its
+# whole timeout); after that the ticket keeps its mark for the next start.
+EXAMINER_STOP_SECONDS = 10
+
 # The retention policy is applied at start-up and then this often; a run
 # with nothing due costs about 0.1 s on 20,000 tickets (bench/retention.py).
 RETENTION_EVERY_SECONDS = 24 * 3600
@@ -51,7 +60,8 @@ class Daemon:
         self.store = store
         self.held = held  # the database's lock: released (and the store closed) by close()
         self.rules, self.renderer = self._load_rules_and_templates()
-        self.worker = Worker(self.rules)
+        self.worker = Worker(self.rules)  # started at its first file; unused while an examiner runs
+        self.examiner: BackgroundExaminer | None = None  # run_forever's, examining beside intake
         self._source = None  # opened at first use: a retry needs no mailbox
         self.stopping = False
         self.reload_requested = False
@@ -147,6 +157,8 @@ class Daemon:
         self.rules, self.renderer = rules, renderer
         self.worker.close()
         self.worker = Worker(rules)
+        if self.examiner is not None:
+            self.examiner.use(rules, renderer)
         log.info("rules and templates reloaded", extra={"event": "reloaded"})
         sdnotify.notify("READY=1", "STATUS=Reglas y plantillas recargadas; atendiendo el buzón")
         return True
@@ -167,6 +179,8 @@ class Daemon:
         crash_point("after_commit")
         self.source.done(incoming)
         crash_point("after_move")
+        if self.examiner is not None:
+            self.examiner.wake()  # its documents are examined while the next message is read
         return outcome
 
     def process_stored(self, raw: bytes, sha256: str, ref: str) -> Outcome:
@@ -236,6 +250,9 @@ class Daemon:
         self.serve_retry_requests()
         # Acks first: they promise a radicado "before documents are examined".
         self.deliver()
+        if self.examiner is not None:
+            self.examiner.wake()  # its verdicts are delivered as they commit
+            return
         self.examine_pending()
         self.deliver()
 
@@ -249,14 +266,8 @@ class Daemon:
             if self.reload_requested:
                 self.reload()
             self.watchdog.ping()
-            crash_point("before_examination")
-            try:
-                examination.examine_ticket(self.store, self.config, self.rules, self.worker, self.renderer, ticket_id)
-            except Exception as exc:  # a bug or a hostile file must not stop intake
-                gave_up = examination.record_failure(self.store, self.config, self.renderer, ticket_id, exc)
-                log.exception("examination of ticket %s failed; %s", ticket_id,
-                              "given up: answered as unreadable and flagged for staff" if gave_up
-                              else "it will be retried", extra={"event": "examination_failed"})
+            examination.examine_or_count_failure(self.store, self.config, self.rules, self.worker, self.renderer,
+                                                 ticket_id)
 
     def deliver(self) -> None:
         self.watchdog.ping()
@@ -269,6 +280,8 @@ class Daemon:
         # Ready once the rules, templates and database are loaded and the
         # signal handlers are in place; the mailbox may still be down (that
         # is reported, and retried, not a failed start).
+        self.examiner = BackgroundExaminer(self.config, self.rules, self.renderer)
+        self.examiner.start()
         sdnotify.notify("READY=1", "STATUS=Atendiendo el buzón")
         backoff = 1.0
         while not self.stopping:
@@ -296,6 +309,8 @@ class Daemon:
                 interruptible_sleep(backoff, self._between_attempts)
                 backoff = min(backoff * 2, self.config.inbox.reconnect_max_seconds)
         sdnotify.notify("STOPPING=1", "STATUS=Deteniéndose")
+        self._stop_examiner()
+        self.deliver()  # a verdict the examiner committed just before the stop goes out now
         self.close()
         log.info("stopped")
 
@@ -324,10 +339,17 @@ class Daemon:
         database, then the lock: the next holder finds everything committed."""
         if self._source is not None:
             self._source.close()
+        self._stop_examiner()
         self.worker.close()
         if self.held is not None:
             self.store.close()
             self.held.release()
+
+    def _stop_examiner(self) -> None:
+        examiner, self.examiner = self.examiner, None
+        if examiner is not None and not examiner.stop(EXAMINER_STOP_SECONDS):
+            log.warning("stopped in the middle of an examination; it is done again at the next start",
+                        extra={"event": "examination_interrupted"})
 
     def _seconds_to_next_delivery(self) -> float:
         upcoming = outbox.next_due_at(self.store)

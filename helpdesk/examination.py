@@ -16,12 +16,15 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 from . import outbox
 from .checks import WARNING, Examination, Finding, run_checks
 from .config import Config
 from .decision import decide
+from .faults import crash_point
+from .documents import RESCAN_SMALLER
 from .documents.classify import Classified, classify_all, newest_by_kind
 from .documents.examine import FileFacts
 from .documents.worker import Worker, WorkerFailure
@@ -58,11 +61,12 @@ def attachments_of(store: Store, config: Config, ticket_id: int):
 
     A message whose original the retention policy removed (``raw_purged_at``)
     has nothing left to read and is skipped; only closed tickets are purged,
-    and those are never examined again.
+    and those are never examined again. So is a message intake read for its
+    headers only: loading it again would hold tens of MB for no attachment.
     """
     rows = store.query(
         "SELECT id, sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' "
-        "AND kind IN ('request', 'reply') AND raw_purged_at IS NULL ORDER BY id",
+        "AND kind IN ('request', 'reply') AND raw_purged_at IS NULL AND headers_only = 0 ORDER BY id",
         (ticket_id,),
     )
     for row in rows:
@@ -94,18 +98,44 @@ def _choose_attachments(store: Store, config: Config, ticket_id: int) -> tuple[s
     return keys, [name for row, part, name in every if (row, part) not in keys]
 
 
+def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer,
+                             ticket_id: int) -> None:
+    """Examine one ticket; a failure (a bug, a hostile file that escaped the
+    worker's limits) is counted by ``record_failure``, never raised: it must
+    stop neither intake nor the other tickets."""
+    crash_point("before_examination")
+    try:
+        examine_ticket(store, config, rules, worker, renderer, ticket_id)
+    except Exception as exc:
+        gave_up = record_failure(store, config, renderer, ticket_id, exc)
+        log.exception("examination of ticket %s failed; %s", ticket_id,
+                      "given up: answered as unreadable and flagged for staff" if gave_up
+                      else "it will be retried", extra={"event": "examination_failed"})
+
+
 def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int) -> str | None:
     """Examine one ticket; return the email kind queued (or None)."""
     files: list[Attached] = []
     forwarded: list[str] = []
+    late: list[str] = []
     chosen, skipped = _choose_attachments(store, config, ticket_id)
+    # One ticket's files share one budget: each file's own timeout times
+    # twenty files would let one mail hold the examination for minutes.
+    budget = rules.documents.worker.ticket_seconds
+    deadline = time.monotonic() + budget
     for message_row, part, attachment in attachments_of(store, config, ticket_id):
         if attachment.content_type == "message/rfc822":
             forwarded.append(attachment.filename)
             continue
         if (message_row, part) not in chosen:
             continue
-        result = worker.examine(attachment.filename, attachment.data)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            late.append(attachment.filename)
+            result = WorkerFailure(attachment.filename, f"no alcanzó a examinarse: los adjuntos de la solicitud "
+                                                        f"superaron {budget} segundos de examen; {RESCAN_SMALLER}")
+        else:
+            result = worker.examine(attachment.filename, attachment.data, timeout=left)
         if isinstance(result, WorkerFailure):
             result = FileFacts(filename=attachment.filename, sha256="", size=len(attachment.data),
                                type="other", error=result.reason)
@@ -121,6 +151,10 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         findings.append(Finding(WARNING, "attachments_skipped",
                                 f"{len(skipped)} adjunto(s) no se examinaron (repetidos, o más de "
                                 f"{MAX_ATTACHMENTS_PER_TICKET} por solicitud): " + ", ".join(skipped[:10])))
+    if late:
+        findings.append(Finding(WARNING, "examination_time_exceeded",
+                                f"{len(late)} adjunto(s) sin examinar: el examen de la solicitud superó {budget} "
+                                "segundos (rules/documents.toml, worker.ticket_seconds): " + ", ".join(late[:10])))
     decision = decide(findings, rules.problems)
     form = exam.form
     counted = {id(c) for c in newest_by_kind(classified).values()}

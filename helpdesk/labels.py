@@ -49,6 +49,7 @@ CODE_LABELS = {
     "reply_from_outside": "respuesta desde fuera de la entidad",
     "examination_failed": "el examen de los documentos falló varias veces",
     "attachments_skipped": "adjuntos repetidos o de sobra que no se examinaron",
+    "examination_time_exceeded": "adjuntos sin examinar por falta de tiempo",
 }
 
 # Outgoing email statuses (outbox rows).

@@ -212,10 +212,10 @@ def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int 
                     sender: str | None = None) -> int:
     """Record one inbound message; return its row (messages.id)."""
     return conn.execute(
-        "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, at) "
-        "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, "
+        "at, headers_only) VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key, intake.message_id, sha256, ticket_id, kind, intake.sender if sender is None else sender,
-         intake.header("to"), intake.subject, iso()),
+         intake.header("to"), intake.subject, iso(), int(bool(intake.truncated))),
     ).lastrowid
 
 

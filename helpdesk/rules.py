@@ -114,8 +114,10 @@ class _Reader:
             raise self.fail(key, "se esperaba true o false")
         return value
 
-    def integer(self, key: str, low: int = 1, high: int = 1_000_000) -> int:
-        value = self.data.get(key)
+    def integer(self, key: str, low: int = 1, high: int = 1_000_000, default: int | None = None) -> int:
+        """An integer in [low, high]; ``default`` (when given) stands for a
+        key that a rules folder of an earlier version does not have yet."""
+        value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.fail(key, f"se esperaba un número entero entre {low} y {high}")
         return value
@@ -220,7 +222,8 @@ class DocumentLimits:
 class WorkerLimits:
     memory_mb: int
     cpu_seconds: int
-    timeout_seconds: int
+    timeout_seconds: int  # wall clock per file
+    ticket_seconds: int  # wall clock for all the files of one ticket
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,10 @@ class DocumentRules:
     limits: DocumentLimits
     worker: WorkerLimits
 
+
+# Examination time of one ticket when documents.toml does not say (a rules
+# folder copied from a version before the key existed).
+DEFAULT_TICKET_SECONDS = 60
 
 KINDS = ("signed_form", "excel_form", "acta_posesion")
 PROBLEM_CODES = (
@@ -256,9 +263,10 @@ def load_documents(rules_dir: Path | None = None) -> DocumentRules:
     lim.only(*names)
     limits = DocumentLimits(**{n: lim.integer(n, 1, 10**12) for n in names})
     work = top.table("worker")
-    work.only("memory_mb", "cpu_seconds", "timeout_seconds")
+    work.only("memory_mb", "cpu_seconds", "timeout_seconds", "ticket_seconds")
     worker = WorkerLimits(work.integer("memory_mb", 64, 65_536), work.integer("cpu_seconds", 1, 3600),
-                          work.integer("timeout_seconds", 1, 3600))
+                          work.integer("timeout_seconds", 1, 3600),
+                          work.integer("ticket_seconds", 1, 36_000, default=DEFAULT_TICKET_SECONDS))
     return DocumentRules(kinds, limits, worker)
 
 

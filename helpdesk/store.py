@@ -232,6 +232,12 @@ MIGRATIONS: list[str] = [
             AND m.kind IN ('request', 'reply', 'no_sender')))
     WHERE follow_up = 1;
     """,
+    # 11: headers_only: a message read for its headers only (over
+    # max_message_bytes or max_parts). The examination skips it instead of
+    # loading and counting it again, while intake may hold another as large.
+    """
+    ALTER TABLE messages ADD COLUMN headers_only INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

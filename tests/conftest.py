@@ -53,6 +53,24 @@ def write_config(path: Path, sections: dict[str, dict]) -> Path:
     return path
 
 
+def rules_with_worker(target: Path, **worker: int) -> Path:
+    """A copy of the shipped rules in ``target`` whose [worker] limits
+    (rules/documents.toml) are replaced by ``worker``; the folder for
+    ``[rules] path``."""
+    import re
+
+    from helpdesk.rules import RULES_DIR
+
+    shutil.copytree(RULES_DIR, target, dirs_exist_ok=True)
+    documents = target / "documents.toml"
+    text = documents.read_text(encoding="utf-8")
+    for key, value in worker.items():
+        text, found = re.subn(rf"(?m)^{key} = \d+", f"{key} = {value}", text)
+        assert found == 1, key
+    documents.write_text(text, encoding="utf-8")
+    return target
+
+
 def embedded_sections(**overrides: dict) -> dict[str, dict]:
     sections = {
         "inbox": {"source": "maildir", "path": "inbox", "poll_seconds": 1},

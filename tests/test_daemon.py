@@ -174,6 +174,20 @@ def test_kill_9_mid_message_then_restart_gives_exactly_once(setup, crash_at):
     _assert_exactly_once(path, smtp, dovecot)
 
 
+def test_kill_9_in_the_services_examination_thread_then_restart_gives_exactly_once(setup):
+    # The service examines beside intake (examiner.py): a kill while the
+    # thread is between two tickets, intake perhaps mid-message, loses and
+    # repeats nothing either.
+    path, dovecot, smtp = setup
+    _fill(dovecot)
+    crashed = DaemonProcess(path, crash_at="before_examination@3")
+    assert crashed.wait() == -signal.SIGKILL
+    assert "examined:" in crashed.output()  # it died in the examiner, after two verdicts
+    again = DaemonProcess(path, "--once")
+    assert again.wait() == 0, again.output()
+    _assert_exactly_once(path, smtp, dovecot)
+
+
 def test_kill_9_during_smtp_data_then_restart_delivers_once(tmp_path, dovecot):
     with SmtpCapture(data_delay=1.5) as slow:
         root = tmp_path / "h"

@@ -366,3 +366,33 @@ def test_an_oversized_maildir_message_is_read_for_its_headers_only(tmp_path):
     finally:
         env.daemon.close()
         env.store.close()
+
+
+def test_parts_are_counted_the_same_when_the_message_is_read_a_window_at_a_time(monkeypatch, tmp_path):
+    # count_parts lowers the message 1 MiB at a time instead of copying it
+    # whole; a header or delimiter across a seam must count once.
+    from helpdesk import message
+
+    from .test_e2e_documents import documents
+
+    raw = mails.request(attachments=documents(tmp_path))
+    whole = message.count_parts(raw, 200)
+    assert whole >= 5  # the body, three attachments, their multipart
+    for window in (61, 64, 100, 997):
+        monkeypatch.setattr(message, "_WINDOW", window)
+        assert message.count_parts(raw, 200) == whole, window
+
+
+def test_the_examination_does_not_load_a_message_read_for_its_headers_only(embedded, monkeypatch):
+    # Issue 10, finding 6: a 41 MB message of empty parts was loaded and
+    # counted again by the examination while intake held the next one.
+    head = (b"From: sistemas@alcaldia-prueba.gov.co\r\nTo: soporteccc@entidad.gov.co\r\nSubject: partes\r\n"
+            b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="zz"\r\n\r\n')
+    embedded.deliver(head + b"--zz\r\n\r\n" * 5000 + b"--zz--\r\n")
+    loaded = []
+    original = embedded.store.load_raw
+    monkeypatch.setattr(embedded.store, "load_raw", lambda sha256: loaded.append(sha256) or original(sha256))
+    embedded.run_once()
+    [row] = embedded.store.query("SELECT sha256, headers_only FROM messages WHERE direction = 'in'")
+    assert row["headers_only"] == 1 and row["sha256"] not in loaded
+    assert embedded.kinds() == ["ack", "correction"]  # examined all the same: no documents

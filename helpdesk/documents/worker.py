@@ -175,14 +175,18 @@ class Worker:
             self._start()
         _write(self._proc.stdin, (filename, data))
 
-    def examine(self, filename: str, data: bytes) -> FileFacts | WorkerFailure:
+    def examine(self, filename: str, data: bytes, timeout: float | None = None) -> FileFacts | WorkerFailure:
+        """Read one file; ``timeout`` (what is left of the ticket's time)
+        shortens the per-file wall clock, never lengthens it."""
         started = time.monotonic()
+        limit = self.limits.timeout_seconds if timeout is None else min(timeout, self.limits.timeout_seconds)
         try:
             self._send(filename, data)
-            ready, _, _ = select.select([self._proc.stdout], [], [], self.limits.timeout_seconds)
+            ready, _, _ = select.select([self._proc.stdout], [], [], limit)
             if ready:
                 return replies_json.decode(_read_bytes(self._proc.stdout, MAX_REPLY_BYTES), WorkerFailure)
-            reason = f"no se pudo procesar en {self.limits.timeout_seconds} segundos; {RESCAN_SMALLER}"
+            seconds = max(1, round(limit))
+            reason = f"no se pudo procesar en {seconds} segundo{'s' if seconds != 1 else ''}; {RESCAN_SMALLER}"
         except (EOFError, OSError, replies_json.BadReply):
             reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
                       f"{RESCAN_SMALLER}")

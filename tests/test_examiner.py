@@ -1,0 +1,71 @@
+"""Examination never holds intake up (issue 10, finding 8).
+
+30 PDFs of slow text operators once made a legitimate request wait 182 s
+for its radicado. Two bounds now: one ticket's files share a time budget
+(``worker.ticket_seconds``), and the service examines in a thread of its
+own, so a request that arrives meanwhile is acknowledged at once.
+
+The slow files are ``docfiles.slow_pages_pdf``: about 7 s of text
+extraction each on this machine, several times the per-file timeout of
+2 s used here, so every run reaches the limits whatever the machine's
+speed. Each differs by one operator: the same bytes twice are examined
+once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from . import docfiles, mails
+from .conftest import Embedded, rules_with_worker
+from .test_daemon import DaemonProcess, wait_until
+from .test_e2e_documents import documents
+
+def slow_request(count: int) -> bytes:
+    return mails.request(subject="Documentos pesados", body="Adjunto las actas.",
+                         attachments=[(f"acta{n}.pdf", docfiles.slow_pages_pdf(operators=14_000 + n), "application/pdf")
+                                      for n in range(count)])
+
+
+def test_the_files_of_one_ticket_share_a_time_budget(tmp_path):
+    # Each file may take 2 s and the ticket 3 s: the first file uses 2, the
+    # second the 1 left, the other two are not examined at all.
+    rules = rules_with_worker(tmp_path / "rules", timeout_seconds=2, cpu_seconds=2, ticket_seconds=3)
+    env = Embedded(tmp_path / "h", rules={"path": str(rules)})
+    env.deliver(slow_request(4))
+    env.run_once()
+    errors = {r["filename"]: r["error"] for r in env.store.query("SELECT filename, error FROM documents")}
+    assert "no se pudo procesar en 2 segundos" in errors["acta0.pdf"]
+    assert "no se pudo procesar en 1 segundo;" in errors["acta1.pdf"]
+    for late in ("acta2.pdf", "acta3.pdf"):
+        assert errors[late].startswith("no alcanzó a examinarse: los adjuntos de la solicitud superaron 3 segundos")
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'examination_time_exceeded'")
+    assert warning["detail"].startswith("2 adjunto(s) sin examinar") and "acta2.pdf, acta3.pdf" in warning["detail"]
+    assert env.kinds() == ["ack", "correction"]
+    correction = env.sent()[1].get_body(("plain",)).get_content()
+    assert "acta3.pdf" in correction and "no alcanzó a examinarse" in correction
+
+
+def test_a_request_is_acknowledged_while_another_tickets_documents_are_being_examined(tmp_path):
+    # Eight slow files of 2 s each: the first ticket's examination lasts at
+    # least 16 s. The second request arrives once it has begun and must have
+    # its ack while the first is still examined.
+    rules = rules_with_worker(tmp_path / "rules", timeout_seconds=2, cpu_seconds=2)
+    env = Embedded(tmp_path / "h", rules={"path": str(rules)})
+    env.daemon.close()
+    env.store.close()
+    daemon = DaemonProcess(env.config_path)
+    try:
+        env.deliver(slow_request(8))
+        assert wait_until(lambda: env.kinds() == ["ack"], 15), daemon.output()
+        env.deliver(mails.request(sender="sistemas@alcaldia-prueba.gov.co", attachments=documents(tmp_path)))
+        assert wait_until(lambda: env.kinds() == ["ack", "ack"], 15), daemon.output()
+        with sqlite3.connect(env.config.database_path) as db:
+            slow_pending = db.execute("SELECT examine_pending FROM tickets ORDER BY id LIMIT 1").fetchone()[0]
+        assert slow_pending == 1  # the first ticket's documents are still being read
+        # Both verdicts go out while the service runs, not at its stop.
+        assert wait_until(lambda: len(env.kinds()) == 4, 60), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    assert sorted(env.kinds()) == ["accepted", "ack", "ack", "correction"]
+    assert "Traceback" not in daemon.output()
