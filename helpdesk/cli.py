@@ -592,16 +592,13 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
             f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
             (radicado.strip().upper(), "sí", "si"))
 
-    credentials = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm, acknowledge_warnings)
-    if credentials is None:
+    approved = staff.approve(ctx.store, ctx.config, _renderer(ctx), radicado, by, confirm, acknowledge_warnings)
+    if approved is None:
         echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
-    # The ticket's row, not views.detail: that one also reads every stored message.
-    ticket = ctx.store.one("SELECT radicado, legal_rep_email FROM tickets WHERE radicado = ?",
-                           (radicado.strip().upper(),))
-    echo(f"Solicitud {ticket['radicado']} aprobada: {len(credentials)} cuenta(s) reiniciada(s); "
-         f"el correo con las claves va a {ticket['legal_rep_email']}.")
-    _deliver_now(ctx)
+    echo(f"Solicitud {approved.ticket.radicado} aprobada: {len(approved.credentials)} cuenta(s) reiniciada(s); "
+         f"el correo con las claves va a {approved.ticket.legal_rep_email}.")
+    _deliver_now(ctx, approved.outbox_id)
 
 
 @cli.command()
@@ -616,9 +613,9 @@ def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
     """
     from . import staff
 
-    ticket = staff.reject(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
-    echo(f"Solicitud {ticket.radicado} rechazada; se envía el motivo a {ticket.requester}.")
-    _deliver_now(ctx)
+    decided = staff.reject(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
+    echo(f"Solicitud {decided.ticket.radicado} rechazada; se envía el motivo a {decided.ticket.requester}.")
+    _deliver_now(ctx, decided.outbox_id)
 
 
 @cli.command()
@@ -633,9 +630,9 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
     """
     from . import staff
 
-    ticket = staff.request_correction(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
-    echo(f"Se pidió una corrección en {ticket.radicado}; se envía a {ticket.requester}.")
-    _deliver_now(ctx)
+    decided = staff.request_correction(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
+    echo(f"Se pidió una corrección en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    _deliver_now(ctx, decided.outbox_id)
 
 
 @cli.command()
@@ -751,9 +748,9 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
     """
     from . import staff
 
-    ticket = staff.reply(ctx.store, ctx.config, _renderer(ctx), radicado, by, message)
-    echo(f"Respuesta registrada en {ticket.radicado}; se envía a {ticket.requester}.")
-    _deliver_now(ctx)
+    decided = staff.reply(ctx.store, ctx.config, _renderer(ctx), radicado, by, message)
+    echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    _deliver_now(ctx, decided.outbox_id)
 
 
 @cli.command()
@@ -818,14 +815,13 @@ def _renderer(ctx: Context):
     return Renderer(ctx.config)
 
 
-def _deliver_now(ctx: Context) -> None:
+def _deliver_now(ctx: Context, outbox_id: int) -> None:
     """Have the email just queued delivered by the one processor (handover.py)
     and say what became of it; it is safe in the outbox whatever happens."""
     from . import handover
 
-    delivery = handover.deliver_queued(ctx.store, ctx.config)
-    if delivery is not None:
-        echo(delivery.message(), err=not delivery.ok)
+    delivery = handover.deliver_queued(ctx.store, ctx.config, outbox_id)
+    echo(delivery.message(), err=not delivery.ok)
 
 
 def _indented(text: str, prefix: str) -> str:

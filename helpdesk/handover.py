@@ -77,11 +77,10 @@ class Delivery:
         return self.status == "sent"
 
 
-def deliver_queued(store: Store, config: Config) -> Delivery | None:
-    """See the newest queued email delivered by whoever may deliver; None if there is none."""
-    row_id = _newest(store)
-    if row_id is None:
-        return None
+def deliver_queued(store: Store, config: Config, row_id: int) -> Delivery:
+    """See the email of outbox row ``row_id`` (the one the command just
+    queued) delivered by whoever may deliver. The row is named, not taken
+    as the newest: the daemon's examination queues verdicts meanwhile."""
     try:
         held = lock.acquire(config.database_path, lock.STAFF, wait=STAFF_LOCK_WAIT)
     except lock.AlreadyRunning as exc:
@@ -112,11 +111,6 @@ def deliver_here(store: Store, config: Config) -> str:
         quiet.setLevel(level)
     return ""
 
-
-def _newest(store: Store) -> int | None:
-    """The command's own email: the newest row, committed a moment ago."""
-    row = store.one("SELECT max(id) FROM outbox")
-    return row[0] if row else None
 
 
 def _watch(store: Store, row_id: int, daemon: lock.Holder) -> Delivery:

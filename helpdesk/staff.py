@@ -81,14 +81,24 @@ def _require(ticket: Ticket, allowed: tuple[str, ...], action: str) -> None:
                       f"solo se puede {action} en estado {options} (vea helpdesk show {ticket.radicado})")
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A decision committed: its ticket, the outbox row of the email it
+    queued (handover.py watches that row), and the accounts an approval reset."""
+
+    ticket: Ticket
+    outbox_id: int
+    credentials: tuple[Credential, ...] = ()
+
+
 def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
-            confirm: Callable[[list[Credential]], bool], acknowledge_warnings: bool = False) -> list[Credential] | None:
+            confirm: Callable[[list[Credential]], bool], acknowledge_warnings: bool = False) -> Decided | None:
     """Approve a ticket: reset its accounts and queue the credentials.
 
     ``confirm`` is called with the new passwords before anything is sent;
     with the manual backend it is where the staff member applies them. It
     returns False to cancel (nothing is sent, the claim is released).
-    Returns the credentials, or None when cancelled.
+    Returns None when cancelled.
     """
     ticket, form = _ticket(store, radicado)
     _require(ticket, (PENDING_APPROVAL,), "aprobar")
@@ -140,14 +150,14 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
             "entity_name": ticket.entity_name or "",
             "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
         }, answering=thread_ids(conn, ticket.id))
-        outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
+        queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
         accounts_text = ", ".join(c.account for c in credentials)
         seen = f"; advertencias de alto riesgo revisadas: {', '.join(risks)}" if risks else ""
         record_event(conn, ticket.id, who, "aprobada",
                      f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}{seen}")
-    return credentials
+    return Decided(ticket, queued, tuple(credentials))
 
 
 def entity_scope(store: Store, ticket: Ticket) -> EntityScope:
@@ -213,16 +223,16 @@ def _fail(store: Store, ticket: Ticket, who: str, backend: str, done: list[Crede
                      f"{error}; no se envió nada. Al reintentar se reinician de nuevo todas las cuentas")
 
 
-def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Ticket:
+def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Decided:
     return _decide(store, config, renderer, radicado, by, reason, REJECTED, "rejected", "rechazar", "rechazada")
 
 
-def request_correction(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Ticket:
+def request_correction(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Decided:
     return _decide(store, config, renderer, radicado, by, reason, NEEDS_CORRECTION, "correction",
                    "pedir una corrección", "corrección pedida")
 
 
-def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, action) -> Ticket:
+def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, action) -> Decided:
     reason = " ".join(reason.split())
     if not reason:
         raise Refused("indique el motivo con --reason")
@@ -241,12 +251,12 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
         context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
         reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
                                answering=thread_ids(conn, ticket.id), automatic=False)
-        outbox.enqueue(conn, config, ticket.id, reply)
+        queued = outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, action, reason)
-    return ticket
+    return Decided(ticket, queued)
 
 
-def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str) -> Ticket:
+def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str) -> Decided:
     """A staff member answers the entity in their own words, on any state.
 
     The email (kind ``reply``, written by a person: no Auto-Submitted) goes
@@ -262,11 +272,11 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     with store.transaction() as conn:
         built = renderer.build("reply", ticket.requester, ticket.radicado, {"message": text},
                                answering=thread_ids(conn, ticket.id), automatic=False)
-        outbox.enqueue(conn, config, ticket.id, built)
+        queued = outbox.enqueue(conn, config, ticket.id, built)
         conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (iso(), ticket.id))
         clear_follow_up(conn, ticket.id)
         record_event(conn, ticket.id, who, "respuesta del equipo", text)
-    return ticket
+    return Decided(ticket, queued)
 
 
 def reopen(store: Store, radicado: str, by: str) -> Ticket:

@@ -131,3 +131,26 @@ def test_retry_beside_a_running_daemon_is_handed_to_it_and_examined_at_once(tmp_
     assert lines[1] == f"#{item.id}: procesado (new_ticket, {radicado}); estado: requiere corrección"
     assert env.kinds() == ["ack", "correction"]
     assert "quarantined" not in daemon.output() and "Traceback" not in daemon.output()
+
+
+def test_a_staff_command_reports_its_own_email_not_a_newer_one_queued_meanwhile(networked):
+    # The service's examination thread queues verdicts at any moment: what
+    # the command says must be about the row it queued, not the newest row.
+    from helpdesk import handover, staff
+    from helpdesk.replies import Renderer
+
+    for n in range(2):
+        networked.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", subject=f"pedido {n}"))
+    networked.run_once()  # two tickets, each asked for its documents
+    first, second = [r["radicado"] for r in networked.store.query("SELECT radicado FROM tickets ORDER BY id")]
+    renderer = Renderer(networked.config)
+    decided = staff.reject(networked.store, networked.config, renderer, first, "Ana", "No corresponde")
+    staff.reply(networked.store, networked.config, renderer, second, "Ana", "Seguimos revisando")  # newer
+    networked.smtp.add_responses("250 2.0.0 OK", "550 5.1.1 Buzón inexistente")
+
+    delivery = handover.deliver_queued(networked.store, networked.config, decided.outbox_id)
+
+    assert (delivery.status, delivery.message()) == ("sent", "Correo enviado.")
+    statuses = {r["kind"]: r["status"] for r in networked.store.query(
+        "SELECT kind, status FROM outbox WHERE kind IN ('rejected', 'reply')")}
+    assert statuses == {"rejected": "sent", "reply": "failed"}
