@@ -168,7 +168,11 @@ def _smtp(config: Config) -> Check:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not os.access(path, os.W_OK):
             return Check("salida", False, f"no se puede escribir en {path}", "revise smtp.path")
-        return Check("salida", True, f"archivos .eml en {path}")
+        # The files are the delivered mail, as a mailbox would keep it:
+        # a reset email keeps its password there. Fine for the demo and
+        # tests, not for production; said where the administrator looks.
+        return Check("salida", True, f"archivos .eml en {path} (para pruebas: los correos no salen, y los de "
+                                     "contraseñas quedan en esos archivos; configure [smtp] con un servidor real)")
     from .errors import DeliveryError
     from .outbox import make_transport
 

@@ -65,3 +65,15 @@ def test_broken_template_is_named_before_a_reload(tmp_path, dovecot, smtp_server
     assert result.returncode == 1
     assert "FALLA plantillas" in result.stdout and "rejected.html.j2:1: plantilla inválida" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_file_outbox_is_said_to_keep_passwords_and_send_nothing(tmp_path):
+    # Issue 10, finding 11: with the file transport (the embedded default)
+    # a reset email's password stays in its .eml file: that file is the
+    # delivered mail. check says so to the administrator.
+    from .conftest import embedded_sections
+
+    result = check(write_config(tmp_path / "config.toml", embedded_sections()))
+    [line] = [line for line in result.stdout.splitlines() if "salida" in line]
+    assert line.startswith("OK") and "archivos .eml en" in line
+    assert "los de contraseñas quedan en esos archivos" in line and "configure [smtp]" in line
