@@ -15,6 +15,7 @@ parts is read for its headers only, and the ticket says why.
 
 from __future__ import annotations
 
+import collections
 import email
 import functools
 import re
@@ -193,8 +194,13 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
     # Addresses come from the raw header: the policy's parser "repairs"
     # ambiguous forms (it reads "a@x)<b@y>" as a@x), hiding the ambiguity.
     raw_values = {name.lower(): clean_text(repair(value)) for name, value in reversed(list(msg.raw_items()))}
-    sender = _first_address([raw_values.get("from", "")])
-    reply_to = _first_address([raw_values.get("reply-to", "")])
+    # RFC 5322 allows one From and one Reply-To. With two, staff would see
+    # one address and the answer might go to the other: neither is used (no
+    # From: nobody to answer, the message is listed for staff; no Reply-To:
+    # answers go to the From address).
+    fields = collections.Counter(name.lower() for name in msg.keys())
+    sender = _first_address([raw_values.get("from", "")]) if fields["from"] == 1 else ""
+    reply_to = _first_address([raw_values.get("reply-to", "")]) if fields["reply-to"] == 1 else ""
     return_path = None
     if "return-path" in headers:
         return_path = parseaddr(headers["return-path"][0])[1].lower()

@@ -183,7 +183,8 @@ def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Rob
     # Without a usable address, keep what the From header said (cleaned):
     # staff see it in `helpdesk ignored`, or in `queue` when it answers one
     # of our emails.
-    shown_sender = intake.sender if robot is not robots.Robot.NO_SENDER else clean_text(intake.header("from"), 300)
+    shown_sender = (intake.sender if robot is not robots.Robot.NO_SENDER
+                    else clean_text(", ".join(intake.headers.get("from", [])), 300))
     row = _record_inbound(conn, intake, key, sha256, ticket_id, robot.value, shown_sender)
     radicado = None
     if ticket_id is not None:

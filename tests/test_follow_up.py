@@ -311,3 +311,22 @@ def test_migration_keeps_what_an_older_flagged_ticket_waits_for(tmp_path):
         assert waiting == {"GEL-2026-000011": 2, "GEL-2026-000012": 1, "GEL-2026-000013": 0}
     finally:
         store.close()
+
+
+def test_a_message_with_two_from_fields_opens_no_ticket_and_is_listed_with_both(embedded):
+    # RFC 5322 allows one From: with two, staff would read one address and
+    # the credentials' thread could follow the other. Neither is trusted.
+    raw = mails.request(subject="Dos remitentes")
+    raw = raw.replace(b"From: ", b"From: atacante@gmail.com\nFrom: ", 1)
+    # A second Reply-To alone is not trusted either: answers go to From.
+    two_reply_to = mails.request(subject="Dos Reply-To", headers={"Reply-To": "atacante@gmail.com"})
+    two_reply_to = two_reply_to.replace(b"Reply-To: ", b"Reply-To: otro@gmail.com\nReply-To: ", 1)
+    embedded.deliver(raw)
+    embedded.deliver(two_reply_to)
+    embedded.run_once()
+    [ticket] = embedded.store.query("SELECT subject, requester FROM tickets")
+    assert (ticket["subject"], ticket["requester"]) == ("Dos Reply-To", mails.ENTITY)
+    assert [m["To"] for m in embedded.acks()] == [mails.ENTITY]
+    [row] = [r for r in json.loads(helpdesk(embedded, "ignored", "--json").stdout) if r["subject"] == "Dos remitentes"]
+    assert row["reason"] == "several_senders"
+    assert "atacante@gmail.com" in row["from"] and mails.ENTITY in row["from"]
