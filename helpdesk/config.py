@@ -251,6 +251,12 @@ class Config:
                               "plantillas")
 
     @property
+    def shipped_templates_dir(self) -> Path:
+        """The templates in the package, behind a custom folder for the kinds
+        it lacks entirely (replies.Renderer)."""
+        return self._data_dir("replies.templates", "", "helpdesk.shipped_templates", "plantillas")
+
+    @property
     def rules_dir(self) -> Path:
         """``[rules] path``, else the rules shipped in the package (see templates_dir)."""
         return self._data_dir("rules.path", self.rules.path, "helpdesk.shipped_rules", "reglas")

@@ -58,12 +58,17 @@ def _templates(config: Config) -> Check:
     from .replies import Renderer
 
     try:
-        Renderer(config).render_samples()
+        renderer = Renderer(config)
+        renderer.render_samples()
     except HelpdeskError as exc:
         return Check("plantillas", False, str(exc),
                      "corrija la plantilla o la clave replies.templates que se indican y repita helpdesk check")
+    shipped = ""
+    if renderer.shipped_kinds:
+        shipped = (f" (la carpeta no tiene las de {', '.join(renderer.shipped_kinds)}: se usan las incluidas en "
+                   "helpdesk)")
     return Check("plantillas", True, f"las plantillas de {config.templates_dir} están completas, son válidas "
-                                     "y generan cada correo con datos de ejemplo")
+                                     f"y generan cada correo con datos de ejemplo{shipped}")
 
 
 def _database(config: Config) -> Check:

@@ -28,8 +28,10 @@ import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError, select_autoescape
+from jinja2 import (ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError,
+                    select_autoescape)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -38,7 +40,7 @@ from .config import Config
 from .errors import ConfigError
 from .message import address_header, clean_text, domain_of
 
-# Every email kind (CONTRACT §5); each needs its three templates.
+# Every email kind (CONTRACT §5); each needs its three templates (PARTS).
 KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
@@ -92,11 +94,33 @@ class Reply:
         return self.message["Message-ID"].strip("<>")
 
 
+PARTS = ("subject", "txt", "html")
+
+
+def _template_names(folder: Path) -> set[str]:
+    try:
+        return {p.name for p in folder.iterdir() if p.name.endswith(".j2")}
+    except OSError:
+        return set()
+
+
 class Renderer:
     def __init__(self, config: Config):
         self.config = config
+        folder = config.templates_dir
+        shipped = config.shipped_templates_dir
+        # A custom folder ([replies] templates) made before an upgrade lacks
+        # the kinds added since (``reply``): those come from the package, all
+        # three parts, instead of the service refusing to start. A kind the
+        # folder has only some parts of is a mistake, refused below.
+        present = _template_names(folder)
+        self.shipped_kinds = () if folder == shipped else tuple(
+            kind for kind in KINDS if not any(f"{kind}.{part}.j2" in present for part in PARTS))
+        loaders = [FileSystemLoader(str(folder))]
+        if self.shipped_kinds:
+            loaders.append(FileSystemLoader(str(shipped)))
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(config.templates_dir)),
+            loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             # "html.j2" must be listed: select_autoescape(["html"]) does not
             # match "x.html.j2" (LIBRARY_NOTES).
@@ -116,10 +140,12 @@ class Renderer:
         one stops the start or the reload instead of a message later."""
         folder = self.config.templates_dir
         present = set(self.env.list_templates(extensions=["j2"]))
+        own = _template_names(folder)
         for kind in KINDS:
-            for part in ("subject", "txt", "html"):
-                if f"{kind}.{part}.j2" not in present:
-                    raise ConfigError(f"{folder / f'{kind}.{part}.j2'}: falta la plantilla")
+            for part in PARTS:
+                name = f"{kind}.{part}.j2"
+                if name not in (present if kind in self.shipped_kinds else own):
+                    raise ConfigError(f"{folder / name}: falta la plantilla")
         for name in sorted(present):
             try:
                 self.env.get_template(name)
@@ -143,7 +169,7 @@ class Renderer:
         naming the template (and its line) that fails."""
         for kind in KINDS:
             for context in samples(kind):
-                for part in ("subject", "txt", "html"):
+                for part in PARTS:
                     name = f"{kind}.{part}.j2"
                     values = {**self.common_context(), "radicado": SAMPLE_RADICADO,
                               "automatic": kind in AUTOMATIC_KINDS, **context}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpdesk import logs
+from helpdesk import logs, staff
 from helpdesk.rules import RULES_DIR
 
 from . import mails
@@ -403,3 +403,26 @@ def test_sd_notify_does_nothing_outside_systemd(monkeypatch):
     monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog, not ours
     assert sdnotify.notify("READY=1") is False
     assert sdnotify.Watchdog().interval is None
+
+
+def test_a_template_folder_without_a_newer_kind_takes_that_kind_from_the_package(tmp_path):
+    # A folder customised before an upgrade lacks the kinds added since
+    # (reply): the service starts and sends them with the shipped ones; a
+    # kind the folder has only some parts of stays an error.
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    (templates / "ack.txt.j2").write_text("Radicado propio: {{ radicado }}\n", encoding="utf-8")
+    for part in ("subject", "txt", "html"):
+        (templates / f"reply.{part}.j2").unlink()
+    env = Embedded(tmp_path / "h", replies={"templates": str(templates)})
+    assert env.daemon.renderer.shipped_kinds == ("reply",)
+    env.deliver(mails.request())
+    [outcome] = env.run_once()
+    assert env.sent()[0].get_body(("plain",)).get_content().startswith(f"Radicado propio: {outcome.radicado}")
+    staff.reply(env.store, env.config, env.daemon.renderer, outcome.radicado, "Ana", "Seguimos revisando.")
+    env.daemon.deliver()
+    assert "Seguimos revisando." in env.sent()[-1].get_body(("plain",)).get_content()
+    check = run_helpdesk("--config", env.config_path, "check", timeout=60)
+    assert "la carpeta no tiene las de reply: se usan las incluidas en helpdesk" in check.stdout
+    (templates / "ack.html.j2").unlink()
+    assert env.daemon.reload() is False  # half a kind is a mistake
