@@ -86,6 +86,14 @@ database = "helpdesk.db"
 
 [radicado]
 prefix = "GEL"
+
+# The measured tree's own (--source): an editable install would otherwise
+# serve this working tree's rules and templates to an older helpdesk.
+[rules]
+path = "{SOURCE / 'rules'}"
+
+[replies]
+templates = "{SOURCE / 'templates'}"
 """,
         encoding="utf-8",
     )
@@ -128,6 +136,17 @@ def describe_source() -> str:
 
 def helpdesk_command(config: Path, *args: str) -> list[str]:
     return [PYTHON, "-m", "helpdesk", "--config", str(config), *args]
+
+
+def start_helpdesk(config: Path, log, *args: str) -> "subprocess.Popen":
+    """``helpdesk --config CONFIG ARGS`` in its own process, output to ``log``.
+
+    cwd is the config's folder, not the repo: ``python -m`` puts the cwd
+    first on sys.path, which would override --source."""
+    import subprocess
+
+    return subprocess.Popen(helpdesk_command(config, *args), stdout=log, stderr=subprocess.STDOUT,
+                            env=helpdesk_env(), cwd=config.parent)
 
 
 def helpdesk_env() -> dict[str, str]:

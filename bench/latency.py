@@ -92,10 +92,7 @@ def main() -> int:
             config = harness.write_config(helpdesk_dir / "config.toml", dovecot, smtp)
             log_path = helpdesk_dir / "helpdesk.log"
             log = open(log_path, "wb")
-            # cwd is not the repo: `python -m` puts the cwd first on sys.path,
-            # which would override --source.
-            daemon = subprocess.Popen(harness.helpdesk_command(config, "run"), stdout=log,
-                                      stderr=subprocess.STDOUT, env=harness.helpdesk_env(), cwd=config.parent)
+            daemon = harness.start_helpdesk(config, log, "run")
             try:
                 if not wait_for_log(log_path, "connected to IMAP", daemon, 30):
                     print("the daemon did not connect:\n" + harness.tail(log_path))
