@@ -194,7 +194,7 @@ def test_worker_that_runs_past_its_time_is_killed_and_replaced(rules):
         started = time.monotonic()
         result = w.examine("acta.pdf", docfiles.slow_pages_pdf())
         assert time.monotonic() - started < 2
-        assert isinstance(result, WorkerFailure) and result.reason.startswith("no se pudo procesar en 1 segundos; ")
+        assert isinstance(result, WorkerFailure) and result.reason.startswith("no se pudo procesar en 1 segundo; ")
         assert not old.is_running()  # killed and reaped, not left behind
         assert_reads_normal_files(w)
         assert w.pid != old.pid
