@@ -13,6 +13,7 @@ import contextlib
 import email.parser
 import email.policy
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -120,8 +121,6 @@ def use_source(path: Path) -> None:
 
 def describe_source() -> str:
     """Which code is measured: the commit, and whether helpdesk/ has local edits."""
-    import subprocess
-
     def git(*args: str) -> str:
         result = subprocess.run(["git", "-C", str(SOURCE), *args], capture_output=True, text=True)
         return result.stdout if result.returncode == 0 else ""
@@ -138,13 +137,11 @@ def helpdesk_command(config: Path, *args: str) -> list[str]:
     return [PYTHON, "-m", "helpdesk", "--config", str(config), *args]
 
 
-def start_helpdesk(config: Path, log, *args: str) -> "subprocess.Popen":
+def start_helpdesk(config: Path, log, *args: str) -> subprocess.Popen:
     """``helpdesk --config CONFIG ARGS`` in its own process, output to ``log``.
 
     cwd is the config's folder, not the repo: ``python -m`` puts the cwd
     first on sys.path, which would override --source."""
-    import subprocess
-
     return subprocess.Popen(helpdesk_command(config, *args), stdout=log, stderr=subprocess.STDOUT,
                             env=helpdesk_env(), cwd=config.parent)
 

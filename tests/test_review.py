@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pexpect
 
-from helpdesk.tickets import add_finding
 
 from .conftest import Embedded
-from .test_staff import LEGAL_REP, pending
+from .test_staff import LEGAL_REP, high_risk_pending, pending
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,10 +87,7 @@ def test_review_quits_without_deciding(tmp_path):
 
 def test_review_approves_a_high_risk_ticket_only_after_the_warnings_are_acknowledged(tmp_path):
     env = Embedded(tmp_path / "h")
-    radicado = pending(env, tmp_path)
-    with env.store.transaction() as conn:
-        ticket_id = conn.execute("SELECT id FROM tickets").fetchone()[0]
-        add_finding(conn, ticket_id, "warning", "legal_rep_email_changed", "antes a@x.gov.co, ahora b@gmail.com")
+    radicado = high_risk_pending(env, tmp_path)
     child = spawn(env, "--by", "Ana")
     child.expect(radicado)
     child.expect(PROMPT)

@@ -18,11 +18,10 @@ import pytest
 import helpdesk
 from helpdesk import cli_es, labels, staff, stats
 from helpdesk.rules import load_documents, load_problems
-from helpdesk.tickets import add_finding
 
 from . import mails
 from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
-from .test_staff import pending
+from .test_staff import high_risk_pending
 
 
 def test_every_translated_text_is_one_click_still_has():
@@ -167,10 +166,7 @@ def test_click_modules_that_translate_are_all_covered():
 
 def test_show_and_queue_name_states_and_findings_in_spanish(tmp_path):
     env = Embedded(tmp_path / "h")
-    radicado = pending(env, tmp_path)
-    with env.store.transaction() as conn:
-        ticket_id = conn.execute("SELECT id FROM tickets").fetchone()[0]
-        add_finding(conn, ticket_id, "warning", "legal_rep_email_changed", "antes a@x.gov.co, ahora b@gmail.com")
+    radicado = high_risk_pending(env, tmp_path)
     cfg = str(env.config_path)
     shown = run_helpdesk("--config", cfg, "show", radicado).stdout
     assert "Estado:        pendiente de aprobación" in shown

@@ -26,6 +26,17 @@ def pending(env: Embedded, tmp_path, sender=mails.ENTITY, accounts=forms.ACCOUNT
     return outcome.radicado
 
 
+def high_risk_pending(env: Embedded, tmp_path) -> str:
+    """A ticket pending approval with the high-risk legal_rep_email_changed warning."""
+    from helpdesk.tickets import add_finding
+
+    radicado = pending(env, tmp_path)
+    with env.store.transaction() as conn:
+        ticket_id = conn.execute("SELECT id FROM tickets WHERE radicado = ?", (radicado,)).fetchone()[0]
+        add_finding(conn, ticket_id, "warning", "legal_rep_email_changed", "antes a@x.gov.co, ahora b@gmail.com")
+    return radicado
+
+
 def helpdesk(env: Embedded, *args, input_text=None):
     return run_helpdesk("--config", env.config_path, *args, input_text=input_text, timeout=60)
 
