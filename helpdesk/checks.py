@@ -9,15 +9,15 @@ findings into the next state and the email.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
+from datetime import timezone, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from . import nit
+from . import localtime, nit
+from .directory import Entity, same_name
 from .documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from .documents.excel import FormData
-from .freemail import FREE_MAIL_DOMAINS
 from .message import domain_of
 from .rules import Rules, normalise
 
@@ -46,6 +46,9 @@ class Examination:
     sender: str
     forwarded: list[str]  # names of forwarded emails: not the sender's own documents
     other_open_requests: list[tuple[str, str, frozenset[str]]]  # (radicado, nit, accounts)
+    directory_entry: Entity | None = None  # the form's NIT in the entity directory
+    directory_size: int = 0  # entities in the directory (0: not set up, no NIT is "unknown")
+    zone: tzinfo = timezone.utc  # [site] timezone, for dates staff read
 
     @property
     def chosen(self) -> dict[str, Classified]:
@@ -127,18 +130,29 @@ def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
 
 
 def check_domains(exam: Examination, rules: Rules) -> list[Finding]:
+    """The sender's domain against the entity's: the directory's domains
+    when it records some (an office's own list), else those the form uses."""
     form = exam.form
     if form is None:
         return []
+    free_mail = rules.trust.free_mail
     rep_domain = domain_of(form.fields.get("legal_rep_email", ""))
     account_domains = {domain_of(a.account) for a in form.accounts if "@" in a.account}
     findings = []
-    entity_domains = ({rep_domain} | account_domains) - FREE_MAIL_DOMAINS - {""}
+    listed = exam.directory_entry.domains if exam.directory_entry else ()
+    if listed:
+        entity_domains, source = set(listed), "según el directorio de entidades, la entidad usa"
+    else:
+        entity_domains, source = ({rep_domain} | account_domains) - free_mail - {""}, "la entidad usa"
     sender_domain = domain_of(exam.sender)
     if entity_domains and sender_domain not in entity_domains:
         findings.append(Finding(WARNING, "sender_domain_mismatch",
-                                f"escribió {exam.sender}; la entidad usa {', '.join(sorted(entity_domains))}"))
-    home = rep_domain if rep_domain and rep_domain not in FREE_MAIL_DOMAINS else sender_domain
+                                f"escribió {exam.sender}; {source} {', '.join(sorted(entity_domains))}"))
+    if listed and rep_domain and rep_domain not in entity_domains and rep_domain not in free_mail:
+        findings.append(Finding(WARNING, "legal_rep_domain_mismatch",
+                                f"el correo del representante legal (campo 1.2) es de {rep_domain}; según el "
+                                f"directorio de entidades, la entidad usa {', '.join(sorted(entity_domains))}"))
+    home = rep_domain if rep_domain and rep_domain not in free_mail else sender_domain
     for account in form.accounts:
         if "@" in account.account and domain_of(account.account) != home:
             findings.append(Finding(WARNING, "account_domain_mismatch",
@@ -163,6 +177,85 @@ def check_acta_names_legal_rep(exam: Examination, rules: Rules) -> list[Finding]
     if words and sum(w in text for w in words) < min(2, len(words)):
         return [Finding(WARNING, "legal_rep_not_in_acta", f"el acta no menciona a {name}", acta.facts.filename)]
     return []
+
+
+def check_legal_rep_email(exam: Examination, rules: Rules) -> list[Finding]:
+    """Field 1.2 decides where the credentials go: a personal mailbox, or
+    another address than the entity's last approved request used, is a
+    high-risk sign that someone else wrote the form."""
+    form = exam.form
+    email = (form.fields.get("legal_rep_email") or "").strip().lower() if form else ""
+    if not email or "@" not in email:
+        return []
+    findings = []
+    if rules.trust.is_free_mail(domain_of(email)):
+        findings.append(Finding(WARNING, "legal_rep_email_personal",
+                                f"el correo del representante legal (campo 1.2) es {email}, de un proveedor de "
+                                "correo gratuito: confirme con la entidad que es el suyo"))
+    entry = exam.directory_entry
+    if entry and entry.last_legal_rep_email and entry.last_legal_rep_email != email:
+        when = localtime.show(entry.last_approved_at, exam.zone)[:10]
+        findings.append(Finding(WARNING, "legal_rep_email_changed",
+                                f"el correo del representante legal (campo 1.2) es {email}; en la última solicitud "
+                                f"aprobada de este NIT ({entry.last_radicado}, del {when}) era "
+                                f"{entry.last_legal_rep_email}"))
+    return findings
+
+
+def check_directory(exam: Examination, rules: Rules) -> list[Finding]:
+    """The form's NIT and entity name against the entity directory. An
+    empty directory (not set up) says nothing."""
+    form = exam.form
+    number = _nit_number(form)
+    if number is None or not exam.directory_size:
+        return []
+    entry = exam.directory_entry
+    if entry is None:
+        return [Finding(WARNING, "entity_not_in_directory",
+                        f"el NIT {number} no está en el directorio de entidades ({exam.directory_size} entidades); "
+                        "confirme que la entidad existe y que el NIT es el suyo")]
+    name = form.fields.get("entity_name") or ""
+    if name and entry.name and not same_name(name, entry.name):
+        return [Finding(WARNING, "entity_name_mismatch",
+                        f"el formato dice «{name}»; el directorio registra el NIT {number} como «{entry.name}»")]
+    return []
+
+
+def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
+    """The Cargo of field 1.2 must be one of the legal representatives of
+    seed 000 (rules/trust.toml [[roles]]), the one the entity's name calls
+    for (an Alcaldía's is its Alcalde), and the acta must name that role."""
+    form = exam.form
+    position = (form.fields.get("legal_rep_position") or "") if form else ""
+    if not position:
+        return []  # missing_field already says so
+    roles = rules.trust.roles
+    said = normalise(position)
+    role = next((r for r in roles if any(w in said for w in r.words)), None)
+    names = ", ".join(r.name for r in roles)
+    if role is None:
+        return [Finding(WARNING, "legal_rep_role_unexpected",
+                        f"el cargo «{position}» no es el de un representante legal ({names})")]
+    entity = normalise(form.fields.get("entity_name") or "")
+    expected = next((r for r in roles if any(w in entity for w in r.entity_words)), None)
+    if expected is not None and expected is not role:
+        return [Finding(WARNING, "legal_rep_role_unexpected",
+                        f"el cargo «{position}» no corresponde a «{form.fields.get('entity_name')}», "
+                        f"cuyo representante legal es el {expected.name}")]
+    acta = exam.chosen.get(ACTA)
+    if acta is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
+        return []  # a scan without text can only be read by a person
+    if not any(w in normalise(acta.facts.pdf.text) for w in role.words):
+        return [Finding(WARNING, "legal_rep_role_not_in_acta", f"el acta no menciona el cargo de {role.name}",
+                        acta.facts.filename)]
+    return []
+
+
+def _nit_number(form: FormData | None) -> str | None:
+    if form is None or not form.fields.get("entity_nit"):
+        return None
+    parsed = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
+    return parsed.number if parsed and parsed.valid else None
 
 
 def check_unclassified(exam: Examination, rules: Rules) -> list[Finding]:
@@ -202,7 +295,10 @@ CHECKS = (
     check_signed_form_is_scanned,
     check_form_fields,
     check_domains,
+    check_legal_rep_email,
+    check_directory,
     check_acta_names_legal_rep,
+    check_legal_rep_role,
     check_unclassified,
     check_duplicate,
 )

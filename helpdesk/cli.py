@@ -30,12 +30,22 @@ class Context:
         self.config_path = config_path
         self._config = None
         self._store = None
+        self._rules = None
 
     @property
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = config_mod.load(self.config_path)
         return self._config
+
+    @property
+    def rules(self):
+        """The rules of [rules] path (or the shipped ones), read when first asked for."""
+        if self._rules is None:
+            from .rules import load_all
+
+            self._rules = load_all(self.config.rules_dir)
+        return self._rules
 
     @property
     def store(self) -> Store:
@@ -65,15 +75,18 @@ def _late_config(ctx: click.Context, _param, value: str | None) -> None:
         ctx.ensure_object(Context).config_path = value
 
 
+def _late_config_option() -> click.Option:
+    return click.Option(["--config"], type=click.Path(dir_okay=False), expose_value=False, is_eager=True,
+                        callback=_late_config, help="Archivo de configuración (también antes del comando).")
+
+
 class Command(click.Command):
     """Every subcommand also takes --config (``helpdesk show X --config F``)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("options_metavar", "[OPCIONES]")
         super().__init__(*args, **kwargs)
-        self.params.append(click.Option(["--config"], type=click.Path(dir_okay=False), expose_value=False,
-                                        is_eager=True, callback=_late_config,
-                                        help="Archivo de configuración (también antes del comando)."))
+        self.params.append(_late_config_option())
 
 
 class Group(click.Group):
@@ -83,6 +96,14 @@ class Group(click.Group):
         kwargs.setdefault("options_metavar", "[OPCIONES]")
         kwargs.setdefault("subcommand_metavar", "COMANDO [ARGUMENTOS]...")
         super().__init__(*args, **kwargs)
+
+
+class SubGroup(Group):
+    """A command with subcommands of its own (``helpdesk entidades import``): --config after it too."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_late_config_option())
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -217,9 +238,11 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
                 echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
             if view["attachments_purged_at"]:
                 echo(_purged_line(ctx, view))
+    view["risk"] = _risk(ctx, view["warnings"])
     if as_json:
         _print_json(view)
         return
+    echo(view["risk"]["line"])
     echo(f"Radicado:      {view['radicado']}")
     echo(f"Estado:        {labels.state_label(view['state'])}")
     echo(f"Remitente:     {view['sender']}")
@@ -253,13 +276,15 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             echo(f"\n{title}:")
             for f in view[key]:
                 where = f" [{f['document']}]" if f.get("document") else ""
-                echo(f"  - {labels.code_label(f['code'])} ({f['code']}): {f['detail']}{where}")
+                echo(f"  - {labels.code_label(f['code'], ctx.rules.trust)} ({f['code']}): {f['detail']}{where}")
     echo("\nMensajes:")
     for m in view["messages"]:
         arrow = "recibido" if m["direction"] == "in" else "enviado "
         delivery = f" [{labels.delivery_label(m['delivery'])}]" if m.get("delivery") else ""
         echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
         echo(f"      {m['subject']}")
+        if m.get("authentication"):
+            echo(f"      Autenticación del remitente: {m['authentication']['summary']}")
         if m["direction"] == "in" and m["text"]:
             echo(_indented(m["text"], "      | "))
     if view["resets"]:
@@ -532,6 +557,8 @@ def queue(ctx: Context, as_json: bool) -> None:
     Ejemplo: helpdesk queue
     """
     items = views.queue(ctx.store, ctx.config.limits)
+    for t in items:
+        t["risk"] = _risk(ctx, t["warnings"])
     if as_json:
         _print_json(items)
         return
@@ -546,11 +573,12 @@ def queue(ctx: Context, as_json: bool) -> None:
         if t["claimed_by"]:
             marks.append(f"en aprobación por {t['claimed_by']}")
         echo(f"{t['radicado']}  hace {_age(t['age_hours'])}  {'  '.join(marks)}")
+        echo(f"  {t['risk']['line']}")
         echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
         echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
         echo(f"  Cuentas:       {accounts}")
-        codes = sorted({f"{labels.code_label(w['code'])} ({w['code']})" for w in t["warnings"]})
+        codes = sorted({f"{labels.code_label(w['code'], ctx.rules.trust)} ({w['code']})" for w in t["warnings"]})
         echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
         earlier = t["new_messages_total"] - len(t["new_messages"])
         if earlier:
@@ -722,10 +750,11 @@ def _acknowledge_risks(ctx: Context, radicado: str) -> bool | None:
     from . import staff
 
     ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
-    risks = staff.high_risk_warnings(ctx.store, ticket_id)
+    risks = staff.high_risk_warnings(ctx.store, ticket_id, ctx.rules.trust)
     if not risks:
         return False
-    echo("ATENCIÓN: advertencias de alto riesgo: " + ", ".join(f"{labels.code_label(r)} ({r})" for r in risks))
+    echo("ATENCIÓN: advertencias de alto riesgo: "
+         + ", ".join(f"{labels.code_label(r, ctx.rules.trust)} ({r})" for r in risks))
     if confirm_typed("Escriba «revisadas» si las revisó y aun así aprueba; cualquier otra cosa vuelve al menú",
                      ("revisadas",)):
         return True
@@ -802,6 +831,58 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         echo(f"    Motivo: {r['why']}")
 
 
+@cli.group(cls=SubGroup, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@click.pass_context
+def entidades(click_ctx: click.Context, as_json: bool) -> None:
+    """Directorio de entidades: NIT, nombre, departamento, municipio y dominios de correo oficiales.
+
+    Sin subcomando, lista las entidades. Se llena importando la lista de la
+    oficina (helpdesk entidades import) y con cada aprobación, que registra
+    el correo del representante legal; el examen compara cada solicitud con él.
+
+    Ejemplo: helpdesk entidades import entidades.csv
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from . import directory
+
+    ctx: Context = click_ctx.obj
+    rows = directory.listing(ctx.store)
+    if as_json:
+        _print_json([dataclasses.asdict(e) for e in rows])
+        return
+    if not rows:
+        echo("El directorio de entidades está vacío: impórtelo con helpdesk entidades import ARCHIVO.csv")
+        return
+    for e in rows:
+        place = ", ".join(p for p in (e.municipality, e.department) if p)
+        echo(f"{e.nit}  {e.name or '-'}{f' ({place})' if place else ''}  [{e.source}]")
+        echo(f"    Dominios: {', '.join(e.domains) or '-'}")
+        if e.last_legal_rep_email:
+            echo(f"    Última aprobación: {e.last_radicado} ({ctx.time(e.last_approved_at)}), "
+                 f"representante legal {e.last_legal_rep_email}")
+
+
+@entidades.command("import")
+@click.argument("path", metavar="ARCHIVO.csv", type=click.Path(dir_okay=False))
+@pass_ctx
+def entidades_import(ctx: Context, path: str) -> None:
+    """Importa el directorio desde un CSV con las columnas nit, nombre, departamento, municipio y dominios.
+
+    Como lo guarda Excel (separado por comas o por punto y coma, UTF-8 o
+    Windows-1252). Los dominios van en una celda, separados por espacios o
+    punto y coma. Una entidad que ya está se actualiza; si una línea tiene
+    un error no se importa nada y se nombra cada línea.
+
+    Ejemplo: helpdesk entidades import /srv/entidades.csv
+    """
+    from . import directory
+
+    done = directory.import_csv(ctx.store, Path(path))
+    echo(f"Directorio importado: {done.added} entidad(es) nueva(s), {done.updated} actualizada(s).")
+
+
 def confirm_typed(question: str, accepted: tuple[str, ...]) -> bool:
     """Confirmation by a word typed out, never one letter: in `review` the
     menu's letters (s = saltar) must not also mean "yes, send it"."""
@@ -813,6 +894,14 @@ def _renderer(ctx: Context):
     from .replies import Renderer
 
     return Renderer(ctx.config)
+
+
+def _risk(ctx: Context, warnings: list[dict]) -> dict:
+    """The one-line risk summary and its parts, for screens and JSON."""
+    trust = ctx.rules.trust
+    codes = [w["code"] for w in warnings]
+    high = [c for c in dict.fromkeys(codes) if c in trust.high_risk()]
+    return {"warnings": len(codes), "high_risk": high, "line": labels.risk_summary(codes, trust)}
 
 
 def _deliver_now(ctx: Context, outbox_id: int) -> None:

@@ -65,6 +65,9 @@ class InboxConfig(LoginConfig):
     idle_restart_seconds: int = 600
     reconnect_max_seconds: int = 300
     fetch_batch: int = 20
+    # The authserv-id of our own receiving server's Authentication-Results
+    # (authresults.py); empty: sender authentication is not checked.
+    authserv_id: str = ""
 
 
 @dataclass(frozen=True)

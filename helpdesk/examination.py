@@ -19,7 +19,7 @@ import logging
 import time
 from pathlib import Path
 
-from . import outbox
+from . import directory, localtime, outbox
 from .checks import WARNING, Examination, Finding, run_checks
 from .config import Config
 from .decision import decide
@@ -145,7 +145,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     classified, notes = classify_all([f.facts for f in files], rules.documents)
     counted_form = newest_by_kind(classified).get("excel_form")
     nit_number = _nit_number(counted_form.facts.form if counted_form else None)
-    exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number))
+    exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
+                       directory.lookup(store.conn, nit_number) if nit_number else None, directory.size(store.conn),
+                       localtime.zone(config.site.timezone))
     findings = run_checks(exam, rules)
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",

@@ -36,8 +36,19 @@ class Check:
 
 
 def run_checks(config: Config) -> list[Check]:
-    checks = [_rules(config), _templates(config), _database(config), _inbox(config), _smtp(config)]
+    checks = [_rules(config), _templates(config), _database(config), _inbox(config), _authentication(config),
+              _smtp(config)]
     return checks
+
+
+def _authentication(config: Config) -> Check:
+    """Not a failure either way: whether the DMARC/DKIM/SPF signal is on."""
+    server = config.inbox.authserv_id.strip()
+    if not server:
+        return Check("autenticación", True, "señal apagada: sin [inbox] authserv_id no se leen los resultados "
+                                           "DMARC, DKIM y SPF y no se advierte de remitentes no autenticados")
+    return Check("autenticación", True, f"se leen los resultados DMARC, DKIM y SPF de {server} "
+                                       "(los de otros servidores se ignoran)")
 
 
 def _rules(config: Config) -> Check:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import unicodedata
 
+from .rules import WEIGHTS, TrustRules
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS,
                       STATES)
 
-# Finding codes -> what staff read. Problems are also worded for the entity
+# Problem codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.
 CODE_LABELS = {
     # Problems (CONTRACT §6).
@@ -30,26 +31,7 @@ CODE_LABELS = {
     "invalid_email": "correo electrónico no válido",
     "no_accounts": "el formato no tiene cuentas",
     "invalid_account": "nombre de usuario no válido",
-    # Warnings (CONTRACT §6 and ours).
-    "sender_domain_mismatch": "el remitente no es del dominio de la entidad",
-    "account_domain_mismatch": "una cuenta no es del dominio de la entidad",
-    "account_not_an_address": "una cuenta es un nombre de usuario, no una dirección de la entidad",
-    "legal_rep_not_in_acta": "el acta no menciona al representante legal",
-    "unclassified_attachment": "adjunto sin clasificar",
-    "ambiguous_documents": "documentos que no se pueden distinguir",
-    "duplicate_request": "otra solicitud abierta para la misma entidad y cuentas",
-    "sender_not_authenticated": "remitente no autenticado (DMARC)",
-    "legal_rep_email_personal": "correo del representante legal en un proveedor gratuito",
-    "legal_rep_email_changed": "cambió el correo del representante legal",
-    "delivery_bounced": "nuestro correo rebotó",
-    "message_too_large": "mensaje demasiado grande: solo se leyeron los encabezados",
-    "reply_cap_reached": "límite diario de respuestas automáticas alcanzado",
-    "reset_failed": "falló el reinicio de una cuenta",
-    "untrusted_radicado_reference": "el asunto cita un radicado de otra entidad",
-    "reply_from_outside": "respuesta desde fuera de la entidad",
-    "examination_failed": "el examen de los documentos falló varias veces",
-    "attachments_skipped": "adjuntos repetidos o de sobra que no se examinaron",
-    "examination_time_exceeded": "adjuntos sin examinar por falta de tiempo",
+    # Warnings are labelled, and weighed, in rules/trust.toml.
 }
 
 # Outgoing email statuses (outbox rows).
@@ -74,8 +56,23 @@ def delivery_label(status: str) -> str:
     return DELIVERY_LABELS.get(status, status)
 
 
-def code_label(code: str) -> str:
-    return CODE_LABELS.get(code, code)
+def code_label(code: str, trust: TrustRules) -> str:
+    """What staff read for a finding code: a warning's label from
+    rules/trust.toml, a problem's from CODE_LABELS."""
+    warning = trust.warnings.get(code)
+    return warning.label if warning else CODE_LABELS.get(code, code)
+
+
+def risk_summary(codes: list[str], trust: TrustRules) -> str:
+    """The line queue and show open with: how many warnings, and the
+    strongest by its weight in rules/trust.toml (the first of equals)."""
+    if not codes:
+        return "Riesgo: sin advertencias"
+    rank = {weight: n for n, weight in enumerate(WEIGHTS)}
+    strongest = min(codes, key=lambda c: rank.get(trust.warnings[c].weight if c in trust.warnings else "bajo", 9))
+    weight = trust.warnings[strongest].weight if strongest in trust.warnings else "bajo"
+    count = f"{len(codes)} advertencia{'s' if len(codes) != 1 else ''}"
+    return f"Riesgo: {count}; la más fuerte: {code_label(strongest, trust)} ({strongest}, peso {weight})"
 
 
 def state_from_user(text: str) -> str | None:

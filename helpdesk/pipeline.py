@@ -28,14 +28,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from . import outbox, robots, tickets
+from . import authresults, outbox, robots, tickets
+from .authresults import Authentication
 from .checks import Finding
 from .config import Config
-from .freemail import is_free_mail
 from .decision import problem_line
 from .message import Intake, clean_text, domain_of, parse
 from .replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
-from .rules import Rules
+from .rules import Rules, TrustRules
 from .store import Store, iso, now
 from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up
 
@@ -70,7 +70,7 @@ def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw:
         robot = robots.classify(intake, config.smtp.from_address)
         if robot is not robots.Robot.HUMAN:
             return _record_robot(conn, intake, key, sha256, robot)
-        ticket, suspicious = _thread(conn, config, intake)
+        ticket, suspicious = _thread(conn, config, rules.trust, intake)
         if ticket is not None:
             if suspicious:
                 # Joined by a reference to one of our Message-IDs, from
@@ -83,7 +83,8 @@ def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw:
 def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, key: str, sha256: str,
           ticket: Ticket) -> Outcome:
     """A message on an existing ticket: new documents, a nudge, or a follow-up for staff."""
-    row = _record_inbound(conn, intake, key, sha256, ticket.id, "reply")
+    row = _record_inbound(conn, intake, key, sha256, ticket.id, "reply",
+                          auth=_authenticate(conn, config, intake, ticket.id))
     record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
     if intake.truncated:
         # Only its headers were read: whatever it carries, no automatic
@@ -151,7 +152,8 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
 
 def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: str, sha256: str, suspicious: str) -> Outcome:
     ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
-    row = _record_inbound(conn, intake, key, sha256, ticket.id, "request")
+    row = _record_inbound(conn, intake, key, sha256, ticket.id, "request",
+                          auth=_authenticate(conn, config, intake, ticket.id))
     # The documents are examined after this commit, by examination.py.
     conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
     record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
@@ -210,17 +212,27 @@ def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Rob
 
 
 def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int | None, kind: str,
-                    sender: str | None = None) -> int:
+                    sender: str | None = None, auth: Authentication | None = None) -> int:
     """Record one inbound message; return its row (messages.id)."""
     return conn.execute(
         "INSERT INTO messages(direction, dedup_key, message_id, sha256, ticket_id, kind, from_addr, to_addr, subject, "
-        "at, headers_only) VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "at, headers_only, auth_json) VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key, intake.message_id, sha256, ticket_id, kind, intake.sender if sender is None else sender,
-         intake.header("to"), intake.subject, iso(), int(bool(intake.truncated))),
+         intake.header("to"), intake.subject, iso(), int(bool(intake.truncated)), auth.to_json() if auth else None),
     ).lastrowid
 
 
-def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
+def _authenticate(conn, config: Config, intake: Intake, ticket_id: int) -> Authentication:
+    """What our receiving server said of this sender; a message it did not
+    authenticate warns staff (sender_not_authenticated, high risk)."""
+    auth = authresults.read(intake.headers.get("authentication-results", []), config.inbox.authserv_id)
+    why = auth.unauthenticated
+    if why:
+        add_finding(conn, ticket_id, "warning", "sender_not_authenticated", f"mensaje de {intake.sender}: {why}")
+    return auth  # a foreign header above ours is noted in show (Authentication.summary), not weighed
+
+
+def _thread(conn, config: Config, trust: TrustRules, intake: Intake) -> tuple[Ticket | None, str]:
     """The ticket this message answers, and a warning for staff.
 
     A reference to one of our Message-IDs joins the ticket (they are
@@ -231,7 +243,7 @@ def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
     ticket_id = _ticket_of_our_ids(conn, [*intake.in_reply_to, *intake.references])
     if ticket_id is not None:
         ticket = tickets.get_by_id(conn, ticket_id)
-        if _same_party(intake.sender, ticket):
+        if _same_party(trust, intake.sender, ticket):
             return ticket, ""
         return ticket, (f"{intake.sender} respondió a un correo de esta solicitud, que abrió {ticket.sender}, "
                         "desde fuera de la entidad; revise quién escribe antes de decidir")
@@ -241,7 +253,7 @@ def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
     ticket = tickets.get(conn, match.group(1))
     if ticket is None:
         return None, f"el asunto cita {match.group(1).upper()}, que no existe"
-    if _same_party(intake.sender, ticket):
+    if _same_party(trust, intake.sender, ticket):
         return ticket, ""
     # Anyone can type a radicado in a subject: from another party it could
     # be an attempt to slip documents into someone else's request.
@@ -251,21 +263,21 @@ def _thread(conn, config: Config, intake: Intake) -> tuple[Ticket | None, str]:
     )
 
 
-def _same_party(sender: str, ticket: Ticket) -> bool:
+def _same_party(trust: TrustRules, sender: str, ticket: Ticket) -> bool:
     """Whether ``sender`` speaks for the ticket: its domain, when it is the
     entity's own; on a free-mail provider only the very same address."""
-    if is_free_mail(domain_of(sender)):
+    if trust.is_free_mail(domain_of(sender)):
         return sender.lower() in _ticket_addresses(ticket)
-    return domain_of(sender) in _ticket_domains(ticket)
+    return domain_of(sender) in _ticket_domains(trust, ticket)
 
 
 def _ticket_addresses(ticket: Ticket) -> set[str]:
     return {a.lower() for a in (ticket.sender, ticket.requester, ticket.legal_rep_email or "") if a}
 
 
-def _ticket_domains(ticket: Ticket) -> set[str]:
+def _ticket_domains(trust: TrustRules, ticket: Ticket) -> set[str]:
     """The entity's own domains among the ticket's addresses (free-mail ones say nothing)."""
-    return {domain_of(a) for a in _ticket_addresses(ticket) if not is_free_mail(domain_of(a))}
+    return {domain_of(a) for a in _ticket_addresses(ticket) if not trust.is_free_mail(domain_of(a))}
 
 
 def _ticket_of_our_ids(conn, ids: list[str]) -> int | None:

@@ -291,6 +291,68 @@ def load_problems(rules_dir: Path | None = None) -> dict[str, str]:
     return wording
 
 
+# Warning weights, strongest first (rules/trust.toml).
+WEIGHTS = ("alto", "medio", "bajo")
+
+
+@dataclass(frozen=True)
+class WarningRule:
+    label: str  # what staff read
+    weight: str  # one of WEIGHTS
+
+
+@dataclass(frozen=True)
+class Role:
+    """A legal representative of seed 000 (Alcalde, Gobernador, ...)."""
+
+    name: str
+    words: tuple[str, ...]  # normalised
+    entity_words: tuple[str, ...]  # normalised
+
+
+@dataclass(frozen=True)
+class TrustRules:
+    warnings: dict[str, WarningRule]
+    free_mail: frozenset[str]
+    roles: tuple[Role, ...]
+
+    def is_free_mail(self, domain: str) -> bool:
+        return domain.strip().lower().rstrip(".") in self.free_mail
+
+    def high_risk(self) -> tuple[str, ...]:
+        return tuple(code for code, rule in self.warnings.items() if rule.weight == "alto")
+
+
+def load_trust(rules_dir: Path | None = None) -> TrustRules:
+    """rules/trust.toml. A rules folder made before the file existed gets
+    the shipped one rather than refusing to start."""
+    if rules_dir is not None and not (rules_dir / "trust.toml").exists():
+        rules_dir = None
+    top = _read(rules_dir, "trust.toml")
+    top.only("warnings", "free_mail", "roles")
+    table = top.table("warnings")
+    warnings = {}
+    for code in table.data:
+        entry = table.table(code)
+        entry.only("label", "weight")
+        weight = entry.string("weight")
+        if weight not in WEIGHTS:
+            raise entry.fail("weight", f"se esperaba uno de: {', '.join(WEIGHTS)}")
+        warnings[code] = WarningRule(entry.string("label"), weight)
+    free = top.table("free_mail")
+    free.only("domains")
+    roles_data = top.data.get("roles")
+    if not isinstance(roles_data, list) or not roles_data:
+        raise top.fail("roles", "se esperaba una lista de tablas [[roles]]")
+    roles = []
+    for n, data in enumerate(roles_data):
+        entry = _Reader(top.path, data if isinstance(data, dict) else {}, f"roles[{n}].")
+        entry.only("name", "words", "entity_words")
+        roles.append(Role(entry.string("name"), tuple(normalise(w) for w in entry.strings("words")),
+                          tuple(normalise(w) for w in entry.strings("entity_words"))))
+    return TrustRules(warnings, frozenset(d.strip().lower() for d in free.strings("domains")), tuple(roles))
+
+
 @dataclass(frozen=True)
 class Rules:
     """Every rule file, loaded and checked together at start-up."""
@@ -298,9 +360,10 @@ class Rules:
     form: FormRules
     documents: DocumentRules
     problems: dict[str, str]
+    trust: TrustRules
 
 
 def load_all(rules_dir: Path | None = None) -> Rules:
     """Every rule file of ``rules_dir``; the shipped rules when None."""
     rules_dir = rules_dir or shipped_dir()
-    return Rules(load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir))
+    return Rules(load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir), load_trust(rules_dir))

@@ -31,21 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from . import outbox
+from . import directory, outbox
 from .checks import valid_email
 from .config import Config
 from .errors import NotFound, Refused, ResetFailed
-from .freemail import is_free_mail
 from .message import domain_of
 from .replies import Renderer
 from .resets import EntityScope, generate_password, make_backend
+from .rules import TrustRules, load_trust
 from .store import Store, iso, now
 from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
                       add_finding, clear_follow_up, record_event, thread_ids)
-
-# Warnings that a forged request would carry (CONTRACT §6): approve refuses
-# a ticket with one unless the staff member says they saw them.
-HIGH_RISK = ("sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed")
 
 # A claim older than this belongs to an approval that died half-way.
 CLAIM_TIMEOUT = timedelta(minutes=30)
@@ -102,7 +98,8 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     """
     ticket, form = _ticket(store, radicado)
     _require(ticket, (PENDING_APPROVAL,), "aprobar")
-    risks = high_risk_warnings(store, ticket.id)
+    trust = load_trust(config.rules_dir)
+    risks = high_risk_warnings(store, ticket.id, trust)
     if risks and not acknowledge_warnings:
         raise Refused(f"la solicitud {ticket.radicado} tiene advertencias de alto riesgo ({', '.join(risks)}); "
                       f"revíselas con helpdesk show {ticket.radicado} y, si aun así aprueba, repita con "
@@ -115,7 +112,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     accounts = form.get("accounts") or []
     if not accounts:
         raise Refused(f"la solicitud {ticket.radicado} no tiene cuentas; pida una corrección")
-    scope = entity_scope(store, ticket)
+    scope = entity_scope(store, ticket, trust)
     backend = make_backend(config)  # a config error must not leave a claim behind
     _claim(store, ticket, who)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
@@ -154,13 +151,17 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
         accounts_text = ", ".join(c.account for c in credentials)
+        # The directory learns the entity's legal representative's address:
+        # the next request of this NIT naming another one is warned.
+        directory.learn(conn, trust, _nit_of(conn, ticket.id), ticket.entity_name or "", recipient,
+                        [c.account for c in credentials] + [ticket.sender], ticket.radicado)
         seen = f"; advertencias de alto riesgo revisadas: {', '.join(risks)}" if risks else ""
         record_event(conn, ticket.id, who, "aprobada",
                      f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}{seen}")
     return Decided(ticket, queued, tuple(credentials))
 
 
-def entity_scope(store: Store, ticket: Ticket) -> EntityScope:
+def entity_scope(store: Store, ticket: Ticket, trust: TrustRules) -> EntityScope:
     """The entity a ticket's resets may touch: its NIT, and its own mail
     domain (the legal representative's, else the first account's, else the
     sender's; a free-mail domain is nobody's)."""
@@ -168,16 +169,22 @@ def entity_scope(store: Store, ticket: Ticket) -> EntityScope:
     accounts = [a.get("account", "") for a in json.loads(row["form_json"] or "{}").get("accounts", [])]
     for address in (ticket.legal_rep_email or "", *accounts, ticket.sender):
         domain = domain_of(address) if "@" in address else ""
-        if domain and not is_free_mail(domain):
+        if domain and not trust.is_free_mail(domain):
             return EntityScope(nit=row["nit_number"] or "", domain=domain)
     return EntityScope(nit=row["nit_number"] or "")
 
 
-def high_risk_warnings(store: Store, ticket_id: int) -> list[str]:
-    marks = ",".join("?" * len(HIGH_RISK))
+def high_risk_warnings(store: Store, ticket_id: int, trust: TrustRules) -> list[str]:
+    """The ticket's warnings that weigh "alto" in rules/trust.toml."""
+    high = trust.high_risk()
+    marks = ",".join("?" * len(high))
     rows = store.query(f"SELECT DISTINCT code FROM findings WHERE ticket_id = ? AND severity = 'warning' "
-                       f"AND code IN ({marks}) ORDER BY code", (ticket_id, *HIGH_RISK))
+                       f"AND code IN ({marks}) ORDER BY code", (ticket_id, *high))
     return [r["code"] for r in rows]
+
+
+def _nit_of(conn, ticket_id: int) -> str | None:
+    return conn.execute("SELECT nit_number FROM tickets WHERE id = ?", (ticket_id,)).fetchone()["nit_number"]
 
 
 def _claim(store: Store, ticket: Ticket, who: str) -> None:

@@ -238,6 +238,25 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN headers_only INTEGER NOT NULL DEFAULT 0;
     """,
+    # 12: trust signals. entities: the directory (directory.py), by NIT,
+    # imported from a list or learned from approvals. messages.auth_json:
+    # what our own receiving server's Authentication-Results said
+    # (authresults.py), for show and the sender_not_authenticated warning.
+    """
+    CREATE TABLE entities (
+        nit TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        department TEXT NOT NULL DEFAULT '',
+        municipality TEXT NOT NULL DEFAULT '',
+        domains TEXT NOT NULL DEFAULT '[]',
+        source TEXT NOT NULL,
+        last_legal_rep_email TEXT,
+        last_approved_at TEXT,
+        last_radicado TEXT,
+        updated_at TEXT NOT NULL
+    );
+    ALTER TABLE messages ADD COLUMN auth_json TEXT;
+    """,
 ]
 
 

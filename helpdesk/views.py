@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
+from .authresults import Authentication
 from .config import LimitsConfig
 from .errors import NotFound
 from .store import Store, now
@@ -94,7 +95,7 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
     view["warnings"] = [_finding(f) for f in findings if f["severity"] == "warning"]
     messages = store.query(
         "SELECT m.direction, m.message_id, m.from_addr, m.to_addr, m.subject, m.kind, m.at, m.raw_purged_at, m.sha256, "
-        "o.status, o.last_error "
+        "m.auth_json, o.status, o.last_error "
         "FROM messages m LEFT JOIN outbox o ON m.direction = 'out' AND o.message_id = m.message_id "
         "WHERE m.ticket_id = ? ORDER BY m.id",
         (ticket.id,),
@@ -110,7 +111,8 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
             "at": m["at"],
             **({"delivery": m["status"], "delivery_error": m["last_error"]} if m["direction"] == "out"
                else {"raw_purged_at": m["raw_purged_at"],
-                     "text": message_text(store, m["sha256"], m["raw_purged_at"], limits)}),
+                     "text": message_text(store, m["sha256"], m["raw_purged_at"], limits),
+                     "authentication": _authentication(m["auth_json"])}),
         }
         for m in messages
     ]
@@ -170,6 +172,17 @@ def _waiting(store: Store, ticket_row) -> list:
 def _new_message(store: Store, row, limits: LimitsConfig | None) -> dict:
     return {"from": row["from_addr"], "subject": row["subject"], "at": row["at"],
             "text": message_text(store, row["sha256"], row["raw_purged_at"], limits)}
+
+
+def _authentication(auth_json: str | None) -> dict | None:
+    """Our receiving server's results for an inbound message (None: not
+    recorded, as for messages of a version before the signal existed)."""
+    auth = Authentication.from_json(auth_json)
+    if auth is None:
+        return None
+    return {"checked": auth.checked, "summary": auth.summary(), "warning": auth.unauthenticated,
+            "results": [{"method": r.method, "result": r.result, "domain": r.domain} for r in auth.results],
+            "foreign_above": list(auth.foreign_above)}
 
 
 def ignored(store: Store, days: int) -> list[dict]:

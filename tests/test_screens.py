@@ -16,8 +16,8 @@ import click
 import pytest
 
 import helpdesk
-from helpdesk import cli_es, labels, staff, stats
-from helpdesk.rules import load_documents, load_problems
+from helpdesk import cli_es, labels, stats
+from helpdesk.rules import load_documents, load_problems, load_trust
 
 from . import mails
 from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
@@ -183,7 +183,7 @@ def _finding_codes() -> set[str]:
     """Every finding code the package can record: literal codes given to
     Finding(...) or add_finding(...), missing_<kind> for each document kind,
     and the high-risk codes approve looks for."""
-    codes = set(staff.HIGH_RISK) | set(load_problems()) | {f"missing_{kind}" for kind in load_documents().kinds}
+    codes = set(load_trust().high_risk()) | set(load_problems()) | {f"missing_{kind}" for kind in load_documents().kinds}
     for path in Path(helpdesk.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -195,10 +195,11 @@ def _finding_codes() -> set[str]:
     return codes
 
 
-def test_every_finding_code_has_a_spanish_label():
+def test_every_finding_code_has_a_spanish_label_and_every_warning_a_weight():
     codes = _finding_codes()
     assert {"unreadable_document", "reply_cap_reached", "missing_acta_posesion"} <= codes  # the scan finds them
-    assert sorted(c for c in codes if c not in labels.CODE_LABELS) == []
+    # A problem is labelled in labels.py; a warning, with its weight, in rules/trust.toml.
+    assert sorted(c for c in codes if c not in labels.CODE_LABELS and c not in load_trust().warnings) == []
 
 
 def test_stats_screen_shows_days_for_people(tmp_path):

@@ -1,0 +1,141 @@
+"""What our own receiving server said of a message's sender (RFC 8601).
+
+Anyone can write an ``Authentication-Results`` header into a message; only
+the one our receiving server adds, under its ``authserv-id`` (``[inbox]
+authserv_id``), is evidence. So:
+
+- headers of any other authserv-id are ignored; one *above* ours (written
+  after our server, or forged to look so) is noted for staff;
+- of our own, the topmost result of each method wins: the receiving server
+  prepends its header, so a forged one carrying our id sits below it
+  (the server should also delete those, RFC 8601 section 5);
+- Microsoft 365 writes its header without any authserv-id: set
+  ``authserv_id = "microsoft365"`` to read that form.
+
+The verdict (``sender_not_authenticated``, CONTRACT §6): DMARC ``fail``,
+``temperror`` or ``permerror``, or no DMARC result at all, warns; ``none``
+(a domain without a DMARC policy) is shown but not warned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+
+MICROSOFT_365 = "microsoft365"
+METHODS = ("dmarc", "dkim", "spf")
+WARNED = ("fail", "temperror", "permerror")
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)\b(.*)$", re.I | re.S)
+_PROPERTY = re.compile(r"\b(header\.from|header\.d|header\.i|smtp\.mailfrom|policy\.published-domain-policy)"
+                       r"\s*=\s*\"?([^\s;\"]+)", re.I)
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    method: str  # dmarc, dkim, spf
+    result: str  # pass, fail, none, ...
+    domain: str  # header.from (DMARC), header.d (DKIM), smtp.mailfrom (SPF)
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """Our server's results for one message; empty when it reported none."""
+
+    results: tuple[MethodResult, ...] = ()
+    foreign_above: tuple[str, ...] = ()  # authserv-ids of headers above ours
+    checked: bool = True  # False: no authserv_id configured, the signal is off
+
+    def first(self, method: str) -> MethodResult | None:
+        return next((r for r in self.results if r.method == method), None)
+
+    @property
+    def unauthenticated(self) -> str:
+        """Why staff are warned (empty: no warning)."""
+        if not self.checked:
+            return ""
+        dmarc = self.first("dmarc")
+        if dmarc is None:
+            return "el servidor de recepción no registró un resultado DMARC"
+        if dmarc.result.lower() in WARNED:
+            return f"DMARC {dmarc.result} para {dmarc.domain or 'el dominio del remitente'}"
+        return ""
+
+    def summary(self) -> str:
+        """One line for staff: 'DMARC pass (x.gov.co), DKIM pass (x.gov.co), SPF pass (x.gov.co)'."""
+        if not self.checked:
+            return "no se verifica (falta [inbox] authserv_id)"
+        parts = [f"{r.method.upper()} {r.result}" + (f" ({r.domain})" if r.domain else "") for r in self.results]
+        line = ", ".join(parts) or "el servidor de recepción no dejó resultados"
+        if self.foreign_above:
+            line += (f"; ATENCIÓN: encabezado de otro servidor ({', '.join(self.foreign_above)}) por encima "
+                     "del nuestro, ignorado")
+        return line
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Authentication | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(tuple(MethodResult(**r) for r in data["results"]), tuple(data["foreign_above"]), data["checked"])
+
+
+def read(values: list[str], authserv_id: str) -> Authentication:
+    """The ``Authentication-Results`` values of a message, top first."""
+    ours = authserv_id.strip().lower()
+    if not ours:
+        return Authentication(checked=False)
+    results: list[MethodResult] = []
+    foreign: list[str] = []
+    seen_ours = False
+    for value in values:
+        server, resinfos = _split(value)
+        if server != ours:
+            if not seen_ours and server:
+                foreign.append(server[:100])
+            continue
+        seen_ours = True
+        for resinfo in resinfos:
+            found = _method_result(resinfo)
+            # Every DKIM signature counts; of DMARC and SPF the topmost.
+            if found and (found.method == "dkim" or all(r.method != found.method for r in results)):
+                results.append(found)
+    return Authentication(tuple(results), tuple(foreign))
+
+
+def _split(value: str) -> tuple[str, list[str]]:
+    """(authserv-id, resinfo strings); the id is MICROSOFT_365 when absent."""
+    text = value
+    while _COMMENT.search(text):  # nested comments, innermost first
+        text = _COMMENT.sub(" ", text)
+    pieces = [p.strip() for p in text.split(";")]
+    words = pieces[0].split()
+    if not words:
+        return "", pieces[1:]
+    if "=" in words[0]:
+        return MICROSOFT_365, pieces  # Microsoft 365: no authserv-id, straight to results
+    return words[0].lower(), pieces[1:]  # "mx.google.com" (a version number may follow)
+
+
+def _method_result(resinfo: str) -> MethodResult | None:
+    match = _RESULT.match(resinfo)
+    if not match or match.group(1).lower() not in METHODS:
+        return None
+    method, result, rest = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    props = {k.lower(): v.strip(".").lower() for k, v in _PROPERTY.findall(rest)}
+    if method == "dmarc":
+        domain = props.get("header.from", "")
+    elif method == "dkim":
+        domain = props.get("header.d") or props.get("header.i", "").lstrip("@")
+    else:
+        domain = domain_part(props.get("smtp.mailfrom", ""))
+    return MethodResult(method, result, domain)
+
+
+def domain_part(address: str) -> str:
+    return address.rpartition("@")[2]

@@ -1,0 +1,251 @@
+"""Trust signals (issue 11): every sign of a forged request is in front of
+staff before credentials go out.
+
+Sender authentication is read from our own receiving server's
+Authentication-Results only, in the shapes real servers write them; the
+entity directory holds the NIT, name and domains an office knows, and
+learns each approval's legal representative's address; the Cargo of field
+1.2 must be the legal representative the entity's name calls for.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpdesk import authresults
+
+from . import docfiles, forms, mails
+from .conftest import Embedded, run_helpdesk
+from .test_documents import ACTA_LINES, complete_set, findings_for, warnings
+from .test_e2e_documents import documents
+from .test_staff import LEGAL_REP, helpdesk, pending
+
+OURS = "mx.entidad.gov.co"
+
+# What real servers write (values only, as they reach us, top first).
+POSTFIX_OPENDKIM_OPENDMARC = [
+    f"{OURS}; dmarc=pass (p=quarantine dis=none) header.from=alcaldia-prueba.gov.co",
+    f'{OURS}; dkim=pass (2048-bit key; unprotected) header.d=alcaldia-prueba.gov.co '
+    f'header.i=@alcaldia-prueba.gov.co header.a=rsa-sha256 header.s=mail header.b="Xy1+AbCd"',
+    f"{OURS}; spf=pass (mailfrom) smtp.mailfrom=alcaldia-prueba.gov.co "
+    "(client-ip=190.0.0.1; helo=mail.alcaldia-prueba.gov.co; envelope-from=sistemas@alcaldia-prueba.gov.co)",
+]
+GOOGLE_FAIL = [
+    "mx.google.com; dkim=fail header.i=@alcaldia-prueba.gov.co header.s=google header.b=abc123; "
+    "spf=softfail (google.com: domain of transitioning sistemas@alcaldia-prueba.gov.co does not designate "
+    "203.0.113.9 as permitted sender) smtp.mailfrom=sistemas@alcaldia-prueba.gov.co; "
+    "dmarc=fail (p=REJECT sp=REJECT dis=QUARANTINE) header.from=alcaldia-prueba.gov.co",
+]
+MICROSOFT_365 = [
+    "spf=fail (sender IP is 203.0.113.9) smtp.mailfrom=alcaldia-prueba.gov.co; dkim=none (message not signed) "
+    "header.d=none;dmarc=fail action=quarantine header.from=alcaldia-prueba.gov.co;compauth=fail reason=000",
+]
+
+
+def with_results(raw: bytes, values: list[str]) -> bytes:
+    """The message as our server hands it over: its headers prepended on top."""
+    return b"".join(f"Authentication-Results: {v}\r\n".encode() for v in values) + raw
+
+
+# -- reading the header ------------------------------------------------------
+
+
+def test_postfix_with_opendkim_and_opendmarc_passes():
+    auth = authresults.read(POSTFIX_OPENDKIM_OPENDMARC, OURS)
+    assert auth.unauthenticated == ""
+    assert auth.summary() == ("DMARC pass (alcaldia-prueba.gov.co), DKIM pass (alcaldia-prueba.gov.co), "
+                              "SPF pass (alcaldia-prueba.gov.co)")
+
+
+def test_google_dmarc_fail_warns_with_the_domain():
+    auth = authresults.read(GOOGLE_FAIL, "mx.google.com")
+    assert auth.unauthenticated == "DMARC fail para alcaldia-prueba.gov.co"
+    assert [(r.method, r.result) for r in auth.results] == [("dkim", "fail"), ("spf", "softfail"), ("dmarc", "fail")]
+
+
+def test_microsoft_365_writes_no_authserv_id_and_is_read_when_configured_so():
+    auth = authresults.read(MICROSOFT_365, authresults.MICROSOFT_365)
+    assert auth.unauthenticated == "DMARC fail para alcaldia-prueba.gov.co"
+    assert authresults.read(MICROSOFT_365, OURS).unauthenticated == (
+        "el servidor de recepción no registró un resultado DMARC")  # not ours: ignored
+
+
+def test_a_header_of_another_server_is_ignored_and_one_above_ours_is_noted():
+    forged_above = "mx.otro-servidor.com; dmarc=pass header.from=alcaldia-prueba.gov.co"
+    ours_fail = f"{OURS}; dmarc=fail header.from=alcaldia-prueba.gov.co"
+    # Forged with our id, written by the sender: below ours, the topmost of ours wins.
+    forged_ours_below = f"{OURS}; dmarc=pass header.from=alcaldia-prueba.gov.co"
+    auth = authresults.read([forged_above, ours_fail, forged_ours_below], OURS)
+    assert auth.unauthenticated == "DMARC fail para alcaldia-prueba.gov.co"
+    assert auth.foreign_above == ("mx.otro-servidor.com",)
+    assert "ATENCIÓN: encabezado de otro servidor (mx.otro-servidor.com) por encima del nuestro" in auth.summary()
+
+
+@pytest.mark.parametrize("result, warned", [("none", False), ("temperror", True), ("permerror", True), ("pass", False)])
+def test_dmarc_none_is_shown_but_not_warned_errors_are(result, warned):
+    auth = authresults.read([f"{OURS}; dmarc={result} header.from=alcaldia-prueba.gov.co"], OURS)
+    assert bool(auth.unauthenticated) is warned
+
+
+def test_without_an_authserv_id_the_signal_is_off():
+    auth = authresults.read(GOOGLE_FAIL, "")
+    assert (auth.checked, auth.unauthenticated) == (False, "")
+
+
+# -- through intake, show and approve ----------------------------------------
+
+
+def test_an_unauthenticated_request_is_warned_shown_and_approved_only_when_acknowledged(tmp_path):
+    env = Embedded(tmp_path / "h", inbox={"authserv_id": "mx.google.com"})
+    env.deliver(with_results(mails.request(attachments=documents(tmp_path)), GOOGLE_FAIL))
+    [outcome] = env.run_once()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
+    assert warning["detail"] == f"mensaje de {mails.ENTITY}: DMARC fail para alcaldia-prueba.gov.co"
+    shown = helpdesk(env, "show", outcome.radicado).stdout
+    assert shown.splitlines()[0].startswith("Riesgo: 2 advertencias; la más fuerte: remitente no autenticado (DMARC) "
+                                            "(sender_not_authenticated, peso alto)")
+    assert "Autenticación del remitente: DKIM fail (alcaldia-prueba.gov.co), SPF softfail (alcaldia-prueba.gov.co), " \
+           "DMARC fail (alcaldia-prueba.gov.co)" in shown
+    refused = helpdesk(env, "approve", outcome.radicado, "--by", "Ana", "--yes")
+    assert refused.returncode == 1 and "sender_not_authenticated" in refused.stderr
+    assert env.kinds() == ["ack", "accepted"]
+    done = helpdesk(env, "approve", outcome.radicado, "--by", "Ana", "--yes", "--acknowledge-warnings")
+    assert done.returncode == 0, done.stderr
+    [event] = env.store.query("SELECT detail FROM events WHERE action = 'aprobada'")
+    assert "advertencias de alto riesgo revisadas: sender_not_authenticated" in event["detail"]
+
+
+def test_an_authenticated_request_carries_no_warning_and_check_says_the_signal_is_on(tmp_path):
+    env = Embedded(tmp_path / "h", inbox={"authserv_id": OURS})
+    env.deliver(with_results(mails.request(attachments=documents(tmp_path)), POSTFIX_OPENDKIM_OPENDMARC))
+    env.run_once()
+    assert env.count("SELECT count(*) FROM findings WHERE code = 'sender_not_authenticated'") == 0
+    check = run_helpdesk("--config", env.config_path, "check", timeout=60).stdout
+    assert f"se leen los resultados DMARC, DKIM y SPF de {OURS}" in check
+
+
+def test_check_says_when_the_signal_is_off(tmp_path):
+    env = Embedded(tmp_path / "h")
+    check = run_helpdesk("--config", env.config_path, "check", timeout=60).stdout
+    assert "señal apagada: sin [inbox] authserv_id" in check
+
+
+# -- the entity directory ----------------------------------------------------
+
+DIRECTORY_CSV = (
+    "NIT;Nombre;Departamento;Municipio;Dominios\r\n"
+    "890905211-1;Alcaldía de Prueba;Antioquia;Medellín;alcaldia-prueba.gov.co\r\n"
+    "899999061;Gobernación de Ejemplo;Cundinamarca;;gobernacion-ejemplo.gov.co ejemplo.gov.co\r\n"
+)
+
+
+def import_directory(env: Embedded, tmp_path, text: str = DIRECTORY_CSV, encoding: str = "cp1252"):
+    path = tmp_path / "entidades.csv"
+    path.write_bytes(text.encode(encoding))
+    return helpdesk(env, "entidades", "import", str(path))
+
+
+def test_the_directory_imports_an_excel_csv_and_lists_it(tmp_path):
+    env = Embedded(tmp_path / "h")
+    result = import_directory(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Directorio importado: 2 entidad(es) nueva(s), 0 actualizada(s)."
+    listed = {e["nit"]: e for e in json.loads(helpdesk(env, "entidades", "--json").stdout)}
+    assert listed["890905211"]["name"] == "Alcaldía de Prueba"  # Windows-1252 read right
+    assert listed["899999061"]["domains"] == ["gobernacion-ejemplo.gov.co", "ejemplo.gov.co"]
+    assert "Alcaldía de Prueba (Medellín, Antioquia)  [importada]" in helpdesk(env, "entidades").stdout
+
+
+def test_a_directory_file_with_bad_lines_imports_nothing_and_names_each(tmp_path):
+    env = Embedded(tmp_path / "h")
+    bad = DIRECTORY_CSV + "890905211-9;Otra;;;x.gov.co\r\n" + "800197268;Sin dominio válido;;;no es dominio\r\n"
+    result = import_directory(env, tmp_path, "\ufeff" + bad, "utf-8")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "línea 4: NIT no válido «890905211-9»" in result.stderr
+    assert "línea 5: dominio no válido «no»" in result.stderr
+    assert json.loads(helpdesk(env, "entidades", "--json").stdout) == []
+
+
+def test_directory_warnings_unknown_nit_other_name_and_addresses_outside_its_domains(tmp_path):
+    env = Embedded(tmp_path / "h")
+    import_directory(env, tmp_path, DIRECTORY_CSV.replace("Alcaldía de Prueba", "Municipio de Prueba Antioquia")
+                     .replace(";alcaldia-prueba.gov.co", ";prueba.gov.co"))
+    excel = forms.filled_template(tmp_path, {"Correo electrónico": "despacho@alcaldia-prueba.gov.co"})
+    env.deliver(mails.request(attachments=documents(tmp_path, excel=excel)))
+    unknown = forms.filled_template(tmp_path, {"NIT": "800197268-4"})
+    env.deliver(mails.request(sender="u2@alcaldia-prueba.gov.co", attachments=documents(tmp_path, excel=unknown)))
+    env.run_once()
+    found = {(r["radicado"][-1], r["code"]): r["detail"] for r in env.store.query(
+        "SELECT t.radicado, f.code, f.detail FROM findings f JOIN tickets t ON t.id = f.ticket_id")}
+    assert found[("1", "entity_name_mismatch")] == ("el formato dice «Alcaldía de Prueba»; el directorio registra "
+                                                    "el NIT 890905211 como «Municipio de Prueba Antioquia»")
+    assert found[("1", "sender_domain_mismatch")] == (f"escribió {mails.ENTITY}; según el directorio de entidades, "
+                                                      "la entidad usa prueba.gov.co")
+    assert found[("1", "legal_rep_domain_mismatch")].startswith(
+        "el correo del representante legal (campo 1.2) es de alcaldia-prueba.gov.co")
+    assert found[("2", "entity_not_in_directory")].startswith("el NIT 800197268 no está en el directorio")
+
+
+def test_a_personal_legal_rep_address_is_high_risk(tmp_path):
+    env = Embedded(tmp_path / "h")
+    excel = forms.filled_template(tmp_path, {"Nombre de la entidad": "Concejo Municipal de Prueba",
+                                             "Cargo": "Presidente del Concejo",
+                                             "Correo electrónico": "pedropablo.suarez72@gmail.com"})
+    env.deliver(mails.request(attachments=documents(tmp_path, excel=excel)))
+    [outcome] = env.run_once()
+    radicado = outcome.radicado
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'legal_rep_email_personal'")
+    assert "pedropablo.suarez72@gmail.com, de un proveedor de correo gratuito" in warning["detail"]
+    refused = helpdesk(env, "approve", radicado, "--by", "Ana", "--yes")
+    assert refused.returncode == 1 and "legal_rep_email_personal" in refused.stderr
+
+
+def test_approvals_teach_the_directory_and_a_changed_representative_address_is_high_risk(tmp_path):
+    env = Embedded(tmp_path / "h")
+    first = pending(env, tmp_path)
+    assert helpdesk(env, "approve", first, "--by", "Ana", "--yes").returncode == 0
+    [learned] = json.loads(helpdesk(env, "entidades", "--json").stdout)
+    assert (learned["nit"], learned["source"], learned["last_legal_rep_email"], learned["last_radicado"]) == (
+        "890905211", "aprendida", LEGAL_REP, first)
+    assert learned["domains"] == ["alcaldia-prueba.gov.co"]  # the request's own domains, the web user's none
+    excel = forms.filled_template(tmp_path, {"Correo electrónico": "alcaldesa.nueva@alcaldia-prueba.gov.co"})
+    env.deliver(mails.request(sender="otra@alcaldia-prueba.gov.co", attachments=documents(tmp_path, excel=excel)))
+    [second] = env.run_once()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'legal_rep_email_changed'")
+    assert warning["detail"].startswith("el correo del representante legal (campo 1.2) es "
+                                        f"alcaldesa.nueva@alcaldia-prueba.gov.co; en la última solicitud aprobada "
+                                        f"de este NIT ({first}, del ")
+    assert warning["detail"].endswith(f") era {LEGAL_REP}")
+    refused = helpdesk(env, "approve", second.radicado, "--by", "Ana", "--yes")
+    assert refused.returncode == 1 and "legal_rep_email_changed" in refused.stderr
+    queue = helpdesk(env, "queue").stdout.splitlines()
+    assert queue[3].startswith("  Riesgo: ") and "cambió el correo del representante legal" in queue[3]
+
+
+# -- the representative's role -----------------------------------------------
+
+
+def role_findings(tmp_path, values: dict, acta: bytes | None = None):
+    excel = forms.filled_template(tmp_path, values)
+    return [f for f in findings_for(complete_set(tmp_path, excel=excel, acta=acta)) if f.code.startswith("legal_rep_role")]
+
+
+def test_a_cargo_that_is_no_legal_representative_is_warned(tmp_path):
+    [found] = role_findings(tmp_path, {"Cargo": "Secretario de Gobierno"})
+    assert found.detail.startswith("el cargo «Secretario de Gobierno» no es el de un representante legal (Alcalde, ")
+
+
+def test_a_cargo_of_another_kind_of_entity_is_warned(tmp_path):
+    [found] = role_findings(tmp_path, {"Cargo": "Gobernador"})
+    assert found.detail == ("el cargo «Gobernador» no corresponde a «Alcaldía de Prueba», cuyo representante "
+                            "legal es el Alcalde")
+
+
+def test_the_acta_must_name_the_role(tmp_path):
+    lines = [line.replace("Alcaldesa", "Secretaria") for line in ACTA_LINES]
+    [found] = role_findings(tmp_path, {}, acta=docfiles.text_pdf(lines))
+    assert (found.code, found.detail) == ("legal_rep_role_not_in_acta", "el acta no menciona el cargo de Alcalde")
+    assert role_findings(tmp_path, {}, acta=docfiles.text_pdf(ACTA_LINES)) == []
+    assert "legal_rep_role_not_in_acta" not in warnings(findings_for(complete_set(tmp_path)))  # a scan: staff read it
