@@ -518,19 +518,26 @@ def slow_text_pdf(operators: int = 200_000) -> bytes:
     return _pdf_from_objects(objects, root=1)
 
 
-def slow_pages_pdf(pages: int = 20, operators: int = 14_000) -> bytes:
-    """A 4 KB PDF whose pages all share one content stream of ``operators``
-    empty text operators: each page stays under any per-stream budget and
-    adds no text, but every page is parsed again (about 0.5 s each)."""
-    stream = zlib.compress(b"BT /F1 9 Tf () Tj ET\n" * operators, 9)
+def slow_pages_pdf(pages: int = 20, operators: int = 14_000, draws: int = 15) -> bytes:
+    """A 5 KB PDF whose pages share one content stream that draws
+    ``draws`` times one form of ``operators`` empty text operators. Each
+    stream stays under any per-stream budget and adds no text, but text
+    extraction parses the form again at every draw of every page (about
+    0.3 s each). With the defaults that is 95 s of CPU where 20 pages of
+    one plain draw took 7.5 s: some twenty times the worker's 5 s in
+    tests/test_hostile.py, so no machine is fast enough to finish it."""
+    form = zlib.compress(b"BT /F1 9 Tf () Tj ET\n" * operators, 9)
+    content = b"/X0 Do\n" * draws
     kids = b" ".join(b"%d 0 R" % (10 + n) for n in range(pages))
     objects = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
-        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        3: b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        4: b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+           b"/Length %d /Filter /FlateDecode >>\nstream\n" % len(form) + form + b"\nendstream",
         5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     }
     for n in range(pages):
-        objects[10 + n] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-                           b"/Resources << /Font << /F1 5 0 R >> >> >>")
+        objects[10 + n] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+                           b"/Resources << /Font << /F1 5 0 R >> /XObject << /X0 4 0 R >> >> >>")
     return _pdf_from_objects(objects, root=1)

@@ -882,6 +882,14 @@ class _CaptureHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        with self.owner._cond:
+            reply = self.owner._rcpt_responses.popleft() if self.owner._rcpt_responses else "250 OK"
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        return reply
+
     async def handle_DATA(self, server, session, envelope) -> str:
         owner = self.owner
         with owner._cond:
@@ -951,6 +959,9 @@ class SmtpCapture:
     * ``responses``: scripted replies to DATA, consumed in order; a reply
       that is not 250 rejects the message (it is not recorded).  Once the
       script is used up every message gets "250 OK".
+    * ``add_rcpt_responses``: scripted replies to RCPT TO, the same way: a
+      reply that is not 250 refuses that recipient ("550 5.1.1 user
+      unknown", the most common permanent failure, comes here, not at DATA).
     * ``data_delay``: seconds to stall inside DATA before replying; if the
       client disconnects (e.g. is SIGKILLed) during the stall, nothing is
       recorded.
@@ -990,6 +1001,7 @@ class SmtpCapture:
         self.ca_path: Path | None = None
         self._cond = threading.Condition()
         self._responses: collections.deque[str] = collections.deque(responses or [])
+        self._rcpt_responses: collections.deque[str] = collections.deque()
         self._cert_dir = Path(cert_dir) if cert_dir else None
         self._tls_files: _TlsFiles | None = None
         self._controller = None
@@ -1001,6 +1013,11 @@ class SmtpCapture:
         """Append scripted DATA replies (see class docstring)."""
         with self._cond:
             self._responses.extend(replies)
+
+    def add_rcpt_responses(self, *replies: str) -> None:
+        """Append scripted RCPT TO replies (see class docstring)."""
+        with self._cond:
+            self._rcpt_responses.extend(replies)
 
     def add_auth_responses(self, *replies: str) -> None:
         """Script the replies to the next XOAUTH2 attempts (refusals only)."""

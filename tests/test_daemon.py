@@ -1,12 +1,15 @@
 """The daemon as a real process: IDLE, outages, SIGTERM, and kill -9 at
-every step of a message, proving nothing is lost and nothing is sent twice."""
+every step of a message, proving nothing is lost and nothing is sent twice;
+and the order of those steps (a message leaves the inbox after its commit)."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -186,6 +189,43 @@ def test_kill_9_in_the_services_examination_thread_then_restart_gives_exactly_on
     again = DaemonProcess(path, "--once")
     assert again.wait() == 0, again.output()
     _assert_exactly_once(path, smtp, dovecot)
+
+
+def committed_at_each_move(env, monkeypatch, move: str) -> list[tuple[int, int]]:
+    """Wrap the inbox source's method ``move`` (what takes a message out of
+    the inbox); at each call, before it moves anything, record what another
+    connection to the database sees committed: (messages in, tickets)."""
+    source = env.daemon.source
+    original = getattr(source, move)
+    seen = []
+
+    def observed(*args, **kwargs):
+        with closing(sqlite3.connect(env.config.database_path)) as other:
+            seen.append(other.execute("SELECT (SELECT count(*) FROM messages WHERE direction = 'in'), "
+                                      "(SELECT count(*) FROM tickets)").fetchone())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(source, move, observed)
+    return seen
+
+
+def test_a_maildir_message_is_moved_only_after_its_ticket_is_committed(embedded, monkeypatch):
+    # The order itself, not a crash: moved before the commit, a crash in
+    # between would lose the message (it is no longer in new/).
+    seen = committed_at_each_move(embedded, monkeypatch, "done")  # MaildirSource.done is the rename to cur/
+    embedded.deliver(mails.request(sender="u1@alcaldia-prueba.gov.co"))
+    embedded.deliver(mails.request(sender="u2@alcaldia-prueba.gov.co"))
+    assert [o.action for o in embedded.run_once()] == ["new_ticket", "new_ticket"]
+    assert seen == [(1, 1), (2, 2)]
+
+
+def test_an_imap_message_is_moved_only_after_its_ticket_is_committed(networked, monkeypatch):
+    seen = committed_at_each_move(networked, monkeypatch, "_move")  # the IMAP MOVE (or COPY and EXPUNGE)
+    networked.deliver(mails.request(sender="u1@alcaldia-prueba.gov.co"))
+    networked.deliver(mails.request(sender="u2@alcaldia-prueba.gov.co"))
+    assert [o.action for o in networked.run_once()] == ["new_ticket", "new_ticket"]
+    assert seen == [(1, 1), (2, 2)]
+    assert networked.dovecot.message_count(USER, "Procesados") == 2
 
 
 def test_kill_9_during_smtp_data_then_restart_delivers_once(tmp_path, dovecot):

@@ -72,6 +72,25 @@ def test_bad_nit_gets_a_correction_naming_the_nit(networked, tmp_path):
     assert "NIT" in text and "890905211" in text and "es 1, no 7" in text
 
 
+def test_a_corrected_form_sent_in_a_reply_replaces_the_bad_one(embedded, tmp_path):
+    # Both forms stay on the ticket; the newest of each kind is the one that counts.
+    bad = forms.filled_template(tmp_path, {"NIT": "890905211-7"})
+    embedded.deliver(mails.request(attachments=documents(tmp_path, excel=bad)))
+    [first] = embedded.run_once()
+    assert embedded.kinds() == ["ack", "correction"]
+    assert "es 1, no 7" in body(embedded.sent()[1])
+
+    corrected = ("Formato solicitud corregido.xlsx", forms.filled_template(tmp_path), XLSX)
+    embedded.deliver(mails.reply_to(embedded.sent_raw()[1], body="Va el formato corregido.", attachments=[corrected]))
+    [second] = embedded.run_once()
+    assert second.action == "joined" and second.radicado == first.radicado
+    assert embedded.kinds() == ["ack", "correction", "accepted"]
+    row = embedded.store.one("SELECT state, entity_nit FROM tickets")
+    assert tuple(row) == ("pending_approval", "890905211-1")
+    forms_seen = embedded.store.query("SELECT filename, counted FROM documents WHERE kind = 'excel_form' ORDER BY id")
+    assert [tuple(r) for r in forms_seen] == [("Formato solicitud.xlsx", 0), ("Formato solicitud corregido.xlsx", 1)]
+
+
 def test_zip_bomb_in_the_excel_slot_gets_a_correction_and_the_service_goes_on(networked, tmp_path):
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:

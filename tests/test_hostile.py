@@ -137,7 +137,7 @@ HOSTILE = [
     Hostile("pdf page tree loop", "acta.pdf", docfiles.looping_pdf, refused_saying("el PDF")),
     Hostile("pdf xref /Prev loop", "acta.pdf", docfiles.prev_loop_pdf, read_as_pdf),
     Hostile("pdf with 200,000 text operators (CPU)", "acta.pdf", docfiles.slow_text_pdf),
-    Hostile("pdf with 20 pages sharing a 14,000-operator stream (CPU)", "acta.pdf", docfiles.slow_pages_pdf),
+    Hostile("pdf with 20 pages drawing 15 times a 14,000-operator form (CPU)", "acta.pdf", docfiles.slow_pages_pdf),
     Hostile("pdf unknown filter", "acta.pdf", docfiles.unknown_filter_pdf),
     Hostile("pdf certificate encryption", "acta.pdf", docfiles.certificate_encrypted_pdf),
     Hostile("pdf user password", "acta.pdf", lambda: docfiles.encrypted_pdf("1234"), refused_saying("contraseña")),

@@ -3,6 +3,8 @@
 import email
 import email.policy
 
+import pytest
+
 from helpdesk import views
 
 from . import mails
@@ -49,14 +51,22 @@ def test_uidvalidity_change_rereads_without_duplicates(networked):
     assert networked.dovecot.message_count(USER, "INBOX") == 0
 
 
-def test_smtp_451_then_250_delivers_once(tmp_path, dovecot, smtp_server):
+def script(smtp_server, stage: str, reply: str) -> None:
+    """The server's next reply at ``stage``: RCPT TO (one recipient refused) or DATA."""
+    {"RCPT": smtp_server.add_rcpt_responses, "DATA": smtp_server.add_responses}[stage](reply)
+
+
+@pytest.mark.parametrize("stage, reply", [("DATA", "451 4.3.0 Intente más tarde"),
+                                          ("RCPT", "450 4.2.1 Buzón ocupado, intente más tarde")],
+                         ids=["DATA", "RCPT"])
+def test_smtp_4xx_then_250_delivers_once(tmp_path, dovecot, smtp_server, stage, reply):
     networked = Networked(tmp_path / "h", dovecot, smtp_server, smtp={"retry_base_seconds": 600.0})
-    networked.smtp.add_responses("451 4.3.0 Intente más tarde")
+    script(smtp_server, stage, reply)
     networked.deliver(mails.request())
     networked.run_once()
     row = networked.store.one("SELECT status, attempts, last_error, next_attempt_at FROM outbox WHERE kind = 'ack'")
     assert (row["status"], row["attempts"]) == ("pending", 1)
-    assert "451" in row["last_error"]
+    assert reply[:3] in row["last_error"]
     assert row["next_attempt_at"] > networked.store.one("SELECT created_at FROM outbox WHERE kind = 'ack'")[0]
     assert views.outbox_problems(networked.store)[0]["status"] == "pending"
     networked.daemon.deliver()  # not due yet: backoff
@@ -69,8 +79,10 @@ def test_smtp_451_then_250_delivers_once(tmp_path, dovecot, smtp_server):
     assert sorted(kinds) == ["ack", "correction"]
 
 
-def test_smtp_550_fails_permanently_and_is_visible(networked):
-    networked.smtp.add_responses("550 5.1.1 Buzón inexistente")
+@pytest.mark.parametrize("stage", ["DATA", "RCPT"])
+def test_smtp_550_fails_permanently_and_is_visible(networked, stage):
+    # At RCPT TO is where "550 5.1.1 user unknown" usually comes.
+    script(networked.smtp, stage, "550 5.1.1 Buzón inexistente")
     networked.deliver(mails.request())
     [outcome] = networked.run_once()
     networked.daemon.deliver()
@@ -119,8 +131,6 @@ def test_smtp_auth_is_used_when_configured(tmp_path, dovecot):
 
 
 def test_wrong_imap_password_is_a_clear_error(tmp_path, dovecot, smtp_server):
-    import pytest
-
     from helpdesk.errors import InboxError
 
     env = Networked(tmp_path / "h", dovecot, smtp_server, inbox={"password": "mala"})

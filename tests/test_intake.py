@@ -3,6 +3,7 @@ threading, robots and Spanish input, with real MIME and a real Maildir."""
 
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -257,6 +258,28 @@ def test_header_injection_in_subject_cannot_reach_the_reply(embedded):
     assert reparsed["Bcc"] is None
     assert b"\nBcc:" not in raw_ack
     assert "Hola Bcc: victima@example.org" in reparsed["Subject"]
+
+
+# C0 and C1 control characters: what clean_text removes from header values.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def test_terminal_control_characters_in_subject_reach_neither_the_ticket_nor_the_reply(embedded):
+    # ESC [2J clears a terminal, ESC ]0;...BEL sets its title, NUL cuts C
+    # strings: encoded in a subject, they would reach staff's terminal from
+    # the database and the entity's mail client from our ack.
+    raw = (
+        f"From: {ENTITY}\r\nTo: {SUPPORT}\r\nMessage-ID: <ctl@alcaldia-prueba.gov.co>\r\n"
+        "Subject: =?utf-8?q?Hola=1B[2J=1B]0;pwn=07_=00fin?=\r\n\r\nCuerpo\r\n"
+    ).encode()
+    embedded.deliver(raw)
+    [outcome] = embedded.run_once()
+    assert outcome.action == "new_ticket"
+    stored = embedded.store.one("SELECT subject FROM tickets")["subject"]
+    assert stored == "Hola [2J ]0;pwn fin", repr(stored)
+    [ack] = embedded.acks()
+    assert "Hola [2J ]0;pwn fin" in ack["Subject"], repr(ack["Subject"])
+    assert not CONTROL.search(ack["Subject"]), repr(ack["Subject"])
 
 
 def test_sender_with_two_addresses_gets_no_reply(embedded):

@@ -301,10 +301,22 @@ def test_bad_url_or_security_is_a_config_error(tmp_path, url, security, fragment
         LdapBackend(cfg)
 
 
-def test_none_is_allowed_towards_loopback_names(tmp_path):
-    for url in ("ldap://127.0.0.1:1389", "ldap://localhost", "ldap://[::1]:1389"):
-        b = LdapBackend(make_config(tmp_path, ldap_url=url, ldap_bind_dn="cn=admin,dc=x", password="x"))
-        assert b.host in ("127.0.0.1", "localhost", "::1")
+@pytest.mark.parametrize("url, host, port, label", [
+    ("ldap://127.0.0.1:1389", "127.0.0.1", 1389, "127.0.0.1:1389"),
+    ("ldap://127.0.0.2", "127.0.0.2", 389, "127.0.0.2:389"),
+    ("ldap://localhost", "localhost", 389, "localhost:389"),
+    ("ldap://[::1]:1389", "::1", 1389, "[::1]:1389"),
+])
+def test_none_is_allowed_towards_loopback_names(tmp_path, url, host, port, label):
+    b = LdapBackend(make_config(tmp_path, ldap_url=url, ldap_bind_dn="cn=admin,dc=x", password="x"))
+    assert (b.security, b.host, b.port, b.label) == ("none", host, port, label)
+
+
+@pytest.mark.parametrize("url", ["ldap://localhost.entidad.gov.co", "ldap://127.0.0.1.nip.io:389",
+                                 "ldap://10.0.0.1", "ldap://[::2]"])
+def test_none_is_refused_towards_names_that_only_look_like_loopback(tmp_path, url):
+    with pytest.raises(ConfigError, match="sin cifrar"):
+        LdapBackend(make_config(tmp_path, ldap_url=url, ldap_bind_dn="cn=admin,dc=x", password="x"))
 
 
 def test_missing_ca_file_and_empty_bind_password_are_config_errors(tmp_path):
