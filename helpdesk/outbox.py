@@ -307,7 +307,9 @@ class SmtpTransport:
             raise DeliveryError(f"{exc.code} {exc.message}", permanent=500 <= exc.code < 600) from None
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
-            raise DeliveryError(str(exc), permanent=all(500 <= c < 600 for c in codes)) from None
+            # Said as the server said it ("550 5.1.1 ..."), not as Python's repr of the exceptions.
+            said = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            raise DeliveryError(said, permanent=all(500 <= c < 600 for c in codes)) from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             raise DeliveryError(f"SMTP: {exc}", permanent=False) from None
         # send() can succeed while a recipient failed: read the dict.
