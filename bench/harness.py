@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for ``tests.servers``
 
-from tests.servers import DovecotServer, SmtpCapture  # noqa: E402
-
 import make_fixtures  # noqa: E402
+
+from tests.servers import DovecotServer, SmtpCapture  # noqa: E402
 
 USER = make_fixtures.SUPPORT  # the IMAP account the requests are sent to
 PASSWORD = "secreto"

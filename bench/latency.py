@@ -32,8 +32,8 @@ time it took to stop are printed.
 from __future__ import annotations
 
 import argparse
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile

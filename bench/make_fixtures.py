@@ -37,9 +37,9 @@ import io
 import os
 import uuid
 import zipfile
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 CACHE = Path(__file__).resolve().parent / ".cache"

@@ -58,10 +58,9 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-import psutil
-
 import harness
 import make_fixtures
+import psutil
 
 MB = 1024 * 1024
 

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import click
 
+from . import cli_es, localtime, texts
 from . import config as config_mod
-from . import cli_es, labels, localtime, logs, quarantine, texts, views
 from .errors import HelpdeskError, NotFound
+from .intake import quarantine
+from .operations import logs
+from .staff import labels, views
 from .store import Store
 
 # click's own texts (usage, errors) in Spanish, like everything else staff read.
@@ -229,7 +232,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     """
     view = views.detail(ctx.store, radicado, ctx.config.limits)
     if save_dir:
-        from .examination import save_attachments
+        from .examination.ticket import save_attachments
 
         ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (view["radicado"],))["id"]
         paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
@@ -336,7 +339,7 @@ def retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
 
     Ejemplo: helpdesk retry 3
     """
-    from . import handover
+    from .staff import handover
 
     if not ids and not retry_all:
         raise click.UsageError("indique uno o más ID (vea helpdesk failed) o --all")
@@ -392,7 +395,7 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
 
     Ejemplo: helpdesk stats --days 30
     """
-    from . import stats
+    from .operations import stats
 
     figures = stats.compute(ctx.store, days, zone=localtime.zone(ctx.config.site.timezone))
     if as_json:
@@ -428,7 +431,7 @@ def check(ctx: Context) -> None:
 
     Ejemplo: helpdesk --config /etc/helpdesk/config.toml check
     """
-    from .health import run_checks
+    from .operations.health import run_checks
 
     results = run_checks(ctx.config)
     for c in results:
@@ -447,7 +450,7 @@ def backup_cmd(ctx: Context, path: str) -> None:
 
     Ejemplo: helpdesk backup /var/backups/helpdesk/2026-11-23
     """
-    from .backup import backup
+    from .operations.backup import backup
 
     manifest = backup(ctx.config, Path(path))
     echo(f"Copia en {path}: {manifest['tickets']} solicitudes, {manifest['messages']} mensajes, "
@@ -463,7 +466,7 @@ def restore_cmd(ctx: Context, path: str, force: bool) -> None:
 
     Ejemplo: helpdesk restore /var/backups/helpdesk/2026-11-23
     """
-    from .backup import restore
+    from .operations.backup import restore
 
     manifest = restore(ctx.config, Path(path), force)
     echo(f"Restaurada la copia del {ctx.time(manifest['created_at'])}: {manifest['tickets']} solicitudes.")
@@ -483,7 +486,7 @@ def purge(ctx: Context, dry_run: bool) -> None:
 
     Ejemplo: helpdesk purge --dry-run
     """
-    from . import retention
+    from .operations import retention
 
     policy = ctx.config.retention
     echo(_policy_line(policy))
@@ -605,7 +608,7 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
 
     Ejemplo: helpdesk approve GEL-2026-000042 --by "Ana Pérez"
     """
-    from . import staff
+    from .staff import decisions as staff
 
     def confirm(credentials) -> bool:
         if ctx.config.reset.backend != "manual":
@@ -639,7 +642,7 @@ def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
 
     Ejemplo: helpdesk reject GEL-2026-000042 --by "Ana Pérez" --reason "El acta no corresponde a la entidad"
     """
-    from . import staff
+    from .staff import decisions as staff
 
     decided = staff.reject(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
     echo(f"Solicitud {decided.ticket.radicado} rechazada; se envía el motivo a {decided.ticket.requester}.")
@@ -656,7 +659,7 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
 
     Ejemplo: helpdesk correct GEL-2026-000042 --by "Ana Pérez" --reason "La firma del formato no es legible"
     """
-    from . import staff
+    from .staff import decisions as staff
 
     decided = staff.request_correction(ctx.store, ctx.config, _renderer(ctx), radicado, by, reason)
     echo(f"Se pidió una corrección en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
@@ -699,7 +702,7 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
     empty reason asks again: nothing moves on without an explicit answer."""
     import tempfile
 
-    from .examination import save_attachments
+    from .examination.ticket import save_attachments
 
     invoke = click.get_current_context().invoke
     while True:
@@ -747,7 +750,7 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
 def _acknowledge_risks(ctx: Context, radicado: str) -> bool | None:
     """In `review`, a ticket with high-risk warnings is approved only after
     the staff member types that they saw them; None when they did not."""
-    from . import staff
+    from .staff import decisions as staff
 
     ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
     risks = staff.high_risk_warnings(ctx.store, ticket_id, ctx.rules.trust)
@@ -775,7 +778,7 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
 
     Ejemplo: helpdesk reply GEL-2026-000042 --by "Ana Pérez" --message "Su solicitud sigue en revisión."
     """
-    from . import staff
+    from .staff import decisions as staff
 
     decided = staff.reply(ctx.store, ctx.config, _renderer(ctx), radicado, by, message)
     echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
@@ -795,7 +798,7 @@ def reopen(ctx: Context, radicado: str, by: str) -> None:
 
     Ejemplo: helpdesk reopen GEL-2026-000042 --by "Ana Pérez"
     """
-    from . import staff
+    from .staff import decisions as staff
 
     ticket = staff.reopen(ctx.store, radicado, by)
     echo(f"Solicitud {ticket.radicado} reabierta: el servicio examinará de nuevo sus documentos "
@@ -891,7 +894,7 @@ def confirm_typed(question: str, accepted: tuple[str, ...]) -> bool:
 
 
 def _renderer(ctx: Context):
-    from .replies import Renderer
+    from .outgoing.replies import Renderer
 
     return Renderer(ctx.config)
 
@@ -905,9 +908,9 @@ def _risk(ctx: Context, warnings: list[dict]) -> dict:
 
 
 def _deliver_now(ctx: Context, outbox_id: int) -> None:
-    """Have the email just queued delivered by the one processor (handover.py)
+    """Have the email just queued delivered by the one processor (staff/handover.py)
     and say what became of it; it is safe in the outbox whatever happens."""
-    from . import handover
+    from .staff import handover
 
     delivery = handover.deliver_queued(ctx.store, ctx.config, outbox_id)
     echo(delivery.message(), err=not delivery.ok)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import localtime
+from .addresses import valid_address
 from .errors import ConfigError
 
 SECURITY_MODES = ("ssl", "starttls", "none")
@@ -66,7 +67,7 @@ class InboxConfig(LoginConfig):
     reconnect_max_seconds: int = 300
     fetch_batch: int = 20
     # The authserv-id of our own receiving server's Authentication-Results
-    # (authresults.py); empty: sender authentication is not checked.
+    # (intake/authresults.py); empty: sender authentication is not checked.
     authserv_id: str = ""
 
 
@@ -237,7 +238,6 @@ class Config:
         that is an address; "" when unknown (a Maildir without address)."""
         if self.inbox.address:
             return self.inbox.address
-        from .message import valid_address  # message.py imports this module
 
         username = self.inbox.username.strip()
         if self.inbox.source == "imap" and valid_address(username):
@@ -441,7 +441,6 @@ def _check_semantics(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: smtp.port: {config.smtp.port} no es un puerto válido")
     if "@" not in config.smtp.from_address:
         raise ConfigError(f"{path}: smtp.from_address: {config.smtp.from_address!r} no es una dirección de correo")
-    from .message import valid_address  # message.py imports this module
 
     if config.inbox.address and not valid_address(config.inbox.address):
         raise ConfigError(f"{path}: inbox.address: {config.inbox.address!r} no es una dirección de correo")

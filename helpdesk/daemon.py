@@ -15,7 +15,7 @@ database's lock (lock.py) before opening anything, and while it waits for
 mail it watches for work other processes commit (a staff decision's email,
 a retry asked with ``helpdesk retry``) and does it within a second.
 
-The service examines documents beside this loop, in examiner.py's thread,
+The service examines documents beside this loop, in examination/background.py's thread,
 so an ack never waits for another request's documents; ``run --once``
 examines after its intake, in this thread.
 """
@@ -26,15 +26,19 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from . import examination, lock, metrics, outbox, pipeline, quarantine, retention, sdnotify, status
+from . import lock
 from .config import Config
 from .documents.worker import Worker
-from .examiner import BackgroundExaminer
 from .errors import ConfigError, InboxError
+from .examination import ticket as examination
+from .examination.background import BackgroundExaminer
 from .faults import crash_point
-from .inbox import Incoming, interruptible_sleep, open_source
-from .pipeline import Outcome
-from .replies import Renderer
+from .intake import pipeline, quarantine
+from .intake.inbox import Incoming, interruptible_sleep, open_source
+from .intake.pipeline import Outcome
+from .operations import metrics, retention, sdnotify, status
+from .outgoing import outbox
+from .outgoing.replies import Renderer
 from .rules import Rules, load_all
 from .store import Store
 

@@ -22,9 +22,9 @@ from typing import Callable
 
 import openpyxl
 
-from . import views
 from .config import Config, InboxConfig, SmtpConfig, StorageConfig
 from .daemon import Daemon
+from .staff import views
 from .store import Store
 from .tickets import STATE_LABELS
 

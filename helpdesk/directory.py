@@ -1,6 +1,6 @@
 """The entity directory: each public entity by NIT, with its official email domains.
 
-The checks hold a request against it (checks.py): a NIT it does not know, a
+The checks hold a request against it (examination/checks.py): a NIT it does not know, a
 name that differs, a sender or a legal representative's address outside the
 entity's domains, a representative's address that differs from the one of
 the entity's last approved request. Two sources fill it:
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import nit as nit_mod
+from .addresses import domain_of
 from .errors import HelpdeskError
-from .message import domain_of
 from .rules import TrustRules, normalise
 from .store import Store, iso
 

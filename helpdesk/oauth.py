@@ -20,9 +20,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import logs
 from .config import Config
 from .errors import HelpdeskError
+from .operations import logs
 
 # RFC 6750 b64token: what an access token may contain. Anything else (a
 # JSON document, two words, a stray quote) means the file or the command

@@ -241,7 +241,7 @@ MIGRATIONS: list[str] = [
     # 12: trust signals. entities: the directory (directory.py), by NIT,
     # imported from a list or learned from approvals. messages.auth_json:
     # what our own receiving server's Authentication-Results said
-    # (authresults.py), for show and the sender_not_authenticated warning.
+    # (intake/authresults.py), for show and the sender_not_authenticated warning.
     """
     CREATE TABLE entities (
         nit TEXT PRIMARY KEY,

@@ -14,7 +14,7 @@ import json
 import unicodedata
 
 from .config import LimitsConfig
-from .message import parse
+from .intake.message import parse
 from .store import Store
 
 # Enough for a letter; the rest is in the original (show --save-attachments).

@@ -12,7 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from .robots import Robot
+from .intake.robots import Robot
 from .store import iso, now
 
 # Contract states, plus RECEIVED: acknowledged, documents not yet examined.

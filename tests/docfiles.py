@@ -102,8 +102,14 @@ def scan_with_ocr_pdf(lines: list[str], dpi: int = 150) -> bytes:
 
 def _with_signature_field(value: bool) -> bytes:
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (ArrayObject, ByteStringObject, DictionaryObject, NameObject, NumberObject,
-                               TextStringObject)
+    from pypdf.generic import (
+        ArrayObject,
+        ByteStringObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(
         ["FORMATO DE SOLICITUD DE REINICIO DE CLAVE", "Firmado digitalmente por el representante legal"]))))

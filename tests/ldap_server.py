@@ -32,8 +32,17 @@ import time
 import weakref
 from pathlib import Path
 
-from .servers import (HOST, ManagedServer, _chown_tree, _grant_traverse, _killpg, _make_tls_files, _TlsFiles,
-                      free_port, kill_group_leftovers)
+from .servers import (
+    HOST,
+    ManagedServer,
+    _chown_tree,
+    _grant_traverse,
+    _killpg,
+    _make_tls_files,
+    _TlsFiles,
+    free_port,
+    kill_group_leftovers,
+)
 
 SUFFIX = "dc=entidad,dc=gov,dc=co"
 PEOPLE = f"ou=people,{SUFFIX}"

@@ -143,7 +143,11 @@ def _fill(dovecot, count=BACKLOG):
         dovecot.append(USER, mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", subject=f"pedido {n}"))
 
 
-def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG):
+def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG, in_flight: int = 0):
+    """One ticket, one ack and one verdict per request. ``in_flight``: how
+    many emails may have been sent twice, each with the same Message-ID: a
+    kill at an arbitrary moment can fall after the SMTP server accepted an
+    email and before its row was marked sent (outgoing/outbox.py's one window)."""
     config = config_mod.load(path)
     store = Store(config.database_path, config.raw_dir)
     assert store.one("SELECT count(*) FROM tickets")[0] == count
@@ -153,7 +157,12 @@ def _assert_exactly_once(path: Path, smtp: SmtpCapture, dovecot, count=BACKLOG):
     assert smtp.wait_for(2 * count, timeout=10)
     time.sleep(0.3)
     received = Counter((m.message["X-Helpdesk-Radicado"], m.message["X-Helpdesk-Kind"]) for m in smtp.snapshot())
-    assert len(received) == 2 * count and set(received.values()) == {1}, received
+    assert len(received) == 2 * count, received
+    assert sum(n - 1 for n in received.values()) <= in_flight, received
+    for key in (k for k, n in received.items() if n > 1):
+        ids = {m.message["Message-ID"] for m in smtp.snapshot()
+               if (m.message["X-Helpdesk-Radicado"], m.message["X-Helpdesk-Kind"]) == key}
+        assert len(ids) == 1, (key, ids)  # a resend, recognisable as such
     assert {kind for _r, kind in received} == {"ack", "correction"}
     # Every request got its own ticket: one ack per original sender.
     acks = [m for m in smtp.snapshot() if m.message["X-Helpdesk-Kind"] == "ack"]
@@ -178,9 +187,11 @@ def test_kill_9_mid_message_then_restart_gives_exactly_once(setup, crash_at):
 
 
 def test_kill_9_in_the_services_examination_thread_then_restart_gives_exactly_once(setup):
-    # The service examines beside intake (examiner.py): a kill while the
-    # thread is between two tickets, intake perhaps mid-message, loses and
-    # repeats nothing either.
+    # The service examines beside intake (examination/background.py): a
+    # kill while the thread is between two tickets loses nothing and
+    # repeats no decision. The main thread is wherever it is at that
+    # moment, perhaps inside an SMTP delivery: that one email may go out
+    # again with its Message-ID, as after a power cut.
     path, dovecot, smtp = setup
     _fill(dovecot)
     crashed = DaemonProcess(path, crash_at="before_examination@3")
@@ -188,7 +199,7 @@ def test_kill_9_in_the_services_examination_thread_then_restart_gives_exactly_on
     assert "examined:" in crashed.output()  # it died in the examiner, after two verdicts
     again = DaemonProcess(path, "--once")
     assert again.wait() == 0, again.output()
-    _assert_exactly_once(path, smtp, dovecot)
+    _assert_exactly_once(path, smtp, dovecot, in_flight=1)
 
 
 def committed_at_each_move(env, monkeypatch, move: str) -> list[tuple[int, int]]:

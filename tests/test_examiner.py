@@ -21,6 +21,7 @@ from .conftest import Embedded, rules_with_worker
 from .test_daemon import DaemonProcess, wait_until
 from .test_e2e_documents import documents
 
+
 def slow_request(count: int) -> bytes:
     return mails.request(subject="Documentos pesados", body="Adjunto las actas.",
                          attachments=[(f"acta{n}.pdf", docfiles.slow_pages_pdf(operators=14_000 + n), "application/pdf")

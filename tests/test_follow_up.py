@@ -10,7 +10,8 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 
-from helpdesk import texts, views
+from helpdesk import texts
+from helpdesk.staff import views
 from helpdesk.store import Store
 
 from . import mails

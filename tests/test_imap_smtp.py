@@ -5,7 +5,7 @@ import email.policy
 
 import pytest
 
-from helpdesk import views
+from helpdesk.staff import views
 
 from . import mails
 from .conftest import USER, Networked
@@ -166,7 +166,7 @@ def test_spanish_filenames_survive_imap(networked):
 
 def test_one_imap_fetch_holds_at_most_the_message_limit_of_mail():
     # Issue 10, finding 11: a batch of 20 messages of 40 MB each was one fetch.
-    from helpdesk.inbox import _by_total_size
+    from helpdesk.intake.inbox import _by_total_size
 
     sizes = {uid: {b"RFC822.SIZE": size} for uid, size in {1: 30, 2: 30, 3: 50, 4: 5, 5: 100}.items()}
     assert _by_total_size([1, 2, 3, 4, 5], sizes, 60) == [[1, 2], [3, 4], [5]]

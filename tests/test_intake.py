@@ -235,8 +235,8 @@ def test_latin1_and_windows1252_bodies_and_encoded_headers(embedded):
     assert "Reinicio de contraseña de la Alcaldía" in acks["jose@alcaldia-prueba.gov.co"]["Subject"]
     assert "Solicitud “urgente” – Tesorería" in acks["tesoreria@alcaldia-prueba.gov.co"]["Subject"]
 
-    from helpdesk.message import parse
     from helpdesk.config import LimitsConfig
+    from helpdesk.intake.message import parse
 
     intake = parse(raw_cp1252, LimitsConfig())
     assert [a.filename for a in intake.attachments] == ["Acta de posesión señor alcalde.pdf"]
@@ -394,7 +394,7 @@ def test_an_oversized_maildir_message_is_read_for_its_headers_only(tmp_path):
 def test_parts_are_counted_the_same_when_the_message_is_read_a_window_at_a_time(monkeypatch, tmp_path):
     # count_parts lowers the message 1 MiB at a time instead of copying it
     # whole; a header or delimiter across a seam must count once.
-    from helpdesk import message
+    from helpdesk.intake import message
 
     from .test_e2e_documents import documents
 

@@ -8,7 +8,7 @@ from email.utils import getaddresses
 
 from helpdesk.config import LimitsConfig
 from helpdesk.demo import scan_pdf
-from helpdesk.message import parse
+from helpdesk.intake.message import parse
 
 from . import forms, mails
 from .conftest import run_helpdesk

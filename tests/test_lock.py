@@ -7,11 +7,19 @@ import os
 import signal
 import time
 
-from helpdesk import lock, quarantine
+from helpdesk import lock
+from helpdesk.intake import quarantine
 from helpdesk.store import Store
 
 from . import mails
-from .conftest import USER, Embedded, embedded_sections, networked_sections, run_helpdesk, write_config
+from .conftest import (
+    USER,
+    Embedded,
+    embedded_sections,
+    networked_sections,
+    run_helpdesk,
+    write_config,
+)
 from .test_daemon import DaemonProcess, wait_until
 
 
@@ -136,8 +144,9 @@ def test_retry_beside_a_running_daemon_is_handed_to_it_and_examined_at_once(tmp_
 def test_a_staff_command_reports_its_own_email_not_a_newer_one_queued_meanwhile(networked):
     # The service's examination thread queues verdicts at any moment: what
     # the command says must be about the row it queued, not the newest row.
-    from helpdesk import handover, staff
-    from helpdesk.replies import Renderer
+    from helpdesk.outgoing.replies import Renderer
+    from helpdesk.staff import decisions as staff
+    from helpdesk.staff import handover
 
     for n in range(2):
         networked.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", subject=f"pedido {n}"))

@@ -19,12 +19,19 @@ import pytest
 
 from helpdesk import config as config_mod
 from helpdesk.errors import ConfigError, DeliveryError, InboxError
-from helpdesk.inbox import ImapSource
+from helpdesk.intake.inbox import ImapSource
 from helpdesk.oauth import TokenSource, TokenUnavailable, token_source
-from helpdesk.outbox import deliver_due, make_transport
+from helpdesk.outgoing.outbox import deliver_due, make_transport
 
 from . import mails
-from .conftest import USER, Embedded, Networked, embedded_sections, run_helpdesk, write_config
+from .conftest import (
+    USER,
+    Embedded,
+    Networked,
+    embedded_sections,
+    run_helpdesk,
+    write_config,
+)
 from .servers import DovecotServer, OAuthIntrospection, SmtpCapture
 
 # Shaped like real access tokens (RFC 6750 b64token), distinct enough to
@@ -228,7 +235,7 @@ def test_expired_token_smtp_keeps_the_email_queued_with_the_reason_until_renewed
             assert str(path) in row["last_error"]
         assert oauth_smtp.snapshot() == []
         assert oauth_smtp.xoauth2_logins and set(oauth_smtp.xoauth2_logins) == {(USER, EXPIRED, False)}
-        warnings = [r.getMessage() for r in caplog.records if r.name == "helpdesk.outbox" and r.levelno >= logging.WARNING]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "helpdesk.outgoing.outbox" and r.levelno >= logging.WARNING]
         assert warnings and all("rechazó el token de acceso" in w for w in warnings)
 
         path.write_text(TOKEN + "\n")  # the operator renews it

@@ -15,11 +15,20 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpdesk import logs, staff
+from helpdesk.operations import logs
 from helpdesk.rules import RULES_DIR
+from helpdesk.staff import decisions as staff
 
 from . import mails
-from .conftest import USER, Embedded, embedded_sections, maildir_deliver, networked_sections, run_helpdesk, write_config
+from .conftest import (
+    USER,
+    Embedded,
+    embedded_sections,
+    maildir_deliver,
+    networked_sections,
+    run_helpdesk,
+    write_config,
+)
 from .test_daemon import DaemonProcess, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,7 +349,7 @@ def test_sighup_during_imap_idle_reloads_at_once(tmp_path, dovecot, smtp_server)
 
 
 def test_stats_durations_and_percentile_read_as_a_person_expects():
-    from helpdesk import stats
+    from helpdesk.operations import stats
 
     assert [stats.duration(s) for s in (None, 42, 240, 7500, 3 * 86400 + 4 * 3600)] == \
         ["-", "42 s", "4 min", "2 h 5 min", "3 d 4 h"]
@@ -396,7 +405,7 @@ def test_daemon_speaks_sd_notify_ready_reloading_watchdog_and_stopping(tmp_path)
 
 
 def test_sd_notify_does_nothing_outside_systemd(monkeypatch):
-    from helpdesk import sdnotify
+    from helpdesk.operations import sdnotify
 
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")

@@ -9,7 +9,7 @@ from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
 from helpdesk.config import Config, SmtpConfig
-from helpdesk.replies import SMTP_POLICY, Renderer
+from helpdesk.outgoing.replies import SMTP_POLICY, Renderer
 
 
 @pytest.fixture

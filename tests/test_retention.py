@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk import localtime, quarantine, retention, staff
+from helpdesk import localtime
 from helpdesk.config import from_dict
 from helpdesk.errors import ConfigError
+from helpdesk.intake import quarantine
+from helpdesk.operations import retention
+from helpdesk.staff import decisions as staff
 from helpdesk.store import iso, now
 
 from . import mails
@@ -406,7 +409,7 @@ def test_the_running_daemon_applies_the_policy_without_being_asked(env, tmp_path
 
 
 def test_a_backup_that_overlaps_the_daily_purge_is_complete_and_marks_what_went(env, tmp_path, monkeypatch):
-    from helpdesk import backup
+    from helpdesk.operations import backup
 
     radicado = resolved(env, tmp_path)
     age(env, radicado, 400)

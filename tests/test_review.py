@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pexpect
 
-
 from .conftest import Embedded
 from .test_staff import LEGAL_REP, high_risk_pending, pending
 

@@ -69,9 +69,9 @@ def test_a_renamed_label_needs_no_code_change(rules_copy):
 
 
 def test_a_new_required_field_needs_no_code_change(rules_copy):
-    from helpdesk.checks import Examination, run_checks
     from helpdesk.documents.classify import classify_all
     from helpdesk.documents.examine import examine
+    from helpdesk.examination.checks import Examination, run_checks
 
     with open(rules_copy / "form.toml", "a", encoding="utf-8") as fh:
         fh.write('\n[fields.website]\nsection = "entity"\nlabels = ["Sitio web"]\nrequired = true\n'

@@ -16,8 +16,10 @@ import click
 import pytest
 
 import helpdesk
-from helpdesk import cli_es, labels, stats
+from helpdesk import cli_es
+from helpdesk.operations import stats
 from helpdesk.rules import load_documents, load_problems, load_trust
+from helpdesk.staff import labels
 
 from . import mails
 from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
@@ -198,7 +200,7 @@ def _finding_codes() -> set[str]:
 def test_every_finding_code_has_a_spanish_label_and_every_warning_a_weight():
     codes = _finding_codes()
     assert {"unreadable_document", "reply_cap_reached", "missing_acta_posesion"} <= codes  # the scan finds them
-    # A problem is labelled in labels.py; a warning, with its weight, in rules/trust.toml.
+    # A problem is labelled in staff/labels.py; a warning, with its weight, in rules/trust.toml.
     assert sorted(c for c in codes if c not in labels.CODE_LABELS and c not in load_trust().warnings) == []
 
 

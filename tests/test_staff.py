@@ -5,9 +5,9 @@ password behind."""
 import json
 import multiprocessing
 
-from helpdesk import staff
 from helpdesk.errors import Refused
-from helpdesk.resets import ALPHABET, generate_password, meets_policy
+from helpdesk.resets.backends import ALPHABET, generate_password, meets_policy
+from helpdesk.staff import decisions as staff
 
 from . import forms, mails
 from .conftest import Embedded, run_helpdesk
@@ -162,7 +162,7 @@ def test_manual_backend_asks_before_sending(embedded, tmp_path):
 
 def _approve_in_process(config_path: str, radicado: str, by: str, barrier, results) -> None:
     from helpdesk import config as config_mod
-    from helpdesk.replies import Renderer
+    from helpdesk.outgoing.replies import Renderer
     from helpdesk.store import Store
 
     config = config_mod.load(config_path)

@@ -14,7 +14,6 @@ from .test_daemon import DaemonProcess, wait_until
 from .test_e2e_documents import documents
 from .test_staff import LEGAL_REP, pending
 
-
 SMTP_PASSWORD = "clave-smtp"
 
 

@@ -5,7 +5,8 @@ import os
 import stat
 from pathlib import Path
 
-from helpdesk import quarantine, tickets
+from helpdesk import tickets
+from helpdesk.intake import quarantine
 from helpdesk.store import Store
 
 from . import mails

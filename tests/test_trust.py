@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from helpdesk import authresults
+from helpdesk.intake import authresults
 
 from . import docfiles, forms, mails
 from .conftest import Embedded, run_helpdesk

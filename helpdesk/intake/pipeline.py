@@ -17,7 +17,7 @@ transaction:
    too large to read, one with no usable sender) sets ``follow_up``: it
    waits for staff in ``queue``;
 4. otherwise opens a ticket with a new radicado, queues its ``ack`` and
-   marks it for examination (``examination.py`` reads the documents after
+   marks it for examination (``examination/ticket.py`` reads the documents after
    this commit).
 
 Everything it writes, outbox rows included, commits together or not at all.
@@ -28,16 +28,27 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from . import authresults, outbox, robots, tickets
+from .. import tickets
+from ..addresses import domain_of
+from ..config import Config
+from ..examination.checks import Finding
+from ..examination.decision import problem_line
+from ..outgoing import outbox
+from ..outgoing.replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
+from ..rules import Rules, TrustRules
+from ..store import Store, iso, now
+from ..tickets import (
+    NEEDS_CORRECTION,
+    RECEIVED,
+    STATE_LABELS,
+    Ticket,
+    add_finding,
+    record_event,
+    set_follow_up,
+)
+from . import authresults, robots
 from .authresults import Authentication
-from .checks import Finding
-from .config import Config
-from .decision import problem_line
-from .message import Intake, clean_text, domain_of, parse
-from .replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
-from .rules import Rules, TrustRules
-from .store import Store, iso, now
-from .tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up
+from .message import Intake, clean_text, parse
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +165,7 @@ def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: 
     ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
     row = _record_inbound(conn, intake, key, sha256, ticket.id, "request",
                           auth=_authenticate(conn, config, intake, ticket.id))
-    # The documents are examined after this commit, by examination.py.
+    # The documents are examined after this commit, by examination/ticket.py.
     conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
     record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
     if suspicious:

@@ -30,15 +30,22 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from jinja2 import (ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError,
-                    select_autoescape)
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from ..addresses import domain_of
+from ..config import Config
+from ..errors import ConfigError
+from ..intake.message import address_header, clean_text
 from .articles import with_article
-from .config import Config
-from .errors import ConfigError
-from .message import address_header, clean_text, domain_of
 
 # Every email kind (CONTRACT §5); each needs its three templates (PARTS).
 KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply")

@@ -26,7 +26,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
-from .config import LimitsConfig
+from ..addresses import valid_address
+from ..config import LimitsConfig
 from .header_bytes import POLICY, repair
 
 # Prepended by the IMAP source when it fetched only an oversized message's headers.
@@ -35,9 +36,6 @@ TRUNCATED_HEADER = b"X-Helpdesk-Truncated:"
 # the bidirectional overrides that can make a name read backwards.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 _MSGID = re.compile(r"<([^<>\s]+)>")
-_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
 @dataclass(frozen=True)
 class Attachment:
     filename: str  # NFC-normalised display name; never used as a path
@@ -97,15 +95,6 @@ def clean_text(value: object, limit: int = 998) -> str:
     """A header-safe single line: no CR, LF or other control characters."""
     text = _CONTROL.sub(" ", str(value or ""))
     return " ".join(text.split())[:limit]
-
-
-def valid_address(address: str) -> bool:
-    """Strict enough to send to: one local@domain, no display-name tricks."""
-    return bool(_ADDRESS.match(address)) and len(address) <= 254 and ".." not in address
-
-
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower()
 
 
 def parse(raw: bytes, limits: LimitsConfig) -> Intake:

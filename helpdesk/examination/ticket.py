@@ -19,24 +19,32 @@ import logging
 import time
 from pathlib import Path
 
-from . import directory, localtime, outbox
+from .. import directory, localtime
+from ..config import Config
+from ..documents import RESCAN_SMALLER
+from ..documents.classify import Classified, classify_all, newest_by_kind
+from ..documents.examine import FileFacts
+from ..documents.worker import Worker, WorkerFailure
+from ..faults import crash_point
+from ..intake.message import parse
+from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
+from ..nit import parse as parse_nit
+from ..outgoing import outbox
+from ..outgoing.replies import Renderer
+from ..rules import Rules
+from ..safefiles import create_new, fit_name
+from ..store import Store, iso
+from ..tickets import (
+    NEEDS_CORRECTION,
+    OPEN_STATES,
+    STATE_LABELS,
+    add_finding,
+    get_by_id,
+    record_event,
+    thread_ids,
+)
 from .checks import WARNING, Examination, Finding, run_checks
-from .config import Config
 from .decision import decide
-from .faults import crash_point
-from .documents import RESCAN_SMALLER
-from .documents.classify import Classified, classify_all, newest_by_kind
-from .documents.examine import FileFacts
-from .documents.worker import Worker, WorkerFailure
-from .message import parse
-from .nit import parse as parse_nit
-from .pipeline import SYSTEM, mark_follow_up, over_daily_cap
-from .replies import Renderer
-from .rules import Rules
-from .safefiles import create_new, fit_name
-from .store import Store, iso
-from .tickets import (NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event,
-                      thread_ids)
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +260,7 @@ def blank_form() -> tuple[str, str, bytes]:
     """The official blank form, attached when the entity did not send it."""
     import tempfile
 
-    from .documents.form_template import write_template
+    from ..documents.form_template import write_template
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "formato_solicitud.xlsx"

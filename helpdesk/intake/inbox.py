@@ -32,11 +32,11 @@ from typing import Callable, Iterator
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from .config import Config
-from .errors import InboxError
+from ..config import Config
+from ..errors import InboxError
+from ..oauth import TokenSource, TokenUnavailable, token_source
+from ..store import Store
 from .message import TRUNCATED_HEADER
-from .oauth import TokenSource, TokenUnavailable, token_source
-from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _quiet_imaplib(client: IMAPClient) -> None:
     logger; imaplib then formats ``%r`` of every response it stores before
     the logger can drop it: the repr of each fetched message, four times its
     size (178 MB at once for a 41 MB message) and CPU on every message. The
-    logger stays at WARNING anyway (logs.py), so imaplib's own tracing goes."""
+    logger stays at WARNING anyway (operations/logs.py), so imaplib's own tracing goes."""
     client._imap.debug = 0
 
 

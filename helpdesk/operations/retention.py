@@ -43,10 +43,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .config import Config
-from .faults import crash_point
-from .store import Store, iso, now
-from .tickets import REJECTED, RESOLVED, record_event
+from ..config import Config
+from ..faults import crash_point
+from ..store import Store, iso, now
+from ..tickets import REJECTED, RESOLVED, record_event
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import aiosmtplib
 
-from . import logs
-from .config import Config, SmtpConfig
-from .errors import DeliveryError
-from .oauth import TokenSource, TokenUnavailable, token_source
+from ..config import Config, SmtpConfig
+from ..errors import DeliveryError
+from ..oauth import TokenSource, TokenUnavailable, token_source
+from ..operations import logs
+from ..store import Store, iso, now
+from ..tickets import record_event
 from .replies import SMTP_POLICY, Reply
-from .store import Store, iso, now
-from .tickets import record_event
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ A backend sets one account's password or raises ``ResetFailed``:
   confirms (``staff.approve`` asks);
 - ``command``: a configured program run once per account, without a shell,
   the account and the password on its standard input;
-- ``ldap``: the entry's password set with ldap3 (``reset_ldap.py``).
+- ``ldap``: the entry's password set with ldap3 (``resets/ldap.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import string
 import subprocess
 from dataclasses import dataclass
 
-from .config import Config
-from .errors import ResetFailed
+from ..config import Config
+from ..errors import ResetFailed
 
 UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LOWER = "abcdefghijkmnopqrstuvwxyz"
@@ -120,7 +120,7 @@ def make_backend(config: Config):
     if config.reset.backend == "command":
         return CommandBackend(config)
     if config.reset.backend == "ldap":
-        from .reset_ldap import LdapBackend
+        from .ldap import LdapBackend
 
         return LdapBackend(config)
     return ManualBackend()

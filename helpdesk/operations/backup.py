@@ -16,10 +16,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .config import Config
-from .errors import Refused
-from .safefiles import create_new
-from .store import SHARED_FILE_MODE, Store, iso, make_shared_dir
+from ..config import Config
+from ..errors import Refused
+from ..safefiles import create_new
+from ..store import SHARED_FILE_MODE, Store, iso, make_shared_dir
 
 
 def backup(config: Config, target: Path) -> dict:

@@ -2,7 +2,7 @@
 
 Like Mailman's rules: each check looks at one thing and adds what it found
 (a *problem* the entity must fix, or a *warning* for staff only) so the
-entity gets all its problems in one email. ``decision.py`` turns the
+entity gets all its problems in one email. ``examination/decision.py`` turns the
 findings into the next state and the email.
 """
 
@@ -14,12 +14,18 @@ from datetime import timezone, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from . import localtime, nit
-from .directory import Entity, same_name
-from .documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
-from .documents.excel import FormData
-from .message import domain_of
-from .rules import Rules, normalise
+from .. import localtime, nit
+from ..addresses import domain_of
+from ..directory import Entity, same_name
+from ..documents.classify import (
+    ACTA,
+    EXCEL_FORM,
+    SIGNED_FORM,
+    Classified,
+    newest_by_kind,
+)
+from ..documents.excel import FormData
+from ..rules import Rules, normalise
 
 PROBLEM = "problem"
 WARNING = "warning"

@@ -9,13 +9,13 @@ import json
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from .authresults import Authentication
-from .config import LimitsConfig
-from .errors import NotFound
-from .store import Store, now
-from .texts import message_text
-from .robots import Robot
-from .tickets import PERSON_KINDS, Ticket
+from ..config import LimitsConfig
+from ..errors import NotFound
+from ..intake.authresults import Authentication
+from ..intake.robots import Robot
+from ..store import Store, now
+from ..texts import message_text
+from ..tickets import PERSON_KINDS, Ticket
 
 SUMMARY_FIELDS = (
     "radicado", "state", "sender", "subject", "entity_name", "entity_nit",
@@ -116,7 +116,7 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
         }
         for m in messages
     ]
-    # When the retention policy removed the original mail (retention.py):
+    # When the retention policy removed the original mail (operations/retention.py):
     # the attachments can no longer be saved, everything else stays.
     view["attachments_purged_at"] = max((m["raw_purged_at"] for m in messages if m["raw_purged_at"]), default=None)
     events = store.query("SELECT at, actor, action, detail FROM events WHERE ticket_id = ? ORDER BY id", (ticket.id,))

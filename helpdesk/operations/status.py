@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .store import Store, iso
+from ..store import Store, iso
 
 LAST_POLL_OK = "last_poll_ok_at"
 CONSECUTIVE_FAILURES = "poll_failures"

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from .errors import Refused
-from .store import Store, iso
-
+from ..errors import Refused
+from ..store import Store, iso
 
 # Headers of a quarantined message are read from at most this many bytes.
 HEADER_BYTES = 64 * 1024
@@ -120,7 +119,7 @@ class Envelope:
 def envelope(store: Store, item: Quarantined) -> Envelope:
     """The headers of a quarantined message. Its processing failed, so only
     its header block is parsed, and nothing here may raise."""
-    from .config import LimitsConfig
+    from ..config import LimitsConfig
     from .message import clean_text, parse
 
     try:

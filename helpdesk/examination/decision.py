@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..outgoing.replies import entity_excerpt
+from ..tickets import NEEDS_CORRECTION, PENDING_APPROVAL
 from .checks import PROBLEM, Finding
-from .replies import entity_excerpt
-from .tickets import NEEDS_CORRECTION, PENDING_APPROVAL
-
 
 _QUOTED = re.compile(r"«([^»]*)»")
 

@@ -33,10 +33,10 @@ from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from .config import Config, is_loopback
-from .errors import ConfigError, ResetFailed
-from .message import domain_of
-from .resets import EntityScope
+from ..addresses import domain_of
+from ..config import Config, is_loopback
+from ..errors import ConfigError, ResetFailed
+from .backends import EntityScope
 
 log = logging.getLogger(__name__)
 

@@ -31,17 +31,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from . import directory, outbox
-from .checks import valid_email
-from .config import Config
-from .errors import NotFound, Refused, ResetFailed
-from .message import domain_of
-from .replies import Renderer
-from .resets import EntityScope, generate_password, make_backend
-from .rules import TrustRules, load_trust
-from .store import Store, iso, now
-from .tickets import (NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, Ticket,
-                      add_finding, clear_follow_up, record_event, thread_ids)
+from .. import directory
+from ..addresses import domain_of
+from ..config import Config
+from ..errors import NotFound, Refused, ResetFailed
+from ..examination.checks import valid_email
+from ..outgoing import outbox
+from ..outgoing.replies import Renderer
+from ..resets.backends import EntityScope, generate_password, make_backend
+from ..rules import TrustRules, load_trust
+from ..store import Store, iso, now
+from ..tickets import (
+    NEEDS_CORRECTION,
+    PENDING_APPROVAL,
+    RECEIVED,
+    REJECTED,
+    RESOLVED,
+    STATE_LABELS,
+    Ticket,
+    add_finding,
+    clear_follow_up,
+    record_event,
+    thread_ids,
+)
 
 # A claim older than this belongs to an approval that died half-way.
 CLAIM_TIMEOUT = timedelta(minutes=30)
@@ -80,7 +92,7 @@ def _require(ticket: Ticket, allowed: tuple[str, ...], action: str) -> None:
 @dataclass(frozen=True)
 class Decided:
     """A decision committed: its ticket, the outbox row of the email it
-    queued (handover.py watches that row), and the accounts an approval reset."""
+    queued (staff/handover.py watches that row), and the accounts an approval reset."""
 
     ticket: Ticket
     outbox_id: int

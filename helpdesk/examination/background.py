@@ -17,7 +17,7 @@ delivers that email as it delivers a staff decision's.
 the calling thread instead (``Daemon.examine_pending``): one pass, in
 order, then exit.
 
-Exactly-once stays the examination's own (examination.py): the verdict and
+Exactly-once stays the examination's own (examination/ticket.py): the verdict and
 its email commit in one transaction that first checks the ticket is still
 marked. A thread stopped half-way (the service stopped, the process
 killed) leaves the mark set, and the next pass does the ticket again.
@@ -28,12 +28,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from . import examination
-from .config import Config
-from .documents.worker import Worker
-from .replies import Renderer
-from .rules import Rules
-from .store import Store
+from ..config import Config
+from ..documents.worker import Worker
+from ..outgoing.replies import Renderer
+from ..rules import Rules
+from ..store import Store
+from . import ticket as examination
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import shutil
 import ssl
 from dataclasses import dataclass
 
-from .config import Config
-from .errors import ConfigError, HelpdeskError
-from .oauth import token_source
-from .store import MIGRATIONS, Store
+from ..config import Config
+from ..errors import ConfigError, HelpdeskError
+from ..oauth import token_source
+from ..store import MIGRATIONS, Store
 
 MIN_FREE_BYTES = 500 * 1024 * 1024
 
@@ -52,7 +52,7 @@ def _authentication(config: Config) -> Check:
 
 
 def _rules(config: Config) -> Check:
-    from .rules import load_all
+    from ..rules import load_all
 
     try:
         load_all(config.rules_dir)
@@ -66,7 +66,7 @@ def _templates(config: Config) -> Check:
     kind rendered with sample data: test an edit before `systemctl reload`.
     (A start does not render: a template that fails only at render time
     sends its messages to quarantine, where `helpdesk retry` replays them.)"""
-    from .replies import Renderer
+    from ..outgoing.replies import Renderer
 
     try:
         renderer = Renderer(config)
@@ -109,7 +109,7 @@ def _database(config: Config) -> Check:
 
 def _inbox(config: Config) -> Check:
     if config.inbox.source == "maildir":
-        from .inbox import MaildirSource
+        from ..intake.inbox import MaildirSource
 
         path = config.path(config.inbox.path)
         try:
@@ -121,7 +121,7 @@ def _inbox(config: Config) -> Check:
                 return Check("buzón", False, f"{path / sub} no existe o no se puede escribir",
                              "cree el Maildir o revise inbox.path")
         return Check("buzón", True, f"Maildir {path}")
-    from .inbox import ImapSource
+    from ..intake.inbox import ImapSource
 
     try:
         source = ImapSource(config, store=None)
@@ -189,8 +189,8 @@ def _smtp(config: Config) -> Check:
         # tests, not for production; said where the administrator looks.
         return Check("salida", True, f"archivos .eml en {path} (para pruebas: los correos no salen, y los de "
                                      "contraseñas quedan en esos archivos; configure [smtp] con un servidor real)")
-    from .errors import DeliveryError
-    from .outbox import make_transport
+    from ..errors import DeliveryError
+    from ..outgoing.outbox import make_transport
 
     try:
         transport = make_transport(config)

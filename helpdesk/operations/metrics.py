@@ -7,7 +7,7 @@ poll time, when the daemon is stuck or down, which is what an alert needs.
 It is rewritten atomically (temporary file, rename) after every cycle and
 every failed poll, so a scraper never reads half of it.
 
-Counters come from the records (see ``stats.py``): they survive restarts,
+Counters come from the records (see ``operations/stats.py``): they survive restarts,
 so ``rate()`` only sees resets when the database is restored.
 """
 
@@ -17,9 +17,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from ..store import Store, now
 from . import stats
 from . import status as status_mod
-from .store import Store, now
 
 
 def render(store: Store) -> str:

@@ -1,6 +1,6 @@
 """Figures about the service: requests per state and per day, ages, time to
 each step, delivery failures. ``helpdesk stats`` prints them; the metrics
-file (``metrics.py``) exports the counters among them.
+file (``operations/metrics.py``) exports the counters among them.
 
 Every figure is computed from the records (tickets, outbox, messages), not
 from counters kept on the side, so it is right after a crash, a restore or
@@ -14,10 +14,11 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from . import labels, localtime
+from .. import localtime
+from ..staff import labels
+from ..store import Store, now
+from ..tickets import OPEN_STATES, STATES
 from . import status as status_mod
-from .store import Store, now
-from .tickets import OPEN_STATES, STATES
 
 # The steps of seed 000, each measured from the ticket's intake to the
 # first time it was reached. `sent_at` is when the email left; `created_at`

@@ -25,10 +25,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from . import lock, outbox, quarantine
-from .config import Config
-from .pipeline import Outcome
-from .store import Store
+from .. import lock
+from ..config import Config
+from ..intake import quarantine
+from ..intake.pipeline import Outcome
+from ..outgoing import outbox
+from ..store import Store
 from .labels import state_label
 
 # Another staff command delivering holds the lock for one SMTP batch.
@@ -194,7 +196,7 @@ def retry(store: Store, config: Config, items: list[quarantine.Quarantined]) -> 
 
 def _serve_here(store: Store, config: Config, ids: list[int]) -> str:
     """No daemon runs: this command is the processor, for these messages only."""
-    from .daemon import Daemon
+    from ..daemon import Daemon
 
     daemon = Daemon(config, store)  # the lock is ours; the store stays the caller's
     try:

@@ -1,0 +1,1 @@
+"""From the mailbox to a committed ticket: sources, parsing, robots, threading, the transaction."""

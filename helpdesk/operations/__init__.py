@@ -1,0 +1,1 @@
+"""Running it: health checks, statistics, metrics, logs, systemd, backup and retention."""

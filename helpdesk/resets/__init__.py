@@ -1,0 +1,1 @@
+"""Temporary passwords and the backends that apply them (manual, a command, LDAP)."""
