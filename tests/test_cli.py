@@ -99,6 +99,12 @@ def test_form_template_writes_the_official_blank_form(tmp_path):
     lists = [dv.formula1 for dv in ws.data_validations.dataValidation]
     assert '"Correo electrónico,Usuario de página web"' in lists
     assert any("Cédula de ciudadanía" in f for f in lists)
+    # Cargo offers the four legal representatives of seed 000, warning on any other value.
+    [cargo_row] = [c.row for c in ws["A"] if c.value == "Cargo"]
+    [cargo] = [dv for dv in ws.data_validations.dataValidation if f"B{cargo_row}" in str(dv.sqref)]
+    assert cargo.formula1 == ('"Alcalde,Gobernador,Presidente del Concejo municipal,'
+                              'Presidente de la Asamblea departamental"')
+    assert cargo.errorStyle == "warning"
     assert "Nunca le pediremos su contraseña" in " ".join(str(c.value) for c in wb["Instrucciones"]["A"])
     bad = helpdesk("form-template", str(tmp_path / "formato.pdf"))
     assert bad.returncode == 2 and "xlsx" in bad.stderr

@@ -151,6 +151,13 @@ def test_footer_has_the_bogota_number_that_dials_the_menu_and_the_hotline(render
         assert "+1 595 35 95" not in text + html
 
 
+def test_the_ack_reminds_that_the_providers_own_recovery_comes_first(renderer):
+    # Seed 000, step 1: the provider's self-service recovery before any request.
+    for kind, text, html in every_email(renderer):
+        said = "el primer paso es la recuperación que ofrece el proveedor del correo (los pasos publicados por Google)"
+        assert (said in " ".join(text.split()) and said in html) is (kind == "ack"), kind
+
+
 def test_one_anti_phishing_warning_per_email(renderer):
     for kind, text, html in every_email(renderer):
         assert len(ANTI_PHISHING.findall(text)) == 1, (kind, text)

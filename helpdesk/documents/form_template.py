@@ -14,6 +14,8 @@ import openpyxl
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ..rules import load_trust
+
 ENTITY_FIELDS = ("entity_name", "entity_nit", "entity_dv", "department", "municipality")
 LEGAL_REP_FIELDS = (
     "legal_rep_name", "legal_rep_doc_type", "legal_rep_doc_number",
@@ -73,6 +75,10 @@ def write_template(path: Path) -> None:
             value.number_format = "@"  # text: a NIT or phone keeps its digits
             if key == "legal_rep_doc_type":
                 _list_validation(ws, f"B{row}", DOC_TYPES)
+            elif key == "legal_rep_position":
+                # The legal representatives of seed 000 (rules/trust.toml); a
+                # warning, not a refusal: "Alcaldesa" or "Alcalde (e)" stays.
+                _list_validation(ws, f"B{row}", tuple(r.name for r in load_trust().roles), strict=False)
             row += 1
         row += 1
 
@@ -98,9 +104,12 @@ def write_template(path: Path) -> None:
     wb.save(path)
 
 
-def _list_validation(ws, ref: str, values: tuple[str, ...]) -> None:
+def _list_validation(ws, ref: str, values: tuple[str, ...], strict: bool = True) -> None:
+    """A drop-down list; ``strict=False`` lets Excel keep another value after a warning."""
     dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"', allow_blank=True,
                         showErrorMessage=True, errorTitle="Valor no válido",
-                        error="Elija un valor de la lista.")
+                        error="Elija un valor de la lista." if strict else
+                        "El cargo debería ser uno de la lista; ¿lo deja así?",
+                        errorStyle="stop" if strict else "warning")
     ws.add_data_validation(dv)
     dv.add(ref)
