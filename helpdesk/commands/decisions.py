@@ -1,0 +1,234 @@
+"""Staff decisions: approve, reject, correct, reply, reopen, and review, which walks the queue."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import HelpdeskError
+from ..staff import labels, views
+from .base import (
+    Context,
+    cli,
+    confirm_typed,
+    deliver_now,
+    echo,
+    pass_ctx,
+    renderer,
+)
+from .tickets import show
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien aprueba (queda en el historial).")
+@click.option("--yes", is_flag=True, help="Confirma sin preguntar (backend manual: las claves ya se aplicaron).")
+@click.option("--acknowledge-warnings", is_flag=True,
+              help="Aprueba aunque haya advertencias de alto riesgo (remitente no autenticado, correo del "
+                   "representante legal personal o cambiado), después de revisarlas.")
+@pass_ctx
+def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warnings: bool = False) -> None:
+    """Aprueba una solicitud: reinicia las claves y las envía al representante legal (campo 1.2).
+
+    Con el backend manual muestra las claves nuevas para aplicarlas en la
+    consola del proveedor y pide confirmación antes de enviar el correo.
+
+    Ejemplo: helpdesk approve GEL-2026-000042 --by "Ana Pérez"
+    """
+    from ..staff import decisions as staff
+
+    def confirm(credentials) -> bool:
+        if ctx.config.reset.backend != "manual":
+            return True
+        echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
+        echo("Los guiones son parte de la clave: cópiela completa, con ellos.\n")
+        for c in credentials:
+            echo(f"  {c.account:<45} {c.password}")
+        echo("")
+        return yes or confirm_typed(
+            "¿Ya aplicó las claves? Se enviará el correo al representante legal.\n"
+            f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
+            (radicado.strip().upper(), "sí", "si"))
+
+    approved = staff.approve(ctx.store, ctx.config, renderer(ctx), radicado, by, confirm, acknowledge_warnings)
+    if approved is None:
+        echo("Aprobación cancelada: no se envió nada.")
+        sys.exit(1)
+    echo(f"Solicitud {approved.ticket.radicado} aprobada: {len(approved.credentials)} cuenta(s) reiniciada(s); "
+         f"el correo con las claves va a {approved.ticket.legal_rep_email}.")
+    deliver_now(ctx, approved.outbox_id)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien rechaza.")
+@click.option("--reason", required=True, help="Motivo, que se envía al solicitante.")
+@pass_ctx
+def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
+    """Rechaza una solicitud y envía el motivo al solicitante.
+
+    Ejemplo: helpdesk reject GEL-2026-000042 --by "Ana Pérez" --reason "El acta no corresponde a la entidad"
+    """
+    from ..staff import decisions as staff
+
+    decided = staff.reject(ctx.store, ctx.config, renderer(ctx), radicado, by, reason)
+    echo(f"Solicitud {decided.ticket.radicado} rechazada; se envía el motivo a {decided.ticket.requester}.")
+    deliver_now(ctx, decided.outbox_id)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien pide la corrección.")
+@click.option("--reason", required=True, help="Qué debe corregir la entidad; se le envía tal cual.")
+@pass_ctx
+def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
+    """Pide al solicitante una corrección, con el motivo escrito por el equipo.
+
+    Ejemplo: helpdesk correct GEL-2026-000042 --by "Ana Pérez" --reason "La firma del formato no es legible"
+    """
+    from ..staff import decisions as staff
+
+    decided = staff.request_correction(ctx.store, ctx.config, renderer(ctx), radicado, by, reason)
+    echo(f"Se pidió una corrección en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    deliver_now(ctx, decided.outbox_id)
+
+
+@cli.command()
+@click.option("--by", "by", required=True, help="Nombre de quien revisa (queda en el historial).")
+@click.option("--attachments-dir", type=click.Path(file_okay=False), default=None,
+              help="Carpeta donde guardar los adjuntos para revisarlos (por omisión una carpeta temporal).")
+@pass_ctx
+def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
+    """Recorre la cola: muestra cada solicitud y pregunta qué hacer.
+
+    Para cada solicitud: [a]probar, [r]echazar (con motivo), pedir [c]orrección
+    (con motivo), [e]scribir una respuesta al solicitante, [g]uardar los
+    adjuntos para mirarlos, [s]altar o [q] salir.
+    Nada se decide sin una respuesta explícita.
+
+    Ejemplo: helpdesk review --by "Ana Pérez"
+    """
+    items = views.queue(ctx.store, ctx.config.limits)
+    if not items:
+        echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
+        return
+    choices = {"a": "aprobar", "r": "rechazar", "c": "corregir", "e": "escribir una respuesta",
+               "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
+    for number, item in enumerate(items, start=1):
+        echo(f"\n===== {number}/{len(items)} =====")
+        click.get_current_context().invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
+        if not _review_one(ctx, item["radicado"], by, attachments_dir, choices):
+            echo("Revisión terminada.")
+            return
+    echo("\nNo quedan más solicitudes en la cola.")
+
+
+def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | None, choices: dict) -> bool:
+    """Ask what to do with one ticket until something is decided or skipped;
+    False when the staff member quits. A cancelled approval, a refusal or an
+    empty reason asks again: nothing moves on without an explicit answer."""
+    import tempfile
+
+    from ..examination.ticket import save_attachments
+
+    invoke = click.get_current_context().invoke
+    while True:
+        answer = click.prompt("\n¿Qué hace? [a]probar, [r]echazar, [c]orrección, [e]scribir una respuesta, "
+                              "[g]uardar adjuntos, [s]altar, [q] salir", type=click.Choice(list(choices)),
+                              show_choices=False)
+        if answer == "q":
+            return False
+        if answer == "s":
+            echo("Sin decisión; sigue en la cola.")
+            return True
+        if answer == "g":
+            folder = Path(attachments_dir or tempfile.mkdtemp(prefix="helpdesk-")) / radicado
+            ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
+            try:
+                paths = save_attachments(ctx.store, ctx.config, ticket_id, folder)
+            except HelpdeskError as exc:
+                echo(f"No se pudo: {exc}")
+                continue
+            echo(f"{len(paths)} adjunto(s) en {folder}")
+            continue
+        try:
+            if answer == "a":
+                acknowledged = _acknowledge_risks(ctx, radicado)
+                if acknowledged is None:
+                    continue
+                invoke(approve, radicado=radicado, by=by, yes=False, acknowledge_warnings=acknowledged)
+                return True
+            prompt = "Respuesta" if answer == "e" else "Motivo"
+            text = click.prompt(f"{prompt} (se envía al solicitante)", default="", show_default=False).strip()
+            if not text:
+                echo("Sin texto no se decide nada.")
+                continue
+            if answer == "e":
+                invoke(reply_cmd, radicado=radicado, by=by, message=text)
+            else:
+                invoke(reject if answer == "r" else correct, radicado=radicado, by=by, reason=text)
+            return True
+        except HelpdeskError as exc:
+            echo(f"No se pudo: {exc}")
+        except SystemExit:
+            pass  # a cancelled approval: already said so; asked again
+
+
+def _acknowledge_risks(ctx: Context, radicado: str) -> bool | None:
+    """In `review`, a ticket with high-risk warnings is approved only after
+    the staff member types that they saw them; None when they did not."""
+    from ..staff import decisions as staff
+
+    ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
+    risks = staff.high_risk_warnings(ctx.store, ticket_id, ctx.rules.trust)
+    if not risks:
+        return False
+    echo("ATENCIÓN: advertencias de alto riesgo: "
+         + ", ".join(f"{labels.code_label(r, ctx.rules.trust)} ({r})" for r in risks))
+    if confirm_typed("Escriba «revisadas» si las revisó y aun así aprueba; cualquier otra cosa vuelve al menú",
+                     ("revisadas",)):
+        return True
+    echo("Sin aprobar; revise la solicitud (helpdesk show) antes de decidir.")
+    return None
+
+
+@cli.command("reply")
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien responde (queda en el historial).")
+@click.option("--message", required=True, help="El texto de la respuesta, que se envía al solicitante.")
+@pass_ctx
+def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
+    """Responde al solicitante con un texto escrito por el equipo, en cualquier estado.
+
+    El correo va al solicitante como respuesta a su último mensaje, queda en
+    el historial y la solicitud deja de figurar como «mensaje nuevo» en la cola.
+
+    Ejemplo: helpdesk reply GEL-2026-000042 --by "Ana Pérez" --message "Su solicitud sigue en revisión."
+    """
+    from ..staff import decisions as staff
+
+    decided = staff.reply(ctx.store, ctx.config, renderer(ctx), radicado, by, message)
+    echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    deliver_now(ctx, decided.outbox_id)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien reabre (queda en el historial).")
+@pass_ctx
+def reopen(ctx: Context, radicado: str, by: str) -> None:
+    """Reabre una solicitud rechazada o resuelta: sus documentos se examinan de nuevo.
+
+    Para la entidad que respondió con documentos nuevos: el servicio examina
+    todos los documentos de la solicitud (el más reciente de cada tipo) y
+    responde con una corrección o la aceptación, como a una solicitud nueva.
+
+    Ejemplo: helpdesk reopen GEL-2026-000042 --by "Ana Pérez"
+    """
+    from ..staff import decisions as staff
+
+    ticket = staff.reopen(ctx.store, radicado, by)
+    echo(f"Solicitud {ticket.radicado} reabierta: el servicio examinará de nuevo sus documentos "
+               "y responderá al solicitante.")

@@ -1,0 +1,217 @@
+"""Reading tickets: tickets, show, queue, and the blank form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import texts
+from ..errors import HelpdeskError
+from ..staff import labels, views
+from .base import (
+    Context,
+    age,
+    cli,
+    echo,
+    indented,
+    pass_ctx,
+    print_json,
+    risk,
+)
+
+
+class StateType(click.ParamType):
+    """A ticket state: the contract's code or its Spanish name."""
+
+    name = "estado"
+
+    def convert(self, value, param, ctx):
+        state = labels.state_from_user(value)
+        if state is None:
+            self.fail(f"«{texts.safe_text(value)}» no es un estado; use {labels.state_names_hint()}", param, ctx)
+        return state
+
+
+@cli.command()
+@click.option("--state", type=StateType(),
+              help="Solo las solicitudes en este estado: recibida, por-corregir, pendiente, resuelta o rechazada "
+                   "(o needs_correction, pending_approval...).")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
+    """Lista las solicitudes, las más recientes primero.
+
+    Ejemplo: helpdesk tickets --state por-corregir
+    """
+    rows = views.list_tickets(ctx.store, state)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        echo("No hay solicitudes.")
+        return
+    for t in rows:
+        entity = t["entity_name"] or "(entidad sin identificar)"
+        flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
+        echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
+                   f"{t['sender']}  {entity}{flag}")
+
+
+KIND_LABELS = {
+    "signed_form": "formato firmado y escaneado",
+    "excel_form": "formato en Excel",
+    "acta_posesion": "acta de posesión",
+    None: "sin clasificar",
+}
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@click.option("--save-attachments", "save_dir", type=click.Path(file_okay=False),
+              help="Guarda los adjuntos recibidos en esta carpeta (para revisar firmas y escaneos).")
+@pass_ctx
+def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> None:
+    """Muestra una solicitud completa: datos del formato, documentos, hallazgos e historial.
+
+    Ejemplo: helpdesk show GEL-2026-000042 --save-attachments /tmp/GEL-2026-000042
+    """
+    view = views.detail(ctx.store, radicado, ctx.config.limits)
+    if save_dir:
+        from ..examination.ticket import save_attachments
+
+        ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (view["radicado"],))["id"]
+        paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
+        if not as_json:
+            if paths or not view["attachments_purged_at"]:
+                echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
+            if view["attachments_purged_at"]:
+                echo(_purged_line(ctx, view))
+    view["risk"] = risk(ctx, view["warnings"])
+    if as_json:
+        print_json(view)
+        return
+    echo(view["risk"]["line"])
+    echo(f"Radicado:      {view['radicado']}")
+    echo(f"Estado:        {labels.state_label(view['state'])}")
+    echo(f"Remitente:     {view['sender']}")
+    if view["requester"] != view["sender"]:
+        echo(f"Responder a:   {view['requester']}")
+    echo(f"Asunto:        {view['subject']}")
+    echo(f"Recibida:      {ctx.time(view['created_at'])}")
+    if view["examination_pending"]:
+        echo("Documentos:    pendientes de examen")
+    if view["attachments_purged_at"]:
+        echo(f"Adjuntos:      {_purged_line(ctx, view)}")
+    if view["form"]:
+        from ..rules import load_form
+
+        names = {k: f.name for k, f in load_form(ctx.config.rules_dir).fields.items()}
+        echo("\nFormato (Excel):")
+        for key, value in view["form"].items():
+            echo(f"  {names.get(key, key) + ':':<52} {value}")
+    if view["accounts"]:
+        echo("\nCuentas:")
+        for a in view["accounts"]:
+            echo(f"  - {a['type']}: {a['account']}")
+    if view["documents"]:
+        echo("\nDocumentos:")
+        for d in view["documents"]:
+            used = "" if d["counted"] or not d["kind"] else " (reemplazado por uno más reciente)"
+            error = f" — ilegible: {d['error']}" if d["error"] else ""
+            echo(f"  - {d['filename']}: {KIND_LABELS.get(d['kind'], d['kind'])}{used}{error}")
+    for title, key in (("Problemas", "problems"), ("Advertencias", "warnings")):
+        if view[key]:
+            echo(f"\n{title}:")
+            for f in view[key]:
+                where = f" [{f['document']}]" if f.get("document") else ""
+                echo(f"  - {labels.code_label(f['code'], ctx.rules.trust)} ({f['code']}): {f['detail']}{where}")
+    echo("\nMensajes:")
+    for m in view["messages"]:
+        arrow = "recibido" if m["direction"] == "in" else "enviado "
+        delivery = f" [{labels.delivery_label(m['delivery'])}]" if m.get("delivery") else ""
+        echo(f"  {ctx.time(m['at'])}  {arrow}  {m['kind']:<10} {m['from']} -> {m['to']}{delivery}")
+        echo(f"      {m['subject']}")
+        if m.get("authentication"):
+            echo(f"      Autenticación del remitente: {m['authentication']['summary']}")
+        if m["direction"] == "in" and m["text"]:
+            echo(indented(m["text"], "      | "))
+    if view["resets"]:
+        echo("\nReinicios de clave:")
+        for r in view["resets"]:
+            result = "hecho" if r["ok"] else f"falló: {r['error']}"
+            echo(f"  {ctx.time(r['at'])}  {r['account']} ({r['backend']}): {result} — {r['actor']}")
+    if view["claimed_by"]:
+        echo(f"\nEn aprobación por: {view['claimed_by']}")
+    echo("\nHistorial:")
+    for e in view["events"]:
+        echo(f"  {ctx.time(e['at'])}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
+
+
+@cli.command("form-template")
+@click.argument("path", type=click.Path(dir_okay=False))
+def form_template(path: str) -> None:
+    """Escribe el formato de solicitud en blanco (.xlsx) que diligencian las entidades.
+
+    Ejemplo: helpdesk form-template formato_solicitud.xlsx
+    """
+    from ..documents.form_template import write_template
+
+    target = Path(path)
+    if target.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise click.UsageError("el archivo debe terminar en .xlsx")
+    try:
+        write_template(target)
+    except OSError as exc:
+        raise HelpdeskError(f"no se pudo escribir {target}: {exc.strerror}") from None
+    echo(f"Formato escrito en {target}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
+@pass_ctx
+def queue(ctx: Context, as_json: bool) -> None:
+    """Solicitudes que esperan a una persona, las más antiguas primero.
+
+    Las pendientes de aprobación y todas las que tienen un mensaje de la
+    entidad sin responder (en cualquier estado), con el texto del mensaje.
+    Responda con helpdesk reply o decida con approve, reject o correct.
+
+    Ejemplo: helpdesk queue
+    """
+    items = views.queue(ctx.store, ctx.config.limits)
+    for t in items:
+        t["risk"] = risk(ctx, t["warnings"])
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
+        return
+    echo(f"{len(items)} solicitud(es) en espera:\n")
+    for t in items:
+        marks = [labels.state_label(t["state"])]
+        if t["follow_up"]:
+            marks.append("MENSAJE NUEVO DEL SOLICITANTE")
+        if t["claimed_by"]:
+            marks.append(f"en aprobación por {t['claimed_by']}")
+        echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
+        echo(f"  {t['risk']['line']}")
+        echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
+        echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
+        accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
+        echo(f"  Cuentas:       {accounts}")
+        codes = sorted({f"{labels.code_label(w['code'], ctx.rules.trust)} ({w['code']})" for w in t["warnings"]})
+        echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
+        earlier = t["new_messages_total"] - len(t["new_messages"])
+        if earlier:
+            echo(f"  ({earlier} mensaje(s) anterior(es) sin responder: vea helpdesk show {t['radicado']})")
+        for m in t["new_messages"]:
+            echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
+            echo(indented(texts.excerpt(m["text"]), "    | "))
+        echo("")
+
+
+def _purged_line(ctx: Context, view: dict) -> str:
+    return f"adjuntos eliminados por la política de retención el {ctx.time(view['attachments_purged_at'])}"
