@@ -100,6 +100,28 @@ class RadicadoConfig:
     prefix: str = "GEL"
 
 
+DEFAULT_PROCEDURE = "reinicio-claves"
+
+
+@dataclass(frozen=True)
+class ProceduresConfig:
+    """``[procedures]``: the default procedure, and per procedure
+    (``[procedures.ID] addresses``) the support addresses whose requests go
+    to it (CONTRACT §9)."""
+
+    default: str = DEFAULT_PROCEDURE
+    addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def route(self, recipients: list[str]) -> str:
+        """The procedure of a request sent to ``recipients``: the first
+        listed address among them decides, else the default."""
+        wanted = {r.strip().lower() for r in recipients}
+        for procedure, addresses in self.addresses.items():
+            if wanted & set(addresses):
+                return procedure
+        return self.default
+
+
 @dataclass(frozen=True)
 class ResetConfig:
     backend: str = "manual"
@@ -205,6 +227,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
+    procedures: ProceduresConfig = field(default_factory=ProceduresConfig)
     # Folder of the config file: the base of every relative path.
     base_dir: Path = Path(".")
     source_path: Path = Path("config.toml")
@@ -361,6 +384,9 @@ def from_dict(data: dict, path: Path) -> Config:
             raise ConfigError(f"{path}: {name}: sección desconocida")
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {name}: debe ser una sección [{name}]")
+        if name == "procedures":
+            sections[name] = _build_procedures(value, path)
+            continue
         cls = _section_class(name)
         sections[name] = _build_section(cls, name, value, path)
     config = Config(**sections, base_dir=path.resolve().parent, source_path=path)
@@ -386,6 +412,35 @@ def _build_section(cls: type, section: str, values: dict, path: Path):
             allowed = ", ".join(f'"{c}"' for c in choices)
             raise ConfigError(f"{path}: {dotted}: valor {value!r} no válido (use {allowed})")
     return cls(**kwargs)
+
+
+def _build_procedures(values: dict, path: Path) -> ProceduresConfig:
+    """``default = "ID"`` and one ``[procedures.ID]`` table per routed
+    procedure, each with ``addresses``. Whether ID exists is known only with
+    the rules (procedures.py checks it at start)."""
+    default = DEFAULT_PROCEDURE
+    addresses: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for key, value in values.items():
+        if key == "default":
+            default = _coerce(str, value, "procedures.default", path)
+            continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: procedures.{key}: clave desconocida (use default o una tabla "
+                              f"[procedures.{key}] con addresses)")
+        for inner in value:
+            if inner != "addresses":
+                raise ConfigError(f"{path}: procedures.{key}.{inner}: clave desconocida")
+        listed = _coerce(list[str], value.get("addresses", []), f"procedures.{key}.addresses", path)
+        for address in listed:
+            address = address.strip().lower()
+            if not valid_address(address):
+                raise ConfigError(f"{path}: procedures.{key}.addresses: {address!r} no es una dirección de correo")
+            if address in seen and seen[address] != key:
+                raise ConfigError(f"{path}: procedures.{key}.addresses: {address} ya es del trámite {seen[address]}")
+            seen[address] = key
+        addresses[key] = tuple(a.strip().lower() for a in listed)
+    return ProceduresConfig(default, addresses)
 
 
 def _coerce(hint, value, dotted: str, path: Path):

@@ -353,6 +353,71 @@ def load_trust(rules_dir: Path | None = None) -> TrustRules:
     return TrustRules(warnings, frozenset(d.strip().lower() for d in free.strings("domains")), tuple(roles))
 
 
+# What approval of a procedure's request does (staff/decisions.py).
+ACTIONS = ("reset",)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """One kind of request (trámite, CONTRACT §9): rules/procedures/ID/procedure.toml."""
+
+    id: str
+    name: str
+    radicado_prefix: str  # "" : [radicado] prefix
+    documents: tuple[str, ...]  # document kinds a complete request carries
+    checks: tuple[str, ...]  # names in examination/checks.py's registry, in order
+    action: str  # one of ACTIONS
+    result_to: str  # the form field with the address the result goes to
+    path: Path  # its procedure.toml, for errors
+
+
+def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: FormRules) -> dict[str, Procedure]:
+    """Every folder of rules/procedures/. A rules folder made before
+    procedures existed gets the shipped ones rather than refusing to start.
+    Check names are held against the registry by the examination
+    (checks.require_known), which this module does not import."""
+    folder = (rules_dir or shipped_dir()) / "procedures"
+    if rules_dir is not None and not folder.is_dir():
+        folder = shipped_dir() / "procedures"
+    if not folder.is_dir():
+        raise _missing(folder.parent, "procedures")
+    procedures = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", sub.name):
+            raise ConfigError(f"{sub}: nombre de trámite no válido; use minúsculas, números y guiones")
+        top = _read(folder, f"{sub.name}/procedure.toml")
+        top.only("name", "radicado_prefix", "documents", "checks", "action", "result_to")
+        prefix = top.data.get("radicado_prefix", "")
+        if not isinstance(prefix, str) or (prefix and not re.fullmatch(r"[A-Za-z]{2,10}", prefix)):
+            raise top.fail("radicado_prefix", "se esperaban de 2 a 10 letras, o vacío para usar [radicado] prefix")
+        kinds = top.strings("documents")
+        unknown = [k for k in kinds if k not in documents.kinds]
+        if unknown:
+            raise top.fail("documents", f"documento desconocido «{unknown[0]}» (use: {', '.join(documents.kinds)})")
+        action = top.string("action")
+        if action not in ACTIONS:
+            raise top.fail("action", f"acción desconocida «{action}» (use: {', '.join(ACTIONS)})")
+        result_to = top.string("result_to")
+        if result_to not in form.fields:
+            raise top.fail("result_to", f"campo desconocido «{result_to}» del formato")
+        procedures[sub.name] = Procedure(sub.name, top.string("name"), prefix.upper(), kinds, top.strings("checks"),
+                                         action, result_to, top.path)
+    if not procedures:
+        raise ConfigError(f"{folder}: no hay ningún trámite (una carpeta por trámite con su procedure.toml)")
+    return procedures
+
+
+def require_configured(procedures: dict[str, Procedure], default: str, routed: list[str], config_path: Path) -> None:
+    """config.toml's [procedures] against the procedures the rules define:
+    the default and every routed one must exist (named by their key)."""
+    known = ", ".join(procedures)
+    if default not in procedures:
+        raise ConfigError(f"{config_path}: procedures.default: no existe el trámite «{default}» (hay: {known})")
+    for name in routed:
+        if name not in procedures:
+            raise ConfigError(f"{config_path}: procedures.{name}: no existe el trámite «{name}» (hay: {known})")
+
+
 @dataclass(frozen=True)
 class Rules:
     """Every rule file, loaded and checked together at start-up."""
@@ -361,9 +426,12 @@ class Rules:
     documents: DocumentRules
     problems: dict[str, str]
     trust: TrustRules
+    procedures: dict[str, Procedure]
 
 
 def load_all(rules_dir: Path | None = None) -> Rules:
     """Every rule file of ``rules_dir``; the shipped rules when None."""
     rules_dir = rules_dir or shipped_dir()
-    return Rules(load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir), load_trust(rules_dir))
+    form, documents = load_form(rules_dir), load_documents(rules_dir)
+    return Rules(form, documents, load_problems(rules_dir), load_trust(rules_dir),
+                 load_procedures(rules_dir, documents, form))

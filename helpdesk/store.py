@@ -257,6 +257,23 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE messages ADD COLUMN auth_json TEXT;
     """,
+    # 13: procedures (CONTRACT §9). Every ticket records its procedure;
+    # those of earlier versions were all the password reset. A procedure
+    # with a radicado prefix of its own numbers its tickets apart, gapless
+    # per prefix and year; '' is [radicado] prefix, the sequence so far.
+    """
+    ALTER TABLE tickets ADD COLUMN procedure TEXT NOT NULL DEFAULT 'reinicio-claves';
+    CREATE INDEX tickets_procedure ON tickets(procedure);
+    CREATE TABLE radicado_sequence_new (
+        prefix TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (prefix, year)
+    );
+    INSERT INTO radicado_sequence_new(prefix, year, last) SELECT '', year, last FROM radicado_sequence;
+    DROP TABLE radicado_sequence;
+    ALTER TABLE radicado_sequence_new RENAME TO radicado_sequence;
+    """,
 ]
 
 

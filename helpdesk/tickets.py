@@ -12,6 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
+from .config import DEFAULT_PROCEDURE
 from .intake.robots import Robot
 from .store import iso, now
 
@@ -55,34 +56,41 @@ class Ticket:
     legal_rep_email: str | None
     created_at: str
     updated_at: str
+    procedure: str  # its trámite (CONTRACT §9): rules/procedures/ID
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Ticket":
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
-def radicado_pattern(prefix: str) -> re.Pattern:
-    """Matches ``[Radicado GEL-2026-000042]`` (any case) in a subject."""
-    return re.compile(rf"\[\s*radicado\s*:?\s*({re.escape(prefix)}-\d{{4}}-\d{{6}})\s*\]", re.IGNORECASE)
+def radicado_pattern(prefixes: list[str]) -> re.Pattern:
+    """Matches ``[Radicado GEL-2026-000042]`` (any case) in a subject, for
+    any of ``prefixes`` ([radicado] prefix and the procedures' own)."""
+    choice = "|".join(re.escape(p) for p in prefixes)
+    return re.compile(rf"\[\s*radicado\s*:?\s*((?:{choice})-\d{{4}}-\d{{6}})\s*\]", re.IGNORECASE)
 
 
-def allocate_radicado(conn: sqlite3.Connection, prefix: str, year: int) -> str:
-    """Next number of ``year``; must run inside a BEGIN IMMEDIATE transaction."""
+def allocate_radicado(conn: sqlite3.Connection, prefix: str, year: int, own_prefix: bool = False) -> str:
+    """Next number of ``year``; must run inside a BEGIN IMMEDIATE transaction.
+    ``own_prefix``: a procedure's own prefix, numbered apart from the
+    default one ([radicado] prefix, whose sequence is keyed '')."""
+    key = prefix.upper() if own_prefix else ""
     (number,) = conn.execute(
-        "INSERT INTO radicado_sequence(year, last) VALUES (?, 1) "
-        "ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last",
-        (year,),
+        "INSERT INTO radicado_sequence(prefix, year, last) VALUES (?, ?, 1) "
+        "ON CONFLICT(prefix, year) DO UPDATE SET last = last + 1 RETURNING last",
+        (key, year),
     ).fetchone()
     return f"{prefix.upper()}-{year:04d}-{number:06d}"
 
 
-def create(conn: sqlite3.Connection, prefix: str, sender: str, requester: str, subject: str) -> Ticket:
+def create(conn: sqlite3.Connection, prefix: str, sender: str, requester: str, subject: str,
+           procedure: str = DEFAULT_PROCEDURE, own_prefix: bool = False) -> Ticket:
     stamp = now()
-    radicado = allocate_radicado(conn, prefix, stamp.year)
+    radicado = allocate_radicado(conn, prefix, stamp.year, own_prefix)
     conn.execute(
-        "INSERT INTO tickets(radicado, state, sender, requester, subject, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (radicado, RECEIVED, sender, requester, subject, iso(stamp), iso(stamp)),
+        "INSERT INTO tickets(radicado, state, sender, requester, subject, created_at, updated_at, procedure) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (radicado, RECEIVED, sender, requester, subject, iso(stamp), iso(stamp), procedure),
     )
     return get(conn, radicado)
 

@@ -16,12 +16,11 @@ SEED = {
 
 def build(path, version: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:version]:
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    for v in range(1, version + 1):
-        for statement in SEED.get(v, []):
+        for statement in SEED.get(number, []):  # the data of that version, which later ones carry on
             conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {version}")
     conn.close()
@@ -44,6 +43,9 @@ def test_upgrade_from_every_earlier_version(tmp_path, version):
             from helpdesk.tickets import allocate_radicado
 
             assert allocate_radicado(conn, "GEL", 2026) == "GEL-2026-000002"
+            # A procedure's own prefix starts its own sequence.
+            assert allocate_radicado(conn, "CTA", 2026, own_prefix=True) == "CTA-2026-000001"
+        assert store.one("SELECT procedure FROM tickets")[0] == "reinicio-claves"  # what every old ticket was
     store.close()
     # Opening again changes nothing.
     again = Store(db, tmp_path / "raw")

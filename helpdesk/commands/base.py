@@ -31,12 +31,22 @@ class Context:
         return self._config
 
     @property
+    def config_or_defaults(self) -> config_mod.Config:
+        """The config, or the defaults when no config file was named and the
+        default one is absent: commands such as form-template work anywhere."""
+        if self.config_path is None and not config_mod.default_config_path().exists():
+            if self._config is None:
+                self._config = config_mod.Config()
+            return self._config
+        return self.config
+
+    @property
     def rules(self):
         """The rules of [rules] path (or the shipped ones), read when first asked for."""
         if self._rules is None:
             from ..rules import load_all
 
-            self._rules = load_all(self.config.rules_dir)
+            self._rules = load_all(self.config_or_defaults.rules_dir)
         return self._rules
 
     @property
@@ -154,6 +164,15 @@ def quarantined(store: Store, item_id: int) -> quarantine.Quarantined:
     if item is None:
         raise NotFound(f"no hay un mensaje en cuarentena con ID {item_id} (vea helpdesk failed)")
     return item
+
+
+def procedure_named(ctx: Context, name: str):
+    """The procedure called ``name`` in the rules; a usage error listing them otherwise."""
+    procedure = ctx.rules.procedures.get(name)
+    if procedure is None:
+        raise click.BadParameter(f"no existe el trámite «{texts.safe_text(name)}»; hay: "
+                                 f"{', '.join(ctx.rules.procedures)}", param_hint="--procedure")
+    return procedure
 
 
 def print_json(data) -> None:

@@ -17,6 +17,7 @@ from .base import (
     indented,
     pass_ctx,
     print_json,
+    procedure_named,
     risk,
 )
 
@@ -37,14 +38,18 @@ class StateType(click.ParamType):
 @click.option("--state", type=StateType(),
               help="Solo las solicitudes en este estado: recibida, por-corregir, pendiente, resuelta o rechazada "
                    "(o needs_correction, pending_approval...).")
+@click.option("--procedure", "procedure", metavar="TRÁMITE",
+              help="Solo las solicitudes de este trámite (vea helpdesk procedures).")
 @click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
 @pass_ctx
-def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
+def tickets(ctx: Context, state: str | None, procedure: str | None, as_json: bool) -> None:
     """Lista las solicitudes, las más recientes primero.
 
-    Ejemplo: helpdesk tickets --state por-corregir
+    Ejemplo: helpdesk tickets --state por-corregir --procedure reinicio-claves
     """
-    rows = views.list_tickets(ctx.store, state)
+    if procedure is not None:
+        procedure_named(ctx, procedure)
+    rows = views.list_tickets(ctx.store, state, procedure)
     if as_json:
         print_json(rows)
         return
@@ -55,7 +60,7 @@ def tickets(ctx: Context, state: str | None, as_json: bool) -> None:
         entity = t["entity_name"] or "(entidad sin identificar)"
         flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
         echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
-                   f"{t['sender']}  {entity}{flag}")
+             f"{t['procedure']}  {t['sender']}  {entity}{flag}")
 
 
 KIND_LABELS = {
@@ -94,6 +99,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         return
     echo(view["risk"]["line"])
     echo(f"Radicado:      {view['radicado']}")
+    echo(f"Trámite:       {_procedure_name(ctx, view['procedure'])}")
     echo(f"Estado:        {labels.state_label(view['state'])}")
     echo(f"Remitente:     {view['sender']}")
     if view["requester"] != view["sender"]:
@@ -151,18 +157,25 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
 
 @cli.command("form-template")
 @click.argument("path", type=click.Path(dir_okay=False))
-def form_template(path: str) -> None:
+@click.option("--procedure", "procedure", metavar="TRÁMITE", default=None,
+              help="El trámite cuyo formato se escribe (por omisión, [procedures] default).")
+@click.pass_obj
+def form_template(ctx: Context, path: str, procedure: str | None) -> None:
     """Escribe el formato de solicitud en blanco (.xlsx) que diligencian las entidades.
 
-    Ejemplo: helpdesk form-template formato_solicitud.xlsx
+    Ejemplo: helpdesk form-template formato_solicitud.xlsx --procedure reinicio-claves
     """
-    from ..documents.form_template import write_template
+    from ..documents.form_template import FORM_WRITERS
 
     target = Path(path)
     if target.suffix.lower() not in (".xlsx", ".xlsm"):
         raise click.UsageError("el archivo debe terminar en .xlsx")
+    chosen = procedure_named(ctx, procedure or ctx.config_or_defaults.procedures.default)
+    write = FORM_WRITERS.get(chosen.id)
+    if write is None:
+        raise HelpdeskError(f"el trámite {chosen.id} no tiene un formato en blanco")
     try:
-        write_template(target)
+        write(target)
     except OSError as exc:
         raise HelpdeskError(f"no se pudo escribir {target}: {exc.strerror}") from None
     echo(f"Formato escrito en {target}")
@@ -198,6 +211,7 @@ def queue(ctx: Context, as_json: bool) -> None:
             marks.append(f"en aprobación por {t['claimed_by']}")
         echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
         echo(f"  {t['risk']['line']}")
+        echo(f"  Trámite:       {_procedure_name(ctx, t['procedure'])}")
         echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
         echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
@@ -215,3 +229,8 @@ def queue(ctx: Context, as_json: bool) -> None:
 
 def _purged_line(ctx: Context, view: dict) -> str:
     return f"adjuntos eliminados por la política de retención el {ctx.time(view['attachments_purged_at'])}"
+
+
+def _procedure_name(ctx: Context, procedure_id: str) -> str:
+    procedure = ctx.rules.procedures.get(procedure_id)
+    return f"{procedure.name} ({procedure_id})" if procedure else procedure_id

@@ -113,3 +113,7 @@ def _list_validation(ws, ref: str, values: tuple[str, ...], strict: bool = True)
                         errorStyle="stop" if strict else "warning")
     ws.add_data_validation(dv)
     dv.add(ref)
+
+
+# Each procedure's blank form, by procedure id (rules/procedures/ID).
+FORM_WRITERS = {"reinicio-claves": write_template}

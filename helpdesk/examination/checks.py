@@ -25,6 +25,7 @@ from ..documents.classify import (
     newest_by_kind,
 )
 from ..documents.excel import FormData
+from ..errors import ConfigError
 from ..rules import Rules, normalise
 
 PROBLEM = "problem"
@@ -55,6 +56,7 @@ class Examination:
     directory_entry: Entity | None = None  # the form's NIT in the entity directory
     directory_size: int = 0  # entities in the directory (0: not set up, no NIT is "unknown")
     zone: tzinfo = timezone.utc  # [site] timezone, for dates staff read
+    required: tuple[str, ...] = (SIGNED_FORM, EXCEL_FORM, ACTA)  # the procedure's documents
 
     @property
     def chosen(self) -> dict[str, Classified]:
@@ -66,17 +68,30 @@ class Examination:
         return excel.facts.form if excel else None
 
 
-def run_checks(exam: Examination, rules: Rules) -> list[Finding]:
+def run_checks(exam: Examination, rules: Rules, names: tuple[str, ...] | None = None) -> list[Finding]:
+    """Run the checks ``names`` (a procedure's ``checks``; every one when
+    None) in that order, each adding its findings."""
     findings: list[Finding] = []
-    for check in CHECKS:
-        findings.extend(check(exam, rules))
+    for name in names if names is not None else tuple(REGISTRY):
+        findings.extend(REGISTRY[name](exam, rules))
     return findings
 
 
+def require_known(rules: Rules) -> None:
+    """Refuse a procedure that names a check the registry does not have,
+    with its file and key (at start and on SIGHUP, like any rule file)."""
+    for procedure in rules.procedures.values():
+        for name in procedure.checks:
+            if name not in REGISTRY:
+                raise ConfigError(f"{procedure.path}: checks: comprobación desconocida «{name}» "
+                                  f"(existen: {', '.join(REGISTRY)})")
+
+
 def check_documents_present(exam: Examination, rules: Rules) -> list[Finding]:
+    """Every document the procedure asks for (its ``documents``)."""
     chosen = exam.chosen
     return [Finding(PROBLEM, f"missing_{kind}", rules.documents.kinds[kind].name)
-            for kind in (SIGNED_FORM, EXCEL_FORM, ACTA) if kind not in chosen]
+            for kind in exam.required if kind not in chosen]
 
 
 def check_readable(exam: Examination, rules: Rules) -> list[Finding]:
@@ -295,7 +310,10 @@ def valid_email(address: str) -> bool:
     return True
 
 
-CHECKS = (
+# Every check by the name procedures use (rules/procedures/ID/procedure.toml
+# ``checks``): the function's name without "check_". A procedure switches a
+# check on by naming it; nothing in the pipeline asks which procedure runs.
+REGISTRY = {check.__name__.removeprefix("check_"): check for check in (
     check_documents_present,
     check_readable,
     check_signed_form_is_scanned,
@@ -307,4 +325,4 @@ CHECKS = (
     check_legal_rep_role,
     check_unclassified,
     check_duplicate,
-)
+)}

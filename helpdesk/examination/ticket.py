@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .. import directory, localtime
-from ..config import Config
+from ..config import DEFAULT_PROCEDURE, Config
 from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
 from ..documents.examine import FileFacts
@@ -31,7 +31,7 @@ from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
 from ..nit import parse as parse_nit
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
-from ..rules import Rules
+from ..rules import Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
 from ..tickets import (
@@ -153,10 +153,11 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     classified, notes = classify_all([f.facts for f in files], rules.documents)
     counted_form = newest_by_kind(classified).get("excel_form")
     nit_number = _nit_number(counted_form.facts.form if counted_form else None)
+    procedure = procedure_of(rules, ticket)
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
                        directory.lookup(store.conn, nit_number) if nit_number else None, directory.size(store.conn),
-                       localtime.zone(config.site.timezone))
-    findings = run_checks(exam, rules)
+                       localtime.zone(config.site.timezone), procedure.documents)
+    findings = run_checks(exam, rules, procedure.checks)
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",
                                 f"{len(skipped)} adjunto(s) no se examinaron (repetidos, o más de "
@@ -205,6 +206,18 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
              extra={"event": "examined", "radicado": ticket.radicado, "kind": decision.email_kind})
     return decision.email_kind
+
+
+def procedure_of(rules: Rules, ticket) -> Procedure:
+    """The ticket's procedure; one since removed from the rules folder is
+    examined as the default procedure would be, and said so in the log."""
+    procedure = rules.procedures.get(ticket.procedure)
+    if procedure is None:
+        log.warning("procedure %s of %s is no longer in the rules; examined with the checks of %s",
+                    ticket.procedure, ticket.radicado, DEFAULT_PROCEDURE,
+                    extra={"event": "unknown_procedure", "radicado": ticket.radicado})
+        procedure = rules.procedures.get(DEFAULT_PROCEDURE) or next(iter(rules.procedures.values()))
+    return procedure
 
 
 def _note_legal_rep_change(conn, ticket_id: int, new: str | None) -> None:

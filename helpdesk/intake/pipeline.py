@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 
 from .. import tickets
 from ..addresses import domain_of
@@ -81,14 +82,14 @@ def process(store: Store, config: Config, renderer: Renderer, rules: Rules, raw:
         robot = robots.classify(intake, config.smtp.from_address)
         if robot is not robots.Robot.HUMAN:
             return _record_robot(conn, intake, key, sha256, robot)
-        ticket, suspicious = _thread(conn, config, rules.trust, intake)
+        ticket, suspicious = _thread(conn, config, rules, intake)
         if ticket is not None:
             if suspicious:
                 # Joined by a reference to one of our Message-IDs, from
                 # outside the ticket's parties: staff must know who wrote.
                 add_finding(conn, ticket.id, "warning", "reply_from_outside", suspicious)
             return _join(conn, config, renderer, rules, intake, key, sha256, ticket)
-        return _open_ticket(conn, config, renderer, intake, key, sha256, suspicious)
+        return _open_ticket(conn, config, renderer, rules, intake, key, sha256, suspicious)
 
 
 def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, key: str, sha256: str,
@@ -161,8 +162,12 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     return Outcome("joined", intake.message_id, ticket.radicado, reason="recordatorio", replies=["correction"])
 
 
-def _open_ticket(conn, config: Config, renderer: Renderer, intake: Intake, key: str, sha256: str, suspicious: str) -> Outcome:
-    ticket = tickets.create(conn, config.radicado.prefix, intake.sender, intake.requester, intake.subject)
+def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake, key: str, sha256: str,
+                 suspicious: str) -> Outcome:
+    procedure = rules.procedures[config.procedures.route(_recipients(intake))]
+    prefix = procedure.radicado_prefix or config.radicado.prefix
+    ticket = tickets.create(conn, prefix, intake.sender, intake.requester, intake.subject, procedure.id,
+                            own_prefix=bool(procedure.radicado_prefix))
     row = _record_inbound(conn, intake, key, sha256, ticket.id, "request",
                           auth=_authenticate(conn, config, intake, ticket.id))
     # The documents are examined after this commit, by examination/ticket.py.
@@ -243,7 +248,20 @@ def _authenticate(conn, config: Config, intake: Intake, ticket_id: int) -> Authe
     return auth  # a foreign header above ours is noted in show (Authentication.summary), not weighed
 
 
-def _thread(conn, config: Config, trust: TrustRules, intake: Intake) -> tuple[Ticket | None, str]:
+def _recipients(intake: Intake) -> list[str]:
+    """Where the request was sent: the addresses of To, Cc, Delivered-To and
+    X-Original-To (the last two name our mailbox when the sender used Bcc
+    or an alias); a procedure is chosen by them (CONTRACT §9)."""
+    values = [v for name in ("to", "cc", "delivered-to", "x-original-to") for v in intake.headers.get(name, [])]
+    return [address for _name, address in getaddresses(values) if "@" in address]
+
+
+def radicado_prefixes(config: Config, rules: Rules) -> list[str]:
+    """Every prefix a radicado of ours may carry: [radicado] prefix and the procedures' own."""
+    return [config.radicado.prefix, *(p.radicado_prefix for p in rules.procedures.values() if p.radicado_prefix)]
+
+
+def _thread(conn, config: Config, rules: Rules, intake: Intake) -> tuple[Ticket | None, str]:
     """The ticket this message answers, and a warning for staff.
 
     A reference to one of our Message-IDs joins the ticket (they are
@@ -254,17 +272,17 @@ def _thread(conn, config: Config, trust: TrustRules, intake: Intake) -> tuple[Ti
     ticket_id = _ticket_of_our_ids(conn, [*intake.in_reply_to, *intake.references])
     if ticket_id is not None:
         ticket = tickets.get_by_id(conn, ticket_id)
-        if _same_party(trust, intake.sender, ticket):
+        if _same_party(rules.trust, intake.sender, ticket):
             return ticket, ""
         return ticket, (f"{intake.sender} respondió a un correo de esta solicitud, que abrió {ticket.sender}, "
                         "desde fuera de la entidad; revise quién escribe antes de decidir")
-    match = tickets.radicado_pattern(config.radicado.prefix).search(intake.subject)
+    match = tickets.radicado_pattern(radicado_prefixes(config, rules)).search(intake.subject)
     if not match:
         return None, ""
     ticket = tickets.get(conn, match.group(1))
     if ticket is None:
         return None, f"el asunto cita {match.group(1).upper()}, que no existe"
-    if _same_party(trust, intake.sender, ticket):
+    if _same_party(rules.trust, intake.sender, ticket):
         return ticket, ""
     # Anyone can type a radicado in a subject: from another party it could
     # be an attempt to slip documents into someone else's request.

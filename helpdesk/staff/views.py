@@ -23,10 +23,6 @@ SUMMARY_FIELDS = (
 )
 
 
-# The procedure (trámite, CONTRACT §9) of every ticket until procedures
-# become data: the password reset of seed 000.
-DEFAULT_PROCEDURE = "reinicio-claves"
-
 # What staff read as "why" for a message that opened no ticket (`ignored`).
 IGNORED_REASONS = {
     "no_sender": "sin una dirección de remitente válida a la cual responder",
@@ -50,17 +46,20 @@ def summary(row) -> dict:
     """A ticket object of CONTRACT §1 from its database row."""
     ticket = Ticket.from_row(row)
     item = {name: getattr(ticket, name) for name in SUMMARY_FIELDS}
-    item["procedure"] = DEFAULT_PROCEDURE
+    item["procedure"] = ticket.procedure
     item["follow_up"] = bool(row["follow_up"])
     return item
 
 
-def list_tickets(store: Store, state: str | None = None) -> list[dict]:
-    sql = "SELECT * FROM tickets"
-    params: tuple = ()
+def list_tickets(store: Store, state: str | None = None, procedure: str | None = None) -> list[dict]:
+    where, params = [], []
     if state:
-        sql += " WHERE state = ?"
-        params = (state,)
+        where.append("state = ?")
+        params.append(state)
+    if procedure:
+        where.append("procedure = ?")
+        params.append(procedure)
+    sql = "SELECT * FROM tickets" + (" WHERE " + " AND ".join(where) if where else "")
     rows = store.query(sql + " ORDER BY created_at DESC, id DESC", params)
     return [summary(r) for r in rows]
 
