@@ -20,13 +20,7 @@ from helpdesk import config as config_mod
 from helpdesk.config import Config, InboxConfig, SmtpConfig
 from helpdesk.errors import ConfigError
 from helpdesk.outgoing.articles import with_article
-from helpdesk.outgoing.replies import (
-    AUTOMATIC_KINDS,
-    KINDS,
-    SMTP_POLICY,
-    Renderer,
-    samples,
-)
+from helpdesk.outgoing.replies import AUTOMATIC_KINDS, KINDS, SMTP_POLICY, Renderer, samples
 
 from . import docfiles, mails
 from .conftest import Embedded, embedded_sections, run_helpdesk, write_config

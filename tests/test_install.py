@@ -16,13 +16,7 @@ from pathlib import Path
 import pytest
 
 from . import mails
-from .conftest import (
-    USER,
-    embedded_sections,
-    networked_sections,
-    run_helpdesk,
-    write_config,
-)
+from .conftest import USER, embedded_sections, networked_sections, run_helpdesk, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

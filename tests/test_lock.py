@@ -12,14 +12,7 @@ from helpdesk.intake import quarantine
 from helpdesk.store import Store
 
 from . import mails
-from .conftest import (
-    USER,
-    Embedded,
-    embedded_sections,
-    networked_sections,
-    run_helpdesk,
-    write_config,
-)
+from .conftest import USER, Embedded, embedded_sections, networked_sections, run_helpdesk, write_config
 from .test_daemon import DaemonProcess, wait_until
 
 

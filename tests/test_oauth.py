@@ -24,14 +24,7 @@ from helpdesk.oauth import TokenSource, TokenUnavailable, token_source
 from helpdesk.outgoing.outbox import deliver_due, make_transport
 
 from . import mails
-from .conftest import (
-    USER,
-    Embedded,
-    Networked,
-    embedded_sections,
-    run_helpdesk,
-    write_config,
-)
+from .conftest import USER, Embedded, Networked, embedded_sections, run_helpdesk, write_config
 from .servers import DovecotServer, OAuthIntrospection, SmtpCapture
 
 # Shaped like real access tokens (RFC 6750 b64token), distinct enough to

@@ -20,15 +20,7 @@ from helpdesk.rules import RULES_DIR
 from helpdesk.staff import decisions as staff
 
 from . import mails
-from .conftest import (
-    USER,
-    Embedded,
-    embedded_sections,
-    maildir_deliver,
-    networked_sections,
-    run_helpdesk,
-    write_config,
-)
+from .conftest import USER, Embedded, embedded_sections, maildir_deliver, networked_sections, run_helpdesk, write_config
 from .test_daemon import DaemonProcess, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,15 +9,7 @@ import click
 
 from ..errors import HelpdeskError
 from ..staff import labels, views
-from .base import (
-    Context,
-    cli,
-    confirm_typed,
-    deliver_now,
-    echo,
-    pass_ctx,
-    renderer,
-)
+from .base import Context, cli, confirm_typed, deliver_now, echo, pass_ctx, renderer
 from .tickets import show
 
 

@@ -7,14 +7,7 @@ from pathlib import Path
 
 import click
 
-from .base import (
-    Context,
-    SubGroup,
-    cli,
-    echo,
-    pass_ctx,
-    print_json,
-)
+from .base import Context, SubGroup, cli, echo, pass_ctx, print_json
 
 
 @cli.group(cls=SubGroup, invoke_without_command=True)

@@ -10,14 +10,7 @@ import click
 
 from ..intake import quarantine
 from ..staff import labels, views
-from .base import (
-    Context,
-    cli,
-    echo,
-    pass_ctx,
-    print_json,
-    quarantined,
-)
+from .base import Context, cli, echo, pass_ctx, print_json, quarantined
 
 
 @cli.command()

@@ -12,13 +12,7 @@ import click
 from .. import config as config_mod
 from .. import localtime
 from ..operations import logs
-from .base import (
-    Context,
-    cli,
-    echo,
-    pass_ctx,
-    print_json,
-)
+from .base import Context, cli, echo, pass_ctx, print_json
 
 
 @cli.command()

@@ -9,17 +9,7 @@ import click
 from .. import texts
 from ..errors import HelpdeskError
 from ..staff import labels, views
-from .base import (
-    Context,
-    age,
-    cli,
-    echo,
-    indented,
-    pass_ctx,
-    print_json,
-    procedure_named,
-    risk,
-)
+from .base import Context, age, cli, echo, indented, pass_ctx, print_json, procedure_named, risk
 
 
 class StateType(click.ParamType):

@@ -18,12 +18,7 @@ import zlib
 from dataclasses import dataclass
 
 import pypdf
-from pypdf.errors import (
-    FileNotDecryptedError,
-    LimitReachedError,
-    PdfReadError,
-    PyPdfError,
-)
+from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
 

@@ -17,13 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from .. import localtime, nit
 from ..addresses import domain_of
 from ..directory import Entity, same_name
-from ..documents.classify import (
-    ACTA,
-    EXCEL_FORM,
-    SIGNED_FORM,
-    Classified,
-    newest_by_kind,
-)
+from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.excel import FormData
 from ..errors import ConfigError
 from ..rules import Rules, normalise

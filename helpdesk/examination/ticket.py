@@ -34,15 +34,7 @@ from ..outgoing.replies import Renderer
 from ..rules import Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
-from ..tickets import (
-    NEEDS_CORRECTION,
-    OPEN_STATES,
-    STATE_LABELS,
-    add_finding,
-    get_by_id,
-    record_event,
-    thread_ids,
-)
+from ..tickets import NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids
 from .checks import WARNING, Examination, Finding, run_checks
 from .decision import decide
 

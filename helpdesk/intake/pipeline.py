@@ -38,15 +38,7 @@ from ..outgoing import outbox
 from ..outgoing.replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
 from ..rules import Rules, TrustRules
 from ..store import Store, iso, now
-from ..tickets import (
-    NEEDS_CORRECTION,
-    RECEIVED,
-    STATE_LABELS,
-    Ticket,
-    add_finding,
-    record_event,
-    set_follow_up,
-)
+from ..tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up
 from . import authresults, robots
 from .authresults import Authentication
 from .message import Intake, clean_text, parse

@@ -14,15 +14,7 @@ from __future__ import annotations
 import unicodedata
 
 from ..rules import WEIGHTS, TrustRules
-from ..tickets import (
-    NEEDS_CORRECTION,
-    PENDING_APPROVAL,
-    RECEIVED,
-    REJECTED,
-    RESOLVED,
-    STATE_LABELS,
-    STATES,
-)
+from ..tickets import NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES
 
 # Problem codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.
