@@ -40,7 +40,7 @@ from .intake.pipeline import Outcome
 from .operations import metrics, retention, sdnotify, status
 from .outgoing import outbox
 from .outgoing.replies import Renderer
-from .rules import Rules, load_all, require_configured
+from .rules import Rules
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,6 @@ EXAMINER_STOP_SECONDS = 10
 # The retention policy is applied at start-up and then this often; a run
 # with nothing due costs about 0.1 s on 20,000 tickets (bench/retention.py).
 RETENTION_EVERY_SECONDS = 24 * 3600
-
-
-def load_service_rules(config: Config) -> Rules:
-    """The rules as the service uses them: every file valid, every
-    procedure's checks known, config.toml's [procedures] naming real ones."""
-    rules = load_all(config.rules_dir)
-    checks.require_known(rules)
-    require_configured(rules.procedures, config.procedures.default, list(config.procedures.addresses),
-                       config.source_path)
-    return rules
 
 
 class Daemon:
@@ -146,7 +136,7 @@ class Daemon:
 
     def _load_rules_and_templates(self) -> tuple[Rules, Renderer]:
         """What a start and a SIGHUP read from disk; a ConfigError names the bad file."""
-        return load_service_rules(self.config), Renderer(self.config)
+        return checks.load_rules(self.config), Renderer(self.config)
 
     def reload(self) -> bool:
         """Load the rules and templates again; on any error keep the ones in use.

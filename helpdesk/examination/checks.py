@@ -16,11 +16,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from .. import localtime, nit
 from ..addresses import domain_of
+from ..config import Config
 from ..directory import Entity, same_name
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.excel import FormData
 from ..errors import ConfigError
-from ..rules import Rules, normalise
+from ..rules import Rules, load_all, normalise, require_configured
 
 PROBLEM = "problem"
 WARNING = "warning"
@@ -69,6 +70,17 @@ def run_checks(exam: Examination, rules: Rules, names: tuple[str, ...] | None = 
     for name in names if names is not None else tuple(REGISTRY):
         findings.extend(REGISTRY[name](exam, rules))
     return findings
+
+
+def load_rules(config: Config) -> Rules:
+    """The rules as the service runs them (start, SIGHUP, ``check``): every
+    file valid, every procedure's checks in the registry, and config.toml's
+    [procedures] naming procedures that exist."""
+    rules = load_all(config.rules_dir)
+    require_known(rules)
+    require_configured(rules.procedures, config.procedures.default, list(config.procedures.addresses),
+                       config.source_path)
+    return rules
 
 
 def require_known(rules: Rules) -> None:

@@ -52,10 +52,10 @@ def _authentication(config: Config) -> Check:
 
 
 def _rules(config: Config) -> Check:
-    from ..daemon import load_service_rules
+    from ..examination.checks import load_rules
 
     try:
-        load_service_rules(config)
+        load_rules(config)
     except HelpdeskError as exc:
         return Check("reglas", False, str(exc), "corrija el archivo de reglas o la clave rules.path que se indican")
     return Check("configuración", True, f"{config.source_path} y las reglas de {config.rules_dir} son válidas")
