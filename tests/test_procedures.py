@@ -134,3 +134,28 @@ def test_the_blank_form_of_a_procedure(tmp_path):
     assert written.returncode == 0 and (tmp_path / "f.xlsx").exists()
     none = helpdesk(env, "form-template", str(tmp_path / "g.xlsx"), "--procedure", "prueba")
     assert none.returncode == 1 and "el trámite prueba no tiene un formato en blanco" in none.stderr
+
+
+def test_a_procedure_overrides_the_emails_it_needs_in_its_own_template_folder(tmp_path):
+    from helpdesk.config import Config
+
+    templates = tmp_path / "templates"
+    shutil.copytree(Config().templates_dir, templates)
+    (templates / "prueba").mkdir()
+    (templates / "prueba" / "ack.txt.j2").write_text(
+        "Trámite de prueba, radicado {{ radicado }}.\n{% include \"_footer.txt.j2\" -%}\n", encoding="utf-8")
+    rules = rules_with(tmp_path, "prueba", PRUEBA)
+    env = Embedded(tmp_path / "h", rules={"path": str(rules)}, replies={"templates": str(templates)},
+                   procedures={"prueba": {"addresses": [PRUEBA_ADDRESS]}})
+    env.deliver(sent_to(PRUEBA_ADDRESS))
+    env.deliver(mails.request(sender="otra@alcaldia-prueba.gov.co"))
+    env.run_once()
+    acks = {m["X-Helpdesk-Radicado"]: m for m in env.acks()}
+    own = acks[f"PRB-{YEAR}-000001"]
+    assert own.get_body(("plain",)).get_content().startswith(f"Trámite de prueba, radicado PRB-{YEAR}-000001.")
+    assert "Hemos recibido su solicitud" in own.get_body(("html",)).get_content()  # not overridden: the shared one
+    assert "Hemos recibido su solicitud" in acks[f"GEL-{YEAR}-000001"].get_body(("plain",)).get_content()
+    # check renders the override with sample data too, and names it when it fails.
+    (templates / "prueba" / "ack.txt.j2").write_text("{{ no_existe }}\n", encoding="utf-8")
+    check = helpdesk(env, "check")
+    assert check.returncode == 1 and "prueba/ack.txt.j2" in check.stdout

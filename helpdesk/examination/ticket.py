@@ -192,7 +192,8 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
                    "legal_rep_email": fields.get("legal_rep_email") or ""}
         attachments = [blank_form()] if any(f.code == "missing_excel_form" for f in findings) else []
         reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
-                               answering=thread_ids(conn, ticket_id), attachments=attachments)
+                               answering=thread_ids(conn, ticket_id), attachments=attachments,
+                               procedure=ticket.procedure)
         outbox.enqueue(conn, config, ticket_id, reply)
     log.info("examined: %s, %d problem(s), %d warning(s), queued %s", decision.state,
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
@@ -256,7 +257,7 @@ def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: 
             reply = renderer.build("correction", ticket.requester, ticket.radicado,
                                    {"problems": [UNREADABLE_MESSAGE],
                                     "no_attachments_reminder": False, "legal_rep_email": ""},
-                                   answering=thread_ids(conn, ticket_id))
+                                   answering=thread_ids(conn, ticket_id), procedure=ticket.procedure)
             outbox.enqueue(conn, config, ticket_id, reply)
     return True
 

@@ -149,7 +149,7 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
         problems = [asked["detail"]] if asked else []
     reply = renderer.build("correction", ticket.requester, ticket.radicado,
                            {"problems": problems, "no_attachments_reminder": True, "legal_rep_email": ""},
-                           answering=[*intake.references, intake.message_id])
+                           answering=[*intake.references, intake.message_id], procedure=ticket.procedure)
     outbox.enqueue(conn, config, ticket.id, reply)
     return Outcome("joined", intake.message_id, ticket.radicado, reason="recordatorio", replies=["correction"])
 
@@ -183,6 +183,7 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
         ticket.radicado,
         {"original_subject": entity_excerpt(intake.subject)},
         answering=[*intake.references, intake.message_id],
+        procedure=ticket.procedure,
     )
     outbox.enqueue(conn, config, ticket.id, reply)
     return Outcome("new_ticket", intake.message_id, ticket.radicado, replies=["ack"])

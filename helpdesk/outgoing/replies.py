@@ -163,29 +163,34 @@ class Renderer:
             except OSError as exc:
                 raise ConfigError(f"{folder / name}: no se puede leer: {exc.strerror}") from None
 
-    def render(self, kind: str, context: dict) -> tuple[str, str, str]:
-        """(subject, text, html) of one kind."""
+    def render(self, kind: str, context: dict, procedure: str = "") -> tuple[str, str, str]:
+        """(subject, text, html) of one kind; each part from the procedure's
+        own folder (``templates/PROCEDURE/``) when it overrides that part."""
         context = {**self.common_context(), **context}
-        subject = self.env.get_template(f"{kind}.subject.j2").render(context)
-        text = self.env.get_template(f"{kind}.txt.j2").render(context)
-        html = self.env.get_template(f"{kind}.html.j2").render(context)
+        subject, text, html = (self.template(kind, part, procedure).render(context) for part in PARTS)
         return clean_text(subject), text, html
+
+    def template(self, kind: str, part: str, procedure: str = ""):
+        names = [f"{procedure}/{kind}.{part}.j2"] if procedure else []
+        return self.env.select_template([*names, f"{kind}.{part}.j2"])
 
     def render_samples(self) -> None:
         """Render every kind's templates with ``SAMPLES``; raise ConfigError
         naming the template (and its line) that fails."""
+        overridden = {name for name in self.env.list_templates(extensions=["j2"]) if "/" in name}
         for kind in KINDS:
             for context in samples(kind):
                 for part in PARTS:
-                    name = f"{kind}.{part}.j2"
                     values = {**self.common_context(), "radicado": SAMPLE_RADICADO,
                               "automatic": kind in AUTOMATIC_KINDS, **context}
-                    try:
-                        self.env.get_template(name).render(values)
-                    except Exception as exc:  # whatever a template raises, name it
-                        raise ConfigError(f"{_failing_template(exc, self.config.templates_dir / name)}: "
-                                          f"la plantilla falla al generar el correo «{kind}» con datos de ejemplo: "
-                                          f"{_why(exc)}") from None
+                    base = f"{kind}.{part}.j2"
+                    for name in [base, *sorted(n for n in overridden if n.endswith("/" + base))]:
+                        try:
+                            self.env.get_template(name).render(values)
+                        except Exception as exc:  # whatever a template raises, name it
+                            raise ConfigError(f"{_failing_template(exc, self.config.templates_dir / name)}: "
+                                              f"la plantilla falla al generar el correo «{kind}» con datos de "
+                                              f"ejemplo: {_why(exc)}") from None
 
     def common_context(self) -> dict:
         smtp, replies = self.config.smtp, self.config.replies
@@ -200,15 +205,17 @@ class Renderer:
         }
 
     def build(self, kind: str, to: str, radicado: str, context: dict, answering: list[str],
-              attachments: list[tuple[str, str, bytes]] = (), automatic: bool | None = None) -> Reply:
+              attachments: list[tuple[str, str, bytes]] = (), automatic: bool | None = None,
+              procedure: str = "") -> Reply:
         """Render ``kind`` for ``to``; ``answering`` are the Message-IDs it replies to.
+        ``procedure``: the ticket's, whose templates/PROCEDURE/ may override.
 
         ``attachments`` are (filename, MIME type, bytes) of our own making.
         ``automatic`` defaults by kind; a correction asked for by a staff
         member is not automatic (RFC 3834 marks only what no person wrote).
         """
         automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
-        subject, text, html = self.render(kind, {"radicado": radicado, "automatic": automatic, **context})
+        subject, text, html = self.render(kind, {"radicado": radicado, "automatic": automatic, **context}, procedure)
         smtp = self.config.smtp
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = address_header(smtp.from_name, smtp.from_address)

@@ -158,7 +158,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
             "legal_rep_name": ticket.legal_rep_name or "",
             "entity_name": ticket.entity_name or "",
             "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
-        }, answering=thread_ids(conn, ticket.id))
+        }, answering=thread_ids(conn, ticket.id), procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
@@ -269,7 +269,7 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
         clear_follow_up(conn, ticket.id)
         context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
         reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
-                               answering=thread_ids(conn, ticket.id), automatic=False)
+                               answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, action, reason)
     return Decided(ticket, queued)
@@ -290,7 +290,7 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     who = actor(by)
     with store.transaction() as conn:
         built = renderer.build("reply", ticket.requester, ticket.radicado, {"message": text},
-                               answering=thread_ids(conn, ticket.id), automatic=False)
+                               answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, built)
         conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (iso(), ticket.id))
         clear_follow_up(conn, ticket.id)
