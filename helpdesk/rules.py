@@ -270,8 +270,10 @@ def load_documents(rules_dir: Path | None = None) -> DocumentRules:
     return DocumentRules(kinds, limits, worker)
 
 
-def load_problems(rules_dir: Path | None = None) -> dict[str, str]:
-    """Problem code -> wording with {detail} and {document} placeholders."""
+def load_problems(rules_dir: Path | None = None, shared: dict[str, str] | None = None) -> dict[str, str]:
+    """Problem code -> wording with {detail} and {document} placeholders.
+    ``shared``: the rules folder's wording, which a procedure's own
+    problems.toml overrides code by code (it need not word every one)."""
     top = _read(rules_dir, "problems.toml")
     top.only("problems")
     table = top.table("problems")
@@ -285,6 +287,8 @@ def load_problems(rules_dir: Path | None = None) -> dict[str, str]:
         except (KeyError, IndexError, ValueError) as exc:
             raise entry.fail("text", f"marcador no válido ({exc}); use solo {{detail}} y {{document}}") from None
         wording[code] = text
+    if shared is not None:
+        return {**shared, **wording}
     for code in PROBLEM_CODES:
         if code not in wording:
             raise table.fail(code, "falta la redacción de este problema")
@@ -369,9 +373,11 @@ class Procedure:
     action: str  # one of ACTIONS
     result_to: str  # the form field with the address the result goes to
     path: Path  # its procedure.toml, for errors
+    problems: dict[str, str]  # the wording of its problems: its own problems.toml over the shared one
 
 
-def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: FormRules) -> dict[str, Procedure]:
+def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: FormRules,
+                    problems: dict[str, str]) -> dict[str, Procedure]:
     """Every folder of rules/procedures/. A rules folder made before
     procedures existed gets the shipped ones rather than refusing to start.
     Check names are held against the registry by the examination
@@ -400,8 +406,9 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
         result_to = top.string("result_to")
         if result_to not in form.fields:
             raise top.fail("result_to", f"campo desconocido «{result_to}» del formato")
+        own = load_problems(sub, problems) if (sub / "problems.toml").exists() else problems
         procedures[sub.name] = Procedure(sub.name, top.string("name"), prefix.upper(), kinds, top.strings("checks"),
-                                         action, result_to, top.path)
+                                         action, result_to, top.path, own)
     if not procedures:
         raise ConfigError(f"{folder}: no hay ningún trámite (una carpeta por trámite con su procedure.toml)")
     return procedures
@@ -432,6 +439,5 @@ class Rules:
 def load_all(rules_dir: Path | None = None) -> Rules:
     """Every rule file of ``rules_dir``; the shipped rules when None."""
     rules_dir = rules_dir or shipped_dir()
-    form, documents = load_form(rules_dir), load_documents(rules_dir)
-    return Rules(form, documents, load_problems(rules_dir), load_trust(rules_dir),
-                 load_procedures(rules_dir, documents, form))
+    form, documents, problems = load_form(rules_dir), load_documents(rules_dir), load_problems(rules_dir)
+    return Rules(form, documents, problems, load_trust(rules_dir), load_procedures(rules_dir, documents, form, problems))

@@ -159,3 +159,19 @@ def test_a_procedure_overrides_the_emails_it_needs_in_its_own_template_folder(tm
     (templates / "prueba" / "ack.txt.j2").write_text("{{ no_existe }}\n", encoding="utf-8")
     check = helpdesk(env, "check")
     assert check.returncode == 1 and "prueba/ack.txt.j2" in check.stdout
+
+
+def test_a_procedure_words_its_own_problems(tmp_path):
+    rules = rules_with(tmp_path, "prueba", PRUEBA)
+    (rules / "procedures" / "prueba" / "problems.toml").write_text(
+        '[problems.missing_excel_form]\ntext = "Para este trámite adjunte la hoja de cálculo diligenciada."\n',
+        encoding="utf-8")
+    env = Embedded(tmp_path / "h", rules={"path": str(rules)}, procedures={"prueba": {"addresses": [PRUEBA_ADDRESS]}})
+    env.deliver(sent_to(PRUEBA_ADDRESS))
+    env.deliver(mails.request(sender="otra@alcaldia-prueba.gov.co"))
+    env.run_once()
+    corrections = {m["X-Helpdesk-Radicado"]: m.get_body(("plain",)).get_content()
+                   for m in env.sent() if m["X-Helpdesk-Kind"] == "correction"}
+    assert "Para este trámite adjunte la hoja de cálculo diligenciada." in corrections[f"PRB-{YEAR}-000001"]
+    shared = corrections[f"GEL-{YEAR}-000001"]
+    assert "Falta el formato de solicitud en Excel (.xlsx)" in shared and "Para este trámite" not in shared

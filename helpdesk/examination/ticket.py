@@ -158,7 +158,7 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         findings.append(Finding(WARNING, "examination_time_exceeded",
                                 f"{len(late)} adjunto(s) sin examinar: el examen de la solicitud superó {budget} "
                                 "segundos (rules/documents.toml, worker.ticket_seconds): " + ", ".join(late[:10])))
-    decision = decide(findings, rules.problems)
+    decision = decide(findings, procedure.problems)
     form = exam.form
     counted = {id(c) for c in newest_by_kind(classified).values()}
 

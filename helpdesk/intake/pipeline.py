@@ -137,8 +137,10 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     capped = over_daily_cap(conn, config, ticket.requester)
     if capped:
         return _follow_up(conn, intake, ticket, row, f"sin recordatorio automático: {capped}")
+    procedure = rules.procedures.get(ticket.procedure)  # one since removed: the shared wording
+    wording = procedure.problems if procedure else rules.problems
     problems = [
-        problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), rules.problems)
+        problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), wording)
         for r in conn.execute("SELECT * FROM findings WHERE ticket_id = ? AND severity = 'problem' ORDER BY id",
                               (ticket.id,))
     ]
