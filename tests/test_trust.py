@@ -249,3 +249,17 @@ def test_the_acta_must_name_the_role(tmp_path):
     assert (found.code, found.detail) == ("legal_rep_role_not_in_acta", "el acta no menciona el cargo de Alcalde")
     assert role_findings(tmp_path, {}, acta=docfiles.text_pdf(ACTA_LINES)) == []
     assert "legal_rep_role_not_in_acta" not in warnings(findings_for(complete_set(tmp_path)))  # a scan: staff read it
+
+
+def test_a_dmarc_pass_for_another_domain_than_the_senders_is_no_evidence(tmp_path):
+    # Our server and our parser must agree on who wrote: a pass for the
+    # domain the server read is worth nothing for another sender's domain.
+    auth = authresults.read([f"{OURS}; dmarc=pass header.from=otro-dominio.com"], OURS)
+    assert auth.verdict("alcaldia-prueba.gov.co") == ("el resultado DMARC es de otro-dominio.com, no del dominio "
+                                                      "del remitente alcaldia-prueba.gov.co")
+    assert auth.verdict("otro-dominio.com") == ""
+    env = Embedded(tmp_path / "h", inbox={"authserv_id": OURS})
+    env.deliver(with_results(mails.request(), [f"{OURS}; dmarc=pass header.from=otro-dominio.com"]))
+    env.run_once()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
+    assert "el resultado DMARC es de otro-dominio.com" in warning["detail"]

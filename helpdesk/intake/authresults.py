@@ -63,6 +63,17 @@ class Authentication:
             return f"DMARC {dmarc.result} para {dmarc.domain or 'el dominio del remitente'}"
         return ""
 
+    def verdict(self, sender_domain: str) -> str:
+        """Why staff are warned about a message from ``sender_domain``
+        (empty: no warning). Besides ``unauthenticated``, a DMARC result for
+        another domain than the sender's is no evidence for this sender: the
+        server and our parser read the From header differently."""
+        why = self.unauthenticated
+        dmarc = self.first("dmarc")
+        if not why and dmarc and dmarc.domain and sender_domain and dmarc.domain != sender_domain.lower():
+            why = f"el resultado DMARC es de {dmarc.domain}, no del dominio del remitente {sender_domain.lower()}"
+        return why
+
     def summary(self) -> str:
         """One line for staff: 'DMARC pass (x.gov.co), DKIM pass (x.gov.co), SPF pass (x.gov.co)'."""
         if not self.checked:

@@ -237,7 +237,7 @@ def _authenticate(conn, config: Config, intake: Intake, ticket_id: int) -> Authe
     """What our receiving server said of this sender; a message it did not
     authenticate warns staff (sender_not_authenticated, high risk)."""
     auth = authresults.read(intake.headers.get("authentication-results", []), config.inbox.authserv_id)
-    why = auth.unauthenticated
+    why = auth.verdict(domain_of(intake.sender))
     if why:
         add_finding(conn, ticket_id, "warning", "sender_not_authenticated", f"mensaje de {intake.sender}: {why}")
     return auth  # a foreign header above ours is noted in show (Authentication.summary), not weighed

@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
+from ..addresses import domain_of
 from ..config import LimitsConfig
 from ..errors import NotFound
 from ..intake.authresults import Authentication
@@ -111,7 +112,7 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
             **({"delivery": m["status"], "delivery_error": m["last_error"]} if m["direction"] == "out"
                else {"raw_purged_at": m["raw_purged_at"],
                      "text": message_text(store, m["sha256"], m["raw_purged_at"], limits),
-                     "authentication": _authentication(m["auth_json"])}),
+                     "authentication": _authentication(m["auth_json"], m["from_addr"] or "")}),
         }
         for m in messages
     ]
@@ -173,13 +174,13 @@ def _new_message(store: Store, row, limits: LimitsConfig | None) -> dict:
             "text": message_text(store, row["sha256"], row["raw_purged_at"], limits)}
 
 
-def _authentication(auth_json: str | None) -> dict | None:
+def _authentication(auth_json: str | None, sender: str) -> dict | None:
     """Our receiving server's results for an inbound message (None: not
     recorded, as for messages of a version before the signal existed)."""
     auth = Authentication.from_json(auth_json)
     if auth is None:
         return None
-    return {"checked": auth.checked, "summary": auth.summary(), "warning": auth.unauthenticated,
+    return {"checked": auth.checked, "summary": auth.summary(), "warning": auth.verdict(domain_of(sender)),
             "results": [{"method": r.method, "result": r.result, "domain": r.domain} for r in auth.results],
             "foreign_above": list(auth.foreign_above)}
 
