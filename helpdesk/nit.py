@@ -53,6 +53,9 @@ def parse(text: object, separate_dv: object = None) -> Nit | None:
     number = re.sub(r"[.\s]", "", match.group(1))
     if not number.isdigit() or not 6 <= len(number) <= 15:
         return None
+    # Leading zeros change neither the NIT nor its check digit, but a
+    # "0890905211" must not pass for another entity than 890905211.
+    number = number.lstrip("0") or "0"
     dv = match.group(2)
     if dv is None and separate_dv not in (None, ""):
         sep = separate_dv

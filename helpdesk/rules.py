@@ -414,9 +414,16 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
     return procedures
 
 
-def require_configured(procedures: dict[str, Procedure], default: str, routed: list[str], config_path: Path) -> None:
+def require_configured(procedures: dict[str, Procedure], default: str, routed: list[str], config_path: Path,
+                       radicado_prefix: str = "") -> None:
     """config.toml's [procedures] against the procedures the rules define:
-    the default and every routed one must exist (named by their key)."""
+    the default and every routed one must exist (named by their key), and
+    no procedure's own prefix may be [radicado] prefix (two sequences would
+    hand out the same radicados)."""
+    for procedure in procedures.values():
+        if procedure.radicado_prefix and procedure.radicado_prefix.upper() == radicado_prefix.upper():
+            raise ConfigError(f"{procedure.path}: radicado_prefix: «{procedure.radicado_prefix}» es el de "
+                              f"[radicado] prefix; déjelo vacío para compartir esa numeración o use otro")
     known = ", ".join(procedures)
     if default not in procedures:
         raise ConfigError(f"{config_path}: procedures.default: no existe el trámite «{default}» (hay: {known})")

@@ -70,3 +70,32 @@ def test_a_request_is_acknowledged_while_another_tickets_documents_are_being_exa
         assert daemon.stop() == 0
     assert sorted(env.kinds()) == ["accepted", "ack", "ack", "correction"]
     assert "Traceback" not in daemon.output()
+
+
+def test_a_message_joined_during_an_examination_makes_its_verdict_wait_for_the_next_pass(tmp_path):
+    # Intake runs beside the service's examination: a reply with the missing
+    # documents joined while the first files are read must not be dropped
+    # by a verdict on the old set.
+    from helpdesk.examination import ticket as examination
+
+    env = Embedded(tmp_path / "h")
+    env.deliver(mails.request(attachments=documents(tmp_path)[1:2]))  # the Excel form alone
+    env.daemon.examiner = None
+    real = env.daemon.worker.examine
+
+    def examine_while_a_reply_joins(filename, data, timeout=None):
+        with env.store.transaction() as conn:  # what intake commits meanwhile
+            conn.execute("INSERT INTO messages(direction, dedup_key, sha256, ticket_id, kind, at) "
+                         "SELECT 'in', 'mid:tarde', sha256, 1, 'reply', '2026-01-01' FROM messages WHERE id = 1")
+        return real(filename, data, timeout)
+
+    env.daemon.source  # noqa: B018  (intake first, without examining)
+    for incoming in env.daemon.source.fetch():
+        env.daemon.handle(incoming)
+    env.daemon.worker.examine = examine_while_a_reply_joins
+    assert examination.examine_ticket(env.store, env.config, env.daemon.rules, env.daemon.worker,
+                                      env.daemon.renderer, 1) is None
+    assert env.store.one("SELECT examine_pending, state FROM tickets")[:] == (1, "received")
+    env.daemon.worker.examine = real
+    env.daemon.examine_pending()  # the next pass reads everything
+    assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0

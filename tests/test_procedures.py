@@ -175,3 +175,10 @@ def test_a_procedure_words_its_own_problems(tmp_path):
     assert "Para este trámite adjunte la hoja de cálculo diligenciada." in corrections[f"PRB-{YEAR}-000001"]
     shared = corrections[f"GEL-{YEAR}-000001"]
     assert "Falta el formato de solicitud en Excel (.xlsx)" in shared and "Para este trámite" not in shared
+
+
+def test_a_procedure_prefix_equal_to_the_default_one_is_refused(tmp_path):
+    rules = rules_with(tmp_path, "prueba", PRUEBA.replace('"PRB"', '"gel"'))
+    config = write_config(tmp_path / "config.toml", embedded_sections(rules={"path": str(rules)}))
+    check = run_helpdesk("--config", config, "check", timeout=60)
+    assert check.returncode == 1 and "radicado_prefix: «GEL» es el de [radicado] prefix" in check.stdout

@@ -263,3 +263,47 @@ def test_a_dmarc_pass_for_another_domain_than_the_senders_is_no_evidence(tmp_pat
     env.run_once()
     [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
     assert "el resultado DMARC es de otro-dominio.com" in warning["detail"]
+
+
+# -- what the review found (an attacker writing inside our own header) --------
+
+
+def test_a_result_written_in_the_senders_address_is_not_ours():
+    # The server copies the envelope sender into its own header; a quoted
+    # local part carrying ";dmarc=pass" must not split into a result.
+    value = (f'{OURS}; spf=pass smtp.mailfrom="a;dmarc=pass header.from=victim.gov.co"@evil.com; '
+             "dmarc=fail header.from=victim.gov.co")
+    auth = authresults.read([value], OURS)
+    assert auth.verdict("victim.gov.co") == "DMARC fail para victim.gov.co"
+
+
+def test_an_encoded_word_in_the_senders_address_is_read_undecoded(tmp_path):
+    env = Embedded(tmp_path / "h", inbox={"authserv_id": OURS})
+    forged = ("=?utf-8?q?a=3B_dmarc=3Dpass_header.from=3Dalcaldia-prueba.gov.co_?=@evil.com")
+    header = f"{OURS}; spf=pass smtp.mailfrom={forged}; dmarc=fail header.from=alcaldia-prueba.gov.co"
+    env.deliver(with_results(mails.request(), [header]))
+    env.run_once()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
+    assert "DMARC fail para alcaldia-prueba.gov.co" in warning["detail"]
+
+
+@pytest.mark.parametrize("result", ["f", "policy", "bestguesspass"])
+def test_a_dmarc_result_that_is_neither_pass_nor_none_warns(result):
+    # A value cut short, or one nobody foresaw, is no pass (an allow-list).
+    auth = authresults.read([f"{OURS}; dmarc={result} header.from=alcaldia-prueba.gov.co"], OURS)
+    assert auth.verdict("alcaldia-prueba.gov.co").startswith(f"DMARC {result} ")
+
+
+def test_a_nit_with_leading_zeros_is_the_same_entity(tmp_path):
+    from helpdesk import nit
+
+    assert nit.parse("0890905211-1").number == "890905211"
+    env = Embedded(tmp_path / "h")
+    first = pending(env, tmp_path)
+    assert helpdesk(env, "approve", first, "--by", "Ana", "--yes").returncode == 0
+    excel = forms.filled_template(tmp_path, {"NIT": "0890905211-1",
+                                             "Correo electrónico": "otra.persona@alcaldia-prueba.gov.co"})
+    env.deliver(mails.request(sender="x@alcaldia-prueba.gov.co", attachments=documents(tmp_path, excel=excel)))
+    env.run_once()
+    codes = {r["code"] for r in env.store.query("SELECT code FROM findings")}
+    assert "legal_rep_email_changed" in codes

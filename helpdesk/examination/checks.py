@@ -79,7 +79,7 @@ def load_rules(config: Config) -> Rules:
     rules = load_all(config.rules_dir)
     require_known(rules)
     require_configured(rules.procedures, config.procedures.default, list(config.procedures.addresses),
-                       config.source_path)
+                       config.source_path, config.radicado.prefix)
     return rules
 
 

@@ -118,6 +118,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     files: list[Attached] = []
     forwarded: list[str] = []
     late: list[str] = []
+    # What was examined: a message joined meanwhile (intake runs beside the
+    # service's examination) makes this verdict stale; see the commit below.
+    seen = _last_inbound(store.conn, ticket_id)
     chosen, skipped = _choose_attachments(store, config, ticket_id)
     # One ticket's files share one budget: each file's own timeout times
     # twenty files would let one mail hold the examination for minutes.
@@ -166,6 +169,12 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         marked = conn.execute("SELECT examine_pending FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         if not marked or not marked["examine_pending"]:
             return None  # another process finished it first
+        if _last_inbound(conn, ticket_id) != seen:
+            # New documents arrived while these were read: no verdict on the
+            # old set; the mark stays and the next pass reads them all.
+            log.info("examination of %s superseded by a newer message", ticket.radicado,
+                     extra={"event": "examination_superseded", "radicado": ticket.radicado})
+            return None
         conn.execute("DELETE FROM documents WHERE ticket_id = ?", (ticket_id,))
         conn.execute("DELETE FROM findings WHERE ticket_id = ? AND source = 'examination'", (ticket_id,))
         for attached, item in zip(files, classified):
@@ -199,6 +208,11 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
              extra={"event": "examined", "radicado": ticket.radicado, "kind": decision.email_kind})
     return decision.email_kind
+
+
+def _last_inbound(conn, ticket_id: int) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM messages WHERE ticket_id = ? AND direction = 'in'",
+                        (ticket_id,)).fetchone()[0]
 
 
 def procedure_of(rules: Rules, ticket) -> Procedure:

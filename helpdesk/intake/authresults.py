@@ -25,9 +25,11 @@ from dataclasses import asdict, dataclass
 
 MICROSOFT_365 = "microsoft365"
 METHODS = ("dmarc", "dkim", "spf")
-WARNED = ("fail", "temperror", "permerror")
+# DMARC results that are no warning: a pass, and "none" (the domain
+# publishes no policy: shown, not warned). Anything else warns, a result
+# nobody foresaw or one cut short included (an allow-list, not a deny-list).
+NOT_WARNED = ("pass", "none")
 
-_COMMENT = re.compile(r"\([^()]*\)")
 _RESULT = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)\b(.*)$", re.I | re.S)
 _PROPERTY = re.compile(r"\b(header\.from|header\.d|header\.i|smtp\.mailfrom|policy\.published-domain-policy)"
                        r"\s*=\s*\"?([^\s;\"]+)", re.I)
@@ -59,8 +61,10 @@ class Authentication:
         dmarc = self.first("dmarc")
         if dmarc is None:
             return "el servidor de recepción no registró un resultado DMARC"
-        if dmarc.result.lower() in WARNED:
+        if dmarc.result.lower() not in NOT_WARNED:
             return f"DMARC {dmarc.result} para {dmarc.domain or 'el dominio del remitente'}"
+        if dmarc.result.lower() == "pass" and not dmarc.domain:
+            return "DMARC pass sin el dominio evaluado (header.from)"
         return ""
 
     def verdict(self, sender_domain: str) -> str:
@@ -121,16 +125,49 @@ def read(values: list[str], authserv_id: str) -> Authentication:
 
 def _split(value: str) -> tuple[str, list[str]]:
     """(authserv-id, resinfo strings); the id is MICROSOFT_365 when absent."""
-    text = value
-    while _COMMENT.search(text):  # nested comments, innermost first
-        text = _COMMENT.sub(" ", text)
-    pieces = [p.strip() for p in text.split(";")]
+    pieces = [p.strip() for p in _resinfos(value)]
     words = pieces[0].split()
     if not words:
         return "", pieces[1:]
     if "=" in words[0]:
         return MICROSOFT_365, pieces  # Microsoft 365: no authserv-id, straight to results
     return words[0].lower(), pieces[1:]  # "mx.google.com" (a version number may follow)
+
+
+def _resinfos(value: str) -> list[str]:
+    """Split at the semicolons that separate results, never at one inside a
+    quoted string or a comment: a server copies the envelope sender into
+    its own header (smtp.mailfrom="a;dmarc=pass ..."@evil.com), and a split
+    there would let the sender write a result of ours. Comments are dropped,
+    and quoted strings kept only as a placeholder."""
+    pieces, current, depth, quoted, escaped = [], [], 0, False, False
+    for char in value:
+        if escaped:
+            escaped = False
+            if quoted:
+                current.append("_")
+            continue
+        if char == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            if char == '"':
+                quoted = False
+                current.append('"')
+        elif depth:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        elif char == "(":
+            depth = 1
+            current.append(" ")
+        elif char == '"':
+            quoted = True
+            current.append('"_')
+        elif char == ";":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current))
+    return pieces
 
 
 def _method_result(resinfo: str) -> MethodResult | None:
