@@ -150,6 +150,36 @@ class ResetConfig:
 
 
 @dataclass(frozen=True)
+class AccountsConfig:
+    """``[accounts]``: what approving an account request (the procedure
+    with action "account", seed 002) does. The ldap backend connects with
+    [reset]'s ldap_url, ldap_security, ldap_ca_file, ldap_bind_dn and
+    password; the account's entry is found with [reset] ldap_filter."""
+
+    backend: str = ""  # "manual" | "command" | "ldap"; "" : [reset] backend
+    # command backend: run with the action ("create", "modify", "delete" or
+    # "disable") as its last argument and the request as one JSON object on
+    # stdin; exit 0 = done. Empty: [reset] command.
+    command: list[str] = field(default_factory=list)
+    # The institution's mail domains: an account asked for must be on one.
+    domains: list[str] = field(default_factory=list)
+    # ldap: where a new entry is created ("" : [reset] ldap_base), the
+    # attribute that names it (its value: the address's local part) and its
+    # object classes.
+    ldap_base: str = ""
+    ldap_rdn: str = "uid"
+    object_classes: list[str] = field(default_factory=lambda: ["inetOrgPerson"])
+    # A deletion deletes the entry, or disables it (ppolicy's permanent lock).
+    on_delete: str = "delete"
+
+    def backend_of(self, reset: ResetConfig) -> str:
+        return self.backend or reset.backend
+
+    def command_of(self, reset: ResetConfig) -> list[str]:
+        return list(self.command or reset.command)
+
+
+@dataclass(frozen=True)
 class RepliesConfig:
     # Automatic replies (ack, correction, accepted) to one address per day;
     # past it the ticket is still created but nothing more is sent to it.
@@ -221,6 +251,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     radicado: RadicadoConfig = field(default_factory=RadicadoConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
@@ -351,6 +382,8 @@ CHOICES = {
     "smtp.auth": ("password", "xoauth2"),
     "reset.backend": ("manual", "command", "ldap"),
     "reset.ldap_security": SECURITY_MODES,
+    "accounts.backend": ("", "manual", "command", "ldap"),
+    "accounts.on_delete": ("delete", "disable"),
 }
 
 
@@ -507,6 +540,21 @@ def _check_semantics(config: Config, path: Path) -> None:
                 raise ConfigError(f"{path}: reset.{key}: obligatorio cuando reset.backend = \"ldap\"")
         if "{account}" not in config.reset.ldap_filter:
             raise ConfigError(f"{path}: reset.ldap_filter: debe contener {{account}}")
+    accounts = config.accounts
+    if accounts.backend_of(config.reset) == "command" and not accounts.command_of(config.reset):
+        raise ConfigError(f"{path}: accounts.command: obligatorio cuando accounts.backend = \"command\" "
+                          "(o use reset.command)")
+    if accounts.backend == "ldap":
+        for key in ("ldap_url", "ldap_bind_dn"):
+            if not getattr(config.reset, key):
+                raise ConfigError(f"{path}: reset.{key}: obligatorio cuando accounts.backend = \"ldap\"")
+        if not (accounts.ldap_base or config.reset.ldap_base):
+            raise ConfigError(f"{path}: accounts.ldap_base: obligatorio cuando accounts.backend = \"ldap\"")
+    for n, domain in enumerate(accounts.domains):
+        if not valid_address(f"x@{domain}"):
+            raise ConfigError(f"{path}: accounts.domains[{n}]: {domain!r} no es un dominio de correo")
+    if not accounts.ldap_rdn.isalnum() or not accounts.ldap_rdn.isascii():
+        raise ConfigError(f"{path}: accounts.ldap_rdn: {accounts.ldap_rdn!r} no es un nombre de atributo")
     if config.reset.password_length < 12:
         raise ConfigError(f"{path}: reset.password_length: mínimo 12 caracteres")
     prefix = config.radicado.prefix

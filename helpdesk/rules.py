@@ -46,6 +46,11 @@ def strip_numbering(text: str) -> str:
     return re.sub(r"^\d+(\.\d+)*\.?\s*", "", text)
 
 
+# What a field holds, for the checks and the blank form: free text, an
+# email address, or one of a short list (a drop-down in the blank form).
+FIELD_TYPES = ("text", "email", "choice")
+
+
 @dataclass(frozen=True)
 class FieldRule:
     key: str
@@ -53,6 +58,9 @@ class FieldRule:
     labels: tuple[str, ...]  # normalised
     required: bool
     name: str  # how messages call it, in Spanish
+    type: str = "text"  # one of FIELD_TYPES
+    choices: tuple[str, ...] = ()  # as written in the blank form (type "choice")
+    label: str = ""  # the first label as written, for the blank form
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,12 @@ class AccountsRule:
 class FormRules:
     sections: dict[str, tuple[str, ...]]  # section key -> normalised titles, numbering removed
     fields: dict[str, FieldRule]
-    accounts: AccountsRule
+    accounts: AccountsRule | None  # the accounts table; None: the form has none
     max_rows: int
     max_columns: int
     max_sheets: int
+    title: str = ""  # a procedure's own form: the blank form's heading
+    section_titles: tuple[tuple[str, str], ...] = ()  # (key, first title as written), in order
 
     def section_of_title(self, text: str) -> str | None:
         bare = strip_numbering(text)
@@ -159,31 +169,55 @@ def _missing(rules_dir: Path, name: str) -> ConfigError:
                        f"rules.path; cópielo de {shipped / name} o corrija rules.path")
 
 
-def load_form(rules_dir: Path | None = None) -> FormRules:
+def load_form(rules_dir: Path | None = None, own: bool = False) -> FormRules:
+    """rules/form.toml, the reset form (its sections, fields and accounts
+    table are what the reset procedure's checks read); ``own``: a
+    procedure's own form.toml, which needs only what its procedure.toml
+    names, may leave out the accounts table and carries its blank form's
+    title."""
     top = _read(rules_dir, "form.toml")
-    top.only("sections", "fields", "accounts", "reading")
+    top.only("sections", "fields", "accounts", "reading", *(("title",) if own else ()))
     sections_table = top.table("sections")
-    sections = {}
+    sections, section_titles = {}, []
     for key in sections_table.data:
         titles = sections_table.table(key)
         titles.only("titles")
-        sections[key] = tuple(strip_numbering(normalise(t)) for t in titles.strings("titles"))
-    for needed in ("entity", "legal_rep", "accounts"):
+        written = titles.strings("titles")
+        sections[key] = tuple(strip_numbering(normalise(t)) for t in written)
+        section_titles.append((key, written[0]))
+    for needed in () if own else ("entity", "legal_rep", "accounts"):
         if needed not in sections:
             raise sections_table.fail(needed, "falta esta sección")
     fields_table = top.table("fields")
     fields = {}
     for key in fields_table.data:
         f = fields_table.table(key)
-        f.only("section", "labels", "required", "name")
+        f.only("section", "labels", "required", "name", "type", "choices")
         section = f.string("section")
         if section not in sections:
             raise f.fail("section", f"la sección {section!r} no está definida en [sections]")
-        fields[key] = FieldRule(key, section, tuple(normalise(x) for x in f.strings("labels")),
-                                f.boolean("required"), f.string("name"))
-    for needed in ("entity_name", "entity_nit", "legal_rep_name", "legal_rep_email"):
+        kind = f.data.get("type", "text")
+        if kind not in FIELD_TYPES:
+            raise f.fail("type", f"se esperaba uno de: {', '.join(FIELD_TYPES)}")
+        choices = f.strings("choices") if kind == "choice" else ()
+        if kind != "choice" and "choices" in f.data:
+            raise f.fail("choices", 'solo un campo de type = "choice" tiene choices')
+        labels = f.strings("labels")
+        fields[key] = FieldRule(key, section, tuple(normalise(x) for x in labels), f.boolean("required"),
+                                f.string("name"), kind, choices, labels[0])
+    for needed in () if own else ("entity_name", "entity_nit", "legal_rep_name", "legal_rep_email"):
         if needed not in fields:
             raise fields_table.fail(needed, "el programa necesita este campo")
+    reading = top.table("reading")
+    reading.only("max_rows", "max_columns", "max_sheets")
+    limits = (reading.integer("max_rows", 10, 100_000), reading.integer("max_columns", 5, 1_000),
+              reading.integer("max_sheets", 1, 100))
+    title = top.string("title") if own else ""
+    accounts = _accounts_table(top) if (not own or "accounts" in top.data) else None
+    return FormRules(sections, fields, accounts, *limits, title, tuple(section_titles))
+
+
+def _accounts_table(top: _Reader) -> AccountsRule:
     acc = top.table("accounts")
     acc.only("type_labels", "account_labels", "email_types", "web_user_types", "max_rows")
     accounts = AccountsRule(
@@ -193,10 +227,7 @@ def load_form(rules_dir: Path | None = None) -> FormRules:
         web_user_types=tuple(normalise(x) for x in acc.strings("web_user_types")),
         max_rows=acc.integer("max_rows", 1, 10_000),
     )
-    reading = top.table("reading")
-    reading.only("max_rows", "max_columns", "max_sheets")
-    return FormRules(sections, fields, accounts, reading.integer("max_rows", 10, 100_000),
-                     reading.integer("max_columns", 5, 1_000), reading.integer("max_sheets", 1, 100))
+    return accounts
 
 
 @dataclass(frozen=True)
@@ -357,8 +388,14 @@ def load_trust(rules_dir: Path | None = None) -> TrustRules:
     return TrustRules(warnings, frozenset(d.strip().lower() for d in free.strings("domains")), tuple(roles))
 
 
-# What approval of a procedure's request does (staff/decisions.py).
-ACTIONS = ("reset",)
+# What approval of a procedure's request does (staff/decisions.py for
+# "reset", staff/accounts.py for "account"), and the form fields each
+# action reads: a procedure whose form lacks one is refused at start.
+ACTIONS = ("reset", "account")
+ACTION_FIELDS = {
+    "reset": ("legal_rep_email",),
+    "account": ("request_type", "account", "official_name"),
+}
 
 
 @dataclass(frozen=True)
@@ -374,6 +411,10 @@ class Procedure:
     result_to: str  # the form field with the address the result goes to
     path: Path  # its procedure.toml, for errors
     problems: dict[str, str]  # the wording of its problems: its own problems.toml over the shared one
+    form: FormRules  # its own form.toml, else the rules folder's
+    notice_to: tuple[str, ...] = ()  # form fields with addresses that get a notice of the result, without secrets
+    entity_field: str = "entity_name"  # the form field listings show as the requester (entity or office)
+    person_field: str = "legal_rep_name"  # the form field listings show as the person concerned
 
 
 def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: FormRules,
@@ -392,7 +433,8 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", sub.name):
             raise ConfigError(f"{sub}: nombre de trámite no válido; use minúsculas, números y guiones")
         top = _read(folder, f"{sub.name}/procedure.toml")
-        top.only("name", "radicado_prefix", "documents", "checks", "action", "result_to")
+        top.only("name", "radicado_prefix", "documents", "checks", "action", "result_to", "notice_to",
+                 "entity_field", "person_field")
         prefix = top.data.get("radicado_prefix", "")
         if not isinstance(prefix, str) or (prefix and not re.fullmatch(r"[A-Za-z]{2,10}", prefix)):
             raise top.fail("radicado_prefix", "se esperaban de 2 a 10 letras, o vacío para usar [radicado] prefix")
@@ -403,12 +445,25 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
         action = top.string("action")
         if action not in ACTIONS:
             raise top.fail("action", f"acción desconocida «{action}» (use: {', '.join(ACTIONS)})")
-        result_to = top.string("result_to")
-        if result_to not in form.fields:
-            raise top.fail("result_to", f"campo desconocido «{result_to}» del formato")
+        own_form = load_form(sub, own=True) if (sub / "form.toml").exists() else form
+
+        def field(key: str, value: str) -> str:
+            if value not in own_form.fields:
+                raise top.fail(key, f"campo desconocido «{value}» del formato")
+            return value
+
+        result_to = field("result_to", top.string("result_to"))
+        notice_to = tuple(field("notice_to", v) for v in top.strings("notice_to")) if "notice_to" in top.data else ()
+        entity_field = field("entity_field", top.string("entity_field") if "entity_field" in top.data else "entity_name")
+        person_field = field("person_field",
+                             top.string("person_field") if "person_field" in top.data else "legal_rep_name")
+        for needed in ACTION_FIELDS[action]:
+            if needed not in own_form.fields:
+                raise top.fail("action", f"la acción «{action}» lee el campo «{needed}», que el formato no tiene")
         own = load_problems(sub, problems) if (sub / "problems.toml").exists() else problems
         procedures[sub.name] = Procedure(sub.name, top.string("name"), prefix.upper(), kinds, top.strings("checks"),
-                                         action, result_to, top.path, own)
+                                         action, result_to, top.path, own, own_form, notice_to, entity_field,
+                                         person_field)
     if not procedures:
         raise ConfigError(f"{folder}: no hay ningún trámite (una carpeta por trámite con su procedure.toml)")
     return procedures

@@ -274,6 +274,35 @@ MIGRATIONS: list[str] = [
     DROP TABLE radicado_sequence;
     ALTER TABLE radicado_sequence_new RENAME TO radicado_sequence;
     """,
+    # 14: the register of corporate accounts (seed 002's FT-GTI-002): one
+    # row per account with its present state, and every change to it.
+    """
+    CREATE TABLE corporate_accounts (
+        account TEXT PRIMARY KEY COLLATE NOCASE,
+        official_name TEXT NOT NULL DEFAULT '',
+        official_document TEXT NOT NULL DEFAULT '',
+        official_position TEXT NOT NULL DEFAULT '',
+        office TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL CHECK (state IN ('activa', 'deshabilitada', 'eliminada')),
+        created_at TEXT,
+        modified_at TEXT,
+        closed_at TEXT,
+        radicado TEXT,
+        decided_by TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT 'helpdesk',
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE corporate_account_changes (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL COLLATE NOCASE,
+        action TEXT NOT NULL,
+        radicado TEXT,
+        decided_by TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX corporate_account_changes_account ON corporate_account_changes(account);
+    """,
 ]
 
 

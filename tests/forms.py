@@ -82,3 +82,39 @@ def canonical_rows(values: dict | None = None, accounts=ACCOUNTS, label=lambda s
     rows += [[], [label("2. Cuentas a las que se solicita reinicio de clave")], [label("Tipo"), label("Cuenta")]]
     rows += [[k, a] for k, a in accounts]
     return rows
+
+
+# FT-GTI-006 (rules/procedures/cuentas-correo/form.toml), as an office fills it.
+ACCOUNT_REQUEST = {
+    "office": {"Dependencia": "Secretaría de Hacienda", "Correo electrónico de la dependencia":
+               "hacienda@putumayo.gov.co", "Teléfono o extensión": "4201515 ext. 120"},
+    "official": {"Nombres y apellidos": "Juan Carlos Pérez Rosero", "Tipo de documento": "Cédula de ciudadanía",
+                 "Número de documento": "18123456", "Cargo": "Profesional universitario",
+                 "Correo electrónico personal de contacto": "juanperez.rosero@gmail.com"},
+    "request": {"Tipo de solicitud": "Creación", "Cuenta de correo": "jperez@putumayo.gov.co",
+                "Cambios solicitados": "", "Justificación": "Ingreso del funcionario a la planta"},
+    "authorisation": {"Nombres y apellidos": "Luz Marina Benavides", "Cargo": "Secretaria de Hacienda"},
+}
+
+
+def account_request(tmp_path: Path, **changes: dict) -> bytes:
+    """The blank FT-GTI-006 that helpdesk writes, filled in section by
+    section (``request={"Tipo de solicitud": "Eliminación"}`` changes one)."""
+    from helpdesk.documents.form_template import write_procedure_form
+    from helpdesk.rules import load_all
+
+    form = load_all().procedures["cuentas-correo"].form
+    path = tmp_path / "ft-gti-006.xlsx"
+    write_procedure_form(path, form)
+    values = {section: {**fields, **changes.get(section, {})} for section, fields in ACCOUNT_REQUEST.items()}
+    titles = {title: key for key, title in form.section_titles}
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Solicitud"]
+    section = None
+    for row in ws.iter_rows():
+        label = (row[0].value or "").removesuffix(" *")
+        if label in titles:
+            section = titles[label]
+        elif section and label in values[section]:
+            ws.cell(row[0].row, 2, values[section][label])
+    return to_bytes(wb)

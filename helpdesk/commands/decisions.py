@@ -20,18 +20,28 @@ from .tickets import show
 @click.option("--acknowledge-warnings", is_flag=True,
               help="Aprueba aunque haya advertencias de alto riesgo (remitente no autenticado, correo del "
                    "representante legal personal o cambiado), después de revisarlas.")
+@click.option("--confirm-deletion", "confirm_deletion", metavar="CUENTA", default=None,
+              help="Eliminación de una cuenta: confirma sin preguntar escribiendo la cuenta que se elimina.")
 @pass_ctx
-def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warnings: bool = False) -> None:
-    """Aprueba una solicitud: reinicia las claves y las envía al representante legal (campo 1.2).
+def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warnings: bool = False,
+            confirm_deletion: str | None = None) -> None:
+    """Aprueba una solicitud y ejecuta la acción de su trámite.
 
-    Con el backend manual muestra las claves nuevas para aplicarlas en la
-    consola del proveedor y pide confirmación antes de enviar el correo.
+    Reinicio de claves: reinicia las claves y las envía al representante
+    legal (campo 1.2). Cuentas de correo: crea, modifica o elimina la
+    cuenta, envía la cuenta y la clave temporal al funcionario y un aviso a
+    la dependencia. Con el backend manual muestra lo que hay que aplicar en
+    la consola del proveedor y pide confirmación antes de enviar el correo.
+    Una eliminación pide además escribir la cuenta que se elimina.
 
     Ejemplo: helpdesk approve GEL-2026-000042 --by "Ana Pérez"
     """
+    from ..resets.accounts import AccountOrder
     from ..staff import decisions as staff
 
-    def confirm(credentials) -> bool:
+    def confirm(done) -> bool:
+        if isinstance(done, AccountOrder):
+            return _confirm_account(ctx, radicado, done, yes)
         if ctx.config.reset.backend != "manual":
             return True
         echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
@@ -44,13 +54,53 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
             f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
             (radicado.strip().upper(), "sí", "si"))
 
-    approved = staff.approve(ctx.store, ctx.config, renderer(ctx), radicado, by, confirm, acknowledge_warnings)
+    def deletion(order) -> bool:
+        if confirm_deletion is not None:
+            return confirm_deletion.strip().lower() == order.account
+        verb = "ELIMINAR" if order.action == "delete" else "DESHABILITAR"
+        echo(f"Va a {verb} la cuenta {order.account} ({order.official_name or 'sin funcionario'}, "
+             f"{order.office or 'sin dependencia'}). Quien la usa pierde el acceso a su correo.")
+        return confirm_typed(f"Escriba la cuenta ({order.account}) para confirmar; cualquier otra cosa cancela",
+                             (order.account,))
+
+    approved = staff.approve(ctx.store, ctx.config, renderer(ctx), radicado, by, confirm, acknowledge_warnings,
+                             ctx.rules, deletion)
     if approved is None:
-        echo("Aprobación cancelada: no se envió nada.")
+        echo("Aprobación cancelada: no se hizo ni se envió nada.")
         sys.exit(1)
-    echo(f"Solicitud {approved.ticket.radicado} aprobada: {len(approved.credentials)} cuenta(s) reiniciada(s); "
-         f"el correo con las claves va a {approved.ticket.legal_rep_email}.")
+    if approved.order is not None:
+        order = approved.order
+        echo(f"Solicitud {approved.ticket.radicado} aprobada: {ACTION_DONE[order.action]} la cuenta {order.account}; "
+             f"el resultado va a {approved.ticket.legal_rep_email} y el aviso a la dependencia.")
+    else:
+        echo(f"Solicitud {approved.ticket.radicado} aprobada: {len(approved.credentials)} cuenta(s) reiniciada(s); "
+             f"el correo con las claves va a {approved.ticket.legal_rep_email}.")
     deliver_now(ctx, approved.outbox_id)
+
+
+ACTION_DONE = {"create": "se creó", "modify": "se modificó", "delete": "se eliminó", "disable": "se deshabilitó"}
+
+
+def _confirm_account(ctx: Context, radicado: str, order, yes: bool) -> bool:
+    """The manual backend: what to do by hand, then the typed confirmation."""
+    if ctx.config.accounts.backend_of(ctx.config.reset) != "manual":
+        return True
+    what = {"create": "Cree la cuenta", "modify": "Modifique los datos de la cuenta",
+            "delete": "Elimine la cuenta", "disable": "Deshabilite (bloquee) la cuenta"}[order.action]
+    echo(f"{what} {order.account} en la consola del proveedor de correo:\n")
+    for label, value in (("Funcionario", order.official_name), ("Documento", f"{order.official_doc_type} "
+                         f"{order.official_doc_number}".strip()), ("Cargo", order.official_position),
+                         ("Dependencia", order.office), ("Cambios", order.changes if order.action == "modify" else "")):
+        if value:
+            echo(f"  {label + ':':<13} {value}")
+    if order.password:
+        echo(f"  {'Clave temporal:':<13} {order.password}   (se muestra solo esta vez; con los guiones)")
+        echo("  Marque «cambiar la contraseña en el primer inicio de sesión».")
+    echo("")
+    return yes or confirm_typed(
+        "¿Ya lo hizo? Se enviará el resultado al funcionario y a la dependencia.\n"
+        f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
+        (radicado.strip().upper(), "sí", "si"))
 
 
 @cli.command()

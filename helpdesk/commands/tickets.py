@@ -155,13 +155,13 @@ def form_template(ctx: Context, path: str, procedure: str | None) -> None:
 
     Ejemplo: helpdesk form-template formato_solicitud.xlsx --procedure reinicio-claves
     """
-    from ..documents.form_template import FORM_WRITERS
+    from ..documents.form_template import blank_form_writer
 
     target = Path(path)
     if target.suffix.lower() not in (".xlsx", ".xlsm"):
         raise click.UsageError("el archivo debe terminar en .xlsx")
     chosen = procedure_named(ctx, procedure or ctx.config_or_defaults.procedures.default)
-    write = FORM_WRITERS.get(chosen.id)
+    write = blank_form_writer(chosen, ctx.rules.form)
     if write is None:
         raise HelpdeskError(f"el trámite {chosen.id} no tiene un formato en blanco")
     try:

@@ -72,22 +72,27 @@ def _has_word(text: str, word: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(word), text) is not None
 
 
-def classify_all(files: list[FileFacts], rules: DocumentRules) -> tuple[list[Classified], list[str]]:
-    """Classify a ticket's files (oldest first); return them and staff notes."""
+def classify_all(files: list[FileFacts], rules: DocumentRules,
+                 required: tuple[str, ...] = VISUAL_KINDS) -> tuple[list[Classified], list[str]]:
+    """Classify a ticket's files (oldest first); return them and staff notes.
+    ``required``: the procedure's documents; only its visual kinds are
+    slots a scan may fill by elimination."""
     result = []
     for order, facts in enumerate(files):
         kind, how = classify_one(facts, rules)
         result.append(Classified(facts, kind, how, order))
     notes = []
     present = {c.kind for c in result if c.kind}
-    missing = [k for k in VISUAL_KINDS if k not in present]
+    missing = [k for k in VISUAL_KINDS if k in required and k not in present]
     # Only scans may fill a slot by elimination: a computer-made PDF with
     # text that matched no kind (an invoice, a cover letter) is not an acta.
     loose = [c for c in result if c.kind is None and c.facts.readable and c.facts.type in VISUAL_TYPES
              and (c.facts.pdf is None or c.facts.pdf.is_scan or not c.facts.pdf.has_text)]
     if missing and len(loose) == len(missing):
         names = ", ".join(f"«{c.facts.filename}»" for c in loose)
-        notes.append(f"no se pudo distinguir cuál es el formato firmado y cuál el acta entre {names}; verifíquelos")
+        notes.append(f"no se pudo distinguir cuál es el formato firmado y cuál el acta entre {names}; verifíquelos"
+                     if len(loose) > 1 else f"{names} se tomó como {rules.kinds[missing[0]].name} por ser el único "
+                     "documento escaneado; verifíquelo")
         by_id = {id(c): k for c, k in zip(loose, missing)}
         result = [Classified(c.facts, by_id[id(c)], "descarte", c.order) if id(c) in by_id else c for c in result]
     return result, notes

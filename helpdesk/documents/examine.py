@@ -11,7 +11,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 
-from ..rules import Rules
+from ..rules import FormRules, Rules
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, sniff
 from .excel import FormData, NotAForm, read_form, read_form_grid
 from .pdf import PdfFacts, PdfUnreadable, inspect_pdf
@@ -39,7 +39,10 @@ def zip_limits(rules: Rules) -> archive.ZipLimits:
     return archive.ZipLimits(lim.max_zip_members, lim.max_zip_member_bytes, lim.max_zip_total_bytes, lim.max_zip_ratio)
 
 
-def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFacts:
+def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: FormRules | None = None) -> FileFacts:
+    """``form``: the labels a spreadsheet is read with (the ticket's
+    procedure's form); the rules folder's request form when None."""
+    form = form or rules.form
     base = dict(filename=filename, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     limits = rules.documents.limits
     if len(data) > limits.max_file_bytes:
@@ -54,7 +57,7 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
         except PdfUnreadable as exc:
             return FileFacts(**base, error=f"el PDF {exc}")
     if kind in (sniff.XLSX, sniff.XLS, sniff.ODS):
-        return _spreadsheet(base, kind, data, rules)
+        return _spreadsheet(base, kind, data, rules, form)
     if kind in (sniff.JPEG, sniff.PNG):
         return _image(base, data, limits.max_image_pixels)
     if kind == sniff.ZIP:
@@ -64,20 +67,20 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0) -> FileFac
             members = archive.extract(data, zip_limits(rules))
         except archive.UnsafeArchive as exc:
             return FileFacts(**base, error=f"{exc}; envíe los documentos sin comprimir, adjuntos al correo")
-        return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1) for n, d in members))
+        return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1, form) for n, d in members))
     return FileFacts(**base, error=_unknown(filename, data))
 
 
-def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
+def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules, form_rules: FormRules) -> FileFacts:
     try:
         if kind in (sniff.XLSX, sniff.ODS):
             # Neither openpyxl nor calamine is protected from zip bombs:
             # check the declared sizes before either opens the file.
             archive.check(data, zip_limits(rules))
         if kind == sniff.XLSX:
-            form = read_form(data, rules.form)
+            form = read_form(data, form_rules)
         else:
-            form = read_form_grid(_calamine_grid(data, rules), rules.form)
+            form = read_form_grid(_calamine_grid(data, form_rules), form_rules)
     except archive.UnsafeArchive as exc:
         return FileFacts(**base, error=str(exc))
     except NotAForm:
@@ -88,7 +91,7 @@ def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules) -> FileFacts:
     return FileFacts(**base, form=form)
 
 
-def _calamine_grid(data: bytes, rules: Rules):
+def _calamine_grid(data: bytes, form: FormRules):
     """.xls and .ods through python-calamine (only ever inside the worker:
     on some malformed files it aborts the whole process)."""
     from python_calamine import CalamineWorkbook
@@ -97,11 +100,11 @@ def _calamine_grid(data: bytes, rules: Rules):
 
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     sheets = []
-    for name in workbook.sheet_names[: rules.form.max_sheets]:
+    for name in workbook.sheet_names[: form.max_sheets]:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
         grid = {}
-        for r, row in enumerate(rows[: rules.form.max_rows], start=1):
-            for c, value in enumerate(row[: rules.form.max_columns], start=1):
+        for r, row in enumerate(rows[: form.max_rows], start=1):
+            for c, value in enumerate(row[: form.max_columns], start=1):
                 text = cell_text(value)
                 if text:
                     grid[(r, c)] = text

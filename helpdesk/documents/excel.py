@@ -110,7 +110,9 @@ def _read_sheet(title: str, grid: dict[Cell, str], rules: FormRules) -> tuple[Fo
     for f in rules.fields.values():
         for label in f.labels:
             label_index.setdefault(label, []).append(f.key)
-    all_labels = set(label_index) | set(rules.accounts.type_labels) | set(rules.accounts.account_labels)
+    all_labels = set(label_index)
+    if rules.accounts is not None:
+        all_labels |= set(rules.accounts.type_labels) | set(rules.accounts.account_labels)
 
     fields: dict[str, str] = {}
     labelled: set[str] = set()
@@ -130,7 +132,7 @@ def _read_sheet(title: str, grid: dict[Cell, str], rules: FormRules) -> tuple[Fo
             fields[key] = value
     accounts = _read_accounts(grid, norm, table_header, rules) if table_header else []
     if not titles:
-        notes.append("la hoja no tiene los títulos de sección 1.1, 1.2 y 2")
+        notes.append("la hoja no tiene los títulos de sección del formato")
     return FormData(fields=fields, accounts=accounts, sheet=title, notes=notes), len(labelled)
 
 
@@ -166,6 +168,8 @@ def _value_of(cell: Cell, grid, norm, all_labels: set[str], titles) -> str:
 def _accounts_header(norm, titles, rules: FormRules) -> tuple[Cell, Cell] | None:
     """(type header cell, account header cell) of the accounts table."""
     acc = rules.accounts
+    if acc is None:
+        return None  # a form without an accounts table (a procedure's own form)
     accounts_title_rows = [cell[0] for cell, key in titles.items() if key == "accounts"]
     start = min(accounts_title_rows) if accounts_title_rows else 0
     for cell in sorted(norm):

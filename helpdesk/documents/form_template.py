@@ -14,7 +14,9 @@ import openpyxl
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ..rules import load_trust
+from typing import Callable
+
+from ..rules import FormRules, Procedure, load_trust
 
 ENTITY_FIELDS = ("entity_name", "entity_nit", "entity_dv", "department", "municipality")
 LEGAL_REP_FIELDS = (
@@ -115,5 +117,49 @@ def _list_validation(ws, ref: str, values: tuple[str, ...], strict: bool = True)
     dv.add(ref)
 
 
-# Each procedure's blank form, by procedure id (rules/procedures/ID).
-FORM_WRITERS = {"reinicio-claves": write_template}
+def write_procedure_form(path: Path, form: FormRules) -> None:
+    """A procedure's own form (its form.toml): the title, then each section
+    with its fields in the file's order, the first label of each, a
+    drop-down list for a field of type "choice" and a mark on the required
+    ones. Read back by the same labels (documents/excel.py)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Solicitud"
+    title_font = Font(bold=True, size=12, color="FFFFFF")
+    fill = PatternFill("solid", fgColor="1F4E78")
+    thin = Side(style="thin", color="999999")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    ws.column_dimensions["A"].width = 44
+    ws.column_dimensions["B"].width = 56
+    ws["A1"] = form.title
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.merge_cells("A1:B1")
+    ws["A2"] = "Los datos marcados con * son obligatorios."
+    row = 4
+    for key, title in form.section_titles:
+        ws.cell(row, 1, title).font = title_font
+        ws.cell(row, 1).fill = fill
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+        row += 1
+        for f in (f for f in form.fields.values() if f.section == key):
+            ws.cell(row, 1, f.label + (" *" if f.required else "")).font = Font(bold=True)
+            value = ws.cell(row, 2)
+            value.border = box
+            value.number_format = "@"
+            if f.type == "choice":
+                _list_validation(ws, f"B{row}", f.choices)
+            row += 1
+        row += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
+def blank_form_writer(procedure: Procedure, shared: FormRules) -> Callable[[Path], None] | None:
+    """How to write a procedure's blank form: its own form.toml's layout,
+    the reset layout for a procedure that reads the rules folder's form,
+    none for a procedure that asks for no spreadsheet."""
+    if "excel_form" not in procedure.documents:
+        return None
+    if procedure.form is shared:
+        return write_template
+    return lambda path: write_procedure_form(path, procedure.form)

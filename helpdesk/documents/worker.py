@@ -105,15 +105,17 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
     sys.stdout = sys.stderr  # nothing but replies on the reply pipe
     while True:
         try:
-            filename, data = _read(requests)
+            filename, data, procedure = _read(requests)
         except EOFError:
             return
+        # A spreadsheet is read with its ticket's procedure's form labels.
+        form = rules.procedures[procedure].form if procedure in rules.procedures else rules.form
         # CPU is capped per file: the soft limit moves with what was used.
         used = resource.getrusage(resource.RUSAGE_SELF)
         spent = int(used.ru_utime + used.ru_stime) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, resource.RLIM_INFINITY))
         try:
-            result = examine(filename, data, rules)
+            result = examine(filename, data, rules, form=form)
         except MemoryError:
             result = WorkerFailure(str(filename), f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
         except RecursionError:
@@ -168,20 +170,23 @@ class Worker:
                 except OSError:
                     pass
 
-    def _send(self, filename: str, data: bytes) -> None:
+    def _send(self, filename: str, data: bytes, procedure: str) -> None:
         """Hand one file to a living worker; one that died since the last
         file (an operator, the OOM killer) is reaped by poll() and replaced."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
-        _write(self._proc.stdin, (filename, data))
+        _write(self._proc.stdin, (filename, data, procedure))
 
-    def examine(self, filename: str, data: bytes, timeout: float | None = None) -> FileFacts | WorkerFailure:
+    def examine(self, filename: str, data: bytes, timeout: float | None = None,
+                procedure: str = "") -> FileFacts | WorkerFailure:
         """Read one file; ``timeout`` (what is left of the ticket's time)
-        shortens the per-file wall clock, never lengthens it."""
+        shortens the per-file wall clock, never lengthens it. ``procedure``:
+        the ticket's, whose form a spreadsheet is read with ("" : the rules
+        folder's request form)."""
         started = time.monotonic()
         limit = self.limits.timeout_seconds if timeout is None else min(timeout, self.limits.timeout_seconds)
         try:
-            self._send(filename, data)
+            self._send(filename, data, procedure)
             ready, _, _ = select.select([self._proc.stdout], [], [], limit)
             if ready:
                 return replies_json.decode(_read_bytes(self._proc.stdout, MAX_REPLY_BYTES), WorkerFailure)

@@ -21,7 +21,8 @@ from ..directory import Entity, same_name
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.excel import FormData
 from ..errors import ConfigError
-from ..rules import Rules, load_all, normalise, require_configured
+from ..register import ACTIVE, RegisteredAccount, account_action
+from ..rules import FormRules, Rules, load_all, normalise, require_configured
 
 PROBLEM = "problem"
 WARNING = "warning"
@@ -52,10 +53,17 @@ class Examination:
     directory_size: int = 0  # entities in the directory (0: not set up, no NIT is "unknown")
     zone: tzinfo = timezone.utc  # [site] timezone, for dates staff read
     required: tuple[str, ...] = (SIGNED_FORM, EXCEL_FORM, ACTA)  # the procedure's documents
+    form_rules: FormRules | None = None  # the procedure's form; None: the rules folder's
+    registered: RegisteredAccount | None = None  # the form's account in the register of corporate accounts
+    register_size: int = 0  # accounts in that register (0: not kept yet, nothing is "unknown")
+    account_domains: tuple[str, ...] = ()  # [accounts] domains: where institutional accounts live
 
     @property
     def chosen(self) -> dict[str, Classified]:
         return newest_by_kind(self.classified)
+
+    def labels(self, rules: Rules) -> FormRules:
+        return self.form_rules or rules.form
 
     @property
     def form(self) -> FormData | None:
@@ -133,8 +141,7 @@ def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
     if excel is None or excel.facts.form is None:
         return []
     form, doc = excel.facts.form, excel.facts.filename
-    findings = [Finding(PROBLEM, "missing_field", f.name, doc)
-                for f in rules.form.fields.values() if f.required and not form.fields.get(f.key)]
+    findings = _missing_fields(form, exam.labels(rules), doc)
     if form.fields.get("entity_nit"):
         parsed = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
         if parsed is None:
@@ -153,6 +160,88 @@ def check_form_fields(exam: Examination, rules: Rules) -> list[Finding]:
             findings.append(Finding(PROBLEM, "invalid_email", f"cuenta «{account.account}»", doc))
         elif account.type != "Correo electrónico" and not WEB_USER.match(account.account):
             findings.append(Finding(PROBLEM, "invalid_account", f"usuario «{account.account}»", doc))
+    return findings
+
+
+def _missing_fields(form: FormData, labels: FormRules, doc: str) -> list[Finding]:
+    return [Finding(PROBLEM, "missing_field", f.name, doc)
+            for f in labels.fields.values() if f.required and not form.fields.get(f.key)]
+
+
+def check_required_fields(exam: Examination, rules: Rules) -> list[Finding]:
+    """Every field the procedure's form marks required."""
+    excel = exam.chosen.get(EXCEL_FORM)
+    if excel is None or excel.facts.form is None:
+        return []
+    return _missing_fields(excel.facts.form, exam.labels(rules), excel.facts.filename)
+
+
+def check_field_formats(exam: Examination, rules: Rules) -> list[Finding]:
+    """Fields of type "email" hold an address; fields of type "choice" one
+    of their choices (accents and case ignored)."""
+    excel = exam.chosen.get(EXCEL_FORM)
+    if excel is None or excel.facts.form is None:
+        return []
+    form, doc = excel.facts.form, excel.facts.filename
+    findings = []
+    for f in exam.labels(rules).fields.values():
+        value = form.fields.get(f.key)
+        if not value:
+            continue
+        if f.type == "email" and not valid_email(value):
+            findings.append(Finding(PROBLEM, "invalid_email", f"{f.name} «{value}»", doc))
+        elif f.type == "choice" and normalise(value) not in {normalise(c) for c in f.choices}:
+            findings.append(Finding(PROBLEM, "invalid_choice",
+                                    f"{f.name} dice «{value}»; escriba {_one_of(f.choices)}", doc))
+    return findings
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices[:-1]) + " o " + choices[-1] if len(choices) > 1 else choices[0]
+
+
+def check_account_request(exam: Examination, rules: Rules) -> list[Finding]:
+    """An account request (seed 002) against the register of corporate
+    accounts and the institution's domains: the account is an address on
+    one of [accounts] domains; a creation names an account that is not
+    active, a modification or deletion one that is; a modification says
+    what changes. An empty register (not kept yet) is a warning for staff
+    to check by hand, never a problem for the office."""
+    excel = exam.chosen.get(EXCEL_FORM)
+    if excel is None or excel.facts.form is None:
+        return []
+    form, doc = excel.facts.form, excel.facts.filename
+    account = (form.fields.get("account") or "").strip()
+    action = account_action(form.fields.get("request_type"))
+    findings = []
+    if account and not valid_email(account):
+        return [Finding(PROBLEM, "invalid_email", f"cuenta de correo «{account}»", doc)]
+    domains = exam.account_domains
+    if account and domains and domain_of(account) not in domains:
+        findings.append(Finding(PROBLEM, "account_outside_domain",
+                                f"la cuenta «{account}» no es de {_one_of(domains)}", doc))
+    sender_domain = domain_of(exam.sender)
+    home = domains or ((domain_of(account),) if account else ())
+    if home and sender_domain not in home:
+        findings.append(Finding(WARNING, "sender_domain_mismatch",
+                                f"escribió {exam.sender}; las cuentas institucionales son de {', '.join(home)}"))
+    if action == "modify" and "changes" in exam.labels(rules).fields and not form.fields.get("changes"):
+        findings.append(Finding(PROBLEM, "missing_field", exam.labels(rules).fields["changes"].name, doc))
+    if not account or action is None:
+        return findings  # required_fields and field_formats say so
+    active = exam.registered is not None and exam.registered.state == ACTIVE
+    if action == "create" and active:
+        findings.append(Finding(PROBLEM, "account_exists",
+                                f"la cuenta «{account}» ya existe (registro {exam.registered.radicado or 'anterior'})",
+                                doc))
+    elif action != "create" and not active:
+        if exam.register_size:
+            state = f"está {exam.registered.state}" if exam.registered else "no está en el registro"
+            findings.append(Finding(PROBLEM, "account_not_found", f"la cuenta «{account}» {state}", doc))
+        else:
+            findings.append(Finding(WARNING, "account_register_empty",
+                                    f"el registro de cuentas corporativas está vacío: confirme que {account} existe "
+                                    "antes de aprobar"))
     return findings
 
 
@@ -331,4 +420,7 @@ REGISTRY = {check.__name__.removeprefix("check_"): check for check in (
     check_legal_rep_role,
     check_unclassified,
     check_duplicate,
+    check_required_fields,
+    check_field_formats,
+    check_account_request,
 )}

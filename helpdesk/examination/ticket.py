@@ -19,7 +19,7 @@ import logging
 import time
 from pathlib import Path
 
-from .. import directory, localtime
+from .. import directory, localtime, register
 from ..config import DEFAULT_PROCEDURE, Config
 from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
@@ -121,6 +121,8 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     # What was examined: a message joined meanwhile (intake runs beside the
     # service's examination) makes this verdict stale; see the commit below.
     seen = _last_inbound(store.conn, ticket_id)
+    ticket = get_by_id(store.conn, ticket_id)
+    procedure = procedure_of(rules, ticket)
     chosen, skipped = _choose_attachments(store, config, ticket_id)
     # One ticket's files share one budget: each file's own timeout times
     # twenty files would let one mail hold the examination for minutes.
@@ -138,20 +140,22 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
             result = WorkerFailure(attachment.filename, f"no alcanzó a examinarse: los adjuntos de la solicitud "
                                                         f"superaron {budget} segundos de examen; {RESCAN_SMALLER}")
         else:
-            result = worker.examine(attachment.filename, attachment.data, timeout=left)
+            result = worker.examine(attachment.filename, attachment.data, timeout=left, procedure=procedure.id)
         if isinstance(result, WorkerFailure):
             result = FileFacts(filename=attachment.filename, sha256="", size=len(attachment.data),
                                type="other", error=result.reason)
         for facts in _flatten(result):
             files.append(Attached(message_row, part, facts))
-    ticket = get_by_id(store.conn, ticket_id)
-    classified, notes = classify_all([f.facts for f in files], rules.documents)
+    classified, notes = classify_all([f.facts for f in files], rules.documents, procedure.documents)
     counted_form = newest_by_kind(classified).get("excel_form")
-    nit_number = _nit_number(counted_form.facts.form if counted_form else None)
-    procedure = procedure_of(rules, ticket)
+    read = counted_form.facts.form if counted_form else None
+    nit_number = _nit_number(read)
+    account = (read.fields.get("account") or "").strip() if read else ""
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
                        directory.lookup(store.conn, nit_number) if nit_number else None, directory.size(store.conn),
-                       localtime.zone(config.site.timezone), procedure.documents)
+                       localtime.zone(config.site.timezone), procedure.documents, procedure.form,
+                       register.lookup(store.conn, account) if account else None, register.size(store.conn),
+                       tuple(d.lower() for d in config.accounts.domains))
     findings = run_checks(exam, rules, procedure.checks)
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",
@@ -182,12 +186,16 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         for f in findings:
             add_finding(conn, ticket_id, f.severity, f.code, f.detail, f.document, source="examination")
         fields = form.fields if form else {}
-        _note_legal_rep_change(conn, ticket_id, fields.get("legal_rep_email"))
+        # The columns listings show, by the procedure's fields: who asks
+        # (the entity, or an office), the person concerned, and the address
+        # the result goes to (field 1.2 for a reset).
+        result_to = fields.get(procedure.result_to)
+        _note_legal_rep_change(conn, ticket_id, result_to, procedure.form.fields[procedure.result_to].name)
         conn.execute(
             "UPDATE tickets SET state = ?, examine_pending = 0, entity_name = ?, entity_nit = ?, "
             "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, nit_number = ?, updated_at = ? WHERE id = ?",
-            (decision.state, fields.get("entity_name"), fields.get("entity_nit"), fields.get("legal_rep_name"),
-             fields.get("legal_rep_email"), _form_json(form), nit_number, iso(), ticket_id),
+            (decision.state, fields.get(procedure.entity_field), fields.get("entity_nit"),
+             fields.get(procedure.person_field), result_to, _form_json(form), nit_number, iso(), ticket_id),
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
                      f"estado: {STATE_LABELS[decision.state]}; problemas: {len(decision.problem_lines)}")
@@ -198,8 +206,9 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
             mark_follow_up(conn, ticket_id, "resultado del examen sin enviar: límite diario de respuestas automáticas")
             return None
         context = {"problems": decision.problem_lines, "no_attachments_reminder": False,
-                   "legal_rep_email": fields.get("legal_rep_email") or ""}
-        attachments = [blank_form()] if any(f.code == "missing_excel_form" for f in findings) else []
+                   "legal_rep_email": result_to or ""}
+        attachments = ([blank_form(procedure, rules)] if any(f.code == "missing_excel_form" for f in findings)
+                       else [])
         reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
                                answering=thread_ids(conn, ticket_id), attachments=attachments,
                                procedure=ticket.procedure)
@@ -227,7 +236,7 @@ def procedure_of(rules: Rules, ticket) -> Procedure:
     return procedure
 
 
-def _note_legal_rep_change(conn, ticket_id: int, new: str | None) -> None:
+def _note_legal_rep_change(conn, ticket_id: int, new: str | None, field_name: str) -> None:
     """Field 1.2 decides where credentials go: a later message on the same
     ticket that replaces it is the high-risk ``legal_rep_email_changed``,
     naming both addresses. Recorded as an intake finding, so that examining
@@ -235,7 +244,8 @@ def _note_legal_rep_change(conn, ticket_id: int, new: str | None) -> None:
     old = conn.execute("SELECT legal_rep_email FROM tickets WHERE id = ?", (ticket_id,)).fetchone()["legal_rep_email"]
     if old and new and old.strip().lower() != new.strip().lower():
         add_finding(conn, ticket_id, "warning", "legal_rep_email_changed",
-                    f"el correo del representante legal (campo 1.2) cambió en esta solicitud: antes {old}, ahora {new}")
+                    f"el campo «{field_name}», adonde va el resultado, cambió en esta solicitud: antes {old}, "
+                    f"ahora {new}")
 
 
 # A ticket whose examination keeps raising (3,000 nested parts hitting the
@@ -276,15 +286,15 @@ def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: 
     return True
 
 
-def blank_form() -> tuple[str, str, bytes]:
-    """The official blank form, attached when the entity did not send it."""
+def blank_form(procedure: Procedure, rules: Rules) -> tuple[str, str, bytes]:
+    """The procedure's blank form, attached when the entity did not send it."""
     import tempfile
 
-    from ..documents.form_template import write_template
+    from ..documents.form_template import blank_form_writer
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "formato_solicitud.xlsx"
-        write_template(path)
+        blank_form_writer(procedure, rules.form)(path)
         return ("Formato de solicitud.xlsx", XLSX_MIME, path.read_bytes())
 
 

@@ -48,7 +48,11 @@ from ..intake.message import address_header, clean_text
 from .articles import with_article
 
 # Every email kind (CONTRACT §5); each needs its three templates (PARTS).
-KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply")
+# ``account_created`` and ``account_notice`` answer an account request
+# (seed 002): the account with its temporary password to the official, and
+# a notice without it to the office (and to the official of a modification
+# or deletion).
+KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -85,6 +89,15 @@ SAMPLES: dict[str, list[dict]] = {
                   "no_attachments_reminder": False, "legal_rep_email": "", "automatic": False}],
     # helpdesk reply: a staff member's own words, several lines.
     "reply": [{"message": "Recibimos su mensaje.\nLa solicitud sigue en revisión.", "automatic": False}],
+    "account_created": [{"official_name": "Juan Pérez", "office_name": "Secretaría de Hacienda",
+                         "account": "jperez@putumayo.gov.co", "password": "Abcd-Efgh-Jkmn-Pqrs", "automatic": False},
+                        {"official_name": "", "office_name": "", "account": "a@b.gov.co",
+                         "password": "Abcd-Efgh-Jkmn-Pqrs", "automatic": False}],
+    "account_notice": [{"official_name": "Juan Pérez", "office_name": "Secretaría de Hacienda",
+                        "account": "jperez@putumayo.gov.co", "action": action, "changes": changes,
+                        "for_office": for_office, "automatic": False}
+                       for action in ("create", "modify", "delete", "disable")
+                       for changes in ("Cambio de cargo", "") for for_office in (True, False)],
 }
 
 

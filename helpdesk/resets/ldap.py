@@ -80,6 +80,9 @@ class LdapBackend:
     """Sets the password of each account's LDAP entry with ldap3."""
 
     name = "ldap"
+    # What is read of the server on connecting: the root DSE tells whether
+    # Password Modify is offered (LdapAccounts also reads the schema).
+    server_info = ldap3.DSA
 
     def __init__(self, config: Config):
         cfg = config.reset
@@ -170,8 +173,7 @@ class LdapBackend:
             port=self.port,
             use_ssl=self.security == "ssl",
             tls=tls,
-            # The root DSE tells whether Password Modify is offered.
-            get_info=ldap3.DSA,
+            get_info=self.server_info,
             connect_timeout=self.timeout,
         )
         conn = ldap3.Connection(
@@ -328,6 +330,129 @@ class LdapBackend:
             if secret and len(secret) >= 4:
                 message = message.replace(secret, "********")
         return message
+
+
+# ppolicy (OpenLDAP's password policy overlay): "must change at first
+# login", and the lock that never expires (a disabled account).
+PWD_RESET = "pwdReset"
+PWD_LOCKED = "pwdAccountLockedTime"
+LOCKED_FOREVER = "000001010000Z"
+RESULT_ALREADY_EXISTS = 68
+
+
+class LdapAccounts(LdapBackend):
+    """Creates, modifies, deletes or disables an account's entry (seed 002).
+
+    A creation is ONE add operation carrying the salted-SHA hash of the
+    temporary password and, where the server's schema has it (ppolicy),
+    ``pwdReset: TRUE``: either the entry exists complete, with its "must
+    change at first login" flag, or nothing was written, and approving
+    again starts over cleanly. The entry is named ``[accounts] ldap_rdn``
+    = the address's local part under ``[accounts] ldap_base``.
+    """
+
+    server_info = ldap3.ALL  # the schema too: is there a pwdReset?
+
+    def __init__(self, config: Config):
+        super().__init__(config)
+        self.accounts = config.accounts
+        self.base = config.accounts.ldap_base or config.reset.ldap_base
+
+    def apply(self, order) -> None:
+        secret = order.password or ""
+        with self._lock:
+            self._scope = EntityScope(domain=domain_of(order.account))
+            try:
+                getattr(self, f"_{order.action}")(self._connection(), order)
+            except COMMUNICATION_ERRORS as exc:
+                self.close()
+                raise ResetFailed(self._scrub(self._describe(exc), secret)) from None
+            except ResetFailed as exc:
+                raise ResetFailed(self._scrub(str(exc), secret)) from None
+            except ldap_exc.LDAPException as exc:
+                self.close()
+                raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", secret)) from None
+
+    def _has(self, conn: ldap3.Connection, attribute: str) -> bool:
+        schema = conn.server.schema
+        return bool(schema and schema.attribute_types and attribute in schema.attribute_types)
+
+    def _exists(self, conn: ldap3.Connection, account: str) -> bool:
+        try:
+            self._find(conn, account)
+        except ResetFailed as exc:
+            if str(exc).startswith("no se encontró"):
+                return False
+            raise
+        return True
+
+    def _create(self, conn: ldap3.Connection, order) -> None:
+        from ldap3.utils.hashed import hashed
+
+        if self._exists(conn, order.account):
+            raise ResetFailed(f"la cuenta {order.account} ya existe en el directorio ({self.label}); "
+                              "no se creó nada")
+        local = order.account.split("@", 1)[0]
+        dn = f"{self.accounts.ldap_rdn}={escape_rdn(local)},{self.base}"
+        attributes = {"objectClass": list(self.accounts.object_classes), "mail": order.account,
+                      "cn": order.official_name or local, "sn": _surname(order.official_name) or local,
+                      "userPassword": hashed(ldap3.HASHED_SALTED_SHA, order.password)}
+        if self.accounts.ldap_rdn != "cn":
+            attributes[self.accounts.ldap_rdn] = local
+        attributes.update(_official_attributes(order))
+        if self._has(conn, PWD_RESET):
+            attributes[PWD_RESET] = "TRUE"
+        else:
+            log.warning("LDAP %s has no %s attribute (ppolicy): %s is created without the "
+                        "must-change-at-first-login flag", self.label, PWD_RESET, order.account)
+        if not conn.add(dn, attributes=attributes):
+            result = conn.result or {}
+            if result.get("result") == RESULT_ALREADY_EXISTS:
+                raise ResetFailed(f"ya existe la entrada {dn} en el directorio ({self.label}); no se creó nada")
+            raise ResetFailed(f"LDAP {self.label}: el servidor no creó la cuenta {order.account} ({dn}): "
+                              f"{_result_text(result)}")
+        log.info("LDAP %s: created %s", self.label, dn)
+
+    def _modify(self, conn: ldap3.Connection, order) -> None:
+        dn = self._find(conn, order.account)
+        changes = {name: [(ldap3.MODIFY_REPLACE, [value])] for name, value in _official_attributes(order).items()}
+        if order.official_name:
+            changes["cn"] = [(ldap3.MODIFY_REPLACE, [order.official_name])]
+            changes["sn"] = [(ldap3.MODIFY_REPLACE, [_surname(order.official_name)])]
+        if changes and not conn.modify(dn, changes):
+            raise ResetFailed(f"LDAP {self.label}: el servidor no modificó la cuenta {order.account} ({dn}): "
+                              f"{_result_text(conn.result or {})}")
+        log.info("LDAP %s: modified %s", self.label, dn)
+
+    def _delete(self, conn: ldap3.Connection, order) -> None:
+        dn = self._find(conn, order.account)
+        if not conn.delete(dn):
+            raise ResetFailed(f"LDAP {self.label}: el servidor no eliminó la cuenta {order.account} ({dn}): "
+                              f"{_result_text(conn.result or {})}")
+        log.info("LDAP %s: deleted %s", self.label, dn)
+
+    def _disable(self, conn: ldap3.Connection, order) -> None:
+        dn = self._find(conn, order.account)
+        if not self._has(conn, PWD_LOCKED):
+            raise ResetFailed(f"el directorio ({self.label}) no tiene la política de contraseñas (ppolicy) para "
+                              f"bloquear {order.account}; use accounts.on_delete = \"delete\" o hágalo a mano")
+        if not conn.modify(dn, {PWD_LOCKED: [(ldap3.MODIFY_REPLACE, [LOCKED_FOREVER])]}):
+            raise ResetFailed(f"LDAP {self.label}: el servidor no bloqueó la cuenta {order.account} ({dn}): "
+                              f"{_result_text(conn.result or {})}")
+        log.info("LDAP %s: disabled %s", self.label, dn)
+
+
+def _surname(name: str) -> str:
+    """The surnames of a Spanish full name: its last two words, or the one."""
+    words = name.split()
+    return " ".join(words[-2:]) if len(words) > 2 else (words[-1] if words else "")
+
+
+def _official_attributes(order) -> dict[str, str]:
+    """inetOrgPerson attributes from the official's data, the empty left out."""
+    values = {"title": order.official_position, "employeeNumber": order.official_doc_number,
+              "ou": order.office}
+    return {name: value for name, value in values.items() if value}
 
 
 def _parse_url(url: str, security: str, source) -> tuple[str, int]:

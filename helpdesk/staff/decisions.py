@@ -39,7 +39,7 @@ from ..examination.checks import valid_email
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets.backends import EntityScope, generate_password, make_backend
-from ..rules import TrustRules, load_trust
+from ..rules import Rules, TrustRules, load_all
 from ..store import Store, iso, now
 from ..tickets import (
     NEEDS_CORRECTION,
@@ -97,26 +97,43 @@ class Decided:
     ticket: Ticket
     outbox_id: int
     credentials: tuple[Credential, ...] = ()
+    order: object | None = None  # an account request's AccountOrder (staff/accounts.py), password removed
 
 
 def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
-            confirm: Callable[[list[Credential]], bool], acknowledge_warnings: bool = False) -> Decided | None:
-    """Approve a ticket: reset its accounts and queue the credentials.
+            confirm: Callable, acknowledge_warnings: bool = False, rules: Rules | None = None,
+            confirm_deletion: Callable | None = None) -> Decided | None:
+    """Approve a ticket: carry out its procedure's action and queue the result.
 
-    ``confirm`` is called with the new passwords before anything is sent;
-    with the manual backend it is where the staff member applies them. It
-    returns False to cancel (nothing is sent, the claim is released).
-    Returns None when cancelled.
+    The action is the procedure's (rules/procedures/ID ``action``):
+    "reset" resets the form's accounts and queues the credentials (here);
+    "account" creates, modifies or deletes an institutional account
+    (staff/accounts.py, which asks ``confirm_deletion`` before a deletion).
+    ``confirm`` is called with what was done (the new passwords, or the
+    account order) before anything is sent; with the manual backend it is
+    where the staff member applies it. It returns False to cancel (nothing
+    is sent, the claim is released). Returns None when cancelled.
     """
     ticket, form = _ticket(store, radicado)
     _require(ticket, (PENDING_APPROVAL,), "aprobar")
-    trust = load_trust(config.rules_dir)
+    rules = rules or load_all(config.rules_dir)
+    trust = rules.trust
     risks = high_risk_warnings(store, ticket.id, trust)
     if risks and not acknowledge_warnings:
         raise Refused(f"la solicitud {ticket.radicado} tiene advertencias de alto riesgo ({', '.join(risks)}); "
                       f"revíselas con helpdesk show {ticket.radicado} y, si aun así aprueba, repita con "
                       "--acknowledge-warnings")
     who = actor(by)
+    procedure = rules.procedures.get(ticket.procedure)
+    if procedure is None:
+        raise Refused(f"el trámite {ticket.procedure} de la solicitud {ticket.radicado} ya no está en las reglas; "
+                      "restáurelo para aprobarla")
+    if procedure.action == "account":
+        from .accounts import approve_account
+
+        done = approve_account(store, config, renderer, ticket, form.get("fields") or {}, procedure, who, confirm,
+                               confirm_deletion, risks, _claim, _release)
+        return None if done is None else Decided(ticket, done[0], order=done[1])
     recipient = (ticket.legal_rep_email or "").strip()
     if not valid_email(recipient):
         raise Refused(f"el correo del representante legal del formato («{recipient}») no es válido; "

@@ -1,0 +1,123 @@
+"""The register of corporate accounts (seed 002's FT-GTI-002, "Lista de
+correos corporativos").
+
+One row per account with its present state (activa, deshabilitada,
+eliminada), the official and office it belongs to, the dates of its
+creation, last modification and closing, the radicado and the staff member
+of the last decision; every change is also kept in
+``corporate_account_changes``. Rows are written by the approval of an
+account request (staff/accounts.py) in the same transaction as the ticket's
+resolution and its emails, so the register never disagrees with what was
+answered. The examination reads it: a deletion or modification must name
+an active account, a creation must not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from .rules import normalise
+from .store import iso
+
+ACTIVE, DISABLED, DELETED = "activa", "deshabilitada", "eliminada"
+STATES = (ACTIVE, DISABLED, DELETED)
+
+
+@dataclass(frozen=True)
+class RegisteredAccount:
+    account: str
+    official_name: str
+    official_document: str
+    official_position: str
+    office: str
+    state: str
+    created_at: str | None
+    modified_at: str | None
+    closed_at: str | None
+    radicado: str | None
+    decided_by: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "RegisteredAccount":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What an approved request did to one account."""
+
+    action: str  # "create" | "modify" | "delete" | "disable"
+    account: str
+    official_name: str
+    official_document: str
+    official_position: str
+    office: str
+    radicado: str
+    decided_by: str
+    detail: str = ""
+
+
+# The state an account is left in by each action.
+STATE_AFTER = {"create": ACTIVE, "modify": ACTIVE, "delete": DELETED, "disable": DISABLED}
+ACTION_LABELS = {"create": "creación", "modify": "modificación", "delete": "eliminación",
+                 "disable": "deshabilitación"}
+
+
+# What the form's "Tipo de solicitud" says -> the action (accents and case ignored).
+REQUEST_TYPES = {"creacion": "create", "modificacion": "modify", "eliminacion": "delete"}
+
+
+def account_action(written: str | None) -> str | None:
+    """'Creación' -> 'create'; None for anything else."""
+    return REQUEST_TYPES.get(normalise(written or ""))
+
+
+def lookup(conn: sqlite3.Connection, account: str) -> RegisteredAccount | None:
+    row = conn.execute("SELECT * FROM corporate_accounts WHERE account = ?", (account.strip().lower(),)).fetchone()
+    return RegisteredAccount.from_row(row) if row else None
+
+
+def size(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM corporate_accounts").fetchone()[0]
+
+
+def listing(conn: sqlite3.Connection) -> list[RegisteredAccount]:
+    rows = conn.execute("SELECT * FROM corporate_accounts ORDER BY account").fetchall()
+    return [RegisteredAccount.from_row(r) for r in rows]
+
+
+def record(conn: sqlite3.Connection, change: AccountChange) -> None:
+    """Apply ``change`` to the register, inside the caller's transaction.
+    A modification keeps what the form left empty; a creation of an account
+    deleted before opens it again with a new creation date."""
+    at = iso()
+    account = change.account.strip().lower()
+    state = STATE_AFTER[change.action]
+    closed = at if state != ACTIVE else None
+    created = at if change.action == "create" else None
+    conn.execute(
+        "INSERT INTO corporate_accounts(account, official_name, official_document, official_position, office, state, "
+        "created_at, modified_at, closed_at, radicado, decided_by, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(account) DO UPDATE SET "
+        "official_name = coalesce(nullif(excluded.official_name, ''), official_name), "
+        "official_document = coalesce(nullif(excluded.official_document, ''), official_document), "
+        "official_position = coalesce(nullif(excluded.official_position, ''), official_position), "
+        "office = coalesce(nullif(excluded.office, ''), office), "
+        "state = excluded.state, "
+        "created_at = coalesce(excluded.created_at, created_at), "
+        "modified_at = CASE WHEN ? = 'modify' THEN excluded.updated_at ELSE modified_at END, "
+        "closed_at = excluded.closed_at, radicado = excluded.radicado, decided_by = excluded.decided_by, "
+        "updated_at = excluded.updated_at",
+        (account, change.official_name, change.official_document, change.official_position, change.office, state,
+         created, at if change.action == "modify" else None, closed, change.radicado, change.decided_by, at,
+         change.action),
+    )
+    conn.execute("INSERT INTO corporate_account_changes(account, action, radicado, decided_by, detail, at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 (account, change.action, change.radicado, change.decided_by, change.detail, at))
+
+
+def changes(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM corporate_account_changes ORDER BY id").fetchall()
