@@ -96,7 +96,7 @@ def test_tickets_show_queue_and_procedures_name_the_procedure(tmp_path):
     listed = json.loads(helpdesk(env, "tickets", "--procedure", "prueba", "--json").stdout)
     assert [(t["radicado"], t["procedure"]) for t in listed] == [(f"PRB-{YEAR}-000001", "prueba")]
     unknown = helpdesk(env, "tickets", "--procedure", "nada")
-    assert unknown.returncode == 2 and "no existe el trámite «nada»; hay: prueba, reinicio-claves" in unknown.stderr
+    assert unknown.returncode == 2 and "no existe el trámite «nada»; hay: cuentas-correo, prueba, reinicio-claves" in unknown.stderr
     assert "Trámite:       Trámite de prueba (prueba)" in helpdesk(env, "show", f"PRB-{YEAR}-000001").stdout
     assert json.loads(helpdesk(env, "show", f"GEL-{YEAR}-000001", "--json").stdout)["procedure"] == "reinicio-claves"
     procedures = {p["id"]: p for p in json.loads(helpdesk(env, "procedures", "--json").stdout)}
@@ -125,14 +125,20 @@ def test_a_configured_procedure_that_does_not_exist_is_named_by_its_key(tmp_path
         procedures={"cuentas": {"addresses": ["cuentas@entidad.gov.co"]}}))
     check = run_helpdesk("--config", config, "check", timeout=60)
     assert check.returncode == 1
-    assert "procedures.cuentas: no existe el trámite «cuentas» (hay: reinicio-claves)" in check.stdout
+    assert "procedures.cuentas: no existe el trámite «cuentas» (hay: cuentas-correo, reinicio-claves)" in check.stdout
 
 
 def test_the_blank_form_of_a_procedure(tmp_path):
     env = two_procedures(tmp_path)
     written = helpdesk(env, "form-template", str(tmp_path / "f.xlsx"), "--procedure", "reinicio-claves")
     assert written.returncode == 0 and (tmp_path / "f.xlsx").exists()
-    none = helpdesk(env, "form-template", str(tmp_path / "g.xlsx"), "--procedure", "prueba")
+    # A procedure that reads the rules folder's form writes that one.
+    shared = helpdesk(env, "form-template", str(tmp_path / "g.xlsx"), "--procedure", "prueba")
+    assert shared.returncode == 0 and (tmp_path / "g.xlsx").read_bytes()[:2] == b"PK"
+    # One that asks for no spreadsheet has no blank form.
+    (tmp_path / "rules" / "procedures" / "prueba" / "procedure.toml").write_text(
+        PRUEBA.replace('["excel_form"]', '["signed_form"]'), encoding="utf-8")
+    none = helpdesk(env, "form-template", str(tmp_path / "h.xlsx"), "--procedure", "prueba")
     assert none.returncode == 1 and "el trámite prueba no tiene un formato en blanco" in none.stderr
 
 

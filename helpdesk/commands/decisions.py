@@ -39,9 +39,9 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     from ..resets.accounts import AccountOrder
     from ..staff import decisions as staff
 
-    def confirm(done) -> bool:
-        if isinstance(done, AccountOrder):
-            return _confirm_account(ctx, radicado, done, yes)
+    def confirm(credentials) -> bool:
+        if isinstance(credentials, AccountOrder):
+            return _confirm_account(ctx, radicado, credentials, yes)
         if ctx.config.reset.backend != "manual":
             return True
         echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
@@ -66,7 +66,7 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     approved = staff.approve(ctx.store, ctx.config, renderer(ctx), radicado, by, confirm, acknowledge_warnings,
                              ctx.rules, deletion)
     if approved is None:
-        echo("Aprobación cancelada: no se hizo ni se envió nada.")
+        echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
     if approved.order is not None:
         order = approved.order

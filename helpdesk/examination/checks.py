@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .. import localtime, nit
 from ..addresses import domain_of
-from ..config import Config
+from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.excel import FormData
@@ -72,10 +72,10 @@ class Examination:
 
 
 def run_checks(exam: Examination, rules: Rules, names: tuple[str, ...] | None = None) -> list[Finding]:
-    """Run the checks ``names`` (a procedure's ``checks``; every one when
-    None) in that order, each adding its findings."""
+    """Run the checks ``names`` (a procedure's ``checks``; the default
+    procedure's when None) in that order, each adding its findings."""
     findings: list[Finding] = []
-    for name in names if names is not None else tuple(REGISTRY):
+    for name in names if names is not None else rules.procedures[DEFAULT_PROCEDURE].checks:
         findings.extend(REGISTRY[name](exam, rules))
     return findings
 
