@@ -89,10 +89,15 @@ def listing(conn: sqlite3.Connection) -> list[RegisteredAccount]:
 
 def record(conn: sqlite3.Connection, change: AccountChange) -> None:
     """Apply ``change`` to the register, inside the caller's transaction.
-    A modification keeps what the form left empty; a creation of an account
-    deleted before opens it again with a new creation date."""
+    A modification keeps what the form left empty; a deletion changes the
+    state and dates only (the record keeps who held the account); a
+    creation of an account deleted before opens it again with a new
+    creation date."""
     at = iso()
     account = change.account.strip().lower()
+    if change.action in ("delete", "disable") and lookup(conn, account) is not None:
+        change = AccountChange(change.action, account, "", "", "", "", change.radicado, change.decided_by,
+                               change.detail)
     state = STATE_AFTER[change.action]
     closed = at if state != ACTIVE else None
     created = at if change.action == "create" else None

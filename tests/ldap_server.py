@@ -89,6 +89,7 @@ pidfile {run_dir}/slapd.pid
 argsfile {run_dir}/slapd.args
 modulepath {module_dir}
 moduleload back_mdb
+{modules}
 {tls}
 # Hash what the Password Modify extended operation stores.
 password-hash {{SSHA}}
@@ -101,6 +102,7 @@ directory {data_dir}
 # Small map: the file is sparse anyway, but keep it modest.
 maxsize 16777216
 index objectClass,uid,mail eq
+{overlays}
 
 # The root DN bypasses every rule below.
 access to attrs=userPassword
@@ -152,6 +154,7 @@ class SlapdServer(ManagedServer):
         base_dir: os.PathLike | str | None = None,
         tls: bool = False,
         cert_names: tuple[str, ...] | None = None,
+        ppolicy: bool = False,
     ) -> None:
         if base_dir is None:
             tmp = tempfile.mkdtemp(prefix="helpdesk-test-slapd-")
@@ -159,6 +162,9 @@ class SlapdServer(ManagedServer):
             base_dir = tmp
         self.base_dir = Path(base_dir).resolve()
         self.tls = tls
+        # The password policy overlay (its schema is built into the module
+        # in OpenLDAP 2.5): pwdReset, pwdAccountLockedTime.
+        self.ppolicy = ppolicy
         # Names in the server certificate; the default is 127.0.0.1 and
         # localhost.  Others let a test prove the client checks the name.
         self.cert_names = tuple(cert_names) if cert_names else None
@@ -200,6 +206,10 @@ class SlapdServer(ManagedServer):
             raise AttributeError("ldaps_url: create the server with tls=True")
         return f"ldaps://{self.host}:{self.ssl_port}"
 
+    @property
+    def policy_dn(self) -> str:
+        return f"cn=default,ou=policies,{self.base}"
+
     def user_dn(self, uid: str) -> str:
         return f"uid={uid},{self.people}"
 
@@ -237,6 +247,8 @@ class SlapdServer(ManagedServer):
                 admin_password=self.admin_password,
                 data_dir=self.data_dir,
                 helpdesk_dn=self.helpdesk_dn,
+                modules="moduleload ppolicy" if self.ppolicy else "",
+                overlays=f'overlay ppolicy\nppolicy_default "{self.policy_dn}"' if self.ppolicy else "",
             )
         )
         os.chmod(self.conf_path, 0o600)
@@ -418,6 +430,13 @@ class SlapdServer(ManagedServer):
             self._add(conn, self.base, ["dcObject", "organization"], {"dc": "entidad", "o": "Entidad de prueba"})
             self._add(conn, self.people, ["organizationalUnit"], {"ou": "people"})
             self._add(conn, self.services, ["organizationalUnit"], {"ou": "services"})
+            if self.ppolicy:
+                # The default policy: without one, ppolicy enforces nothing
+                # (neither pwdReset nor a lock).
+                self._add(conn, f"ou=policies,{self.base}", ["organizationalUnit"], {"ou": "policies"})
+                self._add(conn, self.policy_dn, ["device", "pwdPolicy"],
+                          {"cn": "default", "pwdAttribute": "userPassword", "pwdMustChange": "TRUE",
+                           "pwdLockout": "TRUE"})
 
     def add_user(self, uid: str, mail: str, password: str) -> str:
         """An inetOrgPerson ``uid=UID,ou=people,...`` with a plain userPassword; returns its DN."""
@@ -454,6 +473,19 @@ class SlapdServer(ManagedServer):
             conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword"])
             [entry] = [e for e in conn.response if e.get("type") == "searchResEntry"]
             return entry["raw_attributes"]["userPassword"][0]
+
+    def entry(self, dn: str) -> dict[str, list[str]] | None:
+        """Every attribute of ``dn``, operational ones (pwdReset) included,
+        read as admin; None when there is no such entry."""
+        import ldap3
+
+        with self._admin() as conn:
+            conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["*", "+"])
+            found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+            if not found:
+                return None
+            return {name: [v.decode("utf-8", "replace") for v in values]
+                    for name, values in found[0]["raw_attributes"].items()}
 
     def can_bind(self, dn_or_mail: str, password: str) -> bool:
         """True when a simple bind as ``dn_or_mail`` with ``password`` succeeds.
