@@ -92,7 +92,7 @@ def test_a_wrong_form_gets_each_problem_in_the_procedures_wording(tmp_path):
     assert ("missing_field", "Justificación (3)") in found
     assert ("invalid_choice", "Tipo de solicitud (3) dice «Traslado»; escriba Creación, Modificación o Eliminación") \
         in found
-    assert ("invalid_email", "Correo electrónico personal de contacto del funcionario (2) «juan@@gmail»") in found
+    assert ("invalid_email", "Correo personal de contacto del funcionario (2) «juan@@gmail»") in found
     assert ("account_outside_domain", "la cuenta «jperez@gmail.com» no es de putumayo.gov.co") in found
     correction = text(emails_of(env, "correction")[0])
     assert "Falta el formato FT-GTI-006 firmado por el jefe de la dependencia" in correction

@@ -101,9 +101,8 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     if view["attachments_purged_at"]:
         echo(f"Adjuntos:      {_purged_line(ctx, view)}")
     if view["form"]:
-        from ..rules import load_form
-
-        names = {k: f.name for k, f in load_form(ctx.config.rules_dir).fields.items()}
+        procedure = ctx.rules.procedures.get(view["procedure"])
+        names = {k: f.name for k, f in (procedure.form if procedure else ctx.rules.form).fields.items()}
         echo("\nFormato (Excel):")
         for key, value in view["form"].items():
             echo(f"  {names.get(key, key) + ':':<52} {value}")
@@ -202,8 +201,15 @@ def queue(ctx: Context, as_json: bool) -> None:
         echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
         echo(f"  {t['risk']['line']}")
         echo(f"  Trámite:       {_procedure_name(ctx, t['procedure'])}")
-        echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
-        echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
+        procedure = ctx.rules.procedures.get(t["procedure"])
+        if procedure is None or procedure.entity_field == "entity_name":
+            echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
+            echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
+        else:  # a procedure's own form: its own names for who asks and who is concerned
+            fields = procedure.form.fields
+            echo(f"  {_short(fields[procedure.entity_field].name) + ':':<14} {t['entity_name'] or '-'}")
+            echo(f"  {_short(fields[procedure.person_field].name) + ':':<14} {t['legal_rep_name'] or '-'} "
+                 f"<{t['legal_rep_email'] or '-'}>")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
         echo(f"  Cuentas:       {accounts}")
         codes = sorted({f"{labels.code_label(w['code'], ctx.rules.trust)} ({w['code']})" for w in t["warnings"]})
@@ -219,6 +225,13 @@ def queue(ctx: Context, as_json: bool) -> None:
 
 def _purged_line(ctx: Context, view: dict) -> str:
     return f"adjuntos eliminados por la política de retención el {ctx.time(view['attachments_purged_at'])}"
+
+
+def _short(name: str) -> str:
+    """'Nombres y apellidos del funcionario (2)' -> 'Funcionario': a field's
+    name without its section number, shortened to its last words."""
+    bare = name.split(" (")[0]
+    return bare.rsplit(" del ", 1)[-1].rsplit(" de la ", 1)[-1].capitalize() if " de" in bare else bare
 
 
 def _procedure_name(ctx: Context, procedure_id: str) -> str:

@@ -9,12 +9,11 @@ own so that the form sheet stays easy to read back.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import openpyxl
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
-
-from typing import Callable
 
 from ..rules import FormRules, Procedure, load_trust
 

@@ -75,7 +75,7 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
     findings = store.query("SELECT severity, code, detail, document FROM findings WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     form = json.loads(row["form_json"] or "{}")
     view["form"] = form.get("fields", {})
-    view["accounts"] = form.get("accounts", [])
+    view["accounts"] = accounts_of(form)
     view["examination_pending"] = bool(row["examine_pending"])
     view["documents"] = [
         {
@@ -147,7 +147,7 @@ def queue(store: Store, limits: LimitsConfig | None = None) -> list[dict]:
         form = json.loads(row["form_json"] or "{}")
         warnings = store.query("SELECT code, detail FROM findings WHERE ticket_id = ? AND severity = 'warning' "
                                "ORDER BY id", (row["id"],))
-        item["accounts"] = form.get("accounts", [])
+        item["accounts"] = accounts_of(form)
         item["warnings"] = [dict(w) for w in warnings]
         item["claimed_by"] = row["claimed_by"]
         item["age_hours"] = round((now() - datetime.fromisoformat(row["created_at"])).total_seconds() / 3600, 1)
@@ -219,3 +219,14 @@ def outbox_problems(store: Store) -> list[dict]:
         "WHERE o.status IN ('failed', 'bounced') OR (o.status = 'pending' AND o.attempts > 0) ORDER BY o.id"
     )
     return [dict(r) for r in rows]
+
+
+def accounts_of(form: dict) -> list[dict]:
+    """The accounts a ticket concerns: the reset form's table, or the one
+    account an account request names (its type: what is asked for)."""
+    if form.get("accounts"):
+        return form["accounts"]
+    fields = form.get("fields") or {}
+    if fields.get("account"):
+        return [{"type": fields.get("request_type") or "Cuenta", "account": fields["account"]}]
+    return []
