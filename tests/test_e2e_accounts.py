@@ -136,3 +136,34 @@ def test_a_deletion_can_disable_instead_and_a_second_creation_is_refused_by_the_
     assert not directory.can_bind(directory.user_dn("jperez"), "Clave-Anterior-1")
     listed = run_helpdesk("--config", env.config_path, "cuentas", timeout=60).stdout
     assert f"{ACCOUNT}  [deshabilitada]" in listed and disabled in listed
+
+
+def test_an_approval_interrupted_after_the_directory_wrote_finishes_on_the_next_try(
+        tmp_path, dovecot, smtp_server, directory):
+    # The add reached the directory, then the approval died before its
+    # commit (simulated: the same order applied once by hand beforehand).
+    # Approving again must neither refuse ("ya existe") nor send the old
+    # password: the entry this radicado made gets the new one.
+    from helpdesk.resets.accounts import make_account_backend
+    from helpdesk.staff.accounts import order_of
+    from helpdesk.tickets import Ticket
+
+    env = office(tmp_path, dovecot, smtp_server, directory)
+    env.deliver(account_mail(tmp_path))
+    [outcome] = env.run_once()
+    row = env.store.one("SELECT * FROM tickets")
+    import json
+
+    first = order_of(Ticket.from_row(row), json.loads(row["form_json"])["fields"], env.config)
+    backend = make_account_backend(env.config)
+    backend.apply(first)
+    backend.close()
+    approved = run_helpdesk("--config", env.config_path, "approve", outcome.radicado, "--by", "Ana", timeout=60)
+    assert approved.returncode == 0, approved.stderr
+    assert env.smtp.wait_for(4, timeout=10)
+    [created] = result_emails(env, outcome.radicado)["account_created"]
+    password = re.search(r"Clave temporal: (\S+)", body(created)).group(1)
+    dn = f"uid=jperez,{directory.people}"
+    assert password != first.password
+    assert directory.can_bind(dn, password) and not directory.can_bind(dn, first.password)
+    assert directory.entry(dn)["pwdReset"] == ["TRUE"]

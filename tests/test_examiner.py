@@ -83,11 +83,11 @@ def test_a_message_joined_during_an_examination_makes_its_verdict_wait_for_the_n
     env.daemon.examiner = None
     real = env.daemon.worker.examine
 
-    def examine_while_a_reply_joins(filename, data, timeout=None):
+    def examine_while_a_reply_joins(filename, data, timeout=None, procedure=""):
         with env.store.transaction() as conn:  # what intake commits meanwhile
             conn.execute("INSERT INTO messages(direction, dedup_key, sha256, ticket_id, kind, at) "
                          "SELECT 'in', 'mid:tarde', sha256, 1, 'reply', '2026-01-01' FROM messages WHERE id = 1")
-        return real(filename, data, timeout)
+        return real(filename, data, timeout, procedure)
 
     env.daemon.source  # noqa: B018  (intake first, without examining)
     for incoming in env.daemon.source.fetch():

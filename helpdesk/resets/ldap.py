@@ -390,8 +390,15 @@ class LdapAccounts(LdapBackend):
         from ldap3.utils.hashed import hashed
 
         if self._exists(conn, order.account):
-            raise ResetFailed(f"la cuenta {order.account} ya existe en el directorio ({self.label}); "
-                              "no se creó nada")
+            dn = self._find(conn, order.account)
+            if not self._made_for(conn, dn, order.radicado):
+                raise ResetFailed(f"la cuenta {order.account} ya existe en el directorio ({self.label}); "
+                                  "no se creó nada")
+            # This very request created it, and the approval stopped before
+            # its commit (a crash, a lost connection): finish it with the new
+            # temporary password instead of refusing for ever.
+            self._renew(conn, dn, order)
+            return
         local = order.account.split("@", 1)[0]
         dn = f"{self.accounts.ldap_rdn}={escape_rdn(local)},{self.base}"
         attributes = {"objectClass": list(self.accounts.object_classes), "mail": order.account,
@@ -400,6 +407,7 @@ class LdapAccounts(LdapBackend):
         if self.accounts.ldap_rdn != "cn":
             attributes[self.accounts.ldap_rdn] = local
         attributes.update(_official_attributes(order))
+        attributes["description"] = _marker(order.radicado)
         if self._has(conn, PWD_RESET):
             attributes[PWD_RESET] = "TRUE"
         else:
@@ -412,6 +420,24 @@ class LdapAccounts(LdapBackend):
             raise ResetFailed(f"LDAP {self.label}: el servidor no creó la cuenta {order.account} ({dn}): "
                               f"{_result_text(result)}")
         log.info("LDAP %s: created %s", self.label, dn)
+
+    def _made_for(self, conn: ldap3.Connection, dn: str, radicado: str) -> bool:
+        conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["description"])
+        entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        values = entries[0]["attributes"].get("description", []) if entries else []
+        return _marker(radicado) in (values if isinstance(values, list) else [values])
+
+    def _renew(self, conn: ldap3.Connection, dn: str, order) -> None:
+        from ldap3.utils.hashed import hashed
+
+        changes = {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed(ldap3.HASHED_SALTED_SHA, order.password)])]}
+        if self._has(conn, PWD_RESET):
+            changes[PWD_RESET] = [(ldap3.MODIFY_REPLACE, ["TRUE"])]
+        if not conn.modify(dn, changes):
+            raise ResetFailed(f"LDAP {self.label}: el servidor no renovó la clave temporal de {order.account} ({dn}): "
+                              f"{_result_text(conn.result or {})}")
+        log.info("LDAP %s: %s was created by %s before an interrupted approval; new temporary password set",
+                 self.label, dn, order.radicado)
 
     def _modify(self, conn: ldap3.Connection, order) -> None:
         dn = self._find(conn, order.account)
@@ -440,6 +466,11 @@ class LdapAccounts(LdapBackend):
             raise ResetFailed(f"LDAP {self.label}: el servidor no bloqueó la cuenta {order.account} ({dn}): "
                               f"{_result_text(conn.result or {})}")
         log.info("LDAP %s: disabled %s", self.label, dn)
+
+
+def _marker(radicado: str) -> str:
+    """What a created entry's description says: which request made it."""
+    return f"Creada por helpdesk, radicado {radicado}"
 
 
 def _surname(name: str) -> str:
