@@ -33,6 +33,9 @@ def procedures(ctx: Context, as_json: bool) -> None:
         mark = "  (por omisión)" if item["default"] else ""
         echo(f"{item['id']}{mark}: {item['name']}")
         echo(f"    Radicados:   {item['radicado_prefix']}-AAAA-NNNNNN")
-        echo(f"    Direcciones: {', '.join(item['addresses']) or '(las demás)'}")
+        # The default takes what no listed address catches; another
+        # procedure without addresses receives nothing until it has one.
+        unrouted = "(las demás)" if item["default"] else "(ninguna: no recibe solicitudes; vea [procedures.ID] addresses)"
+        echo(f"    Direcciones: {', '.join(item['addresses']) or unrouted}")
         echo(f"    Documentos:  {'; '.join(kinds[k].name for k in item['documents'])}")
         echo(f"    Revisiones:  {', '.join(item['checks'])}")

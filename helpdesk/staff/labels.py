@@ -30,6 +30,10 @@ CODE_LABELS = {
     "invalid_email": "correo electrónico no válido",
     "no_accounts": "el formato no tiene cuentas",
     "invalid_account": "nombre de usuario no válido",
+    "invalid_choice": "valor que no es de la lista",
+    "account_outside_domain": "cuenta fuera de los dominios de la entidad",
+    "account_exists": "la cuenta que se pide crear ya existe",
+    "account_not_found": "la cuenta que se pide modificar o eliminar no está activa",
     # Warnings are labelled, and weighed, in rules/trust.toml.
 }
 
