@@ -48,32 +48,46 @@ INSTRUCTIONS = [
 ]
 
 
-def write_template(path: Path) -> None:
+THIN = Side(style="thin", color="999999")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def _form_sheet(title: str, widths: tuple[int, int], size: int):
+    """A workbook whose first sheet, «Solicitud», has the form's title on top."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Solicitud"
-    title_font = Font(bold=True, size=12, color="FFFFFF")
-    fill = PatternFill("solid", fgColor="1F4E78")
-    thin = Side(style="thin", color="999999")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 48
-    ws["A1"] = "Formato de solicitud de reinicio de claves"
-    ws["A1"].font = Font(bold=True, size=14)
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = widths
+    ws["A1"] = title
+    ws["A1"].font = Font(bold=True, size=size)
     ws.merge_cells("A1:B1")
+    return wb, ws
 
+
+def _section_title(ws, row: int, title: str) -> None:
+    ws.cell(row, 1, title).font = Font(bold=True, size=12, color="FFFFFF")
+    ws.cell(row, 1).fill = PatternFill("solid", fgColor="1F4E78")
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+
+
+def _labelled_cell(ws, row: int, label: str):
+    """The label in bold and its empty, boxed value cell, kept as text (a
+    NIT or phone keeps its digits); returns the value cell."""
+    ws.cell(row, 1, label).font = Font(bold=True)
+    value = ws.cell(row, 2)
+    value.border = BOX
+    value.number_format = "@"
+    return value
+
+
+def write_template(path: Path) -> None:
+    wb, ws = _form_sheet("Formato de solicitud de reinicio de claves", (34, 48), 14)
     row = 3
     for title, keys in (("1.1 Datos de la entidad", ENTITY_FIELDS), ("1.2 Datos del representante legal", LEGAL_REP_FIELDS)):
-        ws.cell(row, 1, title).font = title_font
-        ws.cell(row, 1).fill = fill
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+        _section_title(ws, row, title)
         row += 1
         for key in keys:
-            ws.cell(row, 1, CANONICAL[key]).font = Font(bold=True)
-            value = ws.cell(row, 2)
-            value.border = box
-            value.number_format = "@"  # text: a NIT or phone keeps its digits
+            _labelled_cell(ws, row, CANONICAL[key])
             if key == "legal_rep_doc_type":
                 _list_validation(ws, f"B{row}", DOC_TYPES)
             elif key == "legal_rep_position":
@@ -83,16 +97,14 @@ def write_template(path: Path) -> None:
             row += 1
         row += 1
 
-    ws.cell(row, 1, "2. Cuentas a las que se solicita reinicio de clave").font = title_font
-    ws.cell(row, 1).fill = fill
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+    _section_title(ws, row, "2. Cuentas a las que se solicita reinicio de clave")
     row += 1
     ws.cell(row, 1, "Tipo").font = Font(bold=True)
     ws.cell(row, 2, "Cuenta").font = Font(bold=True)
     first = row + 1
     for r in range(first, first + ACCOUNT_ROWS):
         for c in (1, 2):
-            ws.cell(r, c).border = box
+            ws.cell(r, c).border = BOX
             ws.cell(r, c).number_format = "@"
     _list_validation(ws, f"A{first}:A{first + ACCOUNT_ROWS - 1}", ACCOUNT_TYPES)
 
@@ -121,30 +133,14 @@ def write_procedure_form(path: Path, form: FormRules) -> None:
     with its fields in the file's order, the first label of each, a
     drop-down list for a field of type "choice" and a mark on the required
     ones. Read back by the same labels (documents/excel.py)."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Solicitud"
-    title_font = Font(bold=True, size=12, color="FFFFFF")
-    fill = PatternFill("solid", fgColor="1F4E78")
-    thin = Side(style="thin", color="999999")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    ws.column_dimensions["A"].width = 44
-    ws.column_dimensions["B"].width = 56
-    ws["A1"] = form.title
-    ws["A1"].font = Font(bold=True, size=13)
-    ws.merge_cells("A1:B1")
+    wb, ws = _form_sheet(form.title, (44, 56), 13)
     ws["A2"] = "Los datos marcados con * son obligatorios."
     row = 4
     for key, title in form.section_titles:
-        ws.cell(row, 1, title).font = title_font
-        ws.cell(row, 1).fill = fill
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+        _section_title(ws, row, title)
         row += 1
         for f in (f for f in form.fields.values() if f.section == key):
-            ws.cell(row, 1, f.label + (" *" if f.required else "")).font = Font(bold=True)
-            value = ws.cell(row, 2)
-            value.border = box
-            value.number_format = "@"
+            _labelled_cell(ws, row, f.label + (" *" if f.required else ""))
             if f.type == "choice":
                 _list_validation(ws, f"B{row}", f.choices)
             row += 1

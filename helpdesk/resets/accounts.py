@@ -16,12 +16,11 @@ account (seed 002), each raising ``ResetFailed`` when it could not:
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import asdict, dataclass
 
 from ..config import Config
 from ..errors import ResetFailed
-from .backends import command_environment, mask_password
+from .backends import run_program
 
 ACTIONS = ("create", "modify", "delete", "disable")
 
@@ -70,20 +69,8 @@ class CommandAccounts:
         self.timeout = config.reset.command_timeout
 
     def apply(self, order: AccountOrder) -> None:
-        argv = [*self.argv, order.action]
-        try:
-            result = subprocess.run(argv, input=order.for_program(), capture_output=True, text=True,
-                                    timeout=self.timeout, shell=False, env=command_environment())
-        except subprocess.TimeoutExpired:
-            raise ResetFailed(f"{order.account}: el programa de cuentas no terminó en {self.timeout:.0f} s") from None
-        except OSError as exc:
-            raise ResetFailed(f"{order.account}: no se pudo ejecutar {argv[0]}: {exc.strerror}") from None
-        if result.returncode != 0:
-            stderr = result.stderr
-            if order.password:
-                stderr = mask_password(stderr, order.password)
-            raise ResetFailed(f"{order.account}: el programa de cuentas terminó con código {result.returncode}: "
-                              f"{' '.join(stderr.split())[:300]}")
+        run_program([*self.argv, order.action], order.for_program(), self.timeout, order.account, "de cuentas",
+                    order.password)
 
     def close(self) -> None:
         pass

@@ -78,17 +78,7 @@ class CommandBackend:
         self.timeout = config.reset.command_timeout
 
     def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
-        try:
-            result = subprocess.run(self.argv, input=f"{account}\n{password}\n", capture_output=True, text=True,
-                                    timeout=self.timeout, shell=False, env=command_environment())
-        except subprocess.TimeoutExpired:
-            raise ResetFailed(f"{account}: el programa de reinicio no terminó en {self.timeout:.0f} s") from None
-        except OSError as exc:
-            raise ResetFailed(f"{account}: no se pudo ejecutar {self.argv[0]}: {exc.strerror}") from None
-        if result.returncode != 0:
-            # The program's own words help staff, but it might echo its input.
-            stderr = " ".join(mask_password(result.stderr, password).split())[:300]
-            raise ResetFailed(f"{account}: el programa de reinicio terminó con código {result.returncode}: {stderr}")
+        run_program(self.argv, f"{account}\n{password}\n", self.timeout, account, "de reinicio", password)
 
     def close(self) -> None:
         pass
@@ -105,6 +95,24 @@ def command_environment() -> dict[str, str]:
     env = {name: os.environ[name] for name in COMMAND_ENVIRONMENT if name in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     return env
+
+
+def run_program(argv: list[str], stdin: str, timeout: float, account: str, what: str, password: str = "") -> None:
+    """Run a backend program without a shell, ``stdin`` on its standard
+    input and only COMMAND_ENVIRONMENT; ResetFailed, naming ``account``,
+    unless it exits 0 within ``timeout``."""
+    try:
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                timeout=timeout, shell=False, env=command_environment())
+    except subprocess.TimeoutExpired:
+        raise ResetFailed(f"{account}: el programa {what} no terminó en {timeout:.0f} s") from None
+    except OSError as exc:
+        raise ResetFailed(f"{account}: no se pudo ejecutar {argv[0]}: {exc.strerror}") from None
+    if result.returncode != 0:
+        # The program's own words help staff, but it might echo its input.
+        stderr = mask_password(result.stderr, password) if password else result.stderr
+        raise ResetFailed(f"{account}: el programa {what} terminó con código {result.returncode}: "
+                          f"{' '.join(stderr.split())[:300]}")
 
 
 def mask_password(text: str, password: str) -> str:
