@@ -15,6 +15,7 @@ import ipaddress
 import os
 import tomllib
 import typing
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,51 @@ class ResetConfig:
     # user name ("jperez") inside its entity. ldap_base takes them too.
     ldap_filter: str = "(|(mail={account})(&(uid={account})(mail=*@{domain})))"
     ldap_timeout: float = 10.0
+    # "password": approve emails temporary passwords (CONTRACT §5);
+    # "link": one single-use link per account instead (CONTRACT §10).
+    delivery: str = "password"
+    link_hours: float = 2.0  # a link's validity (seed 004: two hours)
+    min_password_length: int = 8  # what a person chooses on the link page (seed 003: 8)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """``[web]``: helpdesk web, the link and self-service pages."""
+
+    base_url: str = ""  # the public HTTPS address the links start with
+    listen: str = "127.0.0.1:8080"  # where helpdesk web listens, behind the reverse proxy
+    threads: int = 4
+    # The reverse proxies whose X-Forwarded-For names the client.
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    secret_file: str = ""  # CSRF and signed steps; "" : web.secret beside the database, made on first use
+    max_requests_per_identifier: int = 5  # self-service lookups per identifier per hour
+    max_requests_per_client: int = 20  # per client address per hour
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    def link_url(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/r/{token}"
+
+
+@dataclass(frozen=True)
+class SelfServiceConfig:
+    """``[selfservice]``: "¿Olvidó su contraseña?" (seeds 001, 003, 004)."""
+
+    enabled: bool = False
+    identifier_label: str = "Usuario"  # what the person types: "Usuario", "Número de documento", "CURP"...
+    lookup: str = "ldap"  # "ldap" ([reset]'s directory) or "command"
+    # ldap: the person's entry ({identifier} escaped), and its attributes.
+    ldap_filter: str = "(uid={identifier})"
+    account_attribute: str = "mail"  # what the [reset] backend resets
+    email_attribute: str = "mail"  # the registered email the link goes to
+    phone_attribute: str = "mobile"  # the registered phone the code goes to
+    # command: the identifier on stdin; {"account", "email", "phone"} on stdout.
+    command: list[str] = field(default_factory=list)
+    # The SMS: run with the phone and the message on two lines of stdin; empty: no codes by SMS.
+    sms_command: list[str] = field(default_factory=list)
+    code_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -252,6 +298,8 @@ class Config:
     radicado: RadicadoConfig = field(default_factory=RadicadoConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    selfservice: SelfServiceConfig = field(default_factory=SelfServiceConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
@@ -285,6 +333,16 @@ class Config:
         if self.storage.raw_dir:
             return self.path(self.storage.raw_dir)
         return self.database_path.parent / "raw"
+
+    @property
+    def web_secret_path(self) -> Path:
+        if self.web.secret_file:
+            return self.path(self.web.secret_file)
+        return self.database_path.parent / "web.secret"
+
+    def local_time(self, value: str) -> str:
+        """An ISO time from the database as people read it, in [site] timezone."""
+        return localtime.show(value, localtime.zone(self.site.timezone))
 
     @property
     def inbox_address(self) -> str:
@@ -384,6 +442,8 @@ CHOICES = {
     "reset.ldap_security": SECURITY_MODES,
     "accounts.backend": ("", "manual", "command", "ldap"),
     "accounts.on_delete": ("delete", "disable"),
+    "reset.delivery": ("password", "link"),
+    "selfservice.lookup": ("ldap", "command"),
 }
 
 
@@ -507,6 +567,41 @@ def _coerce(hint, value, dotted: str, path: Path):
     raise AssertionError(f"unsupported config type {hint} for {dotted}")
 
 
+def _check_web(config: Config, path: Path) -> None:
+    """[reset] delivery = "link", [web] and [selfservice] together."""
+    reset, web, selfservice = config.reset, config.web, config.selfservice
+    if not 0 < reset.link_hours <= 72:
+        raise ConfigError(f"{path}: reset.link_hours: entre 0 y 72 horas (la semilla 004 usa 2)")
+    if not 8 <= reset.min_password_length <= 64:
+        raise ConfigError(f"{path}: reset.min_password_length: entre 8 y 64 (la semilla 003 pide al menos 8)")
+    if web.base_url:
+        parts = urllib.parse.urlsplit(web.base_url)
+        local = parts.hostname is not None and is_loopback(parts.hostname)
+        if parts.scheme not in ("https", "http") or not parts.hostname or (parts.scheme == "http" and not local):
+            raise ConfigError(f"{path}: web.base_url: {web.base_url!r} debe ser una dirección https://... "
+                              "(http:// solo hacia 127.0.0.1)")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"{path}: web.base_url: sin ? ni #")
+    elif reset.delivery == "link" or selfservice.enabled:
+        key = "reset.delivery" if reset.delivery == "link" else "selfservice.enabled"
+        raise ConfigError(f"{path}: web.base_url: obligatorio con {key} (los enlaces empiezan por ella)")
+    try:
+        _host, port = web.address()
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{path}: web.listen: {web.listen!r} debe ser DIRECCIÓN:PUERTO, p. ej. "
+                          "\"127.0.0.1:8080\"") from None
+    if not 1 <= web.threads <= 64:
+        raise ConfigError(f"{path}: web.threads: entre 1 y 64")
+    if selfservice.enabled and selfservice.lookup == "command" and not selfservice.command:
+        raise ConfigError(f"{path}: selfservice.command: obligatorio cuando selfservice.lookup = \"command\"")
+    if selfservice.enabled and selfservice.lookup == "ldap" and "{identifier}" not in selfservice.ldap_filter:
+        raise ConfigError(f"{path}: selfservice.ldap_filter: debe contener {{identifier}}")
+    if not 1 <= selfservice.code_minutes <= 60:
+        raise ConfigError(f"{path}: selfservice.code_minutes: entre 1 y 60")
+
+
 def _check_semantics(config: Config, path: Path) -> None:
     """Cross-key checks that a type alone cannot express."""
     try:
@@ -555,6 +650,7 @@ def _check_semantics(config: Config, path: Path) -> None:
             raise ConfigError(f"{path}: accounts.domains[{n}]: {domain!r} no es un dominio de correo")
     if not accounts.ldap_rdn.isalnum() or not accounts.ldap_rdn.isascii():
         raise ConfigError(f"{path}: accounts.ldap_rdn: {accounts.ldap_rdn!r} no es un nombre de atributo")
+    _check_web(config, path)
     if config.reset.password_length < 12:
         raise ConfigError(f"{path}: reset.password_length: mínimo 12 caracteres")
     prefix = config.radicado.prefix

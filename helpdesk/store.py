@@ -303,6 +303,53 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX corporate_account_changes_account ON corporate_account_changes(account);
     """,
+    # 15: reset by link and self-service (CONTRACT §10): single-use links
+    # (only the token's hash), SMS codes (hashed), the web audit and the
+    # attempts the rate limits count.
+    """
+    CREATE TABLE reset_links (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        ticket_id INTEGER REFERENCES tickets(id),
+        account TEXT NOT NULL,
+        account_type TEXT NOT NULL DEFAULT '',
+        scope_json TEXT,
+        purpose TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        claimed_at TEXT,
+        used_at TEXT,
+        replaced_at TEXT
+    );
+    CREATE INDEX reset_links_account ON reset_links(account);
+    CREATE INDEX reset_links_ticket ON reset_links(ticket_id);
+    CREATE TABLE recovery_codes (
+        id INTEGER PRIMARY KEY,
+        identifier TEXT NOT NULL,
+        account TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        replaced_at TEXT
+    );
+    CREATE INDEX recovery_codes_identifier ON recovery_codes(identifier);
+    CREATE TABLE web_events (
+        id INTEGER PRIMARY KEY,
+        event TEXT NOT NULL,
+        link_id INTEGER,
+        ticket_id INTEGER,
+        account TEXT NOT NULL DEFAULT '',
+        identifier TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX web_events_ticket ON web_events(ticket_id);
+    CREATE TABLE web_attempts (key TEXT NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX web_attempts_key ON web_attempts(key, at);
+    """,
 ]
 
 

@@ -22,8 +22,11 @@ NEEDS_CORRECTION = "needs_correction"
 PENDING_APPROVAL = "pending_approval"
 RESOLVED = "resolved"
 REJECTED = "rejected"
-STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, RESOLVED, REJECTED)
-OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL)
+# Approved with [reset] delivery = "link": the links are out, the ticket is
+# resolved when every account's link has been used (CONTRACT §10).
+LINK_SENT = "link_sent"
+STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT, RESOLVED, REJECTED)
+OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT)
 
 # Kinds of inbound rows recorded for robots (pipeline._record_robot).
 ROBOT_KINDS = tuple(r.value for r in Robot if r is not Robot.HUMAN)
@@ -37,6 +40,7 @@ STATE_LABELS = {
     RECEIVED: "recibida",
     NEEDS_CORRECTION: "requiere corrección",
     PENDING_APPROVAL: "pendiente de aprobación",
+    LINK_SENT: "enlaces enviados",
     RESOLVED: "resuelta",
     REJECTED: "rechazada",
 }

@@ -132,6 +132,12 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             echo(f"      Autenticación del remitente: {m['authentication']['summary']}")
         if m["direction"] == "in" and m["text"]:
             echo(indented(m["text"], "      | "))
+    if view["links"]:
+        echo("\nEnlaces:")
+        for e in view["links"]:
+            where = f" desde {e['client']}" if e["client"] else ""
+            detail = f" — {e['detail']}" if e["detail"] else ""
+            echo(f"  {ctx.time(e['at'])}  {e['account']}: {e['label']}{where}{detail}")
     if view["resets"]:
         echo("\nReinicios de clave:")
         for r in view["resets"]:

@@ -52,7 +52,11 @@ from .articles import with_article
 # (seed 002): the account with its temporary password to the official, and
 # a notice without it to the office (and to the official of a modification
 # or deletion).
-KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice")
+# ``reset_link`` carries one single-use link per account instead of
+# passwords ([reset] delivery = "link"); ``selfservice_link`` is the link a
+# person asked for on the self-service page (no ticket, no radicado).
+KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice",
+         "reset_link", "selfservice_link")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -98,6 +102,12 @@ SAMPLES: dict[str, list[dict]] = {
                         "for_office": for_office, "automatic": False}
                        for action in ("create", "modify", "delete", "disable")
                        for changes in ("Cambio de cargo", "") for for_office in (True, False)],
+    "reset_link": [{"legal_rep_name": "María Pérez", "entity_name": "Alcaldía de Tuluá", "automatic": False, "hours": 2,
+                    "links": [{"type": "Correo electrónico", "account": "contactenos@tulua.gov.co",
+                               "url": "https://claves.entidad.gov.co/r/EJEMPLO"}]},
+                   {"legal_rep_name": "", "entity_name": "", "automatic": False, "hours": 1.5, "links": []}],
+    "selfservice_link": [{"account": "jperez", "url": "https://claves.entidad.gov.co/r/EJEMPLO", "hours": 2,
+                          "automatic": True}],
 }
 
 
@@ -236,7 +246,8 @@ class Renderer:
         inbox = self.config.inbox_address
         if inbox and inbox.lower() != smtp.from_address.lower():
             msg["Reply-To"] = address_header(smtp.from_name, inbox)
-        tag = f"[Radicado {radicado}]"
+        # A self-service email belongs to no ticket: no radicado to tag.
+        tag = f"[Radicado {radicado}]" if radicado else ""
         msg["Subject"] = subject if tag in subject else f"{tag} {subject}"
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = message_id(radicado, domain_of(smtp.from_address))
@@ -250,7 +261,8 @@ class Renderer:
             msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Loop"] = smtp.from_address
         msg["X-Helpdesk-Kind"] = kind
-        msg["X-Helpdesk-Radicado"] = radicado
+        if radicado:
+            msg["X-Helpdesk-Radicado"] = radicado
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         for filename, mime, data in attachments:
@@ -279,7 +291,7 @@ def message_id(radicado: str, domain: str) -> str:
     ``random`` (Mersenne Twister), whose state leaks through the IDs and
     MIME boundaries of the emails an attacker receives: predicted IDs let a
     stranger's reply thread into someone else's ticket."""
-    return f"<{secrets.token_urlsafe(24)}.{radicado}@{domain}>"
+    return f"<{secrets.token_urlsafe(24)}{'.' + radicado if radicado else ''}@{domain}>"
 
 
 def _secret_boundaries(msg: EmailMessage) -> None:

@@ -153,6 +153,35 @@ class LdapBackend:
                 self.close()
                 raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", password)) from None
 
+    def read_one(self, filter_template: str, identifier: str, attributes: tuple[str, ...]) -> dict[str, str] | None:
+        """The first value of ``attributes`` of the one entry under
+        reset.ldap_base matching ``filter_template`` with {identifier}
+        (escaped); None when none or several match, or the search fails:
+        self-service then says to write to support."""
+        search_filter = filter_template.replace("{identifier}", escape_filter_chars(identifier))
+        base = self.cfg.ldap_base
+        if "{" in base:
+            return None  # a base per entity ({nit}, {domain}) has no meaning for a person alone
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.search(base, search_filter, search_scope=ldap3.SUBTREE, attributes=list(attributes),
+                            size_limit=2, time_limit=max(1, math.ceil(self.timeout)))
+            except (ResetFailed, ldap_exc.LDAPException, *COMMUNICATION_ERRORS) as exc:
+                self.close()
+                log.error("LDAP %s: self-service lookup failed: %s", self.label, _text(exc))
+                return None
+            entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        if len(entries) != 1:
+            return None
+        found = {}
+        for name in attributes:
+            values = entries[0]["attributes"].get(name)
+            value = values[0] if isinstance(values, list) and values else values
+            if value:
+                found[name] = str(value)
+        return found
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

@@ -25,6 +25,7 @@ account reset in a failed attempt simply gets a newer password.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 from dataclasses import dataclass
@@ -38,10 +39,12 @@ from ..errors import NotFound, Refused, ResetFailed
 from ..examination.checks import valid_email
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
+from ..resets import links
 from ..resets.backends import EntityScope, generate_password, make_backend
 from ..rules import Rules, TrustRules, load_all
 from ..store import Store, iso, now
 from ..tickets import (
+    LINK_SENT,
     NEEDS_CORRECTION,
     PENDING_APPROVAL,
     RECEIVED,
@@ -115,7 +118,9 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     is sent, the claim is released). Returns None when cancelled.
     """
     ticket, form = _ticket(store, radicado)
-    _require(ticket, (PENDING_APPROVAL,), "aprobar")
+    # With links, approving again sends newer links (the older ones stop working).
+    _require(ticket, (PENDING_APPROVAL, LINK_SENT) if config.reset.delivery == "link" else (PENDING_APPROVAL,),
+             "aprobar")
     rules = rules or load_all(config.rules_dir)
     trust = rules.trust
     risks = high_risk_warnings(store, ticket.id, trust)
@@ -142,6 +147,8 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     if not accounts:
         raise Refused(f"la solicitud {ticket.radicado} no tiene cuentas; pida una corrección")
     scope = entity_scope(store, ticket, trust)
+    if config.reset.delivery == "link":
+        return _send_links(store, config, renderer, ticket, accounts, scope, who, recipient, risks)
     backend = make_backend(config)  # a config error must not leave a claim behind
     _claim(store, ticket, who)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
@@ -188,6 +195,40 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         record_event(conn, ticket.id, who, "aprobada",
                      f"claves reiniciadas ({backend.name}) de {accounts_text}; enviadas a {recipient}{seen}")
     return Decided(ticket, queued, tuple(credentials))
+
+
+def _send_links(store: Store, config: Config, renderer: Renderer, ticket: Ticket, accounts: list[dict],
+                scope: EntityScope, who: str, recipient: str, risks: list[str]) -> Decided:
+    """[reset] delivery = "link": one single-use link per account to the
+    legal representative, no password anywhere; the person applies it on
+    the link page (web/linkuse.py), which resolves the ticket when every
+    account's link is used. Nothing is applied now, so there is no claim."""
+    with store.transaction() as conn:
+        current = conn.execute("SELECT state, claimed_by FROM tickets WHERE id = ?", (ticket.id,)).fetchone()
+        if current["state"] not in (PENDING_APPROVAL, LINK_SENT) or current["claimed_by"]:
+            raise Refused(f"la solicitud {ticket.radicado} cambió mientras tanto; vea helpdesk show {ticket.radicado}")
+        sent = [{"type": a["type"], "account": a["account"],
+                 "url": config.web.link_url(links.issue(conn, a["account"], config.reset.link_hours, links.APPROVAL,
+                                                        ticket.id, a["type"], dataclasses.asdict(scope)))}
+                for a in accounts]
+        reply = renderer.build("reset_link", recipient, ticket.radicado, {
+            "legal_rep_name": ticket.legal_rep_name or "", "entity_name": ticket.entity_name or "",
+            "links": sent, "hours": _hours(config.reset.link_hours)},
+            answering=thread_ids(conn, ticket.id), procedure=ticket.procedure)
+        queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
+        conn.execute("UPDATE tickets SET state = ?, updated_at = ? WHERE id = ?", (LINK_SENT, iso(), ticket.id))
+        for a in sent:
+            links.record(conn, "sent", "", links.find_for(conn, ticket.id, a["account"]),
+                         detail=f"enlace a {recipient}")
+        seen = f"; advertencias de alto riesgo revisadas: {', '.join(risks)}" if risks else ""
+        record_event(conn, ticket.id, who, "aprobada",
+                     f"enlaces de cambio de clave de {', '.join(a['account'] for a in sent)} enviados a {recipient}, "
+                     f"válidos {_hours(config.reset.link_hours)} h{seen}")
+    return Decided(ticket, queued)
+
+
+def _hours(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def entity_scope(store: Store, ticket: Ticket, trust: TrustRules) -> EntityScope:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 
 from ..rules import WEIGHTS, TrustRules
-from ..tickets import NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES
+from ..tickets import LINK_SENT, NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES
 
 # Problem codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.
@@ -46,6 +46,7 @@ STATE_NAMES = {
     RECEIVED: ("recibida",),
     NEEDS_CORRECTION: ("por-corregir", "requiere-correccion"),
     PENDING_APPROVAL: ("pendiente", "pendiente-de-aprobacion"),
+    LINK_SENT: ("enlaces-enviados", "enlace"),
     RESOLVED: ("resuelta",),
     REJECTED: ("rechazada",),
 }

@@ -124,6 +124,7 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
     resets = store.query("SELECT account, backend, ok, error, actor, at FROM resets WHERE ticket_id = ? ORDER BY id",
                          (ticket.id,))
     view["resets"] = [{**dict(r), "ok": bool(r["ok"])} for r in resets]
+    view["links"] = link_history(store, ticket.id)
     view["claimed_by"] = row["claimed_by"]
     return view
 
@@ -230,3 +231,19 @@ def accounts_of(form: dict) -> list[dict]:
     if fields.get("account"):
         return [{"type": fields.get("request_type") or "Cuenta", "account": fields["account"]}]
     return []
+
+
+# What the web audit's events mean, for staff (web/app.py, web/linkuse.py).
+LINK_EVENTS = {
+    "sent": "enlace enviado", "opened": "enlace abierto", "refused": "contraseña rechazada",
+    "failed": "falló el cambio", "used": "usado: contraseña cambiada", "opened_used": "abierto ya usado",
+    "opened_expired": "abierto vencido", "opened_replaced": "abierto reemplazado",
+}
+
+
+def link_history(store: Store, ticket_id: int) -> list[dict]:
+    """Every link event of a ticket, oldest first: which account, what
+    happened, from which client address and when (never a token)."""
+    rows = store.query("SELECT event, account, client, detail, at FROM web_events WHERE ticket_id = ? ORDER BY id",
+                       (ticket_id,))
+    return [{**dict(r), "label": LINK_EVENTS.get(r["event"], r["event"])} for r in rows]

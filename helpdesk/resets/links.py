@@ -1,0 +1,133 @@
+"""Single-use reset links (CONTRACT §10; seeds 001, 003, 004).
+
+A link carries a random token of 256 bits (``secrets``); only its SHA-256
+is stored, so the database alone opens nothing. A link is valid for
+``[reset] link_hours``, for one successful use, and only while it is the
+newest for its account (seed 001: "se activará con el último correo
+recibido"): issuing one marks the older ones replaced, in the same
+transaction.
+
+Using one is claim, apply, commit, like an approval: ``claim`` marks the
+link as being used (one of two simultaneous posts wins), the backend
+applies the password outside any transaction, ``mark_used`` commits the
+use; a failed backend call releases the claim and the link stays valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..store import iso, now
+
+APPROVAL, SELF_SERVICE = "approval", "self-service"
+VALID, USED, EXPIRED, REPLACED, UNKNOWN = "valid", "used", "expired", "replaced", "unknown"
+# A claim older than this belongs to a request that died half-way.
+CLAIM_SECONDS = 120
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    ticket_id: int | None
+    account: str
+    account_type: str
+    scope: dict  # EntityScope's fields, for the ldap search
+    purpose: str
+    created_at: str
+    expires_at: str
+    used_at: str | None
+    replaced_at: str | None
+    claimed_at: str | None
+
+    def status(self, at: datetime | None = None) -> str:
+        if self.used_at:
+            return USED
+        if self.replaced_at:
+            return REPLACED
+        if (at or now()) >= datetime.fromisoformat(self.expires_at):
+            return EXPIRED
+        return VALID
+
+
+def issue(conn: sqlite3.Connection, account: str, hours: float, purpose: str, ticket_id: int | None = None,
+          account_type: str = "", scope: dict | None = None, at: datetime | None = None) -> str:
+    """A new link for ``account`` (the older ones replaced); returns the
+    token, which exists nowhere else: put it in the email now."""
+    at = at or now()
+    token = secrets.token_urlsafe(32)
+    conn.execute("UPDATE reset_links SET replaced_at = ? WHERE account = ? AND used_at IS NULL "
+                 "AND replaced_at IS NULL", (iso(at), account.lower()))
+    conn.execute(
+        "INSERT INTO reset_links(token_hash, ticket_id, account, account_type, scope_json, purpose, created_at, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (digest(token), ticket_id, account.lower(), account_type, json.dumps(scope or {}), purpose, iso(at),
+         iso(at + timedelta(hours=hours))))
+    return token
+
+
+def find(conn: sqlite3.Connection, token: str) -> Link | None:
+    if not token or len(token) > 100:
+        return None
+    return _by_hash(conn, digest(token))
+
+
+def _by_hash(conn: sqlite3.Connection, token_hash: str) -> Link | None:
+    row = conn.execute("SELECT * FROM reset_links WHERE token_hash = ?", (token_hash,)).fetchone()
+    if row is None:
+        return None
+    return Link(row["id"], row["ticket_id"], row["account"], row["account_type"], json.loads(row["scope_json"] or "{}"),
+                row["purpose"], row["created_at"], row["expires_at"], row["used_at"], row["replaced_at"],
+                row["claimed_at"])
+
+
+def find_for(conn: sqlite3.Connection, ticket_id: int, account: str) -> Link | None:
+    """The newest link of a ticket's account (for the audit: no token here)."""
+    row = conn.execute("SELECT token_hash FROM reset_links WHERE ticket_id = ? AND account = ? ORDER BY id DESC "
+                       "LIMIT 1", (ticket_id, account.lower())).fetchone()
+    return _by_hash(conn, row["token_hash"]) if row else None
+
+
+def claim(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) -> bool:
+    """Mark the link as being used, if it is still valid and nobody else
+    holds it; False otherwise."""
+    at = at or now()
+    stale = iso(at - timedelta(seconds=CLAIM_SECONDS))
+    return conn.execute(
+        "UPDATE reset_links SET claimed_at = ? WHERE id = ? AND used_at IS NULL AND replaced_at IS NULL "
+        "AND expires_at > ? AND (claimed_at IS NULL OR claimed_at < ?)",
+        (iso(at), link_id, iso(at), stale)).rowcount == 1
+
+
+def release(conn: sqlite3.Connection, link_id: int) -> None:
+    conn.execute("UPDATE reset_links SET claimed_at = NULL WHERE id = ? AND used_at IS NULL", (link_id,))
+
+
+def mark_used(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) -> None:
+    conn.execute("UPDATE reset_links SET used_at = ?, claimed_at = NULL WHERE id = ? AND used_at IS NULL",
+                 (iso(at or now()), link_id))
+
+
+def unused_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> int:
+    """Accounts of the ticket whose newest link has not been used."""
+    return conn.execute(
+        "SELECT count(DISTINCT account) FROM reset_links WHERE ticket_id = ? AND replaced_at IS NULL "
+        "AND used_at IS NULL", (ticket_id,)).fetchone()[0]
+
+
+def record(conn: sqlite3.Connection, event: str, client: str, link: Link | None = None, identifier: str = "",
+           detail: str = "", at: datetime | None = None) -> None:
+    """One line of the web audit: what happened, to which link or
+    identifier, from which client address. Never a token or a password."""
+    conn.execute("INSERT INTO web_events(event, link_id, ticket_id, account, identifier, client, detail, at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (event, link.id if link else None, link.ticket_id if link else None, link.account if link else "",
+                  identifier, client, detail, iso(at or now())))

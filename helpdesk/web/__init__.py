@@ -1,0 +1,1 @@
+"""helpdesk web: the reset-link and self-service pages (CONTRACT §10)."""

@@ -1,0 +1,77 @@
+"""A person sets a new password through a link: the one place that decides.
+
+Policy first (a refusal keeps the link valid and says why); then the link
+is claimed, the password applied through the [reset] backend outside any
+transaction (an LDAP server can be slow), and one transaction records the
+use, the audit line and, for an approved ticket whose every account's
+link is now used, its resolution. A failed backend call releases the
+claim: it is audited, shown as a failure, and the same link can try again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..config import Config
+from ..errors import ResetFailed
+from ..resets import links, policy
+from ..resets.backends import EntityScope, make_backend
+from ..store import Store, iso
+from ..tickets import RESOLVED, add_finding, record_event
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "página de cambio de contraseña"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: bool
+    message: str  # what the page says, in Spanish ("" when done)
+    gone: bool = False  # the link can no longer be used: HTTP 410
+
+
+def use(store: Store, config: Config, link: links.Link, password: str, confirm: str, client: str) -> Outcome:
+    reason = policy.refusal(password, confirm, link.account, config.reset.min_password_length,
+                            policy.common_passwords(config.rules_dir / "common_passwords.txt"))
+    if reason:
+        with store.transaction() as conn:
+            links.record(conn, "refused", client, link, detail=reason)
+        return Outcome(False, reason)
+    with store.transaction() as conn:
+        if not links.claim(conn, link.id):
+            links.record(conn, "refused", client, link, detail="enlace ya usado, vencido, reemplazado o en uso")
+            return Outcome(False, "", gone=True)
+    backend = make_backend(config)
+    try:
+        backend.reset(link.account, password, EntityScope(**link.scope))
+    except ResetFailed as exc:
+        with store.transaction() as conn:
+            links.release(conn, link.id)
+            links.record(conn, "failed", client, link, detail=str(exc))
+            if link.ticket_id:
+                add_finding(conn, link.ticket_id, "warning", "reset_failed", str(exc), source="web")
+        log.error("password of %s not applied through the link: %s", link.account, exc,
+                  extra={"event": "link_reset_failed"})
+        return Outcome(False, "No se pudo cambiar la contraseña en este momento. Intente de nuevo en unos "
+                              "minutos con este mismo enlace; si el problema sigue, escríbanos.")
+    except BaseException:
+        with store.transaction() as conn:
+            links.release(conn, link.id)
+        raise
+    finally:
+        backend.close()
+    with store.transaction() as conn:
+        links.mark_used(conn, link.id)
+        links.record(conn, "used", client, link)
+        if link.ticket_id:
+            conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
+                         (link.ticket_id, link.account, backend.name, SYSTEM, iso()))
+            record_event(conn, link.ticket_id, SYSTEM, "contraseña cambiada por enlace",
+                         f"{link.account}, desde {client}")
+            if links.unused_of_ticket(conn, link.ticket_id) == 0:
+                conn.execute("UPDATE tickets SET state = ?, updated_at = ? WHERE id = ?",
+                             (RESOLVED, iso(), link.ticket_id))
+                record_event(conn, link.ticket_id, SYSTEM, "resuelta", "se usaron los enlaces de todas las cuentas")
+    return Outcome(True, "")

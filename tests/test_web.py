@@ -1,0 +1,213 @@
+"""Reset by link and self-service (issue 13, CONTRACT §10), over real HTTP:
+the application served by waitress on 127.0.0.1, the links taken from the
+emails helpdesk wrote, the passwords applied by a real command backend.
+The same in a real browser (headless Chromium) and against slapd is
+tests/test_web_browser.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+
+import pytest
+
+from helpdesk.resets import links
+from helpdesk.store import now
+
+from .conftest import Embedded, run_helpdesk
+from .test_staff import pending
+from .web_server import Browser, WebServer, any_port, links_in, web_sections
+
+GOOD = "Montaña-Azul-73"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A helpdesk with delivery by link, a command backend that records what
+    it is given, and its web pages served; yields (env, base_url, log)."""
+    log = tmp_path / "aplicadas.jsonl"
+    program = tmp_path / "reset.py"
+    program.write_text("import sys, json\nlines = sys.stdin.read().splitlines()\n"
+                       "if lines[0].startswith('falla'): sys.exit(4)\n"
+                       f"open({str(log)!r}, 'a').write(json.dumps(lines) + '\\n')\n", encoding="utf-8")
+    lookup = tmp_path / "lookup.py"
+    lookup.write_text("import sys, json\nwho = sys.stdin.read().strip()\n"
+                      "if who != 'jperez': sys.exit(1)\n"
+                      "print(json.dumps({'account': 'jperez@alcaldia-prueba.gov.co', "
+                      "'email': 'juan.perez.leon1@gmail.com', 'phone': '+57 300 555 9129'}))\n", encoding="utf-8")
+    sms = tmp_path / "sms.py"
+    sms.write_text(f"import sys\nopen({str(tmp_path / 'sms.txt')!r}, 'a').write(sys.stdin.read())\n",
+                   encoding="utf-8")
+    port = any_port()
+    env = Embedded(tmp_path / "h", reset={"backend": "command", "command": [sys.executable, str(program)],
+                                          "delivery": "link"},
+                   web=web_sections(port),
+                   selfservice={"enabled": True, "lookup": "command", "command": [sys.executable, str(lookup)],
+                                "sms_command": [sys.executable, str(sms)]})
+    with WebServer(env.config, port):
+        yield env, f"http://127.0.0.1:{port}", log
+    env.daemon.close()
+    env.store.close()
+
+
+def approve(env: Embedded, radicado: str) -> list[str]:
+    done = run_helpdesk("--config", env.config_path, "approve", radicado, "--by", "Ana", timeout=60)
+    assert done.returncode == 0, done.stderr
+    env.run_once()
+    [email] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "reset_link"][-1:]
+    return links_in(email.get_body(("plain",)).get_content(), env.config.web.base_url)
+
+
+def applied(log) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def state(env: Embedded, radicado: str) -> str:
+    return env.store.one("SELECT state FROM tickets WHERE radicado = ?", (radicado,))[0]
+
+
+def test_approval_sends_one_link_per_account_and_no_password(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path)
+    urls = approve(env, radicado)
+    assert len(urls) == 2 and len(set(urls)) == 2
+    email = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "reset_link"][0]
+    assert email["To"] == "despacho@alcaldia-prueba.gov.co"
+    assert "Clave temporal" not in email.as_string() and state(env, radicado) == "link_sent"
+    # Only the hash of each token is stored.
+    tokens = [url.rsplit("/", 1)[1] for url in urls]
+    stored = {r["token_hash"] for r in env.store.query("SELECT token_hash FROM reset_links")}
+    assert not set(tokens) & stored and {links.digest(t) for t in tokens} <= stored
+    assert len(tokens[0]) >= 43  # 256 bits in base64url
+    assert applied(log) == []
+
+
+def test_a_link_refuses_a_weak_password_then_applies_a_good_one_once(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path)
+    first, second = approve(env, radicado)
+    browser = Browser()
+    page = browser.get(first)
+    assert page.status == 200 and "contactenos@alcaldia-prueba.gov.co" in page.text
+    assert 'name="password"' in page.text and 'name="confirm"' in page.text
+    for header, value in (("X-Frame-Options", "DENY"), ("Cache-Control", "no-store"),
+                          ("Referrer-Policy", "no-referrer")):
+        assert page.headers[header] == value
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    weak = browser.post(first, {"password": "corta1", "confirm": "corta1", "csrf": page.hidden("csrf")})
+    assert weak.status == 422 and "al menos 8 caracteres" in weak.text
+    common = browser.post(first, {"password": "Colombia2024", "confirm": "Colombia2024"})
+    assert common.status == 422 and "demasiado común" in common.text
+    mismatch = browser.post(first, {"password": GOOD, "confirm": GOOD + "x"})
+    assert mismatch.status == 422 and "no coinciden" in mismatch.text
+    assert applied(log) == []  # nothing applied while refused: the link is still valid
+    done = browser.post(first, {"password": GOOD, "confirm": GOOD})
+    assert done.status == 200 and "Se ha actualizado la contraseña" in done.text
+    assert applied(log) == [["contactenos@alcaldia-prueba.gov.co", GOOD]]
+    again = browser.get(first)
+    assert again.status == 410 and "ya no es válido" in again.text
+    assert browser.post(first, {"password": GOOD, "confirm": GOOD}).status == 410
+    assert state(env, radicado) == "link_sent"  # one account's link is still unused
+    assert browser.post(second, {"password": "Otra-Clave-2031", "confirm": "Otra-Clave-2031"}).status == 200
+    assert state(env, radicado) == "resolved"
+    events = [r["event"] for r in env.store.query("SELECT event FROM web_events ORDER BY id")]
+    assert events.count("used") == 2 and "refused" in events and "opened" in events
+    shown = run_helpdesk("--config", env.config_path, "show", radicado, timeout=60).stdout
+    assert "Enlaces:" in shown and "usado" in shown
+
+
+def test_an_expired_or_replaced_link_answers_410(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path)
+    [old, _other] = approve(env, radicado)
+    # Approving again sends newer links: the older ones stop working.
+    [new, _] = approve(env, radicado)
+    browser = Browser()
+    assert browser.get(old).status == 410
+    assert browser.get(new).status == 200
+    # An injected clock: a link issued three hours ago with a two-hour life.
+    with env.store.transaction() as conn:
+        token = links.issue(conn, "otra@alcaldia-prueba.gov.co", 2, links.SELF_SERVICE, at=now() - timedelta(hours=3))
+    expired = browser.get(f"{base}/r/{token}")
+    assert expired.status == 410 and "venció" in expired.text
+    assert browser.get(f"{base}/r/inventado").status == 410
+
+
+def test_a_failed_backend_is_shown_as_such_and_the_link_stays_valid(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path, accounts=[("Correo electrónico", "falla@alcaldia-prueba.gov.co")])
+    [url] = approve(env, radicado)
+    browser = Browser()
+    failed = browser.post(url, {"password": GOOD, "confirm": GOOD})
+    assert failed.status == 422 and "No se pudo cambiar la contraseña" in failed.text
+    assert "Se ha actualizado" not in failed.text
+    assert browser.get(url).status == 200  # retriable
+    assert state(env, radicado) == "link_sent"
+    assert env.store.one("SELECT count(*) FROM web_events WHERE event = 'failed'")[0] == 1
+
+
+def test_a_post_from_another_site_is_refused(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path)
+    [url, _] = approve(env, radicado)
+    forged = Browser().post(url, {"password": GOOD, "confirm": GOOD}, headers={"Origin": "https://atacante.example"})
+    assert forged.status == 403 and applied(log) == []
+    page = Browser().get(f"{base}/recuperar")
+    no_token = Browser().post(f"{base}/recuperar", {"identifier": "jperez"})
+    assert page.status == 200 and no_token.status == 403
+
+
+def test_self_service_answers_the_same_for_an_unknown_identifier(site, tmp_path):
+    env, base, log = site
+    known, unknown = Browser(), Browser()
+    for browser, who in ((known, "jperez"), (unknown, "nadie")):
+        form = browser.get(f"{base}/recuperar")
+        browser.result = browser.post(f"{base}/recuperar", {"identifier": who, "csrf": form.hidden("csrf")})
+    assert known.result.status == unknown.result.status == 200
+    assert "*****eon1@gmail.com" in known.result.text and "*****9129" in known.result.text
+    strip = lambda text: __import__("re").sub(r"\*{5}[^<\s]+|value=\"[^\"]*\"", "", text)  # noqa: E731
+    assert strip(known.result.text) == strip(unknown.result.text)
+    for browser in (known, unknown):
+        sent = browser.post(f"{base}/recuperar/enviar", {"means": "email", "csrf": browser.result.hidden("csrf"),
+                                                         "step": browser.result.hidden("step")})
+        assert sent.status == 200 and "Si los datos corresponden a una cuenta" in sent.text
+    env.run_once()
+    [email] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "selfservice_link"]
+    assert email["To"] == "juan.perez.leon1@gmail.com"
+    assert "nunca le solicitamos" in email.get_body(("plain",)).get_content()
+    [url] = links_in(email.get_body(("plain",)).get_content(), base)
+    assert Browser().post(url, {"password": GOOD, "confirm": GOOD}).status == 200
+    assert applied(log) == [["jperez@alcaldia-prueba.gov.co", GOOD]]
+
+
+def test_self_service_by_sms_code(site, tmp_path):
+    env, base, log = site
+    browser = Browser()
+    form = browser.get(f"{base}/recuperar")
+    chosen = browser.post(f"{base}/recuperar", {"identifier": "jperez", "csrf": form.hidden("csrf")})
+    code_page = browser.post(f"{base}/recuperar/enviar", {"means": "sms", "csrf": chosen.hidden("csrf"),
+                                                          "step": chosen.hidden("step")})
+    assert code_page.status == 200
+    sms = (tmp_path / "sms.txt").read_text()
+    assert sms.startswith("+57 300 555 9129\n")
+    code = __import__("re").search(r"\b(\d{6})\b", sms).group(1)
+    wrong = browser.post(f"{base}/recuperar/codigo", {"code": "000000" if code != "000000" else "111111",
+                                                      "csrf": code_page.hidden("csrf"), "step": code_page.hidden("step")})
+    assert wrong.status == 422
+    link_page = browser.post(f"{base}/recuperar/codigo", {"code": code, "csrf": code_page.hidden("csrf"),
+                                                          "step": code_page.hidden("step")})
+    assert link_page.status == 200 and "jperez@alcaldia-prueba.gov.co" in link_page.text
+    assert browser.post(link_page.url, {"password": GOOD, "confirm": GOOD}).status == 200
+    assert applied(log) == [["jperez@alcaldia-prueba.gov.co", GOOD]]
+
+
+def test_self_service_is_rate_limited_per_identifier(site, tmp_path):
+    env, base, log = site
+    statuses = []
+    for n in range(7):
+        browser = Browser()
+        form = browser.get(f"{base}/recuperar")
+        statuses.append(browser.post(f"{base}/recuperar", {"identifier": "jperez", "csrf": form.hidden("csrf")}).status)
+    assert statuses == [200] * 5 + [429, 429]
+    assert env.store.one("SELECT count(*) FROM web_events WHERE event = 'rate_limited'")[0] == 2
