@@ -175,7 +175,7 @@ def test_self_service_answers_the_same_for_an_unknown_identifier(site, tmp_path)
     env.run_once()
     [email] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "selfservice_link"]
     assert email["To"] == "juan.perez.leon1@gmail.com"
-    assert "nunca le solicitamos" in email.get_body(("plain",)).get_content()
+    assert "nunca le pediremos su contraseña" in email.get_body(("plain",)).get_content()
     [url] = links_in(email.get_body(("plain",)).get_content(), base)
     assert Browser().post(url, {"password": GOOD, "confirm": GOOD}).status == 200
     assert applied(log) == [["jperez@alcaldia-prueba.gov.co", GOOD]]
