@@ -72,6 +72,7 @@ def create_app(config: Config) -> Flask:
     def page(template: str, status: int = 200, **context):
         context.setdefault("support_address", config.inbox_address or config.smtp.from_address)
         context.setdefault("support_name", config.smtp.from_name)
+        context.setdefault("min_length", config.reset.min_password_length)
         return make_response(render_template(template, csrf=g.csrf, **context), status)
 
     def csrf_checked() -> None:

@@ -69,14 +69,20 @@ def new_nonce() -> str:
 
 
 def cross_site(headers, base_url: str, host_url: str) -> bool:
-    """True when the browser says the POST comes from another site."""
-    if headers.get("Sec-Fetch-Site", "") in ("cross-site",):
-        return True
+    """True when the browser says the POST comes from another site.
+
+    ``Sec-Fetch-Site`` (every current browser) decides when present: only
+    "same-origin" or "none" (typed, a bookmark) pass. Without it, an
+    ``Origin`` other than this site's is refused; our ``no-referrer``
+    policy makes browsers send ``Origin: null`` for our own forms, which
+    therefore says nothing either way."""
+    fetch_site = headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return fetch_site not in ("same-origin", "none")
     origin = headers.get("Origin")
     if not origin or origin == "null":
-        return origin == "null"
-    allowed = {_origin(base_url), _origin(host_url)}
-    return _origin(origin) not in allowed
+        return False
+    return _origin(origin) not in {_origin(base_url), _origin(host_url)}
 
 
 def _origin(url: str) -> str:
