@@ -213,6 +213,15 @@ if ! cmp -s "$SRC/deploy/helpdesk.service" "$UNIT"; then
     changed "$UNIT instalado"
 fi
 ensure_owner "$UNIT" root root 644
+# The web pages' unit: installed, never enabled here (only a site that uses
+# links or self-service needs it; README, "Reset by link").
+WEB_UNIT=/etc/systemd/system/helpdesk-web.service
+if ! cmp -s "$SRC/deploy/helpdesk-web.service" "$WEB_UNIT"; then
+    install -o root -g root -m 0644 "$SRC/deploy/helpdesk-web.service" "$WEB_UNIT"
+    unit_changed=yes
+    changed "$WEB_UNIT instalado (sin habilitar)"
+fi
+ensure_owner "$WEB_UNIT" root root 644
 
 if [ "$start" = no ]; then
     say "no se habilita ni se inicia el servicio (--no-start)"

@@ -18,17 +18,27 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "helpdesk.service"
 
 
-def test_unit_passes_systemd_analyze_verify(tmp_path):
+@pytest.mark.parametrize("name", ["helpdesk.service", "helpdesk-web.service"])
+def test_unit_passes_systemd_analyze_verify(tmp_path, name):
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze is not installed: run scripts/test, which installs systemd")
     # verify checks that ExecStart exists: point it at this checkout's script.
     script = Path(sys.executable).with_name("helpdesk")
     assert script.exists()
-    unit = tmp_path / "helpdesk.service"
-    unit.write_text(UNIT.read_text().replace("/opt/helpdesk/.venv/bin/helpdesk", str(script)))
+    unit = tmp_path / name
+    unit.write_text((ROOT / "deploy" / name).read_text().replace("/opt/helpdesk/.venv/bin/helpdesk", str(script)))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "helpdesk.service" not in result.stderr, result.stderr
+    assert name not in result.stderr, result.stderr
+
+
+def test_web_unit_is_hardened():
+    text = (ROOT / "deploy" / "helpdesk-web.service").read_text()
+    for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+                 "ReadWritePaths=/var/lib/helpdesk", "SystemCallFilter=@system-service", "Restart=on-failure",
+                 "User=helpdesk", "ExecStart=/opt/helpdesk/.venv/bin/helpdesk web", "CapabilityBoundingSet=\n",
+                 "MemoryDenyWriteExecute=yes"):
+        assert line in text
 
 
 def test_unit_is_hardened_and_uses_credentials():
@@ -52,6 +62,8 @@ VENV_BIN = Path("/opt/helpdesk/.venv/bin")
 ETC = Path("/etc/helpdesk")
 DATA = Path("/var/lib/helpdesk")
 INSTALLED_UNIT = Path("/etc/systemd/system/helpdesk.service")
+INSTALLED_WEB_UNIT = Path("/etc/systemd/system/helpdesk-web.service")
+WEB_UNIT = ROOT / "deploy" / "helpdesk-web.service"
 SERVICE_ENV = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
                "HELPDESK_CONFIG": str(ETC / "config.toml")}
 
@@ -89,7 +101,7 @@ def owner_and_mode(path: Path) -> str:
 
 def snapshot() -> dict[str, tuple]:
     """Every file the script installs, with what a change would alter."""
-    paths = [Path("/opt/helpdesk"), ETC, INSTALLED_UNIT, DATA, Path("/usr/local/bin/helpdesk"),
+    paths = [Path("/opt/helpdesk"), ETC, INSTALLED_UNIT, INSTALLED_WEB_UNIT, DATA, Path("/usr/local/bin/helpdesk"),
              Path("/etc/profile.d/helpdesk.sh")]
     found = {}
     for top in paths:
@@ -114,6 +126,8 @@ def test_install_sets_owners_and_modes(first_install):
     assert owner_and_mode(DATA) == "helpdesk:helpdesk:2770"
     assert owner_and_mode(INSTALLED_UNIT) == "root:root:644"
     assert INSTALLED_UNIT.read_text() == UNIT.read_text()
+    assert owner_and_mode(INSTALLED_WEB_UNIT) == "root:root:644"
+    assert INSTALLED_WEB_UNIT.read_text() == WEB_UNIT.read_text()
     assert os.readlink("/usr/local/bin/helpdesk") == str(VENV_BIN / "helpdesk")
     # The data of the shipped config.toml lands in the data folder, not under /etc.
     config = (ETC / "config.toml").read_text()
@@ -125,10 +139,10 @@ def test_the_service_user_passes_check_and_the_unit_verifies(first_install):
     result = as_service("check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "/opt/helpdesk/.venv/lib/" in result.stdout  # the rules and templates of the wheel
-    verify = subprocess.run(["systemd-analyze", "verify", str(INSTALLED_UNIT)], capture_output=True, text=True,
-                            timeout=60)
-    assert verify.returncode == 0, verify.stderr
-    assert "helpdesk.service" not in verify.stderr, verify.stderr
+    for unit in (INSTALLED_UNIT, INSTALLED_WEB_UNIT):
+        verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+        assert verify.returncode == 0, verify.stderr
+        assert unit.name not in verify.stderr, verify.stderr
 
 
 @system_install

@@ -211,3 +211,25 @@ def test_self_service_is_rate_limited_per_identifier(site, tmp_path):
         statuses.append(browser.post(f"{base}/recuperar", {"identifier": "jperez", "csrf": form.hidden("csrf")}).status)
     assert statuses == [200] * 5 + [429, 429]
     assert env.store.one("SELECT count(*) FROM web_events WHERE event = 'rate_limited'")[0] == 2
+
+
+def test_check_says_whether_the_web_pages_answer(site, tmp_path):
+    env, base, log = site
+    up = run_helpdesk("--config", env.config_path, "check", timeout=60).stdout
+    assert f"OK    web: helpdesk web responde en 127.0.0.1:{env.config.web.address()[1]}" in up
+
+
+def test_check_fails_when_links_are_on_and_nobody_serves_them(tmp_path):
+    port = any_port()
+    env = Embedded(tmp_path / "h", reset={"delivery": "link"}, web=web_sections(port))
+    down = run_helpdesk("--config", env.config_path, "check", timeout=60)
+    assert down.returncode == 1
+    assert f'[reset] delivery = "link" necesita helpdesk web, que no responde en 127.0.0.1:{port}' in down.stdout
+    assert "systemctl enable --now helpdesk-web" in down.stdout
+
+
+def test_links_without_a_base_url_are_refused_naming_the_key(tmp_path):
+    from helpdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"web\.base_url: obligatorio con reset\.delivery"):
+        Embedded(tmp_path / "h", reset={"delivery": "link"})

@@ -37,8 +37,32 @@ class Check:
 
 def run_checks(config: Config) -> list[Check]:
     checks = [_rules(config), _templates(config), _database(config), _inbox(config), _authentication(config),
-              _smtp(config)]
+              _smtp(config), _web(config)]
     return checks
+
+
+def _web(config: Config) -> Check:
+    """helpdesk web, where links or self-service need it: does it answer on
+    [web] listen? (Its /salud page opens the database, as a link would.)"""
+    import urllib.error
+    import urllib.request
+
+    used = [what for what, on in (('[reset] delivery = "link"', config.reset.delivery == "link"),
+                                  ("[selfservice] enabled", config.selfservice.enabled)) if on]
+    if not used:
+        return Check("web", True, "no se usa (las claves van por correo y no hay autoservicio)")
+    host, port = config.web.address()
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with urllib.request.urlopen(f"http://{where}/salud", timeout=5) as response:
+            answered = response.status == 200 and response.read(16) == b"ok"
+    except (OSError, urllib.error.URLError):
+        answered = False
+    if not answered:
+        verb = "necesitan" if len(used) > 1 else "necesita"
+        return Check("web", False, f"{' y '.join(used)} {verb} helpdesk web, que no responde en {where}",
+                     "inícielo: systemctl enable --now helpdesk-web (o helpdesk web), y revise [web] listen")
+    return Check("web", True, f"helpdesk web responde en {where}; los enlaces empiezan por {config.web.base_url}")
 
 
 def _authentication(config: Config) -> Check:
