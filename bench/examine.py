@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpdesk import config as config_mod  # noqa: E402
-from helpdesk.examination import ticket as examination  # noqa: E402
 from helpdesk.daemon import Daemon  # noqa: E402
 from helpdesk.demo import GOBERNACION, sample_form_xlsx  # noqa: E402
+from helpdesk.examination import ticket as examination  # noqa: E402
 from helpdesk.store import Store  # noqa: E402
 from tests import mails  # noqa: E402
 from tests.conftest import embedded_sections, write_config  # noqa: E402

@@ -23,8 +23,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retention import build  # noqa: E402
 
-from helpdesk.operations import stats  # noqa: E402
-from helpdesk.operations import metrics  # noqa: E402
+from helpdesk.operations import (
+    metrics,  # noqa: E402
+    stats,  # noqa: E402
+)
 from helpdesk.store import Store  # noqa: E402
 
 

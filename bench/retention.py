@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpdesk.operations import retention  # noqa: E402
 from helpdesk.config import from_dict  # noqa: E402
+from helpdesk.operations import retention  # noqa: E402
 from helpdesk.store import Store, iso, now  # noqa: E402
 
 

@@ -19,7 +19,6 @@ import json
 from dataclasses import asdict, dataclass
 
 from ..config import Config
-from ..errors import ResetFailed
 from .backends import run_program
 
 ACTIONS = ("create", "modify", "delete", "disable")

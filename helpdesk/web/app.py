@@ -127,8 +127,10 @@ def create_app(config: Config) -> Flask:
         if outcome.gone:
             return gone()
         if not outcome.done:
-            return page("link.html", 422, account=found.account, expires=config.local_time(found.expires_at),
-                        error=outcome.message)
+            # A refused password re-shows the form with its reason (200, as a
+            # form with errors); a backend that failed is a gateway error.
+            return page("link.html", 502 if outcome.backend_failed else 200, account=found.account,
+                        expires=config.local_time(found.expires_at), error=outcome.message)
         return page("done.html", account=found.account)
 
     def gone():
@@ -151,7 +153,7 @@ def create_app(config: Config) -> Flask:
         csrf_checked()
         identifier = request.form.get("identifier", "").strip()
         if not recovery.valid_identifier(identifier):
-            return page("recover.html", 422, label=config.selfservice.identifier_label,
+            return page("recover.html", label=config.selfservice.identifier_label,
                         error=f"Escriba su {config.selfservice.identifier_label.lower()} tal como lo registró.")
         limited = limit(identifier)
         if limited:
@@ -246,7 +248,7 @@ def create_app(config: Config) -> Flask:
                 conn.execute("UPDATE recovery_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
             if not good:
                 links.record(conn, "code_refused", g.client, identifier=identifier)
-                return page("code.html", 422, step=request.form.get("step", ""), minutes=config.selfservice.code_minutes,
+                return page("code.html", step=request.form.get("step", ""), minutes=config.selfservice.code_minutes,
                             error="El código no es válido o venció. Revíselo o pida uno nuevo.")
             conn.execute("UPDATE recovery_codes SET used_at = datetime('now') WHERE id = ?", (row["id"],))
             token = links.issue(conn, row["account"], config.reset.link_hours, links.SELF_SERVICE)

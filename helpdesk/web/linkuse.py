@@ -30,6 +30,7 @@ class Outcome:
     done: bool
     message: str  # what the page says, in Spanish ("" when done)
     gone: bool = False  # the link can no longer be used: HTTP 410
+    backend_failed: bool = False  # the backend did not apply it: the same link may try again
 
 
 def use(store: Store, config: Config, link: links.Link, password: str, confirm: str, client: str) -> Outcome:
@@ -55,7 +56,7 @@ def use(store: Store, config: Config, link: links.Link, password: str, confirm: 
         log.error("password of %s not applied through the link: %s", link.account, exc,
                   extra={"event": "link_reset_failed"})
         return Outcome(False, "No se pudo cambiar la contraseña en este momento. Intente de nuevo en unos "
-                              "minutos con este mismo enlace; si el problema sigue, escríbanos.")
+                              "minutos con este mismo enlace; si el problema sigue, escríbanos.", backend_failed=True)
     except BaseException:
         with store.transaction() as conn:
             links.release(conn, link.id)
