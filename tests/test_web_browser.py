@@ -43,14 +43,20 @@ def browser(tmp_path):
     shutil.rmtree(tmp_path / "chromium", ignore_errors=True)
 
 
-def fill(driver, **fields) -> None:
+def fill(driver, button: str = "button[type=submit]", **fields) -> None:
+    """Type into the fields, press the button, and wait for the next page
+    (a click returns before a form's POST has loaded its answer)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     for name, value in fields.items():
         element = driver.find_element(By.NAME, name)
         element.clear()
         element.send_keys(value)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, button).click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
 
 
 def office(tmp_path, dovecot, smtp_server, slapd, **extra) -> tuple[Networked, int]:
@@ -106,9 +112,7 @@ def test_self_service_by_sms_code_in_chromium(tmp_path, dovecot, smtp_server, sl
         assert "¿Olvidó su contraseña?" in browser.page_source and "Advertencia" in browser.page_source
         fill(browser, identifier="mlopez")
         assert "*****opez@entidad.gov.co" in browser.page_source and "*****4412" in browser.page_source
-        from selenium.webdriver.common.by import By
-
-        browser.find_element(By.CSS_SELECTOR, "button[value=sms]").click()
+        fill(browser, button="button[value=sms]")
         code = re.search(r"\b(\d{6})\b", (tmp_path / "sms.txt").read_text()).group(1)
         fill(browser, code=code)
         assert "mlopez@entidad.gov.co" in browser.page_source
