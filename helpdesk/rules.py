@@ -280,7 +280,11 @@ def load_documents(rules_dir: Path | None = None) -> DocumentRules:
     top.only("kinds", "limits", "worker")
     kinds_table = top.table("kinds")
     kinds = {}
-    for key in KINDS:
+    # The reset's three kinds must be there; a procedure may ask for more
+    # (identity_document, declaration), each a table of its own.
+    for key in (*KINDS, *(k for k in kinds_table.data if k not in KINDS)):
+        if not re.fullmatch(r"[a-z][a-z_]{1,40}", key):
+            raise kinds_table.fail(key, "nombre de documento no válido; use minúsculas y _")
         k = kinds_table.table(key)
         k.only("name", "text_words", "filename_words")
         text_words = k.data.get("text_words", [])
@@ -288,7 +292,6 @@ def load_documents(rules_dir: Path | None = None) -> DocumentRules:
             raise k.fail("text_words", "se esperaba una lista de textos")
         kinds[key] = KindRule(key, k.string("name"), tuple(normalise(w) for w in text_words),
                               tuple(normalise(w) for w in k.strings("filename_words")))
-    kinds_table.only(*KINDS)
     lim = top.table("limits")
     names = [f for f in DocumentLimits.__dataclass_fields__]
     lim.only(*names)
@@ -391,11 +394,19 @@ def load_trust(rules_dir: Path | None = None) -> TrustRules:
 # What approval of a procedure's request does (staff/decisions.py for
 # "reset", staff/accounts.py for "account"), and the form fields each
 # action reads: a procedure whose form lacks one is refused at start.
-ACTIONS = ("reset", "account")
+ACTIONS = ("reset", "account", "unlock", "change_email")
 ACTION_FIELDS = {
     "reset": ("legal_rep_email",),
     "account": ("request_type", "account", "official_name"),
+    "unlock": ("account",),
+    "change_email": ("identifier", "new_email"),
 }
+# Not a form field: the address the account has registered in the
+# directory, looked up by the examination ([selfservice] lookup); a
+# procedure's result_to may name it.
+REGISTERED_EMAIL = "registered_email"
+# How a procedure's person proves who they are (helpdesk/identifiers/).
+IDENTIFIERS = ("", "curp", "rfc", "cedula", "nit")
 
 
 @dataclass(frozen=True)
@@ -415,6 +426,23 @@ class Procedure:
     notice_to: tuple[str, ...] = ()  # form fields with addresses that get a notice of the result, without secrets
     entity_field: str = "entity_name"  # the form field listings show as the requester (entity or office)
     person_field: str = "legal_rep_name"  # the form field listings show as the person concerned
+    # Documents asked for only when the sender is not the account's
+    # registered address (seed 003: an identity document and the signed
+    # declaración de responsabilidad).
+    documents_unless_registered: tuple[str, ...] = ()
+    fields_from_text: bool = False  # without a spreadsheet, "Label: value" lines of the email are the form
+    identifier: str = ""  # which identifier the form's "identifier" field holds (IDENTIFIERS)
+
+    @property
+    def looks_up_registered(self) -> bool:
+        """Whether its examination asks the directory who the account is registered to."""
+        return bool(self.documents_unless_registered) or self.result_to == REGISTERED_EMAIL \
+            or self.action == "change_email"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every document kind this procedure may ask for."""
+        return (*self.documents, *self.documents_unless_registered)
 
 
 def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: FormRules,
@@ -434,21 +462,23 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
             raise ConfigError(f"{sub}: nombre de trámite no válido; use minúsculas, números y guiones")
         top = _read(folder, f"{sub.name}/procedure.toml")
         top.only("name", "radicado_prefix", "documents", "checks", "action", "result_to", "notice_to",
-                 "entity_field", "person_field")
+                 "entity_field", "person_field", "documents_unless_registered", "fields_from_text", "identifier")
         prefix = top.data.get("radicado_prefix", "")
         if not isinstance(prefix, str) or (prefix and not re.fullmatch(r"[A-Za-z]{2,10}", prefix)):
             raise top.fail("radicado_prefix", "se esperaban de 2 a 10 letras, o vacío para usar [radicado] prefix")
-        kinds = top.strings("documents")
-        unknown = [k for k in kinds if k not in documents.kinds]
-        if unknown:
-            raise top.fail("documents", f"documento desconocido «{unknown[0]}» (use: {', '.join(documents.kinds)})")
+        kinds = _kinds(top, "documents", documents, allow_empty=True)
+        unless = _kinds(top, "documents_unless_registered", documents, allow_empty=True)
+        text_fields = top.boolean("fields_from_text") if "fields_from_text" in top.data else False
+        identifier = top.data.get("identifier", "")
+        if identifier not in IDENTIFIERS:
+            raise top.fail("identifier", f"se esperaba uno de: {', '.join(i for i in IDENTIFIERS if i)}")
         action = top.string("action")
         if action not in ACTIONS:
             raise top.fail("action", f"acción desconocida «{action}» (use: {', '.join(ACTIONS)})")
         own_form = load_form(sub, own=True) if (sub / "form.toml").exists() else form
 
         def field(key: str, value: str) -> str:
-            if value not in own_form.fields:
+            if value not in own_form.fields and not (key == "result_to" and value == REGISTERED_EMAIL):
                 raise top.fail(key, f"campo desconocido «{value}» del formato")
             return value
 
@@ -463,10 +493,20 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
         own = load_problems(sub, problems) if (sub / "problems.toml").exists() else problems
         procedures[sub.name] = Procedure(sub.name, top.string("name"), prefix.upper(), kinds, top.strings("checks"),
                                          action, result_to, top.path, own, own_form, notice_to, entity_field,
-                                         person_field)
+                                         person_field, unless, text_fields, identifier)
     if not procedures:
         raise ConfigError(f"{folder}: no hay ningún trámite (una carpeta por trámite con su procedure.toml)")
     return procedures
+
+
+def _kinds(top: _Reader, key: str, documents: DocumentRules, allow_empty: bool = False) -> tuple[str, ...]:
+    value = top.data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (not value and not allow_empty):
+        raise top.fail(key, "se esperaba una lista de documentos")
+    unknown = [k for k in value if k not in documents.kinds]
+    if unknown:
+        raise top.fail(key, f"documento desconocido «{unknown[0]}» (use: {', '.join(documents.kinds)})")
+    return tuple(value)
 
 
 def require_configured(procedures: dict[str, Procedure], default: str, routed: list[str], config_path: Path,

@@ -436,7 +436,7 @@ class SlapdServer(ManagedServer):
                 self._add(conn, f"ou=policies,{self.base}", ["organizationalUnit"], {"ou": "policies"})
                 self._add(conn, self.policy_dn, ["device", "pwdPolicy"],
                           {"cn": "default", "pwdAttribute": "userPassword", "pwdMustChange": "TRUE",
-                           "pwdLockout": "TRUE"})
+                           "pwdLockout": "TRUE", "pwdMaxFailure": "3"})
 
     def add_user(self, uid: str, mail: str, password: str) -> str:
         """An inetOrgPerson ``uid=UID,ou=people,...`` with a plain userPassword; returns its DN."""
@@ -486,6 +486,13 @@ class SlapdServer(ManagedServer):
                 return None
             return {name: [v.decode("utf-8", "replace") for v in values]
                     for name, values in found[0]["raw_attributes"].items()}
+
+    def set_attribute(self, dn: str, name: str, value: str) -> None:
+        import ldap3
+
+        with self._admin() as conn:
+            if not conn.modify(dn, {name: [(ldap3.MODIFY_REPLACE, [value])]}):
+                raise RuntimeError(f"setting {name} of {dn}: {conn.result['description']}")
 
     def can_bind(self, dn_or_mail: str, password: str) -> bool:
         """True when a simple bind as ``dn_or_mail`` with ``password`` succeeds.

@@ -42,6 +42,15 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     def confirm(credentials) -> bool:
         if isinstance(credentials, AccountOrder):
             return _confirm_account(ctx, radicado, credentials, yes)
+        if isinstance(credentials, dict):  # an unlock (staff/unlock.py)
+            if ctx.config.reset.backend != "manual":
+                return True
+            echo(f"Desbloquee la cuenta {credentials['account']} en la consola del proveedor (quite el bloqueo por "
+                 "intentos fallidos; la contraseña no cambia).\n")
+            return yes or confirm_typed(
+                "¿Ya la desbloqueó? Se enviará el aviso al correo registrado de la cuenta.\n"
+                f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
+                (radicado.strip().upper(), "sí", "si"))
         if ctx.config.reset.backend != "manual":
             return True
         echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
@@ -68,7 +77,13 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     if approved is None:
         echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
-    if approved.order is not None:
+    if approved.ticket.procedure in ctx.rules.procedures and \
+            ctx.rules.procedures[approved.ticket.procedure].action in ("unlock", "change_email"):
+        what = ("cuenta desbloqueada; el aviso va al correo registrado"
+                if ctx.rules.procedures[approved.ticket.procedure].action == "unlock"
+                else "enlace de confirmación enviado al correo nuevo; el cambio se aplica cuando la persona lo confirme")
+        echo(f"Solicitud {approved.ticket.radicado} aprobada: {what}.")
+    elif approved.order is not None:
         order = approved.order
         echo(f"Solicitud {approved.ticket.radicado} aprobada: {ACTION_DONE[order.action]} la cuenta {order.account}; "
              f"el resultado va a {approved.ticket.legal_rep_email} y el aviso a la dependencia.")

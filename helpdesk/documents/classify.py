@@ -27,7 +27,6 @@ from .examine import FileFacts
 SIGNED_FORM = "signed_form"
 EXCEL_FORM = "excel_form"
 ACTA = "acta_posesion"
-VISUAL_KINDS = (SIGNED_FORM, ACTA)
 SPREADSHEETS = (sniff.XLSX, sniff.XLS, sniff.ODS)
 VISUAL_TYPES = (sniff.PDF, sniff.JPEG, sniff.PNG)
 
@@ -40,15 +39,20 @@ class Classified:
     order: int  # position in the ticket's history: newer wins
 
 
-def classify_one(facts: FileFacts, rules: DocumentRules) -> tuple[str | None, str]:
-    """(kind, how) for one file; an unreadable file gets the kind it was meant as."""
+def classify_one(facts: FileFacts, rules: DocumentRules,
+                 kinds: tuple[str, ...] = (SIGNED_FORM, EXCEL_FORM, ACTA)) -> tuple[str | None, str]:
+    """(kind, how) for one file, among the procedure's ``kinds``; an
+    unreadable file gets the kind it was meant as."""
     if facts.type in SPREADSHEETS:
         if facts.form is not None:
             return EXCEL_FORM, "contenido"
         if not facts.readable:
             return EXCEL_FORM, "nombre"  # meant as the form: report it unreadable, not missing
         return None, ""
-    candidates = VISUAL_KINDS if facts.type in VISUAL_TYPES else (SIGNED_FORM, EXCEL_FORM, ACTA)
+    visual = tuple(k for k in kinds if k != EXCEL_FORM)
+    candidates = visual if facts.type in VISUAL_TYPES else (*visual, EXCEL_FORM)
+    if not candidates:
+        return None, ""
     if facts.pdf is not None and facts.pdf.text:
         kind = _best(normalise(facts.pdf.text), candidates, rules, "text_words")
         if kind:
@@ -73,17 +77,17 @@ def _has_word(text: str, word: str) -> bool:
 
 
 def classify_all(files: list[FileFacts], rules: DocumentRules,
-                 required: tuple[str, ...] = VISUAL_KINDS) -> tuple[list[Classified], list[str]]:
+                 kinds: tuple[str, ...] = (SIGNED_FORM, EXCEL_FORM, ACTA)) -> tuple[list[Classified], list[str]]:
     """Classify a ticket's files (oldest first); return them and staff notes.
-    ``required``: the procedure's documents; only its visual kinds are
-    slots a scan may fill by elimination."""
+    ``kinds``: the procedure's documents; only its visual kinds are
+    candidates, and slots a scan may fill by elimination."""
     result = []
     for order, facts in enumerate(files):
-        kind, how = classify_one(facts, rules)
+        kind, how = classify_one(facts, rules, kinds)
         result.append(Classified(facts, kind, how, order))
     notes = []
     present = {c.kind for c in result if c.kind}
-    missing = [k for k in VISUAL_KINDS if k in required and k not in present]
+    missing = [k for k in kinds if k != EXCEL_FORM and k not in present]
     # Only scans may fill a slot by elimination: a computer-made PDF with
     # text that matched no kind (an invoice, a cover letter) is not an acta.
     loose = [c for c in result if c.kind is None and c.facts.readable and c.facts.type in VISUAL_TYPES

@@ -20,8 +20,11 @@ from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.excel import FormData
+from ..documents.text_form import SOURCE
 from ..errors import ConfigError
+from ..identifiers import cedula, curp, rfc
 from ..register import ACTIVE, RegisteredAccount, account_action
+from ..resets.registered import Registered
 from ..rules import FormRules, Rules, load_all, normalise, require_configured
 
 PROBLEM = "problem"
@@ -57,6 +60,12 @@ class Examination:
     registered: RegisteredAccount | None = None  # the form's account in the register of corporate accounts
     register_size: int = 0  # accounts in that register (0: not kept yet, nothing is "unknown")
     account_domains: tuple[str, ...] = ()  # [accounts] domains: where institutional accounts live
+    text_form: FormData | None = None  # "Label: value" lines of the email, for a procedure that reads them
+    looked_up: bool = False  # the account was looked up in the directory ([selfservice] lookup)
+    registered_to: Registered | None = None  # what the directory says of it (None: unknown)
+    identifier_kind: str = ""  # the procedure's identifier (helpdesk/identifiers/)
+    unless_registered: tuple[str, ...] = ()  # documents asked for when the sender is not the registered address
+    reads_text: bool = False  # the procedure reads "Label: value" lines when no spreadsheet came
 
     @property
     def chosen(self) -> dict[str, Classified]:
@@ -67,8 +76,15 @@ class Examination:
 
     @property
     def form(self) -> FormData | None:
+        """The spreadsheet's form, else the one written in the email."""
         excel = self.chosen.get(EXCEL_FORM)
-        return excel.facts.form if excel else None
+        return excel.facts.form if excel and excel.facts.form else self.text_form
+
+    @property
+    def form_document(self) -> str:
+        """Where the form was read, as problems name it."""
+        excel = self.chosen.get(EXCEL_FORM)
+        return excel.facts.filename if excel and excel.facts.form else SOURCE
 
 
 def run_checks(exam: Examination, rules: Rules, names: tuple[str, ...] | None = None) -> list[Finding]:
@@ -169,20 +185,22 @@ def _missing_fields(form: FormData, labels: FormRules, doc: str) -> list[Finding
 
 
 def check_required_fields(exam: Examination, rules: Rules) -> list[Finding]:
-    """Every field the procedure's form marks required."""
-    excel = exam.chosen.get(EXCEL_FORM)
-    if excel is None or excel.facts.form is None:
-        return []
-    return _missing_fields(excel.facts.form, exam.labels(rules), excel.facts.filename)
+    """Every field the procedure's form marks required (a procedure that
+    reads the email's text with no form in it: every one is missing)."""
+    form = exam.form
+    if form is None:
+        if not exam.reads_text:
+            return []  # no spreadsheet: documents_present says so
+        form = FormData(fields={}, accounts=[], sheet=SOURCE)  # a message with no "Label: value" line
+    return _missing_fields(form, exam.labels(rules), exam.form_document)
 
 
 def check_field_formats(exam: Examination, rules: Rules) -> list[Finding]:
     """Fields of type "email" hold an address; fields of type "choice" one
     of their choices (accents and case ignored)."""
-    excel = exam.chosen.get(EXCEL_FORM)
-    if excel is None or excel.facts.form is None:
+    form, doc = exam.form, exam.form_document
+    if form is None:
         return []
-    form, doc = excel.facts.form, excel.facts.filename
     findings = []
     for f in exam.labels(rules).fields.values():
         value = form.fields.get(f.key)
@@ -243,6 +261,54 @@ def check_account_request(exam: Examination, rules: Rules) -> list[Finding]:
                                     f"el registro de cuentas corporativas está vacío: confirme que {account} existe "
                                     "antes de aprobar"))
     return findings
+
+
+def check_registered_sender(exam: Examination, rules: Rules) -> list[Finding]:
+    """Who cannot self-serve (seed 003): from the account's registered
+    address the request needs no document; from any other, the
+    procedure's ``documents_unless_registered`` (an identity document and
+    the signed declaración de responsabilidad) are problems until they
+    come, and staff see that the sender is not the registered address. An
+    account the directory does not know is said to staff only: a
+    correction saying so would tell anyone which accounts exist."""
+    if not exam.looked_up:
+        return []
+    findings = []
+    registered = exam.registered_to
+    account = (exam.form.fields.get("account") or exam.form.fields.get("identifier") or "") if exam.form else ""
+    if registered is None:
+        findings.append(Finding(WARNING, "account_unknown",
+                                f"la cuenta «{account}» no está en el directorio (o la búsqueda falló): confirme a "
+                                "quién pertenece antes de aprobar"))
+    elif registered.email.strip().lower() == exam.sender.strip().lower():
+        return []
+    else:
+        findings.append(Finding(WARNING, "sender_not_registered",
+                                f"escribió {exam.sender}; el correo registrado de la cuenta {registered.account} es "
+                                f"{registered.email}"))
+    chosen = exam.chosen
+    for kind in exam.unless_registered:
+        if kind not in chosen:
+            findings.append(Finding(PROBLEM, f"missing_{kind}", rules.documents.kinds[kind].name))
+    return findings
+
+
+def check_identifier(exam: Examination, rules: Rules) -> list[Finding]:
+    """The form's "identifier" by the procedure's kind of identifier
+    (CURP, RFC, cédula or NIT), each with its own algorithm."""
+    form = exam.form
+    value = (form.fields.get("identifier") or "") if form else ""
+    if not value or not exam.identifier_kind:
+        return []
+    if exam.identifier_kind == "nit":
+        parsed = nit.parse(value, None)
+        error = "" if parsed is not None and parsed.valid else f"«{value}» no es un NIT con su dígito de verificación"
+    else:
+        error = IDENTIFIER_CHECKS[exam.identifier_kind](value).error
+    return [Finding(PROBLEM, "invalid_identifier", error, exam.form_document)] if error else []
+
+
+IDENTIFIER_CHECKS = {"curp": curp.check, "rfc": rfc.check, "cedula": cedula.check}
 
 
 def check_domains(exam: Examination, rules: Rules) -> list[Finding]:
@@ -423,4 +489,6 @@ REGISTRY = {check.__name__.removeprefix("check_"): check for check in (
     check_required_fields,
     check_field_formats,
     check_account_request,
+    check_registered_sender,
+    check_identifier,
 )}

@@ -31,7 +31,8 @@ from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
 from ..nit import parse as parse_nit
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
-from ..rules import Procedure, Rules
+from ..resets.registered import lookup as lookup_registered
+from ..rules import REGISTERED_EMAIL, Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
 from ..tickets import NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids
@@ -146,16 +147,21 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
                                type="other", error=result.reason)
         for facts in _flatten(result):
             files.append(Attached(message_row, part, facts))
-    classified, notes = classify_all([f.facts for f in files], rules.documents, procedure.documents)
+    classified, notes = classify_all([f.facts for f in files], rules.documents, procedure.kinds)
     counted_form = newest_by_kind(classified).get("excel_form")
     read = counted_form.facts.form if counted_form else None
+    text_form = None
+    if read is None and procedure.fields_from_text:
+        text_form = _text_form(store, config, ticket_id, procedure)
     nit_number = _nit_number(read)
-    account = (read.fields.get("account") or "").strip() if read else ""
+    account = ((read or text_form).fields.get("account") or "").strip() if (read or text_form) else ""
+    looked_up, registered_to = _registered(config, procedure, read or text_form)
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
                        directory.lookup(store.conn, nit_number) if nit_number else None, directory.size(store.conn),
                        localtime.zone(config.site.timezone), procedure.documents, procedure.form,
                        register.lookup(store.conn, account) if account else None, register.size(store.conn),
-                       tuple(d.lower() for d in config.accounts.domains))
+                       tuple(d.lower() for d in config.accounts.domains), text_form, looked_up, registered_to,
+                       procedure.identifier, procedure.documents_unless_registered, procedure.fields_from_text)
     findings = run_checks(exam, rules, procedure.checks)
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",
@@ -185,17 +191,21 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
             _insert_document(conn, ticket_id, attached, item, id(item) in counted)
         for f in findings:
             add_finding(conn, ticket_id, f.severity, f.code, f.detail, f.document, source="examination")
-        fields = form.fields if form else {}
+        fields = dict(form.fields) if form else {}
+        if registered_to is not None:
+            fields[REGISTERED_EMAIL] = registered_to.email
         # The columns listings show, by the procedure's fields: who asks
         # (the entity, or an office), the person concerned, and the address
         # the result goes to (field 1.2 for a reset).
         result_to = fields.get(procedure.result_to)
-        _note_legal_rep_change(conn, ticket_id, result_to, procedure.form.fields[procedure.result_to].name)
+        result_field = procedure.form.fields.get(procedure.result_to)
+        _note_legal_rep_change(conn, ticket_id, result_to,
+                               result_field.name if result_field else "correo registrado de la cuenta")
         conn.execute(
             "UPDATE tickets SET state = ?, examine_pending = 0, entity_name = ?, entity_nit = ?, "
             "legal_rep_name = ?, legal_rep_email = ?, form_json = ?, nit_number = ?, updated_at = ? WHERE id = ?",
             (decision.state, fields.get(procedure.entity_field), fields.get("entity_nit"),
-             fields.get(procedure.person_field), result_to, _form_json(form), nit_number, iso(), ticket_id),
+             fields.get(procedure.person_field), result_to, _form_json(form, fields), nit_number, iso(), ticket_id),
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
                      f"estado: {STATE_LABELS[decision.state]}; problemas: {len(decision.problem_lines)}")
@@ -217,6 +227,33 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
              len(decision.problem_lines), sum(1 for f in findings if f.severity == "warning"), decision.email_kind,
              extra={"event": "examined", "radicado": ticket.radicado, "kind": decision.email_kind})
     return decision.email_kind
+
+
+def _text_form(store: Store, config: Config, ticket_id: int, procedure: Procedure):
+    """The "Label: value" lines of the entity's messages, newest first:
+    the first message that has any is the form."""
+    from ..documents.text_form import read_text_form
+
+    rows = store.query("SELECT sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind IN "
+                       "('request', 'reply') AND raw_purged_at IS NULL AND headers_only = 0 ORDER BY id DESC",
+                       (ticket_id,))
+    for row in rows:
+        found = read_text_form(parse(store.load_raw(row["sha256"]), config.limits).body_text, procedure.form)
+        if found is not None:
+            return found
+    return None
+
+
+def _registered(config: Config, procedure: Procedure, form) -> tuple[bool, object]:
+    """(looked up, what the directory says) of the form's account or
+    identifier, for a procedure that compares the sender with the
+    registered address or sends its result there."""
+    if not procedure.looks_up_registered or form is None:
+        return False, None
+    key = (form.fields.get("account") or form.fields.get("identifier") or "").strip()
+    if not key:
+        return False, None
+    return True, lookup_registered(config, key)
 
 
 def _last_inbound(conn, ticket_id: int) -> int:
@@ -354,10 +391,10 @@ def _facts_summary(facts: FileFacts) -> dict:
     return summary
 
 
-def _form_json(form) -> str | None:
+def _form_json(form, fields: dict | None = None) -> str | None:
     if form is None:
         return None
-    return json.dumps({"fields": form.fields, "accounts": [{"type": a.type, "account": a.account} for a in form.accounts],
+    return json.dumps({"fields": fields if fields is not None else form.fields, "accounts": [{"type": a.type, "account": a.account} for a in form.accounts],
                        "sheet": form.sheet}, ensure_ascii=False)
 
 

@@ -55,8 +55,10 @@ from .articles import with_article
 # ``reset_link`` carries one single-use link per account instead of
 # passwords ([reset] delivery = "link"); ``selfservice_link`` is the link a
 # person asked for on the self-service page (no ticket, no radicado).
+# ``account_unlocked``, ``email_change_confirm`` and ``email_changed_notice``
+# answer those who cannot self-serve (procedures desbloqueo, cambio-correo).
 KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice",
-         "reset_link", "selfservice_link")
+         "reset_link", "selfservice_link", "account_unlocked", "email_change_confirm", "email_changed_notice")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -108,6 +110,12 @@ SAMPLES: dict[str, list[dict]] = {
                    {"legal_rep_name": "", "entity_name": "", "automatic": False, "hours": 1.5, "links": []}],
     "selfservice_link": [{"account": "jperez", "url": "https://claves.entidad.gov.co/r/EJEMPLO", "hours": 2,
                           "automatic": True}],
+    "account_unlocked": [{"person_name": "Juan Pérez", "account": "jperez", "automatic": False,
+                          "recovery_url": "https://claves.entidad.gov.co/recuperar"},
+                         {"person_name": "", "account": "jperez", "automatic": False, "recovery_url": ""}],
+    "email_change_confirm": [{"person_name": "Juan Pérez", "account": "jperez", "automatic": False, "hours": 2,
+                              "url": "https://claves.entidad.gov.co/r/EJEMPLO"}],
+    "email_changed_notice": [{"account": "jperez", "automatic": False}],
 }
 
 

@@ -11,7 +11,8 @@ A backend sets one account's password or raises ``ResetFailed``:
   sees the passwords once, applies them in the provider's console and
   confirms (``staff.approve`` asks);
 - ``command``: a configured program run once per account, without a shell,
-  the account and the password on its standard input;
+  the account and the password on its standard input (an unlock or a
+  change of registered email: the action as its last argument);
 - ``ldap``: the entry's password set with ldap3 (``resets/ldap.py``).
 """
 
@@ -64,6 +65,12 @@ class ManualBackend:
     def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
         return None
 
+    def unlock(self, account: str, scope: EntityScope | None = None) -> None:
+        return None
+
+    def change_email(self, account: str, new_email: str, scope: EntityScope | None = None) -> None:
+        return None
+
     def close(self) -> None:
         pass
 
@@ -79,6 +86,15 @@ class CommandBackend:
 
     def reset(self, account: str, password: str, scope: EntityScope | None = None) -> None:
         run_program(self.argv, f"{account}\n{password}\n", self.timeout, account, "de reinicio", password)
+
+    def unlock(self, account: str, scope: EntityScope | None = None) -> None:
+        """The program with "unlock" as its last argument, the account on stdin."""
+        run_program([*self.argv, "unlock"], f"{account}\n", self.timeout, account, "de reinicio")
+
+    def change_email(self, account: str, new_email: str, scope: EntityScope | None = None) -> None:
+        """The program with "change-email" as its last argument; the account
+        and the new address on two lines of stdin."""
+        run_program([*self.argv, "change-email"], f"{account}\n{new_email}\n", self.timeout, account, "de reinicio")
 
     def close(self) -> None:
         pass

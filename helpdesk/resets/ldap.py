@@ -153,6 +153,53 @@ class LdapBackend:
                 self.close()
                 raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", password)) from None
 
+    def unlock(self, account: str, scope: EntityScope | None = None) -> None:
+        """Remove ppolicy's lock (pwdAccountLockedTime) and the count of
+        failed binds (pwdFailureTime) from the account's entry: the same
+        password works again. Only the attributes present are deleted."""
+        def apply(conn: ldap3.Connection, dn: str) -> None:
+            conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=[PWD_LOCKED, PWD_FAILURES])
+            entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+            present = {a for a in (PWD_LOCKED, PWD_FAILURES) if entries and entries[0]["raw_attributes"].get(a)}
+            if PWD_LOCKED in present and not conn.modify(dn, {PWD_LOCKED: [(ldap3.MODIFY_DELETE, [])]}):
+                raise ResetFailed(f"LDAP {self.label}: el servidor no desbloqueó la cuenta {account} ({dn}): "
+                                  f"{_result_text(conn.result or {})}")
+            # The count of failed binds: OpenLDAP's ppolicy clears it with the
+            # lock and lets nobody write it (NO-USER-MODIFICATION); a server
+            # that keeps it and allows the delete gets it deleted too.
+            if PWD_FAILURES in present and not conn.modify(dn, {PWD_FAILURES: [(ldap3.MODIFY_DELETE, [])]}):
+                log.info("LDAP %s: %s of %s left to the server: %s", self.label, PWD_FAILURES, dn,
+                         _result_text(conn.result or {}))
+            log.info("LDAP %s: unlocked %s (%s)", self.label, dn,
+                     "bloqueo quitado" if PWD_LOCKED in present else "no estaba bloqueada")
+
+        self._on_entry(account, scope, apply)
+
+    def change_email(self, account: str, new_email: str, scope: EntityScope | None = None) -> None:
+        """Replace the entry's ``mail`` with the confirmed new address."""
+        def apply(conn: ldap3.Connection, dn: str) -> None:
+            if not conn.modify(dn, {"mail": [(ldap3.MODIFY_REPLACE, [new_email])]}):
+                raise ResetFailed(f"LDAP {self.label}: el servidor no cambió el correo de la cuenta {account} ({dn}): "
+                                  f"{_result_text(conn.result or {})}")
+            log.info("LDAP %s: registered email of %s changed", self.label, dn)
+
+        self._on_entry(account, scope, apply)
+
+    def _on_entry(self, account: str, scope: EntityScope | None, apply) -> None:
+        """Find the account's one entry and ``apply(conn, dn)``; every
+        failure a ResetFailed in Spanish, as for a reset."""
+        with self._lock:
+            self._scope = scope or EntityScope()
+            try:
+                conn = self._connection()
+                apply(conn, self._find(conn, account.strip()))
+            except COMMUNICATION_ERRORS as exc:
+                self.close()
+                raise ResetFailed(self._describe(exc)) from None
+            except ldap_exc.LDAPException as exc:
+                self.close()
+                raise ResetFailed(f"LDAP {self.label}: {_text(exc)}") from None
+
     def read_one(self, filter_template: str, identifier: str, attributes: tuple[str, ...]) -> dict[str, str] | None:
         """The first value of ``attributes`` of the one entry under
         reset.ldap_base matching ``filter_template`` with {identifier}
@@ -365,6 +412,7 @@ class LdapBackend:
 # login", and the lock that never expires (a disabled account).
 PWD_RESET = "pwdReset"
 PWD_LOCKED = "pwdAccountLockedTime"
+PWD_FAILURES = "pwdFailureTime"
 LOCKED_FOREVER = "000001010000Z"
 RESULT_ALREADY_EXISTS = 68
 

@@ -118,10 +118,14 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     is sent, the claim is released). Returns None when cancelled.
     """
     ticket, form = _ticket(store, radicado)
-    # With links, approving again sends newer links (the older ones stop working).
-    _require(ticket, (PENDING_APPROVAL, LINK_SENT) if config.reset.delivery == "link" else (PENDING_APPROVAL,),
-             "aprobar")
     rules = rules or load_all(config.rules_dir)
+    procedure = rules.procedures.get(ticket.procedure)
+    if procedure is None:
+        raise Refused(f"el trámite {ticket.procedure} de la solicitud {ticket.radicado} ya no está en las reglas; "
+                      "restáurelo para aprobarla")
+    # With links, approving again sends newer links (the older ones stop working).
+    with_links = config.reset.delivery == "link" or procedure.action == "change_email"
+    _require(ticket, (PENDING_APPROVAL, LINK_SENT) if with_links else (PENDING_APPROVAL,), "aprobar")
     trust = rules.trust
     risks = high_risk_warnings(store, ticket.id, trust)
     if risks and not acknowledge_warnings:
@@ -129,10 +133,16 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
                       f"revíselas con helpdesk show {ticket.radicado} y, si aun así aprueba, repita con "
                       "--acknowledge-warnings")
     who = actor(by)
-    procedure = rules.procedures.get(ticket.procedure)
-    if procedure is None:
-        raise Refused(f"el trámite {ticket.procedure} de la solicitud {ticket.radicado} ya no está en las reglas; "
-                      "restáurelo para aprobarla")
+    fields = form.get("fields") or {}
+    if procedure.action == "unlock":
+        from .unlock import approve_unlock
+
+        queued = approve_unlock(store, config, renderer, ticket, fields, who, confirm, risks, _claim, _release)
+        return None if queued is None else Decided(ticket, queued)
+    if procedure.action == "change_email":
+        from .email_change import send_confirmation
+
+        return Decided(ticket, send_confirmation(store, config, renderer, ticket, fields, who, risks))
     if procedure.action == "account":
         from .accounts import approve_account
 

@@ -28,6 +28,8 @@ from ..errors import ResetFailed
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets import links
+from ..resets.registered import Registered, lookup, valid_identifier
+from ..staff.email_change import EMAIL_CHANGE, confirm_email_change
 from ..store import Store
 from . import guard, recovery
 from .linkuse import use
@@ -118,6 +120,8 @@ def create_app(config: Config) -> Flask:
                 with store().transaction() as conn:
                     links.record(conn, f"opened_{found.status()}", g.client, found)
             return gone()
+        if found.purpose == EMAIL_CHANGE:
+            return email_change_page(found)
         if request.method == "GET":
             with store().transaction() as conn:
                 links.record(conn, "opened", g.client, found)
@@ -136,6 +140,24 @@ def create_app(config: Config) -> Flask:
     def gone():
         return page("gone.html", 410)
 
+    def email_change_page(found: links.Link):
+        """A new registered email, confirmed by whoever opens its link (staff/email_change.py)."""
+        new_email = found.scope.get("new_email", "")
+        if request.method == "GET":
+            with store().transaction() as conn:
+                links.record(conn, "opened", g.client, found)
+            return page("confirm_email.html", account=found.account, new_email=new_email,
+                        expires=config.local_time(found.expires_at))
+        if not confirm_email_change(store(), config, renderer, found, g.client):
+            current = links.find(store().conn, request.view_args["token"])
+            if current is None or current.status() != links.VALID:
+                return gone()
+            return page("confirm_email.html", 502, account=found.account, new_email=new_email,
+                        expires=config.local_time(found.expires_at),
+                        error="No se pudo registrar el correo en este momento. Intente de nuevo en unos minutos "
+                              "con este mismo enlace; si el problema sigue, escríbanos.")
+        return page("email_done.html", account=found.account, new_email=new_email)
+
     # -- self-service --------------------------------------------------------
 
     def self_service_on() -> None:
@@ -152,13 +174,13 @@ def create_app(config: Config) -> Flask:
         self_service_on()
         csrf_checked()
         identifier = request.form.get("identifier", "").strip()
-        if not recovery.valid_identifier(identifier):
+        if not valid_identifier(identifier):
             return page("recover.html", label=config.selfservice.identifier_label,
                         error=f"Escriba su {config.selfservice.identifier_label.lower()} tal como lo registró.")
         limited = limit(identifier)
         if limited:
             return limited
-        registered = recovery.lookup(config, identifier)
+        registered = lookup(config, identifier)
         if registered:
             email, phone = recovery.mask_email(registered.email), recovery.mask_phone(registered.phone)
         else:
@@ -192,7 +214,7 @@ def create_app(config: Config) -> Flask:
         csrf_checked()
         identifier = identifier_of_step(15 * 60)
         means = request.form.get("means")
-        registered = recovery.lookup(config, identifier)
+        registered = lookup(config, identifier)
         if means == "sms" and config.selfservice.sms_command:
             if registered and registered.phone:
                 send_code(identifier, registered)
@@ -202,7 +224,7 @@ def create_app(config: Config) -> Flask:
             send_link(identifier, registered)
         return page("sent.html", hours=config.reset.link_hours)
 
-    def send_link(identifier: str, registered: recovery.Registered) -> None:
+    def send_link(identifier: str, registered: Registered) -> None:
         with store().transaction() as conn:
             token = links.issue(conn, registered.account, config.reset.link_hours, links.SELF_SERVICE)
             url = config.web.link_url(token)
@@ -214,7 +236,7 @@ def create_app(config: Config) -> Flask:
             links.record(conn, "sent", g.client, found, identifier=identifier,
                          detail=f"enlace a {recovery.mask_email(registered.email)}")
 
-    def send_code(identifier: str, registered: recovery.Registered) -> None:
+    def send_code(identifier: str, registered: Registered) -> None:
         code = recovery.new_code()
         with store().transaction() as conn:
             conn.execute("UPDATE recovery_codes SET replaced_at = datetime('now') WHERE identifier = ? "

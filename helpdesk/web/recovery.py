@@ -16,65 +16,10 @@ nothing is sent: the answer says nothing of whether an account exists.
 from __future__ import annotations
 
 import hmac
-import json
-import re
 import secrets
-import subprocess
-from dataclasses import dataclass
 
 from ..config import Config
-from ..resets.backends import command_environment, run_program
-
-IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Registered:
-    account: str  # what the [reset] backend resets
-    email: str  # where the link goes
-    phone: str  # where the code goes ("" : none registered)
-
-
-def valid_identifier(text: str) -> bool:
-    return bool(IDENTIFIER.match(text))
-
-
-def lookup(config: Config, identifier: str) -> Registered | None:
-    """The account of ``identifier``, or None (unknown, or the lookup failed:
-    the person then writes to support, as the page says)."""
-    if not valid_identifier(identifier):
-        return None
-    cfg = config.selfservice
-    if cfg.lookup == "command":
-        return _from_program(config, identifier)
-    from ..resets.ldap import LdapBackend
-
-    backend = LdapBackend(config)
-    try:
-        found = backend.read_one(cfg.ldap_filter, identifier,
-                                 (cfg.account_attribute, cfg.email_attribute, cfg.phone_attribute))
-    finally:
-        backend.close()
-    if not found or not found.get(cfg.account_attribute) or not found.get(cfg.email_attribute):
-        return None
-    return Registered(found[cfg.account_attribute], found[cfg.email_attribute], found.get(cfg.phone_attribute, ""))
-
-
-def _from_program(config: Config, identifier: str) -> Registered | None:
-    try:
-        result = subprocess.run(config.selfservice.command, input=identifier + "\n", capture_output=True, text=True,
-                                timeout=config.reset.command_timeout, shell=False, env=command_environment())
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    try:
-        data = json.loads(result.stdout)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not data.get("account") or not data.get("email"):
-        return None
-    return Registered(str(data["account"]), str(data["email"]), str(data.get("phone") or ""))
+from ..resets.backends import run_program
 
 
 def mask_email(address: str) -> str:

@@ -1,0 +1,68 @@
+"""Who an account is registered to: its account name, registered email
+and phone, from the ldap directory or a program ([selfservice] lookup).
+
+Self-service shows them masked; the procedures of those who cannot
+self-serve (desbloqueo, cambio-correo) compare the sender with the
+registered address and send their result there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+
+from ..config import Config
+from .backends import command_environment
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Registered:
+    account: str  # what the [reset] backend resets
+    email: str  # where the link goes
+    phone: str  # where the code goes ("" : none registered)
+
+
+def valid_identifier(text: str) -> bool:
+    return bool(IDENTIFIER.match(text))
+
+
+def lookup(config: Config, identifier: str) -> Registered | None:
+    """The account of ``identifier``, or None (unknown, or the lookup failed:
+    the person then writes to support, as the page says)."""
+    if not valid_identifier(identifier):
+        return None
+    cfg = config.selfservice
+    if cfg.lookup == "command":
+        return _from_program(config, identifier)
+    from .ldap import LdapBackend
+
+    backend = LdapBackend(config)
+    try:
+        found = backend.read_one(cfg.ldap_filter, identifier,
+                                 (cfg.account_attribute, cfg.email_attribute, cfg.phone_attribute))
+    finally:
+        backend.close()
+    if not found or not found.get(cfg.account_attribute) or not found.get(cfg.email_attribute):
+        return None
+    return Registered(found[cfg.account_attribute], found[cfg.email_attribute], found.get(cfg.phone_attribute, ""))
+
+
+def _from_program(config: Config, identifier: str) -> Registered | None:
+    try:
+        result = subprocess.run(config.selfservice.command, input=identifier + "\n", capture_output=True, text=True,
+                                timeout=config.reset.command_timeout, shell=False, env=command_environment())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("account") or not data.get("email"):
+        return None
+    return Registered(str(data["account"]), str(data["email"]), str(data.get("phone") or ""))
