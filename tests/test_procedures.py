@@ -96,7 +96,7 @@ def test_tickets_show_queue_and_procedures_name_the_procedure(tmp_path):
     listed = json.loads(helpdesk(env, "tickets", "--procedure", "prueba", "--json").stdout)
     assert [(t["radicado"], t["procedure"]) for t in listed] == [(f"PRB-{YEAR}-000001", "prueba")]
     unknown = helpdesk(env, "tickets", "--procedure", "nada")
-    assert unknown.returncode == 2 and "no existe el trámite «nada»; hay: cuentas-correo, prueba, reinicio-claves" in unknown.stderr
+    assert unknown.returncode == 2 and "no existe el trámite «nada»; hay: cambio-correo, cuentas-correo, desbloqueo, prueba, reinicio-claves" in unknown.stderr
     assert "Trámite:       Trámite de prueba (prueba)" in helpdesk(env, "show", f"PRB-{YEAR}-000001").stdout
     assert json.loads(helpdesk(env, "show", f"GEL-{YEAR}-000001", "--json").stdout)["procedure"] == "reinicio-claves"
     procedures = {p["id"]: p for p in json.loads(helpdesk(env, "procedures", "--json").stdout)}
@@ -125,7 +125,7 @@ def test_a_configured_procedure_that_does_not_exist_is_named_by_its_key(tmp_path
         procedures={"cuentas": {"addresses": ["cuentas@entidad.gov.co"]}}))
     check = run_helpdesk("--config", config, "check", timeout=60)
     assert check.returncode == 1
-    assert "procedures.cuentas: no existe el trámite «cuentas» (hay: cuentas-correo, reinicio-claves)" in check.stdout
+    assert "procedures.cuentas: no existe el trámite «cuentas» (hay: cambio-correo, cuentas-correo, desbloqueo, reinicio-claves)" in check.stdout
 
 
 def test_the_blank_form_of_a_procedure(tmp_path):
