@@ -596,8 +596,13 @@ def _check_web(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: web.threads: entre 1 y 64")
     if selfservice.enabled and selfservice.lookup == "command" and not selfservice.command:
         raise ConfigError(f"{path}: selfservice.command: obligatorio cuando selfservice.lookup = \"command\"")
-    if selfservice.enabled and selfservice.lookup == "ldap" and "{identifier}" not in selfservice.ldap_filter:
-        raise ConfigError(f"{path}: selfservice.ldap_filter: debe contener {{identifier}}")
+    if selfservice.enabled and selfservice.lookup == "ldap":
+        if "{identifier}" not in selfservice.ldap_filter:
+            raise ConfigError(f"{path}: selfservice.ldap_filter: debe contener {{identifier}}")
+        for key in ("ldap_url", "ldap_bind_dn", "ldap_base"):
+            if not getattr(reset, key):
+                raise ConfigError(f"{path}: reset.{key}: obligatorio cuando selfservice.lookup = \"ldap\" "
+                                  "(la búsqueda usa el directorio de [reset])")
     if not 1 <= selfservice.code_minutes <= 60:
         raise ConfigError(f"{path}: selfservice.code_minutes: entre 1 y 60")
 

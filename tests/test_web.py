@@ -233,3 +233,57 @@ def test_links_without_a_base_url_are_refused_naming_the_key(tmp_path):
 
     with pytest.raises(ConfigError, match=r"web\.base_url: obligatorio con reset\.delivery"):
         Embedded(tmp_path / "h", reset={"delivery": "link"})
+
+
+def test_sends_are_limited_and_a_self_service_link_leaves_the_approved_one_alone(site, tmp_path):
+    env, base, log = site
+    radicado = pending(env, tmp_path, accounts=[("Correo electrónico", "jperez@alcaldia-prueba.gov.co")])
+    [approved] = approve(env, radicado)
+    browser = Browser()
+    form = browser.get(f"{base}/recuperar")
+    chosen = browser.post(f"{base}/recuperar", {"identifier": "jperez", "csrf": form.hidden("csrf")})
+    step = {"means": "email", "csrf": chosen.hidden("csrf"), "step": chosen.hidden("step")}
+    # The signed step replayed: three sends an hour, then 429 (no SMS or email bombing, no endless codes).
+    assert [browser.post(f"{base}/recuperar/enviar", step).status for _ in range(4)] == [200, 200, 200, 429]
+    assert env.store.one("SELECT count(*) FROM reset_links WHERE purpose = 'self-service'")[0] == 3
+    # Staff's link for the same account still works, and resolves its ticket.
+    assert Browser().post(approved, {"password": GOOD, "confirm": GOOD}).status == 200
+    assert state(env, radicado) == "resolved"
+
+
+def test_the_client_address_comes_from_the_trusted_proxy_only(site, tmp_path):
+    env, base, log = site
+    browser = Browser()
+    browser.get(f"{base}/recuperar", headers={"X-Forwarded-For": "203.0.113.7"})
+    form = browser.get(f"{base}/recuperar")
+    browser.post(f"{base}/recuperar", {"identifier": "nadie", "csrf": form.hidden("csrf")},
+                 headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+    # 127.0.0.1 is a trusted proxy ([web] trusted_proxies): the address it saw is the client's.
+    assert env.store.one("SELECT client FROM web_events WHERE event = 'lookup'")[0] == "203.0.113.7"
+
+
+def test_a_password_with_a_line_break_is_refused(site, tmp_path):
+    env, base, log = site
+    [url] = approve(env, pending(env, tmp_path, accounts=[("Correo electrónico", "a@alcaldia-prueba.gov.co")]))
+    refused = Browser().post(url, {"password": "Buena-Clave-1\notra", "confirm": "Buena-Clave-1\notra"})
+    assert "saltos de línea" in refused.text and applied(log) == []
+
+
+def test_a_decoy_looks_like_a_real_mask():
+    from helpdesk.web import recovery
+
+    key = b"k" * 32
+    # An address as identifier: masked as itself, as an account registered to it would be.
+    assert recovery.decoy(key, "Juan.Perez@Entidad.gov.co")[0] == "*****erez@entidad.gov.co"
+    email, phone = recovery.decoy(key, "jperez", ("entidad.gov.co",))
+    assert email == recovery.decoy(key, "JPEREZ", ("entidad.gov.co",))[0]  # the same every time
+    assert email.startswith("*****") and phone.startswith("*****") and len(phone) == 9
+
+
+def test_a_registered_address_that_is_not_one_counts_as_no_account(tmp_path):
+    from helpdesk.resets.registered import lookup
+
+    program = tmp_path / "lookup.py"
+    program.write_text("import json\nprint(json.dumps({'account': 'x', 'email': 'a@b.co, otro@atacante.example'}))\n")
+    env = Embedded(tmp_path / "h", selfservice={"lookup": "command", "command": [sys.executable, str(program)]})
+    assert lookup(env.config, "x") is None

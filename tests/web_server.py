@@ -22,7 +22,9 @@ class WebServer:
         from helpdesk.web.app import create_app
 
         self.port = port
-        self.server = waitress.create_server(create_app(config), host="127.0.0.1", port=port, threads=4)
+        # As helpdesk web serves it (commands/web.py): X-Forwarded-For left to web/guard.py.
+        self.server = waitress.create_server(create_app(config), host="127.0.0.1", port=port, threads=4,
+                                             clear_untrusted_proxy_headers=False)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "WebServer":

@@ -34,6 +34,9 @@ def web(ctx: Context, threads: int | None) -> None:
     echo(f"Sirviendo {config.web.base_url} en {host}:{port}")
     # waitress: a production WSGI server in pure Python (no compiler, no
     # C extension), threads for the slow backend calls, and no access log
-    # (a link's token is in its path).
+    # (a link's token is in its path). X-Forwarded-For reaches the
+    # application, which believes it only from [web] trusted_proxies
+    # (web/guard.py): waitress would otherwise drop it, and every client
+    # would count as the proxy in the rate limits and the audit.
     waitress.serve(app, host=host, port=port, threads=threads or config.web.threads, ident="helpdesk",
-                   clear_untrusted_proxy_headers=True, _quiet=True)
+                   clear_untrusted_proxy_headers=False, _quiet=True)

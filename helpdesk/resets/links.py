@@ -26,8 +26,9 @@ from ..store import iso, now
 
 APPROVAL, SELF_SERVICE = "approval", "self-service"
 VALID, USED, EXPIRED, REPLACED, UNKNOWN = "valid", "used", "expired", "replaced", "unknown"
-# A claim older than this belongs to a request that died half-way.
-CLAIM_SECONDS = 120
+# A claim older than this belongs to a request that died half-way: longer
+# than any backend call can take (an LDAP reconnect with its timeouts).
+CLAIM_SECONDS = 600
 
 
 def digest(token: str) -> str:
@@ -64,8 +65,10 @@ def issue(conn: sqlite3.Connection, account: str, hours: float, purpose: str, ti
     token, which exists nowhere else: put it in the email now."""
     at = at or now()
     token = secrets.token_urlsafe(32)
-    conn.execute("UPDATE reset_links SET replaced_at = ? WHERE account = ? AND used_at IS NULL "
-                 "AND replaced_at IS NULL", (iso(at), account.lower()))
+    # Only a link of the same purpose replaces: a self-service request must
+    # not cancel the link staff approved, nor an email change's confirmation.
+    conn.execute("UPDATE reset_links SET replaced_at = ? WHERE account = ? AND purpose = ? AND used_at IS NULL "
+                 "AND replaced_at IS NULL", (iso(at), account.lower(), purpose))
     conn.execute(
         "INSERT INTO reset_links(token_hash, ticket_id, account, account_type, scope_json, purpose, created_at, "
         "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -117,10 +120,11 @@ def mark_used(conn: sqlite3.Connection, link_id: int, at: datetime | None = None
 
 
 def unused_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> int:
-    """Accounts of the ticket whose newest link has not been used."""
+    """Accounts of the ticket none of whose links has been used."""
     return conn.execute(
-        "SELECT count(DISTINCT account) FROM reset_links WHERE ticket_id = ? AND replaced_at IS NULL "
-        "AND used_at IS NULL", (ticket_id,)).fetchone()[0]
+        "SELECT count(DISTINCT account) FROM reset_links WHERE ticket_id = ? AND account NOT IN "
+        "(SELECT account FROM reset_links WHERE ticket_id = ? AND used_at IS NOT NULL)",
+        (ticket_id, ticket_id)).fetchone()[0]
 
 
 def record(conn: sqlite3.Connection, event: str, client: str, link: Link | None = None, identifier: str = "",

@@ -35,6 +35,8 @@ def refusal(password: str, confirm: str, account: str, min_length: int, common: 
     """Why ``password`` is refused, in Spanish; "" when it is accepted."""
     if password != confirm:
         return "Las dos contraseñas no coinciden. Escríbala de nuevo en ambos campos."
+    if any(unicodedata.category(c)[0] == "C" for c in password):
+        return "La contraseña no puede tener saltos de línea, tabuladores ni otros caracteres de control."
     if len(password) < min_length:
         return f"La contraseña debe tener al menos {min_length} caracteres."
     if len(password) > 128:

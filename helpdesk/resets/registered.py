@@ -9,12 +9,17 @@ registered address and send their result there.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 from dataclasses import dataclass
 
+from ..addresses import valid_address
 from ..config import Config
+from ..errors import ConfigError
 from .backends import command_environment
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -40,14 +45,18 @@ def lookup(config: Config, identifier: str) -> Registered | None:
         return _from_program(config, identifier)
     from .ldap import LdapBackend
 
-    backend = LdapBackend(config)
+    try:
+        backend = LdapBackend(config)
+    except ConfigError as exc:  # check and the start say so too; a page must not break
+        log.error("self-service lookup impossible: %s", exc)
+        return None
     try:
         found = backend.read_one(cfg.ldap_filter, identifier,
                                  (cfg.account_attribute, cfg.email_attribute, cfg.phone_attribute))
     finally:
         backend.close()
-    if not found or not found.get(cfg.account_attribute) or not found.get(cfg.email_attribute):
-        return None
+    if not found or not found.get(cfg.account_attribute) or not valid_address(found.get(cfg.email_attribute, "")):
+        return None  # no entry, or a registered "address" that is not one (a comma, a line break)
     return Registered(found[cfg.account_attribute], found[cfg.email_attribute], found.get(cfg.phone_attribute, ""))
 
 
@@ -63,6 +72,6 @@ def _from_program(config: Config, identifier: str) -> Registered | None:
         data = json.loads(result.stdout)
     except ValueError:
         return None
-    if not isinstance(data, dict) or not data.get("account") or not data.get("email"):
+    if not isinstance(data, dict) or not data.get("account") or not valid_address(str(data.get("email") or "")):
         return None
     return Registered(str(data["account"]), str(data["email"]), str(data.get("phone") or ""))

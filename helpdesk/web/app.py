@@ -16,6 +16,7 @@ Nothing here logs a path, a token or a password.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from pathlib import Path
@@ -181,31 +182,41 @@ def create_app(config: Config) -> Flask:
         if limited:
             return limited
         registered = lookup(config, identifier)
+        decoy_email, decoy_phone = recovery.decoy(key, identifier, tuple(config.accounts.domains))
         if registered:
-            email, phone = recovery.mask_email(registered.email), recovery.mask_phone(registered.phone)
+            # A real account without a phone shows a decoy one too: whether the
+            # SMS option is there must say nothing; choosing it sends nothing.
+            email = recovery.mask_email(registered.email)
+            phone = recovery.mask_phone(registered.phone) or decoy_phone
         else:
-            email, phone = recovery.decoy(key, identifier)
+            email, phone = decoy_email, decoy_phone
         with store().transaction() as conn:
             links.record(conn, "lookup", g.client, identifier=identifier,
                          detail="encontrado" if registered else "desconocido")
         return page("choose.html", email=email, phone=phone, step=steps.dumps({"id": identifier}),
                     sms=bool(config.selfservice.sms_command))
 
-    def limit(identifier: str):
+    def limit(identifier: str, what: str = "id", per_identifier: int | None = None):
+        """None, or the 429 page: ``what`` names the counter (lookups, sends,
+        code attempts), each per identifier and per client address."""
         cfg = config.web
+        folded = identifier.casefold()
         with store().transaction() as conn:
-            if (guard.over_limit(conn, f"client:{g.client}", cfg.max_requests_per_client)
-                    or guard.over_limit(conn, f"id:{identifier.casefold()}", cfg.max_requests_per_identifier)):
-                links.record(conn, "rate_limited", g.client, identifier=identifier)
+            if (guard.over_limit(conn, f"{what}-client:{g.client}", cfg.max_requests_per_client)
+                    or guard.over_limit(conn, f"{what}:{folded}", per_identifier or cfg.max_requests_per_identifier)):
+                links.record(conn, "rate_limited", g.client, identifier=identifier, detail=what)
                 return page("error.html", 429, title="Demasiados intentos",
                             message="Hubo demasiados intentos en la última hora. Espere una hora e intente de "
                                     "nuevo, o escríbanos.")
         return None
 
-    def identifier_of_step(max_age: int) -> str:
+    def identifier_of_step(max_age: int, code_step: bool = False) -> str:
         try:
-            return steps.loads(request.form.get("step", ""), max_age=max_age)["id"]
-        except (BadSignature, KeyError, TypeError):
+            data = steps.loads(request.form.get("step", ""), max_age=max_age)
+            if code_step and not data.get("code"):
+                abort(403)
+            return data["id"]
+        except (BadSignature, KeyError, TypeError, AttributeError):
             abort(403)
 
     @app.post("/recuperar/enviar")
@@ -213,6 +224,12 @@ def create_app(config: Config) -> Flask:
         self_service_on()
         csrf_checked()
         identifier = identifier_of_step(15 * 60)
+        # Each send replaces the last link or code and costs an SMS or an
+        # email to the person: a few an hour, or the step replayed would
+        # bomb them and, with codes, buy endless guesses.
+        limited = limit(identifier, "send", MAX_SENDS_PER_HOUR)
+        if limited:
+            return limited
         means = request.form.get("means")
         registered = lookup(config, identifier)
         if means == "sms" and config.selfservice.sms_command:
@@ -223,6 +240,10 @@ def create_app(config: Config) -> Flask:
         if registered:
             send_link(identifier, registered)
         return page("sent.html", hours=config.reset.link_hours)
+
+    def code_digest(identifier: str, code: str) -> str:
+        """Keyed: six digits hashed alone would be read back from a copy of the database."""
+        return hmac.new(key, f"code:{identifier.casefold()}:{code}".encode(), "sha256").hexdigest()
 
     def send_link(identifier: str, registered: Registered) -> None:
         with store().transaction() as conn:
@@ -243,7 +264,7 @@ def create_app(config: Config) -> Flask:
                          "AND used_at IS NULL AND replaced_at IS NULL", (identifier.casefold(),))
             conn.execute("INSERT INTO recovery_codes(identifier, account, code_hash, created_at, expires_at) "
                          "VALUES (?, ?, ?, datetime('now'), datetime('now', ?))",
-                         (identifier.casefold(), registered.account, links.digest(identifier.casefold() + ":" + code),
+                         (identifier.casefold(), registered.account, code_digest(identifier, code),
                           f"+{config.selfservice.code_minutes} minutes"))
         try:
             recovery.send_code(config, registered.phone, code)
@@ -257,7 +278,12 @@ def create_app(config: Config) -> Flask:
     def recover_code():
         self_service_on()
         csrf_checked()
-        identifier = identifier_of_step(config.selfservice.code_minutes * 60)
+        identifier = identifier_of_step(config.selfservice.code_minutes * 60, code_step=True)
+        # Guesses are counted per identifier over the hour, across codes: a
+        # new code does not buy five more.
+        limited = limit(identifier, "code", MAX_CODE_GUESSES_PER_HOUR)
+        if limited:
+            return limited
         code = "".join(c for c in request.form.get("code", "") if c.isdigit())[:6]
         folded = identifier.casefold()
         with store().transaction() as conn:
@@ -265,7 +291,7 @@ def create_app(config: Config) -> Flask:
                                "AND replaced_at IS NULL AND expires_at > datetime('now') ORDER BY id DESC LIMIT 1",
                                (folded,)).fetchone()
             good = (row is not None and row["attempts"] < MAX_CODE_ATTEMPTS
-                    and links.digest(folded + ":" + code) == row["code_hash"])
+                    and hmac.compare_digest(code_digest(identifier, code), row["code_hash"]))
             if row is not None and not good:
                 conn.execute("UPDATE recovery_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
             if not good:
@@ -280,4 +306,6 @@ def create_app(config: Config) -> Flask:
     return app
 
 
-MAX_CODE_ATTEMPTS = 5
+MAX_CODE_ATTEMPTS = 5  # per code
+MAX_CODE_GUESSES_PER_HOUR = 10  # per identifier, whatever the codes
+MAX_SENDS_PER_HOUR = 3  # links or codes sent per identifier

@@ -32,13 +32,18 @@ def mask_phone(phone: str) -> str:
     return "*****" + digits[-4:] if digits else ""
 
 
-def decoy(key: bytes, identifier: str) -> tuple[str, str]:
-    """Masks for an unknown identifier: always the same for it, never a real one's."""
+def decoy(key: bytes, identifier: str, domains: tuple[str, ...] = ()) -> tuple[str, str]:
+    """Masks for an identifier with no account: always the same for it, shaped
+    like a real one's. An identifier that is an address is masked as itself
+    (what a real account registered to that address shows); otherwise the
+    domain is a webmail's or one of the entity's ([accounts] domains)."""
     mac = hmac.new(key, b"decoy:" + identifier.casefold().encode(), "sha256").hexdigest()
-    letters = "".join(chr(ord("a") + int(c, 16) % 26) for c in mac[:4])
     digits = "".join(str(int(c, 16) % 10) for c in mac[4:8])
-    domains = ("gmail.com", "hotmail.com", "outlook.com", "yahoo.com")
-    return f"*****{letters}@{domains[int(mac[8], 16) % len(domains)]}", f"*****{digits}"
+    if "@" in identifier:
+        return mask_email(identifier.lower()), f"*****{digits}"
+    letters = "".join(chr(ord("a") + int(c, 16) % 26) for c in mac[:4])
+    choices = ("gmail.com", "hotmail.com", "outlook.com", "yahoo.com", *domains)
+    return f"*****{letters}@{choices[int(mac[8:10], 16) % len(choices)]}", f"*****{digits}"
 
 
 def new_code() -> str:
