@@ -243,6 +243,18 @@ def slapd_dir():
 
 
 @pytest.fixture
+def slapd_ppolicy(slapd_dir):
+    """slapd with the ppolicy overlay and a default policy (must change at
+    first login, lock after three failed binds): accounts, unlocks."""
+    if not slapd_available():
+        pytest.fail("slapd is not installed: run scripts/test, which installs slapd")
+    server = SlapdServer(slapd_dir, tls=True, ppolicy=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def slapd(slapd_dir):
     if not slapd_available():
         pytest.fail("slapd is not installed: run scripts/test, which installs slapd")

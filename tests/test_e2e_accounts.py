@@ -13,7 +13,6 @@ import openpyxl
 import pytest
 
 from .conftest import Networked, run_helpdesk
-from .ldap_server import SlapdServer, slapd_available
 from .test_accounts import OFFICE, account_mail
 
 ACCOUNT = "jperez@putumayo.gov.co"
@@ -21,13 +20,8 @@ OFFICIAL = "juanperez.rosero@gmail.com"
 
 
 @pytest.fixture
-def directory(slapd_dir):
-    if not slapd_available():
-        pytest.fail("slapd is not installed: run scripts/test, which installs slapd")
-    server = SlapdServer(slapd_dir, tls=True, ppolicy=True)
-    server.start()
-    yield server
-    server.stop()
+def directory(slapd_ppolicy):
+    return slapd_ppolicy
 
 
 def office(tmp_path, dovecot, smtp_server, directory, on_delete="delete") -> Networked:

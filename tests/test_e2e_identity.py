@@ -17,7 +17,6 @@ import pytest
 
 from . import docfiles, mails
 from .conftest import Networked, run_helpdesk
-from .ldap_server import SlapdServer, slapd_available
 from .web_server import Browser, WebServer, any_port, links_in, web_sections
 
 PASSWORD = "Clave-De-Siempre-41"
@@ -25,13 +24,8 @@ CURP = "BEST710209HDFLNB09"
 
 
 @pytest.fixture
-def directory(slapd_dir):
-    if not slapd_available():
-        pytest.fail("slapd is not installed: run scripts/test, which installs slapd")
-    server = SlapdServer(slapd_dir, tls=True, ppolicy=True)
-    server.start()
-    yield server
-    server.stop()
+def directory(slapd_ppolicy):
+    return slapd_ppolicy
 
 
 def desk(tmp_path, dovecot, smtp_server, directory, port: int | None = None) -> Networked:

@@ -24,7 +24,7 @@ from typing import Callable
 
 from .. import register
 from ..config import Config
-from ..errors import Refused, ResetFailed
+from ..errors import Refused
 from ..examination.checks import valid_email
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
@@ -34,6 +34,8 @@ from ..resets.backends import generate_password
 from ..rules import Procedure
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
+from .decisions import carry_out
+from .decisions import claim as claim_ticket
 
 
 def order_of(ticket: Ticket, fields: dict, config: Config) -> AccountOrder:
@@ -73,31 +75,19 @@ def recipients(procedure: Procedure, fields: dict, ticket: Ticket) -> tuple[str,
 
 def approve_account(store: Store, config: Config, renderer: Renderer, ticket: Ticket, fields: dict,
                     procedure: Procedure, who: str, confirm: Callable[[AccountOrder], bool],
-                    confirm_deletion: Callable[[AccountOrder], bool] | None, risks: list[str],
-                    claim: Callable, release: Callable):
+                    confirm_deletion: Callable[[AccountOrder], bool] | None, risks: list[str]):
     """Carry out one account request; return (outbox row of the official's
-    email, the order) or None when cancelled. ``claim`` and ``release`` are
-    staff/decisions.py's, shared with the reset."""
+    email, the order) or None when cancelled."""
     order = order_of(ticket, fields, config)
     official, offices = recipients(procedure, fields, ticket)
     if order.action in ("delete", "disable") and (confirm_deletion is None or not confirm_deletion(order)):
         return None
     backend = make_account_backend(config)
-    claim(store, ticket, who)
-    try:
-        if backend.name != "manual":
-            backend.apply(order)
-        if not confirm(order):
-            release(store, ticket, who, "aprobación cancelada", "no se confirmó la acción sobre la cuenta")
-            return None
-    except ResetFailed as exc:
-        _failed(store, ticket, who, backend.name, order, str(exc))
-        raise
-    except BaseException:
-        release(store, ticket, who, "aprobación interrumpida", "")
-        raise
-    finally:
-        backend.close()
+    claim_ticket(store, ticket, who)
+    if not carry_out(store, ticket, who, backend, lambda: backend.apply(order), lambda: confirm(order),
+                     "no se confirmó la acción sobre la cuenta",
+                     lambda error: _failed(store, ticket, who, backend.name, order, error)):
+        return None
     with store.transaction() as conn:
         register.record(conn, AccountChange(order.action, order.account, order.official_name,
                                             order.official_doc_number, order.official_position, order.office,

@@ -137,7 +137,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     if procedure.action == "unlock":
         from .unlock import approve_unlock
 
-        queued = approve_unlock(store, config, renderer, ticket, fields, who, confirm, risks, _claim, _release)
+        queued = approve_unlock(store, config, renderer, ticket, fields, who, confirm, risks)
         return None if queued is None else Decided(ticket, queued)
     if procedure.action == "change_email":
         from .email_change import send_confirmation
@@ -147,7 +147,7 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         from .accounts import approve_account
 
         done = approve_account(store, config, renderer, ticket, form.get("fields") or {}, procedure, who, confirm,
-                               confirm_deletion, risks, _claim, _release)
+                               confirm_deletion, risks)
         return None if done is None else Decided(ticket, done[0], order=done[1])
     recipient = (ticket.legal_rep_email or "").strip()
     if not valid_email(recipient):
@@ -160,30 +160,25 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     if config.reset.delivery == "link":
         return _send_links(store, config, renderer, ticket, accounts, scope, who, recipient, risks)
     backend = make_backend(config)  # a config error must not leave a claim behind
-    _claim(store, ticket, who)
+    claim(store, ticket, who)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
                    for a in accounts]
     done: list[Credential] = []
     attempting = ""
-    try:
-        if backend.name != "manual":
-            for credential in credentials:
-                attempting = credential.account
-                backend.reset(credential.account, credential.password, scope)
-                done.append(credential)
-        if not confirm(credentials):
-            _release(store, ticket, who, "aprobación cancelada", "no se confirmó la aplicación de las claves")
-            return None
-        if backend.name == "manual":
-            done = list(credentials)
-    except ResetFailed as exc:
-        _fail(store, ticket, who, backend.name, done, attempting, str(exc))
-        raise
-    except BaseException:
-        _release(store, ticket, who, "aprobación interrumpida", "")
-        raise
-    finally:
-        backend.close()
+
+    def apply() -> None:
+        nonlocal attempting
+        for credential in credentials:
+            attempting = credential.account
+            backend.reset(credential.account, credential.password, scope)
+            done.append(credential)
+
+    if not carry_out(store, ticket, who, backend, apply, lambda: confirm(credentials),
+                     "no se confirmó la aplicación de las claves",
+                     lambda error: _fail(store, ticket, who, backend.name, done, attempting, error)):
+        return None
+    if backend.name == "manual":
+        done = list(credentials)
     with store.transaction() as conn:
         for credential in done:
             conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
@@ -267,7 +262,32 @@ def _nit_of(conn, ticket_id: int) -> str | None:
     return conn.execute("SELECT nit_number FROM tickets WHERE id = ?", (ticket_id,)).fetchone()["nit_number"]
 
 
-def _claim(store: Store, ticket: Ticket, who: str) -> None:
+def carry_out(store: Store, ticket: Ticket, who: str, backend, apply: Callable[[], None],
+              confirm_done: Callable[[], bool], cancelled: str, failed: Callable[[str], None]) -> bool:
+    """The middle step of every approval, the ticket claimed: the backend
+    applies (with the manual backend a person does), then ``confirm_done``;
+    False when the staff member cancels (the claim released, nothing
+    sent). A ResetFailed is handed to ``failed`` (which records it and
+    releases the claim) and raised; any other interruption releases the
+    claim. The backend is closed whatever happens."""
+    try:
+        if backend.name != "manual":
+            apply()
+        if not confirm_done():
+            _release(store, ticket, who, "aprobación cancelada", cancelled)
+            return False
+    except ResetFailed as exc:
+        failed(str(exc))
+        raise
+    except BaseException:
+        _release(store, ticket, who, "aprobación interrumpida", "")
+        raise
+    finally:
+        backend.close()
+    return True
+
+
+def claim(store: Store, ticket: Ticket, who: str) -> None:
     stale = iso(now() - CLAIM_TIMEOUT)
     with store.transaction() as conn:
         claimed = conn.execute(

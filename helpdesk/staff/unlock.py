@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..config import Config
-from ..errors import Refused, ResetFailed
+from ..errors import Refused
 from ..examination.checks import valid_email
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
@@ -22,10 +22,12 @@ from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
+from .decisions import carry_out
+from .decisions import claim as claim_ticket
 
 
 def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Ticket, fields: dict, who: str,
-                   confirm: Callable, risks: list[str], claim: Callable, release: Callable) -> int | None:
+                   confirm: Callable, risks: list[str]) -> int | None:
     """Unlock the ticket's account; the outbox row of its email, or None when cancelled."""
     written = (fields.get("account") or "").strip()
     if not written:
@@ -37,24 +39,17 @@ def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Tic
                       f"resultado; revise la solicitud (helpdesk show {ticket.radicado}) o respóndala a mano")
     account, recipient = found.account, found.email
     backend = make_backend(config)
-    claim(store, ticket, who)
-    try:
-        if backend.name != "manual":
-            backend.unlock(account)
-        if not confirm({"action": "unlock", "account": account}):
-            release(store, ticket, who, "aprobación cancelada", "no se confirmó el desbloqueo")
-            return None
-    except ResetFailed as exc:
+    claim_ticket(store, ticket, who)
+
+    def failed(error: str) -> None:
         with store.transaction() as conn:
             conn.execute("UPDATE tickets SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (ticket.id,))
-            add_finding(conn, ticket.id, "warning", "account_action_failed", str(exc), source="staff")
-            record_event(conn, ticket.id, who, "desbloqueo fallido", f"{exc}; no se envió nada")
-        raise
-    except BaseException:
-        release(store, ticket, who, "aprobación interrumpida", "")
-        raise
-    finally:
-        backend.close()
+            add_finding(conn, ticket.id, "warning", "account_action_failed", error, source="staff")
+            record_event(conn, ticket.id, who, "desbloqueo fallido", f"{error}; no se envió nada")
+
+    if not carry_out(store, ticket, who, backend, lambda: backend.unlock(account),
+                     lambda: confirm({"action": "unlock", "account": account}), "no se confirmó el desbloqueo", failed):
+        return None
     recovery = f"{config.web.base_url.rstrip('/')}/recuperar" if config.selfservice.enabled else ""
     with store.transaction() as conn:
         reply = renderer.build("account_unlocked", recipient, ticket.radicado, {
