@@ -150,3 +150,25 @@ def test_an_invalid_curp_gets_a_correction(tmp_path, dovecot, smtp_server, direc
                                                                     "WHERE severity = 'problem'")}
     assert ("invalid_identifier", "«BEST710209HDFLNB08»: el dígito verificador debe ser 9, no 8") in problems
     assert ("missing_identity_document", "documento de identidad escaneado") in problems
+
+
+def test_the_optional_spreadsheet_of_an_unlock_has_a_blank_form_that_reads_back(tmp_path):
+    import openpyxl
+
+    from helpdesk.documents.excel import read_form
+    from helpdesk.rules import load_all
+
+    from .forms import to_bytes
+
+    target = tmp_path / "desbloqueo.xlsx"
+    done = run_helpdesk("form-template", str(target), "--procedure", "desbloqueo", cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    wb = openpyxl.load_workbook(target)
+    ws = wb["Solicitud"]
+    for row in ws.iter_rows():
+        label = (row[0].value or "").removesuffix(" *")
+        value = {"Usuario": "jperez", "Nombres y apellidos": "Juan Pérez", "Documento": "18123456"}.get(label)
+        if value:
+            ws.cell(row[0].row, 2, value)
+    form = read_form(to_bytes(wb), load_all().procedures["desbloqueo"].form)
+    assert form.fields == {"account": "jperez", "person_name": "Juan Pérez", "doc_number": "18123456"}

@@ -150,11 +150,10 @@ def write_procedure_form(path: Path, form: FormRules) -> None:
 
 
 def blank_form_writer(procedure: Procedure, shared: FormRules) -> Callable[[Path], None] | None:
-    """How to write a procedure's blank form: its own form.toml's layout,
-    the reset layout for a procedure that reads the rules folder's form,
-    none for a procedure that asks for no spreadsheet."""
-    if "excel_form" not in procedure.documents:
-        return None
-    if procedure.form is shared:
-        return write_template
-    return lambda path: write_procedure_form(path, procedure.form)
+    """How to write a procedure's blank form: its own form.toml's layout
+    (even where the spreadsheet is optional, as for desbloqueo), the reset
+    layout for a procedure that reads the rules folder's form and asks for
+    the spreadsheet, none otherwise."""
+    if procedure.form is not shared:
+        return lambda path: write_procedure_form(path, procedure.form)
+    return write_template if "excel_form" in procedure.documents else None
