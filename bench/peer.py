@@ -132,12 +132,14 @@ def manage(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """(seconds, peak RSS in MB of the process and its children)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
+    log = cwd / "run.log"  # a file, not a pipe: a pipe nobody reads blocks the process once full
+    with open(log, "ab") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
     if status != 0:
-        raise SystemExit(f"{command[:4]} failed: {proc.stderr.read().decode()[-2000:]}")
+        raise SystemExit(f"{command[:4]} failed: {log.read_text(errors='replace')[-2000:]}")
     return seconds, usage.ru_maxrss / 1024
 
 
