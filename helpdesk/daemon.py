@@ -291,6 +291,7 @@ class Daemon:
         backoff = 1.0
         while not self.stopping:
             try:
+                self._keep_examiner()
                 self.run_once()
                 self.apply_retention()
                 self.write_metrics()
@@ -349,6 +350,15 @@ class Daemon:
         if self.held is not None:
             self.store.close()
             self.held.release()
+
+    def _keep_examiner(self) -> None:
+        """An examination thread that died (an error its own loop could not
+        catch) would leave every ticket unexamined, silently: it is said
+        loudly and replaced; the tickets it held keep their marks."""
+        if self.examiner is not None and not self.examiner.alive:
+            log.error("the examination thread stopped; starting a new one", extra={"event": "examiner_restarted"})
+            self.examiner = BackgroundExaminer(self.config, self.rules, self.renderer)
+            self.examiner.start()
 
     def _stop_examiner(self) -> None:
         examiner, self.examiner = self.examiner, None

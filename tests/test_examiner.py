@@ -15,6 +15,7 @@ once.
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from . import docfiles, mails
 from .conftest import Embedded, rules_with_worker
@@ -99,3 +100,19 @@ def test_a_message_joined_during_an_examination_makes_its_verdict_wait_for_the_n
     env.daemon.worker.examine = real
     env.daemon.examine_pending()  # the next pass reads everything
     assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0
+
+
+def test_a_dead_examination_thread_is_replaced(tmp_path, caplog):
+    # Whatever killed it, the service must not go on with nobody examining.
+    from helpdesk.examination.background import BackgroundExaminer
+
+    env = Embedded(tmp_path / "h")
+    dead = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer)
+    dead._thread = threading.Thread(target=lambda: None)
+    dead._thread.start()
+    dead._thread.join()
+    env.daemon.examiner = dead
+    env.daemon._keep_examiner()
+    assert env.daemon.examiner is not dead and env.daemon.examiner.alive
+    assert "the examination thread stopped" in caplog.text
+    env.daemon._stop_examiner()

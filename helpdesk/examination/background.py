@@ -55,6 +55,10 @@ class BackgroundExaminer:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def wake(self) -> None:
         """A ticket may have been marked: look now rather than at the next poll."""
         self._wake.set()
