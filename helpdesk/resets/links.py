@@ -21,8 +21,13 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
-from ..store import iso, now
+from ..config import Config
+from ..errors import ResetFailed
+from ..store import Store, iso, now
+from ..tickets import add_finding
+from .backends import make_backend
 
 APPROVAL, SELF_SERVICE = "approval", "self-service"
 VALID, USED, EXPIRED, REPLACED, UNKNOWN = "valid", "used", "expired", "replaced", "unknown"
@@ -112,6 +117,45 @@ def claim(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) ->
 
 def release(conn: sqlite3.Connection, link_id: int) -> None:
     conn.execute("UPDATE reset_links SET claimed_at = NULL WHERE id = ? AND used_at IS NULL", (link_id,))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What became of a link's action: "taken" (another request holds or
+    used the link), "failed" (the backend said ``error``; the link stays
+    valid) or "done" (the caller commits the use)."""
+
+    status: str
+    error: str = ""
+    backend: str = ""  # the backend's name, for the record
+
+
+def apply_claimed(store: Store, config: Config, link: Link, client: str, action: Callable[[object], None],
+                  finding: str) -> Applied:
+    """Claim ``link``, then ``action(backend)`` outside any transaction (an
+    LDAP server can be slow). A ResetFailed releases the claim and is
+    audited, with the warning ``finding`` on the link's ticket; any other
+    interruption releases the claim too. The caller commits a "done"."""
+    with store.transaction() as conn:
+        if not claim(conn, link.id):
+            return Applied("taken")
+    backend = make_backend(config)
+    try:
+        action(backend)
+    except ResetFailed as exc:
+        with store.transaction() as conn:
+            release(conn, link.id)
+            record(conn, "failed", client, link, detail=str(exc))
+            if link.ticket_id:
+                add_finding(conn, link.ticket_id, "warning", finding, str(exc), source="web")
+        return Applied("failed", str(exc), backend.name)
+    except BaseException:
+        with store.transaction() as conn:
+            release(conn, link.id)
+        raise
+    finally:
+        backend.close()
+    return Applied("done", backend=backend.name)
 
 
 def mark_used(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) -> None:

@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 
 from ..config import Config
-from ..errors import Refused, ResetFailed
+from ..errors import Refused
 from ..examination.checks import valid_email
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets import links
-from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso
-from ..tickets import LINK_SENT, PENDING_APPROVAL, RESOLVED, Ticket, add_finding, record_event, thread_ids
+from ..tickets import LINK_SENT, PENDING_APPROVAL, RESOLVED, Ticket, record_event, thread_ids
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +71,15 @@ def confirm_email_change(store: Store, config: Config, renderer: Renderer, link:
     """The new address's owner confirmed: change the registered email and
     tell the old address. False when the link was taken meanwhile or the
     backend failed (audited; the link stays valid to try again)."""
-    with store.transaction() as conn:
-        if not links.claim(conn, link.id):
-            return False
     new_email, old_email = link.scope.get("new_email", ""), link.scope.get("old_email", "")
-    backend = make_backend(config)
-    try:
-        backend.change_email(link.account, new_email)
-    except ResetFailed as exc:
-        with store.transaction() as conn:
-            links.release(conn, link.id)
-            links.record(conn, "failed", client, link, detail=str(exc))
-            if link.ticket_id:
-                add_finding(conn, link.ticket_id, "warning", "account_action_failed", str(exc), source="web")
-        log.error("registered email of %s not changed: %s", link.account, exc, extra={"event": "email_change_failed"})
+    applied = links.apply_claimed(store, config, link, client,
+                                  lambda backend: backend.change_email(link.account, new_email),
+                                  "account_action_failed")
+    if applied.status == "failed":
+        log.error("registered email of %s not changed: %s", link.account, applied.error,
+                  extra={"event": "email_change_failed"})
+    if applied.status != "done":
         return False
-    finally:
-        backend.close()
     with store.transaction() as conn:
         links.mark_used(conn, link.id)
         links.record(conn, "used", client, link, detail="correo registrado cambiado")

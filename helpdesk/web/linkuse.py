@@ -14,11 +14,10 @@ import logging
 from dataclasses import dataclass
 
 from ..config import Config
-from ..errors import ResetFailed
 from ..resets import links, policy
-from ..resets.backends import EntityScope, make_backend
+from ..resets.backends import EntityScope
 from ..store import Store, iso
-from ..tickets import RESOLVED, add_finding, record_event
+from ..tickets import RESOLVED, record_event
 
 log = logging.getLogger(__name__)
 
@@ -40,35 +39,24 @@ def use(store: Store, config: Config, link: links.Link, password: str, confirm: 
         with store.transaction() as conn:
             links.record(conn, "refused", client, link, detail=reason)
         return Outcome(False, reason)
-    with store.transaction() as conn:
-        if not links.claim(conn, link.id):
-            links.record(conn, "refused", client, link, detail="enlace ya usado, vencido, reemplazado o en uso")
-            return Outcome(False, "", gone=True)
-    backend = make_backend(config)
-    try:
-        backend.reset(link.account, password, EntityScope(**link.scope))
-    except ResetFailed as exc:
+    applied = links.apply_claimed(store, config, link, client,
+                                  lambda backend: backend.reset(link.account, password, EntityScope(**link.scope)),
+                                  "reset_failed")
+    if applied.status == "taken":
         with store.transaction() as conn:
-            links.release(conn, link.id)
-            links.record(conn, "failed", client, link, detail=str(exc))
-            if link.ticket_id:
-                add_finding(conn, link.ticket_id, "warning", "reset_failed", str(exc), source="web")
-        log.error("password of %s not applied through the link: %s", link.account, exc,
+            links.record(conn, "refused", client, link, detail="enlace ya usado, vencido, reemplazado o en uso")
+        return Outcome(False, "", gone=True)
+    if applied.status == "failed":
+        log.error("password of %s not applied through the link: %s", link.account, applied.error,
                   extra={"event": "link_reset_failed"})
         return Outcome(False, "No se pudo cambiar la contraseña en este momento. Intente de nuevo en unos "
                               "minutos con este mismo enlace; si el problema sigue, escríbanos.", backend_failed=True)
-    except BaseException:
-        with store.transaction() as conn:
-            links.release(conn, link.id)
-        raise
-    finally:
-        backend.close()
     with store.transaction() as conn:
         links.mark_used(conn, link.id)
         links.record(conn, "used", client, link)
         if link.ticket_id:
             conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
-                         (link.ticket_id, link.account, backend.name, SYSTEM, iso()))
+                         (link.ticket_id, link.account, applied.backend, SYSTEM, iso()))
             record_event(conn, link.ticket_id, SYSTEM, "contraseña cambiada por enlace",
                          f"{link.account}, desde {client}")
             if links.unused_of_ticket(conn, link.ticket_id) == 0:
