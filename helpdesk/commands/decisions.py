@@ -38,30 +38,24 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     """
     from ..resets.accounts import AccountOrder
     from ..staff import decisions as staff
+    from ..staff.unlock import UnlockOrder
 
     def confirm(credentials) -> bool:
         if isinstance(credentials, AccountOrder):
             return _confirm_account(ctx, radicado, credentials, yes)
-        if isinstance(credentials, dict):  # an unlock (staff/unlock.py)
-            if ctx.config.reset.backend != "manual":
-                return True
-            echo(f"Desbloquee la cuenta {credentials['account']} en la consola del proveedor (quite el bloqueo por "
-                 "intentos fallidos; la contraseña no cambia).\n")
-            return yes or confirm_typed(
-                "¿Ya la desbloqueó? Se enviará el aviso al correo registrado de la cuenta.\n"
-                f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
-                (radicado.strip().upper(), "sí", "si"))
         if ctx.config.reset.backend != "manual":
             return True
+        if isinstance(credentials, UnlockOrder):
+            echo(f"Desbloquee la cuenta {credentials.account} en la consola del proveedor (quite el bloqueo por "
+                 "intentos fallidos; la contraseña no cambia).\n")
+            return yes or _applied_by_hand("¿Ya la desbloqueó? Se enviará el aviso al correo registrado de la cuenta.",
+                                           radicado)
         echo("Aplique estas claves temporales en la consola del proveedor (se muestran solo esta vez).")
         echo("Los guiones son parte de la clave: cópiela completa, con ellos.\n")
         for c in credentials:
             echo(f"  {c.account:<45} {c.password}")
         echo("")
-        return yes or confirm_typed(
-            "¿Ya aplicó las claves? Se enviará el correo al representante legal.\n"
-            f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
-            (radicado.strip().upper(), "sí", "si"))
+        return yes or _applied_by_hand("¿Ya aplicó las claves? Se enviará el correo al representante legal.", radicado)
 
     def deletion(order) -> bool:
         if confirm_deletion is not None:
@@ -112,10 +106,14 @@ def _confirm_account(ctx: Context, radicado: str, order, yes: bool) -> bool:
         echo(f"  {'Clave temporal:':<13} {order.password}   (se muestra solo esta vez; con los guiones)")
         echo("  Marque «cambiar la contraseña en el primer inicio de sesión».")
     echo("")
-    return yes or confirm_typed(
-        "¿Ya lo hizo? Se enviará el resultado al funcionario y a la dependencia.\n"
-        f"Escriba el radicado ({radicado.strip().upper()}) o «sí» para enviarlo; cualquier otra cosa cancela",
-        (radicado.strip().upper(), "sí", "si"))
+    return yes or _applied_by_hand("¿Ya lo hizo? Se enviará el resultado al funcionario y a la dependencia.", radicado)
+
+
+def _applied_by_hand(question: str, radicado: str) -> bool:
+    """The manual backend's confirmation, typed out: the radicado or «sí»."""
+    wanted = radicado.strip().upper()
+    return confirm_typed(f"{question}\nEscriba el radicado ({wanted}) o «sí» para enviarlo; cualquier otra cosa "
+                         "cancela", (wanted, "sí", "si"))
 
 
 @cli.command()

@@ -11,6 +11,7 @@ when the password is lost too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from ..config import Config
@@ -24,6 +25,13 @@ from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
 from .decisions import carry_out
 from .decisions import claim as claim_ticket
+
+
+@dataclass(frozen=True)
+class UnlockOrder:
+    """What the staff member confirms with the manual backend."""
+
+    account: str
 
 
 def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Ticket, fields: dict, who: str,
@@ -48,7 +56,7 @@ def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Tic
             record_event(conn, ticket.id, who, "desbloqueo fallido", f"{error}; no se envió nada")
 
     if not carry_out(store, ticket, who, backend, lambda: backend.unlock(account),
-                     lambda: confirm({"action": "unlock", "account": account}), "no se confirmó el desbloqueo", failed):
+                     lambda: confirm(UnlockOrder(account)), "no se confirmó el desbloqueo", failed):
         return None
     recovery = f"{config.web.base_url.rstrip('/')}/recuperar" if config.selfservice.enabled else ""
     with store.transaction() as conn:
