@@ -54,6 +54,7 @@ def site(tmp_path):
 def approve(env: Embedded, radicado: str) -> list[str]:
     done = run_helpdesk("--config", env.config_path, "approve", radicado, "--by", "Ana", timeout=60)
     assert done.returncode == 0, done.stderr
+    assert "los enlaces para cambiar las claves van a despacho@alcaldia-prueba.gov.co" in done.stdout
     env.run_once()
     [email] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "reset_link"][-1:]
     return links_in(email.get_body(("plain",)).get_content(), env.config.web.base_url)

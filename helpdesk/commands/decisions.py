@@ -71,19 +71,22 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     if approved is None:
         echo("Aprobación cancelada: no se envió nada.")
         sys.exit(1)
-    if approved.ticket.procedure in ctx.rules.procedures and \
-            ctx.rules.procedures[approved.ticket.procedure].action in ("unlock", "change_email"):
-        what = ("cuenta desbloqueada; el aviso va al correo registrado"
-                if ctx.rules.procedures[approved.ticket.procedure].action == "unlock"
-                else "enlace de confirmación enviado al correo nuevo; el cambio se aplica cuando la persona lo confirme")
-        echo(f"Solicitud {approved.ticket.radicado} aprobada: {what}.")
+    procedure = ctx.rules.procedures.get(approved.ticket.procedure)
+    action = procedure.action if procedure else "reset"
+    if action == "unlock":
+        what = "cuenta desbloqueada; el aviso va al correo registrado"
+    elif action == "change_email":
+        what = "enlace de confirmación enviado al correo nuevo; el cambio se aplica cuando la persona lo confirme"
     elif approved.order is not None:
-        order = approved.order
-        echo(f"Solicitud {approved.ticket.radicado} aprobada: {ACTION_DONE[order.action]} la cuenta {order.account}; "
-             f"el resultado va a {approved.ticket.legal_rep_email} y el aviso a la dependencia.")
+        what = (f"{ACTION_DONE[approved.order.action]} la cuenta {approved.order.account}; el resultado va a "
+                f"{approved.ticket.legal_rep_email} y el aviso a la dependencia")
+    elif not approved.credentials:  # [reset] delivery = "link": nothing applied yet
+        what = (f"los enlaces para cambiar las claves van a {approved.ticket.legal_rep_email}; el cambio se aplica "
+                "cuando la persona los use")
     else:
-        echo(f"Solicitud {approved.ticket.radicado} aprobada: {len(approved.credentials)} cuenta(s) reiniciada(s); "
-             f"el correo con las claves va a {approved.ticket.legal_rep_email}.")
+        what = (f"{len(approved.credentials)} cuenta(s) reiniciada(s); el correo con las claves va a "
+                f"{approved.ticket.legal_rep_email}")
+    echo(f"Solicitud {approved.ticket.radicado} aprobada: {what}.")
     deliver_now(ctx, approved.outbox_id)
 
 
