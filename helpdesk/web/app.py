@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, abort, g, make_response, redirect, render_template, request
@@ -31,7 +32,7 @@ from ..outgoing.replies import Renderer
 from ..resets import links
 from ..resets.registered import Registered, lookup, valid_identifier
 from ..staff.email_change import EMAIL_CHANGE, confirm_email_change
-from ..store import Store
+from ..store import Store, iso, now
 from . import guard, recovery
 from .linkuse import use
 
@@ -259,13 +260,14 @@ def create_app(config: Config) -> Flask:
 
     def send_code(identifier: str, registered: Registered) -> None:
         code = recovery.new_code()
+        stamp = now()
         with store().transaction() as conn:
-            conn.execute("UPDATE recovery_codes SET replaced_at = datetime('now') WHERE identifier = ? "
-                         "AND used_at IS NULL AND replaced_at IS NULL", (identifier.casefold(),))
+            conn.execute("UPDATE recovery_codes SET replaced_at = ? WHERE identifier = ? "
+                         "AND used_at IS NULL AND replaced_at IS NULL", (iso(stamp), identifier.casefold()))
             conn.execute("INSERT INTO recovery_codes(identifier, account, code_hash, created_at, expires_at) "
-                         "VALUES (?, ?, ?, datetime('now'), datetime('now', ?))",
-                         (identifier.casefold(), registered.account, code_digest(identifier, code),
-                          f"+{config.selfservice.code_minutes} minutes"))
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (identifier.casefold(), registered.account, code_digest(identifier, code), iso(stamp),
+                          iso(stamp + timedelta(minutes=config.selfservice.code_minutes))))
         try:
             recovery.send_code(config, registered.phone, code)
             detail = f"código a {recovery.mask_phone(registered.phone)}"
@@ -288,8 +290,8 @@ def create_app(config: Config) -> Flask:
         folded = identifier.casefold()
         with store().transaction() as conn:
             row = conn.execute("SELECT * FROM recovery_codes WHERE identifier = ? AND used_at IS NULL "
-                               "AND replaced_at IS NULL AND expires_at > datetime('now') ORDER BY id DESC LIMIT 1",
-                               (folded,)).fetchone()
+                               "AND replaced_at IS NULL AND expires_at > ? ORDER BY id DESC LIMIT 1",
+                               (folded, iso())).fetchone()
             good = (row is not None and row["attempts"] < MAX_CODE_ATTEMPTS
                     and hmac.compare_digest(code_digest(identifier, code), row["code_hash"]))
             if row is not None and not good:
@@ -298,7 +300,7 @@ def create_app(config: Config) -> Flask:
                 links.record(conn, "code_refused", g.client, identifier=identifier)
                 return page("code.html", step=request.form.get("step", ""), minutes=config.selfservice.code_minutes,
                             error="El código no es válido o venció. Revíselo o pida uno nuevo.")
-            conn.execute("UPDATE recovery_codes SET used_at = datetime('now') WHERE id = ?", (row["id"],))
+            conn.execute("UPDATE recovery_codes SET used_at = ? WHERE id = ?", (iso(), row["id"]))
             token = links.issue(conn, row["account"], config.reset.link_hours, links.SELF_SERVICE)
             links.record(conn, "code_used", g.client, links.find(conn, token), identifier=identifier)
         return redirect(f"/r/{token}", code=303)
