@@ -75,12 +75,47 @@ def test_microsoft_365_writes_no_authserv_id_and_is_read_when_configured_so():
 def test_a_header_of_another_server_is_ignored_and_one_above_ours_is_noted():
     forged_above = "mx.otro-servidor.com; dmarc=pass header.from=alcaldia-prueba.gov.co"
     ours_fail = f"{OURS}; dmarc=fail header.from=alcaldia-prueba.gov.co"
-    # Forged with our id, written by the sender: below ours, the topmost of ours wins.
-    forged_ours_below = f"{OURS}; dmarc=pass header.from=alcaldia-prueba.gov.co"
-    auth = authresults.read([forged_above, ours_fail, forged_ours_below], OURS)
+    auth = authresults.read([forged_above, ours_fail], OURS)
     assert auth.unauthenticated == "DMARC fail para alcaldia-prueba.gov.co"
     assert auth.foreign_above == ("mx.otro-servidor.com",)
     assert "ATENCIÓN: encabezado de otro servidor (mx.otro-servidor.com) por encima del nuestro" in auth.summary()
+
+
+def test_headers_with_our_id_that_the_message_already_carried_are_ignored_and_noted():
+    """Our server wrote SPF only (no DMARC milter); the sender wrote a whole
+    block with our id into the message, below our server's Received."""
+    ours_spf = f"{OURS}; spf=fail smtp.mailfrom=alcaldia-prueba.gov.co"
+    forged = [f"{OURS}; dmarc=pass header.from=alcaldia-prueba.gov.co",
+              f"{OURS}; dkim=pass header.d=alcaldia-prueba.gov.co"]
+    # Milter style: ours above our Received (0), the forged ones below it (1).
+    auth = authresults.read([ours_spf, *forged], OURS, (0, 1, 1))
+    assert [(r.method, r.result) for r in auth.results] == [("spf", "fail")]
+    assert auth.ours_below == 2
+    assert auth.unauthenticated == "el servidor de recepción no registró un resultado DMARC"
+    assert "2 encabezado(s) con nuestro authserv-id que ya traía el mensaje" in auth.summary()
+    # Dovecot LMTP style: its Received above our block (1), the MX's Received
+    # between our block and the forged ones (2).
+    assert authresults.read([ours_spf, *forged], OURS, (1, 2, 2)).ours_below == 2
+    # A foreign header between ours and a later one of ours also ends the block.
+    other = "mx.otro-servidor.com; dmarc=pass header.from=alcaldia-prueba.gov.co"
+    assert authresults.read([ours_spf, other, forged[0]], OURS).ours_below == 1
+    # Postfix with three milters: one block, three headers, nothing forged.
+    assert authresults.read(POSTFIX_OPENDKIM_OPENDMARC, OURS, (0, 0, 0)).ours_below == 0
+
+
+def test_a_forged_dmarc_pass_below_our_received_warns_through_intake(tmp_path):
+    """The message as the sender wrote it, with a DMARC pass under our id,
+    then our MX's Received and its SPF result on top."""
+    env = Embedded(tmp_path / "h", inbox={"authserv_id": OURS})
+    sent = with_results(mails.request(attachments=documents(tmp_path)),
+                        [f"{OURS}; dmarc=pass header.from=alcaldia-prueba.gov.co"])
+    received = f"Received: from mail.atacante.example by {OURS}\r\n".encode()
+    env.deliver(with_results(received + sent, [f"{OURS}; spf=pass smtp.mailfrom=alcaldia-prueba.gov.co"]))
+    [outcome] = env.run_once()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
+    assert warning["detail"] == (f"mensaje de {mails.ENTITY}: el servidor de recepción no registró un resultado DMARC")
+    shown = helpdesk(env, "show", outcome.radicado).stdout
+    assert "1 encabezado(s) con nuestro authserv-id que ya traía el mensaje (posible falsificación)" in shown
 
 
 @pytest.mark.parametrize("result, warned", [("none", False), ("temperror", True), ("permerror", True), ("pass", False)])

@@ -6,9 +6,15 @@ authserv_id``), is evidence. So:
 
 - headers of any other authserv-id are ignored; one *above* ours (written
   after our server, or forged to look so) is noted for staff;
-- of our own, the topmost result of each method wins: the receiving server
-  prepends its header, so a forged one carrying our id sits below it
-  (the server should also delete those, RFC 8601 section 5);
+- of our own, only the block our server wrote counts: the headers of ours
+  from the first one down to the next ``Received`` or foreign header. The
+  receiving server prepends its headers (milters above its ``Received``,
+  Dovecot's LMTP below its own), so one carrying our id *below* that
+  boundary was in the message before our server saw it: the sender wrote
+  it. It is ignored and noted for staff (the server should delete those
+  too, RFC 8601 section 5; OpenDKIM's ``RemoveARFrom`` does);
+- within the block, the topmost result of DMARC and SPF wins, and every
+  DKIM signature counts;
 - Microsoft 365 writes its header without any authserv-id: set
   ``authserv_id = "microsoft365"`` to read that form.
 
@@ -49,6 +55,7 @@ class Authentication:
     results: tuple[MethodResult, ...] = ()
     foreign_above: tuple[str, ...] = ()  # authserv-ids of headers above ours
     checked: bool = True  # False: no authserv_id configured, the signal is off
+    ours_below: int = 0  # headers with our id below our server's block: forged
 
     def first(self, method: str) -> MethodResult | None:
         return next((r for r in self.results if r.method == method), None)
@@ -87,6 +94,9 @@ class Authentication:
         if self.foreign_above:
             line += (f"; ATENCIÓN: encabezado de otro servidor ({', '.join(self.foreign_above)}) por encima "
                      "del nuestro, ignorado")
+        if self.ours_below:
+            line += (f"; ATENCIÓN: {self.ours_below} encabezado(s) con nuestro authserv-id que ya traía el "
+                     "mensaje (posible falsificación), ignorado(s)")
         return line
 
     def to_json(self) -> str:
@@ -97,30 +107,43 @@ class Authentication:
         if not text:
             return None
         data = json.loads(text)
-        return cls(tuple(MethodResult(**r) for r in data["results"]), tuple(data["foreign_above"]), data["checked"])
+        return cls(tuple(MethodResult(**r) for r in data["results"]), tuple(data["foreign_above"]), data["checked"],
+                   data.get("ours_below", 0))
 
 
-def read(values: list[str], authserv_id: str) -> Authentication:
-    """The ``Authentication-Results`` values of a message, top first."""
+def read(values: list[str], authserv_id: str, received_above: tuple[int, ...] = ()) -> Authentication:
+    """The ``Authentication-Results`` values of a message, top first;
+    ``received_above`` gives, for each, how many ``Received`` headers sit
+    above it (none given: no ``Received`` between them)."""
     ours = authserv_id.strip().lower()
     if not ours:
         return Authentication(checked=False)
     results: list[MethodResult] = []
     foreign: list[str] = []
-    seen_ours = False
-    for value in values:
+    block_received: int | None = None  # Received count above our block: it ends when that grows
+    block_ended, ours_below = False, 0
+    for index, value in enumerate(values):
         server, resinfos = _split(value)
+        received = received_above[index] if index < len(received_above) else 0
+        if block_received is not None and received != block_received:
+            block_ended = True
         if server != ours:
-            if not seen_ours and server:
+            if block_received is None and server:
                 foreign.append(server[:100])
+            elif block_received is not None:
+                block_ended = True
             continue
-        seen_ours = True
+        if block_ended:
+            ours_below += 1
+            continue
+        if block_received is None:
+            block_received = received
         for resinfo in resinfos:
             found = _method_result(resinfo)
             # Every DKIM signature counts; of DMARC and SPF the topmost.
             if found and (found.method == "dkim" or all(r.method != found.method for r in results)):
                 results.append(found)
-    return Authentication(tuple(results), tuple(foreign))
+    return Authentication(tuple(results), tuple(foreign), ours_below=ours_below)
 
 
 def _split(value: str) -> tuple[str, list[str]]:

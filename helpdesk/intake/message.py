@@ -61,6 +61,9 @@ class Intake:
     # neither RFC 2047-decoded nor cut short (authresults.py parses them;
     # a decoded word in the sender's address could write a ";dmarc=pass").
     authentication_results: tuple[str, ...] = ()
+    # How many Received headers sit above each of them: our server's own
+    # block ends at one (authresults.read).
+    authentication_received: tuple[int, ...] = ()
     # The whole message, parsed only if a body fact is asked for: intake of
     # a new request needs its headers alone (0.7 ms instead of 30 ms for a
     # message with 700 KB of attachments); the documents are read later.
@@ -198,6 +201,12 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
     if "return-path" in headers:
         return_path = parseaddr(headers["return-path"][0])[1].lower()
     message_ids = _ids(headers.get("message-id", []))
+    auth_items, received = [], 0
+    for name, value in msg.raw_items():
+        if name.lower() == "received":
+            received += 1
+        elif name.lower() == "authentication-results":
+            auth_items.append((received, value))
     return Intake(
         message_id=message_ids[0] if message_ids else "",
         sender=sender,
@@ -209,8 +218,8 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
         headers=headers,
         content_type=msg.get_content_type(),
         truncated=truncated,
-        authentication_results=tuple(clean_text(value, 64_000) for name, value in msg.raw_items()
-                                     if name.lower() == "authentication-results"),
+        authentication_results=tuple(clean_text(value, 64_000) for _, value in auth_items),
+        authentication_received=tuple(received for received, _ in auth_items),
         raw=raw,
     )
 

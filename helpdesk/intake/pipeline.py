@@ -236,7 +236,8 @@ def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int 
 def _authenticate(conn, config: Config, intake: Intake, ticket_id: int) -> Authentication:
     """What our receiving server said of this sender; a message it did not
     authenticate warns staff (sender_not_authenticated, high risk)."""
-    auth = authresults.read(list(intake.authentication_results), config.inbox.authserv_id)
+    auth = authresults.read(list(intake.authentication_results), config.inbox.authserv_id,
+                             intake.authentication_received)
     why = auth.verdict(domain_of(intake.sender))
     if why:
         add_finding(conn, ticket_id, "warning", "sender_not_authenticated", f"mensaje de {intake.sender}: {why}")
