@@ -272,6 +272,17 @@ def test_a_cargo_that_is_no_legal_representative_is_warned(tmp_path):
     assert found.detail.startswith("el cargo «Secretario de Gobierno» no es el de un representante legal (Alcalde, ")
 
 
+@pytest.mark.parametrize("cargo", ["Secretario del Alcalde", "Exalcalde", "Asesor de despacho de la alcaldesa"])
+def test_a_cargo_that_only_mentions_the_role_is_warned(tmp_path, cargo):
+    [found] = role_findings(tmp_path, {"Cargo": cargo})
+    assert found.detail.startswith(f"el cargo «{cargo}» no es el de un representante legal")
+
+
+@pytest.mark.parametrize("cargo", ["Alcalde", "ALCALDESA MUNICIPAL", "Alcalde (E)", "Alcalde encargado de Prueba"])
+def test_a_cargo_that_is_the_role_with_a_qualifier_is_not_warned(tmp_path, cargo):
+    assert role_findings(tmp_path, {"Cargo": cargo}) == []
+
+
 def test_a_cargo_of_another_kind_of_entity_is_warned(tmp_path):
     [found] = role_findings(tmp_path, {"Cargo": "Gobernador"})
     assert found.detail == ("el cargo «Gobernador» no corresponde a «Alcaldía de Prueba», cuyo representante "

@@ -403,6 +403,16 @@ def check_directory(exam: Examination, rules: Rules) -> list[Finding]:
     return []
 
 
+def _has_words(text: str, words: str) -> bool:
+    """``words`` in ``text`` as whole words ("presidente del concejo" is not
+    in "vicepresidente del concejo")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+
+
+def _starts_with_words(text: str, words: str) -> bool:
+    return _has_words(text[:len(words) + 1], words) and text.startswith(words)
+
+
 def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
     """The Cargo of field 1.2 must be one of the legal representatives of
     seed 000 (rules/trust.toml [[roles]]), the one the entity's name calls
@@ -413,13 +423,16 @@ def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
         return []  # missing_field already says so
     roles = rules.trust.roles
     said = normalise(position)
-    role = next((r for r in roles if any(w in said for w in r.words)), None)
+    # The Cargo must *be* the role, not mention it: it starts with the
+    # role's words ("Alcalde municipal", "Alcaldesa (E)"); "Secretario del
+    # Alcalde", "Vicepresidente del Concejo" or "Exalcalde" are not it.
+    role = next((r for r in roles if any(_starts_with_words(said, w) for w in r.words)), None)
     names = ", ".join(r.name for r in roles)
     if role is None:
         return [Finding(WARNING, "legal_rep_role_unexpected",
                         f"el cargo «{position}» no es el de un representante legal ({names})")]
     entity = normalise(form.fields.get("entity_name") or "")
-    expected = next((r for r in roles if any(w in entity for w in r.entity_words)), None)
+    expected = next((r for r in roles if any(_has_words(entity, w) for w in r.entity_words)), None)
     if expected is not None and expected is not role:
         return [Finding(WARNING, "legal_rep_role_unexpected",
                         f"el cargo «{position}» no corresponde a «{form.fields.get('entity_name')}», "
@@ -427,7 +440,7 @@ def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
     acta = exam.chosen.get(ACTA)
     if acta is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
         return []  # a scan without text can only be read by a person
-    if not any(w in normalise(acta.facts.pdf.text) for w in role.words):
+    if not any(_has_words(normalise(acta.facts.pdf.text), w) for w in role.words):
         return [Finding(WARNING, "legal_rep_role_not_in_acta", f"el acta no menciona el cargo de {role.name}",
                         acta.facts.filename)]
     return []
