@@ -98,8 +98,14 @@ def import_csv(store: Store, path: Path) -> Imported:
             conn.execute(
                 "INSERT INTO entities(nit, name, department, municipality, domains, source, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(nit) DO UPDATE SET name = excluded.name, "
-                "department = excluded.department, municipality = excluded.municipality, "
-                "domains = excluded.domains, source = excluded.source, updated_at = excluded.updated_at",
+                # An empty cell says nothing is known, not that nothing is:
+                # it keeps what the directory holds (domains learned from
+                # approvals would otherwise be erased, and every address
+                # of the entity stop being checked against them).
+                "department = coalesce(nullif(excluded.department, ''), department), "
+                "municipality = coalesce(nullif(excluded.municipality, ''), municipality), "
+                "domains = coalesce(nullif(excluded.domains, '[]'), domains), "
+                "source = excluded.source, updated_at = excluded.updated_at",
                 (entity.nit, entity.name, entity.department, entity.municipality, json.dumps(entity.domains),
                  IMPORTED, iso()))
             updated += bool(known)

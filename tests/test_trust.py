@@ -259,6 +259,19 @@ def test_approvals_teach_the_directory_and_a_changed_representative_address_is_h
     assert queue[3].startswith("  Riesgo: ") and "cambió el correo del representante legal" in queue[3]
 
 
+def test_an_import_with_empty_cells_keeps_what_approvals_taught(tmp_path):
+    env = Embedded(tmp_path / "h")
+    first = pending(env, tmp_path)
+    assert helpdesk(env, "approve", first, "--by", "Ana", "--yes").returncode == 0
+    result = import_directory(env, tmp_path, "NIT;Nombre;Departamento;Municipio;Dominios\r\n"
+                                             "890905211-1;Alcaldía de Prueba;Antioquia;;\r\n")
+    assert result.stdout.strip() == "Directorio importado: 0 entidad(es) nueva(s), 1 actualizada(s)."
+    [entry] = json.loads(helpdesk(env, "entidades", "--json").stdout)
+    assert (entry["source"], entry["department"], entry["domains"]) == (
+        "importada", "Antioquia", ["alcaldia-prueba.gov.co"])
+    assert entry["last_legal_rep_email"] == LEGAL_REP
+
+
 # -- the representative's role -----------------------------------------------
 
 
