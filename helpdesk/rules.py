@@ -333,6 +333,23 @@ def load_problems(rules_dir: Path | None = None, shared: dict[str, str] | None =
 WEIGHTS = ("alto", "medio", "bajo")
 
 
+# Every warning code the program raises (a finding of kind "warning"):
+# rules/trust.toml labels and weighs them, and a code there that is not one
+# of these is a typo that would silently weigh nothing.
+WARNING_CODES = (
+    "sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed", "reply_from_outside",
+    "untrusted_radicado_reference", "entity_not_in_directory", "entity_name_mismatch", "sender_domain_mismatch",
+    "legal_rep_domain_mismatch", "legal_rep_not_in_acta", "legal_rep_role_unexpected", "legal_rep_role_not_in_acta",
+    "account_domain_mismatch", "account_not_an_address", "account_register_empty", "account_unknown",
+    "account_action_failed", "ambiguous_documents", "attachments_skipped", "duplicate_request",
+    "examination_failed", "examination_time_exceeded", "message_too_large", "reply_cap_reached", "reset_failed",
+    "delivery_bounced", "sender_not_registered", "unclassified_attachment",
+)
+# CONTRACT §6: these weigh "alto" whatever a local trust.toml says, since
+# approval asks for --acknowledge-warnings on them.
+CONTRACT_HIGH_RISK = ("sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed")
+
+
 @dataclass(frozen=True)
 class WarningRule:
     label: str  # what staff read
@@ -368,15 +385,12 @@ def load_trust(rules_dir: Path | None = None) -> TrustRules:
         rules_dir = None
     top = _read(rules_dir, "trust.toml")
     top.only("warnings", "free_mail", "roles")
-    table = top.table("warnings")
-    warnings = {}
-    for code in table.data:
-        entry = table.table(code)
-        entry.only("label", "weight")
-        weight = entry.string("weight")
-        if weight not in WEIGHTS:
-            raise entry.fail("weight", f"se esperaba uno de: {', '.join(WEIGHTS)}")
-        warnings[code] = WarningRule(entry.string("label"), weight)
+    warnings = _warning_rules(top.table("warnings"))
+    if rules_dir is not None:
+        # A local file made before a code existed: the shipped label and
+        # weight for it, rather than no weight at all.
+        shipped = _warning_rules(_read(None, "trust.toml").table("warnings"))
+        warnings = {**shipped, **warnings}
     free = top.table("free_mail")
     free.only("domains")
     roles_data = top.data.get("roles")
@@ -389,6 +403,22 @@ def load_trust(rules_dir: Path | None = None) -> TrustRules:
         roles.append(Role(entry.string("name"), tuple(normalise(w) for w in entry.strings("words")),
                           tuple(normalise(w) for w in entry.strings("entity_words"))))
     return TrustRules(warnings, frozenset(d.strip().lower() for d in free.strings("domains")), tuple(roles))
+
+
+def _warning_rules(table: _Reader) -> dict[str, WarningRule]:
+    warnings = {}
+    for code in table.data:
+        entry = table.table(code)
+        if code not in WARNING_CODES:
+            raise table.fail(code, "código de advertencia desconocido (¿un error de escritura?)")
+        entry.only("label", "weight")
+        weight = entry.string("weight")
+        if weight not in WEIGHTS:
+            raise entry.fail("weight", f"se esperaba uno de: {', '.join(WEIGHTS)}")
+        if code in CONTRACT_HIGH_RISK and weight != "alto":
+            raise entry.fail("weight", "esta advertencia pesa «alto» (CONTRATO §6): la aprobación pide revisarla")
+        warnings[code] = WarningRule(entry.string("label"), weight)
+    return warnings
 
 
 # What approval of a procedure's request does (staff/decisions.py for

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpdesk.errors import ConfigError
-from helpdesk.rules import RULES_DIR, load_all
+from helpdesk.rules import RULES_DIR, WARNING_CODES, load_all
 
 from . import forms
 from .conftest import embedded_sections, write_config
@@ -38,6 +38,10 @@ def edit(path: Path, old: str, new: str) -> None:
     ("documents.toml", 'filename_words = ["acta", "posesion"]', "filename_words = []", "kinds.acta_posesion.filename_words"),
     ("problems.toml", "[problems.no_accounts]", "[problems.otra]", "problems.no_accounts"),
     ("problems.toml", "No pudimos leer el archivo «{document}»", "No pudimos leer {archivo}", "problems.unreadable_document.text"),
+    ("trust.toml", "[warnings.sender_domain_mismatch]", "[warnings.sender_domian_mismatch]",
+     "warnings.sender_domian_mismatch"),
+    ("trust.toml", 'label = "cambió el correo del representante legal"\nweight = "alto"',
+     'label = "cambió el correo del representante legal"\nweight = "bajo"', "warnings.legal_rep_email_changed.weight"),
 ])
 def test_invalid_rule_file_names_file_and_key(rules_copy, file, old, new, key):
     edit(rules_copy / file, old, new)
@@ -45,6 +49,16 @@ def test_invalid_rule_file_names_file_and_key(rules_copy, file, old, new, key):
         load_all(rules_copy)
     message = str(info.value)
     assert message.startswith(str(rules_copy / file)) and f": {key}:" in message, message
+
+
+def test_a_trust_file_without_a_newer_code_takes_the_shipped_label_and_weight(rules_copy):
+    text = (rules_copy / "trust.toml").read_text(encoding="utf-8")
+    start = text.index("[warnings.legal_rep_email_personal]")
+    (rules_copy / "trust.toml").write_text(text[:start] + text[text.index("[warnings.legal_rep_email_changed]"):],
+                                          encoding="utf-8")
+    trust = load_all(rules_copy).trust
+    assert trust.warnings["legal_rep_email_personal"].weight == "alto"
+    assert set(trust.warnings) == set(WARNING_CODES)
 
 
 def test_invalid_rules_stop_the_daemon_at_start(tmp_path, rules_copy):

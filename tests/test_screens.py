@@ -18,7 +18,7 @@ import pytest
 import helpdesk
 from helpdesk import cli_es
 from helpdesk.operations import stats
-from helpdesk.rules import load_documents, load_problems, load_trust
+from helpdesk.rules import WARNING_CODES, load_documents, load_problems, load_trust
 from helpdesk.staff import labels
 
 from . import mails
@@ -202,6 +202,9 @@ def test_every_finding_code_has_a_spanish_label_and_every_warning_a_weight():
     assert {"unreadable_document", "reply_cap_reached", "missing_acta_posesion"} <= codes  # the scan finds them
     # A problem is labelled in staff/labels.py; a warning, with its weight, in rules/trust.toml.
     assert sorted(c for c in codes if c not in labels.CODE_LABELS and c not in load_trust().warnings) == []
+    # ... and every warning the package raises is one rules.WARNING_CODES knows, as the shipped file does.
+    assert sorted(c for c in codes if c not in labels.CODE_LABELS and c not in WARNING_CODES) == []
+    assert set(load_trust().warnings) == set(WARNING_CODES)
 
 
 def test_stats_screen_shows_days_for_people(tmp_path):
