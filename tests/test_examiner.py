@@ -82,22 +82,22 @@ def test_a_message_joined_during_an_examination_makes_its_verdict_wait_for_the_n
     env = Embedded(tmp_path / "h")
     env.deliver(mails.request(attachments=documents(tmp_path)[1:2]))  # the Excel form alone
     env.daemon.examiner = None
-    real = env.daemon.worker.examine
+    real = env.daemon.worker.examine_messages
 
-    def examine_while_a_reply_joins(filename, data, timeout=None, procedure=""):
+    def examine_while_a_reply_joins(*args, **kwargs):
         with env.store.transaction() as conn:  # what intake commits meanwhile
             conn.execute("INSERT INTO messages(direction, dedup_key, sha256, ticket_id, kind, at) "
                          "SELECT 'in', 'mid:tarde', sha256, 1, 'reply', '2026-01-01' FROM messages WHERE id = 1")
-        return real(filename, data, timeout, procedure)
+        return real(*args, **kwargs)
 
     env.daemon.source  # noqa: B018  (intake first, without examining)
     for incoming in env.daemon.source.fetch():
         env.daemon.handle(incoming)
-    env.daemon.worker.examine = examine_while_a_reply_joins
+    env.daemon.worker.examine_messages = examine_while_a_reply_joins
     assert examination.examine_ticket(env.store, env.config, env.daemon.rules, env.daemon.worker,
                                       env.daemon.renderer, 1) is None
     assert env.store.one("SELECT examine_pending, state FROM tickets")[:] == (1, "received")
-    env.daemon.worker.examine = real
+    env.daemon.worker.examine_messages = real
     env.daemon.examine_pending()  # the next pass reads everything
     assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0
 
@@ -116,3 +116,39 @@ def test_a_dead_examination_thread_is_replaced(tmp_path, caplog):
     assert env.daemon.examiner is not dead and env.daemon.examiner.alive
     assert "the examination thread stopped" in caplog.text
     env.daemon._stop_examiner()
+
+
+def nested_request(depth: int) -> bytes:
+    """A request nesting ``depth`` multiparts with bare-CR line ends: the
+    stdlib parser raises RecursionError on it (issue 10, finding 7)."""
+    head = mails.request(subject="Solicitud", body="Adjunto.").replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    head = b"\r\n".join(line for line in head.split(b"\n")
+                         if not line.lower().startswith((b"content-", b"mime-version")))
+    nested = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\r\r--b{n}\r' for n in range(1, depth))
+    return (head + b'\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n--b0\r'
+            + nested.encode() + b"\r" + b"hola\r")
+
+
+def test_messages_are_parsed_in_the_worker_and_one_that_breaks_the_parser_fails_there(tmp_path, monkeypatch):
+    # The examination hands the worker the stored messages: the daemon
+    # never parses their MIME, so a message that breaks the parser costs a
+    # counted failure, never the daemon's stack or memory.
+    from helpdesk.intake import message
+
+    env = Embedded(tmp_path / "h", limits={"max_parts": 100_000})
+    env.deliver(nested_request(3_000))
+    env.daemon.source  # noqa: B018
+    for incoming in env.daemon.source.fetch():
+        env.daemon.handle(incoming)
+
+    def no_walk_here(_msg):
+        raise AssertionError("the daemon parsed a message's body")
+
+    monkeypatch.setattr(message, "_walk", no_walk_here)
+    for _ in range(3):
+        env.daemon.examine_pending()
+    [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'examination_failed'")
+    assert "ExaminationFailed" in warning["detail"]
+    [event] = env.store.query("SELECT detail FROM events WHERE action = 'examen fallido' LIMIT 1")
+    assert "anidamiento excesivo" in event["detail"]
+    assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0

@@ -20,6 +20,7 @@ import typing
 from .examine import FileFacts
 from .excel import Account, FormData
 from .pdf import PdfFacts
+from .ticket_files import Plan, PlannedFile
 
 # Nesting of zip members in a reply: deeper is a broken worker, not a file.
 MAX_DEPTH = 8
@@ -30,25 +31,26 @@ class BadReply(ValueError):
 
 
 def encode(reply) -> bytes:
-    kind = "failure" if type(reply).__name__ == "WorkerFailure" else "facts"
+    kind = {"WorkerFailure": "failure", "Plan": "plan"}.get(type(reply).__name__, "facts")
     return json.dumps({"kind": kind, "value": dataclasses.asdict(reply)}, ensure_ascii=False).encode("utf-8")
 
 
 def decode(payload: bytes, failure_type: type):
-    """A ``FileFacts`` or a ``failure_type`` from the worker's bytes; BadReply otherwise."""
+    """A ``FileFacts``, a ticket's ``Plan`` or a ``failure_type`` from the
+    worker's bytes; BadReply otherwise."""
     try:
         message = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadReply(f"not JSON: {exc}") from None
     if not isinstance(message, dict) or set(message) != {"kind", "value"}:
         raise BadReply("not a reply")
-    cls = {"facts": FileFacts, "failure": failure_type}.get(message["kind"])
+    cls = {"facts": FileFacts, "plan": Plan, "failure": failure_type}.get(message["kind"])
     if cls is None:
         raise BadReply(f"unknown kind {message['kind']!r}")
     return _build(cls, message["value"], 0)
 
 
-_CLASSES = {cls.__name__: cls for cls in (FileFacts, PdfFacts, FormData, Account)}
+_CLASSES = {cls.__name__: cls for cls in (FileFacts, PdfFacts, FormData, Account, Plan, PlannedFile)}
 
 
 def _build(cls: type, value, depth: int):

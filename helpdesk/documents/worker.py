@@ -25,9 +25,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import LimitsConfig
 from ..rules import Rules, WorkerLimits
-from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, replies_json
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, replies_json, ticket_files
 from .examine import FileFacts
+from .ticket_files import Plan
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,28 @@ _HEADER = struct.Struct("!Q")
 class WorkerFailure:
     filename: str
     reason: str  # in Spanish, for the entity
+
+
+# A request for a ticket's stored messages (the other kind is one file).
+MESSAGES, FILE = "messages", "file"
+
+
+class ExaminationFailed(Exception):
+    """A ticket's messages could not be parsed (the worker said why, died or
+    ran out of time): the examination counts a failure (examination/ticket.py)."""
+
+
+class _NoReply(Exception):
+    """The worker gave no usable reply; the reason is for the entity."""
+
+
+@dataclass(frozen=True)
+class Examined:
+    """A ticket's files as the worker read them."""
+
+    plan: Plan
+    results: dict  # (message, part) -> FileFacts | WorkerFailure, for each chosen file examined or failed
+    late: list  # (message, part) of chosen files the ticket's time ran out before
 
 
 # The largest reply the parent reads: facts are small (text layers are
@@ -95,7 +119,6 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _no_new_privileges()
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
-    from .examine import examine
 
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     try:
@@ -105,26 +128,67 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
     sys.stdout = sys.stderr  # nothing but replies on the reply pipe
     while True:
         try:
-            filename, data, procedure = _read(requests)
+            request = _read(requests)
         except EOFError:
             return
-        # A spreadsheet is read with its ticket's procedure's form labels.
-        form = rules.procedures[procedure].form if procedure in rules.procedures else rules.form
-        # CPU is capped per file: the soft limit moves with what was used.
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        spent = int(used.ru_utime + used.ru_stime) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, resource.RLIM_INFINITY))
-        try:
-            result = examine(filename, data, rules, form=form)
-        except MemoryError:
-            result = WorkerFailure(str(filename), f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
-        except RecursionError:
-            result = WorkerFailure(str(filename),
-                                   f"tiene una estructura anómala que no se puede procesar; {SEND_ANOTHER_COPY}")
-        except Exception as exc:  # a parser bug on hostile input: report it, keep serving
-            result = WorkerFailure(str(filename), f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
+        if request[0] == MESSAGES:
+            _serve_messages(replies, rules, cpu_seconds, *request[1:])
+        else:
+            _, filename, data, procedure = request
+            _write_bytes(replies, replies_json.encode(_examine_one(filename, data, rules, procedure, cpu_seconds)))
+
+
+def _cpu_from_now(cpu_seconds: int) -> None:
+    """CPU is capped per step: the soft limit moves with what was used."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(used.ru_utime + used.ru_stime) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, resource.RLIM_INFINITY))
+
+
+def _examine_one(filename: str, data: bytes, rules: Rules, procedure: str, cpu_seconds: int):
+    from .examine import examine
+
+    # A spreadsheet is read with its ticket's procedure's form labels.
+    form = rules.procedures[procedure].form if procedure in rules.procedures else rules.form
+    _cpu_from_now(cpu_seconds)
+    try:
+        return examine(filename, data, rules, form=form)
+    except MemoryError:
+        return WorkerFailure(str(filename), f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
+    except RecursionError:
+        return WorkerFailure(str(filename),
+                             f"tiene una estructura anómala que no se puede procesar; {SEND_ANOTHER_COPY}")
+    except Exception as exc:  # a parser bug on hostile input: report it, keep serving
+        return WorkerFailure(str(filename), f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
+
+
+def _serve_messages(replies, rules: Rules, cpu_seconds: int, paths: list[str], procedure: str,
+                    limits: LimitsConfig, only: set | None, want_texts: bool) -> None:
+    """A ticket's messages: the plan first (or a failure, when they cannot
+    be parsed), then the facts of each chosen file (of those in ``only``,
+    when the parent asks again after losing a worker), in the plan's order."""
+    _cpu_from_now(cpu_seconds)
+    try:
+        plan, held = ticket_files.plan(paths, limits, want_texts)
+    except MemoryError:
+        plan, held = WorkerFailure("", "el mensaje es demasiado grande para procesarlo"), {}
+    except RecursionError:
+        plan, held = WorkerFailure("", "el mensaje tiene una estructura anómala (anidamiento excesivo)"), {}
+    except Exception as exc:  # unreadable store file, a parser bug on hostile input
+        plan, held = WorkerFailure("", f"el mensaje no se pudo leer ({type(exc).__name__})"), {}
+    _write_bytes(replies, replies_json.encode(plan))
+    for key in _wanted(plan, only):
+        data = held.pop(key)
+        planned = next(f for f in plan.files if (f.message, f.part) == key)
+        _write_bytes(replies, replies_json.encode(_examine_one(planned.filename, data, rules, procedure, cpu_seconds)))
         del data
-        _write_bytes(replies, replies_json.encode(result))
+
+
+def _wanted(plan, only: set | None) -> list[tuple[int, int]]:
+    """The files the worker examines, and the parent waits for, in order."""
+    if isinstance(plan, WorkerFailure):
+        return []
+    return [(f.message, f.part) for f in plan.files if f.chosen and (only is None or (f.message, f.part) in only)]
 
 
 class Worker:
@@ -170,23 +234,17 @@ class Worker:
                 except OSError:
                     pass
 
-    def _send(self, filename: str, data: bytes, procedure: str) -> None:
-        """Hand one file to a living worker; one that died since the last
-        file (an operator, the OOM killer) is reaped by poll() and replaced."""
+    def _send(self, request: tuple) -> None:
+        """Hand one request to a living worker; one that died since the last
+        (an operator, the OOM killer) is reaped by poll() and replaced."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
-        _write(self._proc.stdin, (filename, data, procedure))
+        _write(self._proc.stdin, request)
 
-    def examine(self, filename: str, data: bytes, timeout: float | None = None,
-                procedure: str = "") -> FileFacts | WorkerFailure:
-        """Read one file; ``timeout`` (what is left of the ticket's time)
-        shortens the per-file wall clock, never lengthens it. ``procedure``:
-        the ticket's, whose form a spreadsheet is read with ("" : the rules
-        folder's request form)."""
-        started = time.monotonic()
-        limit = self.limits.timeout_seconds if timeout is None else min(timeout, self.limits.timeout_seconds)
+    def _reply(self, limit: float):
+        """The worker's next reply within ``limit`` seconds; _NoReply (and
+        the worker killed) otherwise."""
         try:
-            self._send(filename, data, procedure)
             ready, _, _ = select.select([self._proc.stdout], [], [], limit)
             if ready:
                 return replies_json.decode(_read_bytes(self._proc.stdout, MAX_REPLY_BYTES), WorkerFailure)
@@ -195,10 +253,87 @@ class Worker:
         except (EOFError, OSError, replies_json.BadReply):
             reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
                       f"{RESCAN_SMALLER}")
+        self._kill()
+        raise _NoReply(reason)
+
+    def _file_limit(self, timeout: float | None) -> float:
+        """A file's wall clock: what is left of the ticket's time shortens
+        the per-file limit, never lengthens it."""
+        return self.limits.timeout_seconds if timeout is None else min(timeout, self.limits.timeout_seconds)
+
+    def examine(self, filename: str, data: bytes, timeout: float | None = None,
+                procedure: str = "") -> FileFacts | WorkerFailure:
+        """Read one file within ``timeout`` (see ``_file_limit``). ``procedure``:
+        the ticket's, whose form a spreadsheet is read with ("" : the rules
+        folder's request form)."""
+        started = time.monotonic()
+        try:
+            self._send((FILE, filename, data, procedure))
+            return self._reply(self._file_limit(timeout))
+        except OSError:
+            self._kill()
+            reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
+                      f"{RESCAN_SMALLER}")
+        except _NoReply as exc:
+            reason = str(exc)
         log.warning("document worker failed on %r after %.1f s: %s; replacing it",
                     filename, time.monotonic() - started, reason)
-        self._kill()
         return WorkerFailure(filename, reason)
+
+    def examine_messages(self, paths: list[str], procedure: str, limits: LimitsConfig, deadline: float,
+                         want_texts: bool = False) -> Examined:
+        """Parse a ticket's stored messages (their raw files, oldest first),
+        choose and examine its files, all in the worker, by ``deadline``
+        (time.monotonic()). A file that kills the worker or runs out of
+        time fails alone: a new worker is asked for the files after it.
+        ExaminationFailed when the messages themselves cannot be read."""
+        plan: Plan | None = None
+        results: dict = {}
+        while True:
+            left = deadline - time.monotonic()
+            waiting = [] if plan is None else [k for k in _chosen(plan) if k not in results]
+            if plan is not None and (not waiting or left <= 0):
+                return Examined(plan, results, waiting)
+            if left <= 0:
+                raise ExaminationFailed("se agotó el tiempo del examen antes de leer los mensajes")
+            try:
+                self._send((MESSAGES, paths, procedure, limits, None if plan is None else set(waiting), want_texts))
+                first = self._reply(left)
+            except OSError:
+                self._kill()
+                first = WorkerFailure("", "el proceso de examen no aceptó los mensajes")
+            except _NoReply as exc:
+                first = WorkerFailure("", str(exc))
+            if isinstance(first, WorkerFailure):
+                if plan is None:
+                    raise ExaminationFailed(first.reason)
+                return Examined(plan, results, waiting)  # the rest stay unexamined, as late
+            if not isinstance(first, Plan):
+                self._kill()
+                raise ExaminationFailed("respuesta inesperada del proceso de examen")
+            plan = plan or first
+            for key in waiting or _chosen(plan):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._kill()  # it is still reading the files the parent no longer waits for
+                    break
+                started = time.monotonic()
+                try:
+                    results[key] = self._reply(self._file_limit(left))
+                except _NoReply as exc:
+                    name = _filename(plan, key)
+                    log.warning("document worker failed on %r after %.1f s: %s; replacing it",
+                                name, time.monotonic() - started, exc)
+                    results[key] = WorkerFailure(name, str(exc))
+                    break  # a new worker for the files after it
+
+
+def _chosen(plan: Plan) -> list[tuple[int, int]]:
+    return [(f.message, f.part) for f in plan.files if f.chosen]
+
+
+def _filename(plan: Plan, key: tuple[int, int]) -> str:
+    return next(f.filename for f in plan.files if (f.message, f.part) == key)
 
 
 def worker_environment() -> dict[str, str]:

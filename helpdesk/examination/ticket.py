@@ -13,7 +13,6 @@ done again; after it, nothing is left to do.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from ..config import DEFAULT_PROCEDURE, Config
 from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
 from ..documents.examine import FileFacts
+from ..documents.ticket_files import FORWARDED, MAX_FILES
 from ..documents.worker import Worker, WorkerFailure
 from ..faults import crash_point
 from ..intake.message import parse
@@ -57,46 +57,29 @@ def pending(store: Store) -> list[int]:
     return [r["id"] for r in store.query("SELECT id FROM tickets WHERE examine_pending = 1 ORDER BY id")]
 
 
-def attachments_of(store: Store, config: Config, ticket_id: int):
-    """(message row, part, Attachment) for each file the entity sent, oldest first.
+def _stored_messages(store: Store, ticket_id: int) -> list:
+    """The rows of the messages whose files the entity sent, oldest first.
 
     A message whose original the retention policy removed (``raw_purged_at``)
     has nothing left to read and is skipped; only closed tickets are purged,
     and those are never examined again. So is a message intake read for its
     headers only: loading it again would hold tens of MB for no attachment.
     """
-    rows = store.query(
+    return store.query(
         "SELECT id, sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' "
         "AND kind IN ('request', 'reply') AND raw_purged_at IS NULL AND headers_only = 0 ORDER BY id",
         (ticket_id,),
     )
-    for row in rows:
+
+
+def attachments_of(store: Store, config: Config, ticket_id: int):
+    """(message row, part, Attachment) for each file the entity sent, oldest
+    first, parsed here: for staff saving them (``show --save-attachments``);
+    the examination has the worker parse them."""
+    for row in _stored_messages(store, ticket_id):
         intake = parse(store.load_raw(row["sha256"]), config.limits)
         for part, attachment in enumerate(intake.attachments):
             yield row["id"], part, attachment
-
-
-# Files examined per ticket: enough for the three documents and several
-# corrections; 30 hostile PDFs in one mail once held intake for minutes.
-MAX_ATTACHMENTS_PER_TICKET = 20
-
-
-def _choose_attachments(store: Store, config: Config, ticket_id: int) -> tuple[set[tuple[int, int]], list[str]]:
-    """Which files of the ticket to examine: each content once (by SHA-256,
-    its newest copy), the newest MAX_ATTACHMENTS_PER_TICKET of them (the
-    newest of each kind wins anyway). Returns their (message, part) keys and
-    the names of the files left out, for staff. Only hashes are kept here,
-    never the files' bytes."""
-    every: list[tuple[int, int, str]] = []
-    newest: dict[str, tuple[int, int]] = {}
-    for message_row, part, attachment in attachments_of(store, config, ticket_id):
-        if attachment.content_type != "message/rfc822":
-            every.append((message_row, part, attachment.filename))
-            digest = hashlib.sha256(attachment.data).hexdigest()
-            newest.pop(digest, None)  # the newest copy of the same bytes stands
-            newest[digest] = (message_row, part)
-    keys = set(list(newest.values())[-MAX_ATTACHMENTS_PER_TICKET:])
-    return keys, [name for row, part, name in every if (row, part) not in keys]
 
 
 def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer,
@@ -118,41 +101,43 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     """Examine one ticket; return the email kind queued (or None)."""
     files: list[Attached] = []
     forwarded: list[str] = []
+    skipped: list[str] = []
     late: list[str] = []
     # What was examined: a message joined meanwhile (intake runs beside the
     # service's examination) makes this verdict stale; see the commit below.
     seen = _last_inbound(store.conn, ticket_id)
     ticket = get_by_id(store.conn, ticket_id)
     procedure = procedure_of(rules, ticket)
-    chosen, skipped = _choose_attachments(store, config, ticket_id)
+    rows = _stored_messages(store, ticket_id)
     # One ticket's files share one budget: each file's own timeout times
     # twenty files would let one mail hold the examination for minutes.
     budget = rules.documents.worker.ticket_seconds
-    deadline = time.monotonic() + budget
-    for message_row, part, attachment in attachments_of(store, config, ticket_id):
-        if attachment.content_type == "message/rfc822":
-            forwarded.append(attachment.filename)
+    examined = worker.examine_messages([str(store.raw_path(r["sha256"])) for r in rows], procedure.id, config.limits,
+                                       time.monotonic() + budget, want_texts=procedure.fields_from_text)
+    for planned in examined.plan.files:
+        key = (planned.message, planned.part)
+        if planned.content_type == FORWARDED:
+            forwarded.append(planned.filename)
             continue
-        if (message_row, part) not in chosen:
+        if not planned.chosen:
+            skipped.append(planned.filename)
             continue
-        left = deadline - time.monotonic()
-        if left <= 0:
-            late.append(attachment.filename)
-            result = WorkerFailure(attachment.filename, f"no alcanzó a examinarse: los adjuntos de la solicitud "
-                                                        f"superaron {budget} segundos de examen; {RESCAN_SMALLER}")
-        else:
-            result = worker.examine(attachment.filename, attachment.data, timeout=left, procedure=procedure.id)
+        result = examined.results.get(key)
+        if result is None:
+            late.append(planned.filename)
+            result = WorkerFailure(planned.filename, f"no alcanzó a examinarse: los adjuntos de la solicitud "
+                                                     f"superaron {budget} segundos de examen; {RESCAN_SMALLER}")
         if isinstance(result, WorkerFailure):
-            result = FileFacts(filename=attachment.filename, sha256="", size=len(attachment.data),
-                               type="other", error=result.reason)
+            result = FileFacts(filename=planned.filename, sha256="", size=planned.size, type="other",
+                               error=result.reason)
         for facts in _flatten(result):
-            files.append(Attached(message_row, part, facts))
+            files.append(Attached(rows[planned.message]["id"], planned.part, facts))
     classified, notes = classify_all([f.facts for f in files], rules.documents, procedure.kinds)
     counted_form = newest_by_kind(classified).get("excel_form")
     read = counted_form.facts.form if counted_form else None
     text_form = None
     if read is None and procedure.fields_from_text:
-        text_form = _text_form(store, config, ticket_id, procedure)
+        text_form = _text_form(examined.plan.texts, procedure)
     nit_number = _nit_number(read)
     account = ((read or text_form).fields.get("account") or "").strip() if (read or text_form) else ""
     looked_up, registered_to = _registered(config, procedure, read or text_form)
@@ -166,7 +151,7 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",
                                 f"{len(skipped)} adjunto(s) no se examinaron (repetidos, o más de "
-                                f"{MAX_ATTACHMENTS_PER_TICKET} por solicitud): " + ", ".join(skipped[:10])))
+                                f"{MAX_FILES} por solicitud): " + ", ".join(skipped[:10])))
     if late:
         findings.append(Finding(WARNING, "examination_time_exceeded",
                                 f"{len(late)} adjunto(s) sin examinar: el examen de la solicitud superó {budget} "
@@ -229,16 +214,13 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     return decision.email_kind
 
 
-def _text_form(store: Store, config: Config, ticket_id: int, procedure: Procedure):
-    """The "Label: value" lines of the entity's messages, newest first:
-    the first message that has any is the form."""
+def _text_form(texts: list[str], procedure: Procedure):
+    """The "Label: value" lines of the entity's messages (their texts,
+    oldest first, as the worker read them): the newest that has any is the form."""
     from ..documents.text_form import read_text_form
 
-    rows = store.query("SELECT sha256 FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind IN "
-                       "('request', 'reply') AND raw_purged_at IS NULL AND headers_only = 0 ORDER BY id DESC",
-                       (ticket_id,))
-    for row in rows:
-        found = read_text_form(parse(store.load_raw(row["sha256"]), config.limits).body_text, procedure.form)
+    for text in reversed(texts):
+        found = read_text_form(text, procedure.form)
         if found is not None:
             return found
     return None
