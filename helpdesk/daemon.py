@@ -15,9 +15,11 @@ database's lock (lock.py) before opening anything, and while it waits for
 mail it watches for work other processes commit (a staff decision's email,
 a retry asked with ``helpdesk retry``) and does it within a second.
 
-The service examines documents beside this loop, in examination/background.py's thread,
-so an ack never waits for another request's documents; ``run --once``
-examines after its intake, in this thread.
+The service and ``run --once`` (``run_backlog``) examine documents beside
+this loop, in examination/background.py's threads (one document worker
+each, one per core), so an ack never waits for another request's
+documents; ``run_once`` alone, as a retry or a test calls it, examines
+after its intake, in this thread.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 # whole backlog is acknowledged).
 DELIVER_EVERY = 25
 
+# While run --once waits for its examinations, verdicts go out this often.
+SWEEP_DELIVERY_SECONDS = 0.5
+
 # How long a stop waits for the examination in hand (a file can take its
 # whole timeout); after that the ticket keeps its mark for the next start.
 EXAMINER_STOP_SECONDS = 10
@@ -66,7 +71,7 @@ class Daemon:
         self.held = held  # the database's lock: released (and the store closed) by close()
         self.rules, self.renderer = self._load_rules_and_templates()
         self.worker = Worker(self.rules)  # started at its first file; unused while an examiner runs
-        self.examiner: BackgroundExaminer | None = None  # run_forever's, examining beside intake
+        self.examiner: BackgroundExaminer | None = None  # run_forever's or run_backlog's, beside intake
         self._source = None  # opened at first use: a retry needs no mailbox
         self.stopping = False
         self.reload_requested = False
@@ -250,6 +255,23 @@ class Daemon:
         self.serve_local_work()
         return done
 
+    def run_backlog(self) -> list[Outcome]:
+        """``run --once``: the backlog read and acknowledged while the
+        examiner threads read the documents of the tickets already open (on
+        every core), their verdicts delivered as they commit; returns once
+        every ticket marked by then was examined (or failed) once."""
+        self.examiner = BackgroundExaminer(self.config, self.rules, self.renderer)
+        self.examiner.start()
+        try:
+            done = self.run_once()
+            targets = self.examiner.sweep()
+            while not self.stopping and not self.examiner.swept(targets, SWEEP_DELIVERY_SECONDS):
+                self.deliver()
+        finally:
+            self._stop_examiner()
+        self.deliver()
+        return done
+
     def serve_local_work(self) -> None:
         """What needs no mailbox: requested retries, the outbox, examinations."""
         self.serve_retry_requests()
@@ -357,6 +379,7 @@ class Daemon:
         loudly and replaced; the tickets it held keep their marks."""
         if self.examiner is not None and not self.examiner.alive:
             log.error("the examination thread stopped; starting a new one", extra={"event": "examiner_restarted"})
+            self._stop_examiner()  # its other threads: one pool at a time
             self.examiner = BackgroundExaminer(self.config, self.rules, self.renderer)
             self.examiner.start()
 

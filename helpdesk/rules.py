@@ -8,6 +8,7 @@ field edits that file, not the code. Labels are stored normalised (see
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import unicodedata
@@ -249,12 +250,27 @@ class DocumentLimits:
     max_image_pixels: int
 
 
+# Workers started when [worker] processes = 0: one per core, at most this
+# many (each may hold memory_mb).
+MAX_AUTO_PROCESSES = 4
+
+
 @dataclass(frozen=True)
 class WorkerLimits:
     memory_mb: int
     cpu_seconds: int
     timeout_seconds: int  # wall clock per file
     ticket_seconds: int  # wall clock for all the files of one ticket
+    processes: int = 0  # document workers examining at once; 0: one per core the service may use
+
+    def process_count(self) -> int:
+        if self.processes:
+            return self.processes
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, MAX_AUTO_PROCESSES))
 
 
 @dataclass(frozen=True)
@@ -297,10 +313,11 @@ def load_documents(rules_dir: Path | None = None) -> DocumentRules:
     lim.only(*names)
     limits = DocumentLimits(**{n: lim.integer(n, 1, 10**12) for n in names})
     work = top.table("worker")
-    work.only("memory_mb", "cpu_seconds", "timeout_seconds", "ticket_seconds")
+    work.only("memory_mb", "cpu_seconds", "timeout_seconds", "ticket_seconds", "processes")
     worker = WorkerLimits(work.integer("memory_mb", 64, 65_536), work.integer("cpu_seconds", 1, 3600),
                           work.integer("timeout_seconds", 1, 3600),
-                          work.integer("ticket_seconds", 1, 36_000, default=DEFAULT_TICKET_SECONDS))
+                          work.integer("ticket_seconds", 1, 36_000, default=DEFAULT_TICKET_SECONDS),
+                          work.integer("processes", 0, 64, default=0))
     return DocumentRules(kinds, limits, worker)
 
 

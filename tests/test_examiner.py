@@ -107,13 +107,15 @@ def test_a_dead_examination_thread_is_replaced(tmp_path, caplog):
     from helpdesk.examination.background import BackgroundExaminer
 
     env = Embedded(tmp_path / "h")
-    dead = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer)
-    dead._thread = threading.Thread(target=lambda: None)
-    dead._thread.start()
-    dead._thread.join()
+    dead = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=2)
+    dead.start()
+    dead._threads[1] = threading.Thread(target=lambda: None)  # one of its threads ended
+    dead._threads[1].start()
+    dead._threads[1].join()
     env.daemon.examiner = dead
     env.daemon._keep_examiner()
     assert env.daemon.examiner is not dead and env.daemon.examiner.alive
+    assert not dead._threads[0].is_alive()  # the rest of the old pool was stopped, not left beside the new one
     assert "the examination thread stopped" in caplog.text
     env.daemon._stop_examiner()
 

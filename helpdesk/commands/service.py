@@ -59,7 +59,7 @@ def run(ctx: Context, once: bool, log_level: str, log_format: str) -> None:
         daemon.request_reload()
     if once:
         try:
-            outcomes = daemon.run_once()
+            outcomes = daemon.run_backlog()
             daemon.write_metrics()
         finally:
             daemon.close()

@@ -75,21 +75,31 @@ def _write(stream, obj) -> None:
 
 
 def _write_bytes(stream, payload: bytes) -> None:
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    """Write it all: the parent's pipes are unbuffered (see ``_start``), and
+    a raw write may take part of the bytes."""
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else len(view):]
     stream.flush()
 
 
+def _read_exactly(stream, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _read_bytes(stream, limit: int | None = None) -> bytes:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    (size,) = _HEADER.unpack(header)
+    (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
     if limit is not None and size > limit:
         raise replies_json.BadReply(f"reply of {size} bytes")
-    payload = stream.read(size)
-    if len(payload) < size:
-        raise EOFError
-    return payload
+    return _read_exactly(stream, size)
 
 
 def _read(stream):
@@ -205,6 +215,10 @@ class Worker:
              str(self.limits.memory_mb), str(self.limits.cpu_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=worker_environment(),
+            # Unbuffered: the parent waits for each reply with select() on the
+            # pipe, which cannot see replies a buffered reader already took in
+            # (a ticket's plan and its files' facts come back to back).
+            bufsize=0,
         )
         _write(self._proc.stdin, self.rules)
 

@@ -1,21 +1,24 @@
 """Examination beside intake, so that no request waits for another's documents.
 
-The service (``helpdesk run``) examines documents in a thread of its own.
-A mail whose files use their ticket's whole time budget
-(rules/documents.toml, ``worker.ticket_seconds``) delays the tickets
-examined after it, never the radicado of a request that arrives meanwhile:
-the main loop goes on reading the mailbox and delivering acks.
+The service (``helpdesk run``) and ``run --once`` examine documents in
+threads of their own, one per document worker process (rules/documents.toml
+``worker.processes``; by default one per core): the workers parse and read
+the files on every core while the main loop goes on reading the mailbox and
+delivering acks. A mail whose files use their ticket's whole time budget
+(``worker.ticket_seconds``) delays the tickets its thread examines after
+it, never the radicado of a request that arrives meanwhile.
 
-The thread has its own SQLite connection (connections are not shared
-between threads) and its own document worker process. The main loop keeps
-the mailbox and the outbox: each verdict the examiner commits (an
-``accepted`` or ``correction`` email queued) changes the database's
-``data_version``, which the main loop looks at every second, so it
-delivers that email as it delivers a staff decision's.
+Each thread has its own SQLite connection (connections are not shared
+between threads) and its own document worker process. The threads share
+one set of the tickets in hand, so no two examine the same ticket. The
+main loop keeps the mailbox and the outbox: each verdict an examiner
+commits (an ``accepted`` or ``correction`` email queued) changes the
+database's ``data_version``, which the main loop looks at every second, so
+it delivers that email as it delivers a staff decision's; ``run --once``
+delivers them as it waits for the examinations to end (``sweep``).
 
-``run --once``, a retry served by a staff command and the tests examine in
-the calling thread instead (``Daemon.examine_pending``): one pass, in
-order, then exit.
+A retry served by a staff command and the tests examine in the calling
+thread instead (``Daemon.examine_pending``): one pass, in order.
 
 Exactly-once stays the examination's own (examination/ticket.py): the verdict and
 its email commit in one transaction that first checks the ticket is still
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ..config import Config
 from ..documents.worker import Worker
@@ -43,79 +47,122 @@ POLL_SECONDS = 5.0
 
 
 class BackgroundExaminer:
-    def __init__(self, config: Config, rules: Rules, renderer: Renderer):
+    def __init__(self, config: Config, rules: Rules, renderer: Renderer, threads: int | None = None):
         self.config = config
         self._tools = (rules, renderer)
-        self._tools_changed = False
-        self._tools_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._generation = 0  # bumped by use(): each thread takes the new tools between two tickets
+        self._lock = threading.Lock()  # guards _tools, _generation, _in_hand
+        self._in_hand: set[int] = set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="examiner", daemon=True)
+        count = threads or rules.documents.worker.process_count()
+        self._wakes = [threading.Event() for _ in range(count)]
+        # Passes begun and ended by each thread, for sweep(): under _progress.
+        self._progress = threading.Condition()
+        self._begun = [0] * count
+        self._ended = [0] * count
+        self._threads = [threading.Thread(target=self._run, args=(n,), name=f"examiner-{n + 1}", daemon=True)
+                         for n in range(count)]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return all(thread.is_alive() for thread in self._threads)
 
     def wake(self) -> None:
         """A ticket may have been marked: look now rather than at the next poll."""
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     def use(self, rules: Rules, renderer: Renderer) -> None:
         """New rules and templates (SIGHUP), taken between two tickets, so a
         ticket is examined and answered with one set from start to end."""
-        with self._tools_lock:
+        with self._lock:
             self._tools = (rules, renderer)
-            self._tools_changed = True
-        self._wake.set()
+            self._generation += 1
+        self.wake()
+
+    def sweep(self) -> list[int]:
+        """Ask for a pass by every thread; ``swept`` says when they are all
+        done. Together they then have tried every ticket marked before this
+        call, each once (one that keeps failing is not tried again and again)."""
+        with self._progress:
+            targets = [begun + 1 for begun in self._begun]
+        self.wake()
+        return targets
+
+    def swept(self, targets: list[int], timeout: float) -> bool:
+        with self._progress:
+            return self._progress.wait_for(
+                lambda: self._stop.is_set() or not self.alive
+                or all(ended >= target for ended, target in zip(self._ended, targets)), timeout)
 
     def stop(self, timeout: float) -> bool:
-        """Finish the ticket in hand within ``timeout`` seconds, then end.
-        False when it is still examining: the process may exit anyway, the
+        """Finish the tickets in hand within ``timeout`` seconds, then end.
+        False when one is still examining: the process may exit anyway, the
         ticket keeps its mark and is examined after the next start."""
         self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
-    def _run(self) -> None:
-        rules, renderer = self._tools
+    def _run(self, n: int) -> None:
+        with self._lock:
+            (rules, renderer), generation = self._tools, self._generation
         worker = Worker(rules)
         store = None
         try:
             while not self._stop.is_set():
-                self._wake.wait(POLL_SECONDS)
-                self._wake.clear()
+                self._wakes[n].wait(POLL_SECONDS)
+                self._wakes[n].clear()
+                with self._progress:
+                    self._begun[n] += 1
                 try:
                     if store is None:
                         store = Store(self.config.database_path, self.config.raw_dir)
-                    rules, renderer, worker = self._current_tools(rules, renderer, worker)
-                    self._pass(store, rules, renderer, worker)
+                    with self._lock:
+                        if generation != self._generation:
+                            (rules, renderer), generation = self._tools, self._generation
+                            worker.close()  # it holds its own copy of the rules
+                            worker = Worker(rules)
+                    self._pass(store, rules, renderer, worker, generation)
                 except Exception:  # the database unavailable, a bug: log, wait, try again
                     log.exception("examination pass failed; the next one is in %.0f s", POLL_SECONDS,
                                   extra={"event": "examination_failed"})
                     self._stop.wait(POLL_SECONDS)
+                finally:
+                    with self._progress:
+                        self._ended[n] += 1
+                        self._progress.notify_all()
         finally:
             worker.close()
             if store is not None:
                 store.close()
+            with self._progress:
+                self._progress.notify_all()  # a sweep waiting on a thread that ended
 
-    def _pass(self, store: Store, rules: Rules, renderer: Renderer, worker: Worker) -> None:
+    def _pass(self, store: Store, rules: Rules, renderer: Renderer, worker: Worker, generation: int) -> None:
         for ticket_id in examination.pending(store):
             if self._stop.is_set():
                 return
-            if self._tools_changed:
-                return  # the next pass starts at once (use() woke it) with the new ones
-            examination.examine_or_count_failure(store, self.config, rules, worker, renderer, ticket_id)
+            with self._lock:
+                if self._generation != generation:
+                    self._wakes_all_locked()
+                    return  # the next pass starts at once with the new tools
+                if ticket_id in self._in_hand:
+                    continue  # another thread has it
+                self._in_hand.add(ticket_id)
+            try:
+                examination.examine_or_count_failure(store, self.config, rules, worker, renderer, ticket_id)
+            finally:
+                with self._lock:
+                    self._in_hand.discard(ticket_id)
 
-    def _current_tools(self, rules: Rules, renderer: Renderer, worker: Worker) -> tuple[Rules, Renderer, Worker]:
-        with self._tools_lock:
-            if not self._tools_changed:
-                return rules, renderer, worker
-            self._tools_changed = False
-            rules, renderer = self._tools
-        worker.close()  # it holds its own copy of the rules
-        return rules, renderer, Worker(rules)
+    def _wakes_all_locked(self) -> None:
+        for wake in self._wakes:
+            wake.set()
