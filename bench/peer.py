@@ -130,17 +130,23 @@ def manage(project: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
-    """(seconds, peak RSS in MB of the process and its children)."""
+def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MB of the process and its children, wall-clock start)."""
     log = cwd / "run.log"  # a file, not a pipe: a pipe nobody reads blocks the process once full
     with open(log, "ab") as out:
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{command[:4]} failed: {log.read_text(errors='replace')[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, wall
+
+
+def last_written(files: list[Path], since: float) -> float:
+    """Seconds from ``since`` to the newest of ``files`` (their mtimes):
+    when the last acknowledgement was written."""
+    return max(f.stat().st_mtime for f in files) - since
 
 
 def fill(dovecot, count: int, small: bool) -> None:
@@ -171,8 +177,13 @@ def main() -> None:
                   f"helpdesk {harness.describe_source()}; django-helpdesk {PEER_VERSION}")
             for round_number in range(1, args.rounds + 1):
                 fill(dovecot, args.count, args.small)
-                peer_seconds, peer_rss = timed([peer_python(), "-m", "django", "get_email", "--quiet"], project,
-                                               peer_env)
+                outbox = project / "peer" / "outbox"  # EMAIL_FILE_PATH: BASE_DIR is the settings' folder
+                for old in outbox.glob("*"):
+                    old.unlink()
+                peer_seconds, peer_rss, peer_start = timed([peer_python(), "-m", "django", "get_email", "--quiet"],
+                                                           project, peer_env)
+                # Its auto-reply is its acknowledgement: one file per email.
+                peer_acks = last_written(list(outbox.glob("*")), peer_start)
                 with sqlite3.connect(project / "peer" / "peer.db") as db:
                     peer_tickets = db.execute("SELECT count(*) FROM helpdesk_ticket").fetchone()[0]
                 fill(dovecot, args.count, args.small)
@@ -181,17 +192,23 @@ def main() -> None:
                 config = harness.write_config(ours / "config.toml", dovecot, smtp)
                 text = config.read_text().replace('transport = "smtp"', 'transport = "file"\npath = "outbox"')
                 config.write_text(text)
-                our_seconds, our_rss = timed(harness.helpdesk_command(config, "run", "--once"), ours,
-                                             harness.helpdesk_env())
+                our_seconds, our_rss, our_start = timed(harness.helpdesk_command(config, "run", "--once"), ours,
+                                                        harness.helpdesk_env())
+                our_acks = last_written(list((ours / "outbox").glob("*-ack.eml")), our_start)
                 with sqlite3.connect(ours / "helpdesk.db") as db:
                     our_tickets = db.execute("SELECT count(*) FROM tickets").fetchone()[0]
                     examined = db.execute("SELECT count(*) FROM tickets WHERE examine_pending = 0").fetchone()[0]
                 peer_rate, our_rate = args.count / peer_seconds, args.count / our_seconds
-                print(f"round {round_number}: django-helpdesk get_email {peer_seconds:6.1f} s = {peer_rate:5.1f} msg/s "
-                      f"(peak RSS {peer_rss:.0f} MB, {peer_tickets} tickets so far) | helpdesk run --once "
-                      f"{our_seconds:6.1f} s = {our_rate:5.1f} msg/s, examination and verdicts included "
-                      f"(peak RSS {our_rss:.0f} MB, {our_tickets} tickets, {examined} examined) | "
-                      f"ratio {our_rate / peer_rate:.2f}x", flush=True)
+                peer_ack_rate, our_ack_rate = args.count / peer_acks, args.count / our_acks
+                print(f"round {round_number}:\n"
+                      f"  django-helpdesk get_email: {peer_seconds:6.1f} s = {peer_rate:5.1f} msg/s, last auto-reply "
+                      f"after {peer_acks:.1f} s = {peer_ack_rate:5.1f} acks/s (peak RSS {peer_rss:.0f} MB, "
+                      f"{peer_tickets} tickets so far)\n"
+                      f"  helpdesk run --once:       {our_seconds:6.1f} s = {our_rate:5.1f} msg/s, examination and "
+                      f"verdicts included; last ack after {our_acks:.1f} s = {our_ack_rate:5.1f} acks/s "
+                      f"(peak RSS {our_rss:.0f} MB, {our_tickets} tickets, {examined} examined)\n"
+                      f"  ratio: acks {our_ack_rate / peer_ack_rate:.2f}x, whole run {our_rate / peer_rate:.2f}x",
+                      flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -256,14 +256,18 @@ class Daemon:
         return done
 
     def run_backlog(self) -> list[Outcome]:
-        """``run --once``: the backlog read and acknowledged while the
-        examiner threads read the documents of the tickets already open (on
-        every core), their verdicts delivered as they commit; returns once
-        every ticket marked by then was examined (or failed) once."""
+        """``run --once``: the backlog read and acknowledged first (every
+        request gets its radicado before any document is examined), then
+        examined by the examiner threads on every core, their verdicts
+        delivered as they commit; returns once every ticket marked by then
+        was examined (or failed) once. The threads and their workers start
+        beside the intake, so the examination begins with warm workers."""
         self.examiner = BackgroundExaminer(self.config, self.rules, self.renderer)
+        self.examiner.hold()
         self.examiner.start()
         try:
             done = self.run_once()
+            self.examiner.release()
             targets = self.examiner.sweep()
             while not self.stopping and not self.examiner.swept(targets, SWEEP_DELIVERY_SECONDS):
                 self.deliver()

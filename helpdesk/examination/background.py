@@ -54,6 +54,8 @@ class BackgroundExaminer:
         self._lock = threading.Lock()  # guards _tools, _generation, _in_hand
         self._in_hand: set[int] = set()
         self._stop = threading.Event()
+        self._go = threading.Event()  # cleared by hold(): no new ticket is begun
+        self._go.set()
         count = threads or rules.documents.worker.process_count()
         self._wakes = [threading.Event() for _ in range(count)]
         # Passes begun and ended by each thread, for sweep(): under _progress.
@@ -75,6 +77,17 @@ class BackgroundExaminer:
         """A ticket may have been marked: look now rather than at the next poll."""
         for wake in self._wakes:
             wake.set()
+
+    def hold(self) -> None:
+        """Begin no new ticket until ``release``: ``run --once`` acknowledges
+        its whole backlog first. Measured (bench/peer.py), an examination
+        beside intake took the CPU and the GIL that the acks needed, and
+        the whole run gained nothing: both cores were busy either way."""
+        self._go.clear()
+
+    def release(self) -> None:
+        self._go.set()
+        self.wake()
 
     def use(self, rules: Rules, renderer: Renderer) -> None:
         """New rules and templates (SIGHUP), taken between two tickets, so a
@@ -104,6 +117,7 @@ class BackgroundExaminer:
         False when one is still examining: the process may exit anyway, the
         ticket keeps its mark and is examined after the next start."""
         self._stop.set()
+        self._go.set()
         self.wake()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -148,6 +162,7 @@ class BackgroundExaminer:
 
     def _pass(self, store: Store, rules: Rules, renderer: Renderer, worker: Worker, generation: int) -> None:
         for ticket_id in examination.pending(store):
+            self._go.wait()
             if self._stop.is_set():
                 return
             with self._lock:
