@@ -251,6 +251,7 @@ class Daemon:
                 break
             if self.reload_requested:
                 self.reload()
+        self.source.flush()  # a loop left early (a stop) leaves its batch's handled messages
         status.poll_succeeded(self.store)
         self.serve_local_work()
         return done

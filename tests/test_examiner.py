@@ -18,7 +18,7 @@ import sqlite3
 import threading
 
 from . import docfiles, mails
-from .conftest import Embedded, rules_with_worker
+from .conftest import Embedded, rules_with_worker, run_helpdesk
 from .test_daemon import DaemonProcess, wait_until
 from .test_e2e_documents import documents
 
@@ -154,3 +154,41 @@ def test_messages_are_parsed_in_the_worker_and_one_that_breaks_the_parser_fails_
     [event] = env.store.query("SELECT detail FROM events WHERE action = 'examen fallido' LIMIT 1")
     assert "anidamiento excesivo" in event["detail"]
     assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0
+
+
+def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_path):
+    from helpdesk.examination.background import BackgroundExaminer
+
+    env = Embedded(tmp_path / "h")
+    files = documents(tmp_path)
+    for n in range(8):
+        env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=files))
+    env.daemon.examiner = None
+    for incoming in env.daemon.source.fetch():
+        env.daemon.handle(incoming)
+    pool = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=3)
+    pool.start()
+    try:
+        assert pool.swept(pool.sweep(), 120)
+    finally:
+        assert pool.stop(10)
+    examined = env.store.query("SELECT ticket_id, count(*) AS n FROM events WHERE action = 'documentos examinados' "
+                               "GROUP BY ticket_id")
+    assert sorted((r["ticket_id"], r["n"]) for r in examined) == [(t, 1) for t in range(1, 9)]
+    verdicts = env.store.query("SELECT ticket_id, count(*) AS n FROM outbox WHERE kind = 'accepted' GROUP BY ticket_id")
+    assert sorted((r["ticket_id"], r["n"]) for r in verdicts) == [(t, 1) for t in range(1, 9)]
+    assert env.count("SELECT count(*) FROM tickets WHERE examine_pending = 1") == 0
+
+
+def test_run_once_acknowledges_the_whole_backlog_before_examining(tmp_path):
+    # The examiners start beside the intake (warm workers) but begin no
+    # ticket until every request of the backlog has its ack queued.
+    env = Embedded(tmp_path / "h")
+    files = documents(tmp_path)
+    for n in range(5):
+        env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=files))
+    result = run_helpdesk("--config", env.config_path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    kinds = [r["kind"] for r in env.store.query("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds == ["ack"] * 5 + ["accepted"] * 5
+    assert env.kinds().count("accepted") == 5  # and every verdict was delivered before it exited

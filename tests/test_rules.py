@@ -95,3 +95,17 @@ def test_a_new_required_field_needs_no_code_change(rules_copy):
     classified, notes = classify_all([facts], rules.documents)
     findings = run_checks(Examination(classified, notes, "a@alcaldia-prueba.gov.co", [], []), rules)
     assert ("missing_field", "Sitio web de la entidad (1.1)") in {(f.code, f.detail) for f in findings}
+
+
+def test_worker_processes_default_to_one_per_core_and_can_be_set(rules_copy, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5, 6, 7})
+    assert load_all(rules_copy).documents.worker.process_count() == 4  # one per core, at most 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert load_all(rules_copy).documents.worker.process_count() == 2
+    edit(rules_copy / "documents.toml", "processes = 0 ", "processes = 3 ")
+    assert load_all(rules_copy).documents.worker.process_count() == 3
+    edit(rules_copy / "documents.toml", "processes = 3 ", "processes = -1 ")
+    with pytest.raises(ConfigError, match="worker.processes"):
+        load_all(rules_copy)
