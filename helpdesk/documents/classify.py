@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..rules import DocumentRules, normalise
 from . import sniff
-from .examine import FileFacts
+from .facts import FileFacts
 
 SIGNED_FORM = "signed_form"
 EXCEL_FORM = "excel_form"

@@ -9,29 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
 
 from ..rules import FormRules, Rules
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, sniff
-from .excel import FormData, NotAForm, read_form, read_form_grid
-from .pdf import PdfFacts, PdfUnreadable, inspect_pdf
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    filename: str
-    sha256: str
-    size: int
-    type: str  # sniff.PDF, sniff.XLSX, ...
-    error: str = ""  # why it is unreadable, in Spanish; "" when it was read
-    pdf: PdfFacts | None = None
-    form: FormData | None = None
-    image_size: tuple[int, int] | None = None
-    members: tuple["FileFacts", ...] = field(default_factory=tuple)  # a zip's files
-
-    @property
-    def readable(self) -> bool:
-        return not self.error
+from .excel import NotAForm, read_form, read_form_grid
+from .facts import FileFacts, FormData, PdfFacts  # noqa: F401  (FileFacts: examine's result)
+from .pdf import PdfUnreadable, inspect_pdf
 
 
 def zip_limits(rules: Rules) -> archive.ZipLimits:

@@ -16,50 +16,20 @@ reading starts anyway.
 from __future__ import annotations
 
 import io
-import unicodedata
-from dataclasses import dataclass, field
 
 import openpyxl
 
 from ..rules import FormRules, normalise
+from .facts import Account, FormData, cell_text  # noqa: F401  (the reader's results)
 
 Cell = tuple[int, int]  # (row, column), 1-based
-
-
-@dataclass(frozen=True)
-class Account:
-    type: str  # "Correo electrónico" | "Usuario de página web" | what was written
-    account: str
-
-
-@dataclass(frozen=True)
-class FormData:
-    """What the form says; ``fields`` keys are those of rules/form.toml."""
-
-    fields: dict[str, str]
-    accounts: list[Account]
-    sheet: str
-    notes: list[str] = field(default_factory=list)  # for staff: what was odd
 
 
 class NotAForm(Exception):
     """The workbook opens but none of its sheets looks like the request form."""
 
 
-def cell_text(value: object) -> str:
-    """A cell value as the entity meant it: 890905211.0 -> '890905211'."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Sí" if value else "No"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    # Control and format characters (an ESC sequence typed into a cell)
-    # never reach a screen or an email: they count as spaces.
-    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in str(value))
-    return " ".join(text.split())
+
 
 
 def read_grid(data: bytes, rules: FormRules) -> list[tuple[str, dict[Cell, str]]]:

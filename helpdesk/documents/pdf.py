@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import io
 import zlib
-from dataclasses import dataclass
 
 import pypdf
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
+from .facts import PdfFacts
 
 SCAN_MIN_PIXELS = 500
 MAX_PAGES_EXAMINED = 20
@@ -42,24 +42,6 @@ pypdf.overwrite_configuration(
     # pypdf's text extraction over 15 s.
     stream_parsing_work_maximum_count=100_000,
 )
-
-
-@dataclass(frozen=True)
-class PdfFacts:
-    pages: int
-    text: str  # the text layer of the first pages, whitespace collapsed
-    scanned_pages: int  # pages carrying a page-sized image
-    signature_fields: int
-    signed: bool  # a signature field with a value (not verified: pyhanko would)
-    owner_protected: bool  # encrypted with an empty user password: readable
-
-    @property
-    def has_text(self) -> bool:
-        return len(self.text) >= 40
-
-    @property
-    def is_scan(self) -> bool:
-        return self.scanned_pages > 0
 
 
 class PdfUnreadable(Exception):

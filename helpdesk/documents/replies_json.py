@@ -18,9 +18,7 @@ import json
 import types
 import typing
 
-from .examine import FileFacts
-from .excel import Account, FormData
-from .pdf import PdfFacts
+from .facts import Account, FileFacts, FormData, PdfFacts
 from .ticket_files import Plan, PlannedFile
 
 # Nesting of zip members in a reply: deeper is a broken worker, not a file.

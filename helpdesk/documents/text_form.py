@@ -10,7 +10,7 @@ whose text before the colon is one of a field's labels gives that field.
 from __future__ import annotations
 
 from ..rules import FormRules, normalise
-from .excel import FormData, cell_text
+from .facts import FormData, cell_text
 
 SOURCE = "texto del mensaje"  # FormData.sheet of a form read from text
 MAX_VALUE = 200

@@ -28,7 +28,7 @@ from pathlib import Path
 from ..config import LimitsConfig
 from ..rules import Rules, WorkerLimits
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, replies_json, ticket_files
-from .examine import FileFacts
+from .facts import FileFacts
 from .ticket_files import Plan
 
 log = logging.getLogger(__name__)

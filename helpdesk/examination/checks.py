@@ -19,7 +19,7 @@ from ..addresses import domain_of
 from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
-from ..documents.excel import FormData
+from ..documents.facts import FormData
 from ..documents.text_form import SOURCE
 from ..errors import ConfigError
 from ..identifiers import cedula, curp, rfc

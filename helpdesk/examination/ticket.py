@@ -22,7 +22,7 @@ from .. import directory, localtime, register
 from ..config import DEFAULT_PROCEDURE, Config
 from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
-from ..documents.examine import FileFacts
+from ..documents.facts import FileFacts
 from ..documents.ticket_files import FORWARDED, MAX_FILES
 from ..documents.worker import Worker, WorkerFailure
 from ..faults import crash_point
