@@ -20,6 +20,7 @@ Security rules enforced here, not left to the configuration:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -132,26 +133,17 @@ class LdapBackend:
             raise ResetFailed("no se indicó la cuenta a la que cambiar la contraseña")
         if not password:
             raise ResetFailed(f"la nueva contraseña de la cuenta {account} está vacía")
-        with self._lock:
+        with self._lock, self._failures(password):
             self._scope = scope or EntityScope()
             reused = self._conn is not None
             try:
-                try:
-                    self._reset(account, password)
-                except COMMUNICATION_ERRORS as exc:
-                    self.close()
-                    if not reused or _is_tls_error(exc):
-                        raise
-                    log.info("LDAP %s: connection lost (%s), reconnecting", self.label, type(exc).__name__)
-                    self._reset(account, password)
+                self._reset(account, password)
             except COMMUNICATION_ERRORS as exc:
                 self.close()
-                raise ResetFailed(self._scrub(self._describe(exc), password)) from None
-            except ResetFailed as exc:
-                raise ResetFailed(self._scrub(str(exc), password)) from None
-            except ldap_exc.LDAPException as exc:
-                self.close()
-                raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", password)) from None
+                if not reused or _is_tls_error(exc):
+                    raise
+                log.info("LDAP %s: connection lost (%s), reconnecting", self.label, type(exc).__name__)
+                self._reset(account, password)
 
     def unlock(self, account: str, scope: EntityScope | None = None) -> None:
         """Remove ppolicy's lock (pwdAccountLockedTime) and the count of
@@ -188,17 +180,10 @@ class LdapBackend:
     def _on_entry(self, account: str, scope: EntityScope | None, apply) -> None:
         """Find the account's one entry and ``apply(conn, dn)``; every
         failure a ResetFailed in Spanish, as for a reset."""
-        with self._lock:
+        with self._lock, self._failures():
             self._scope = scope or EntityScope()
-            try:
-                conn = self._connection()
-                apply(conn, self._find(conn, account.strip()))
-            except COMMUNICATION_ERRORS as exc:
-                self.close()
-                raise ResetFailed(self._describe(exc)) from None
-            except ldap_exc.LDAPException as exc:
-                self.close()
-                raise ResetFailed(f"LDAP {self.label}: {_text(exc)}") from None
+            conn = self._connection()
+            apply(conn, self._find(conn, account.strip()))
 
     def read_one(self, filter_template: str, identifier: str, attributes: tuple[str, ...]) -> dict[str, str] | None:
         """The first value of ``attributes`` of the one entry under
@@ -400,6 +385,22 @@ class LdapBackend:
             return f"{where}: no se pudo conectar: {text}"
         return f"{where}: error de comunicación: {text}"
 
+    @contextlib.contextmanager
+    def _failures(self, secret: str = ""):
+        """Every failure of the block leaves as a ResetFailed in Spanish with
+        no secret in it (``secret``, the bind password); a connection that
+        failed is closed, so the next call opens a new one."""
+        try:
+            yield
+        except COMMUNICATION_ERRORS as exc:
+            self.close()
+            raise ResetFailed(self._scrub(self._describe(exc), secret)) from None
+        except ResetFailed as exc:
+            raise ResetFailed(self._scrub(str(exc), secret)) from None
+        except ldap_exc.LDAPException as exc:
+            self.close()
+            raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", secret)) from None
+
     def _scrub(self, message: str, password: str) -> str:
         """Belt and braces: no secret ever leaves in a message."""
         for secret in (password, self._bind_password):
@@ -436,19 +437,9 @@ class LdapAccounts(LdapBackend):
         self.base = config.accounts.ldap_base or config.reset.ldap_base
 
     def apply(self, order) -> None:
-        secret = order.password or ""
-        with self._lock:
+        with self._lock, self._failures(order.password or ""):
             self._scope = EntityScope(domain=domain_of(order.account))
-            try:
-                getattr(self, f"_{order.action}")(self._connection(), order)
-            except COMMUNICATION_ERRORS as exc:
-                self.close()
-                raise ResetFailed(self._scrub(self._describe(exc), secret)) from None
-            except ResetFailed as exc:
-                raise ResetFailed(self._scrub(str(exc), secret)) from None
-            except ldap_exc.LDAPException as exc:
-                self.close()
-                raise ResetFailed(self._scrub(f"LDAP {self.label}: {_text(exc)}", secret)) from None
+            getattr(self, f"_{order.action}")(self._connection(), order)
 
     def _has(self, conn: ldap3.Connection, attribute: str) -> bool:
         schema = conn.server.schema
