@@ -46,6 +46,13 @@ class Plan:
     files: list[PlannedFile]  # every attachment, oldest first; forwarded emails have content_type FORWARDED
     texts: list[str]  # each message's text, oldest first, when asked for; else empty
 
+    def chosen_keys(self) -> list[tuple[int, int]]:
+        """(message, part) of the files examined, in the order the worker reads them."""
+        return [(f.message, f.part) for f in self.files if f.chosen]
+
+    def file(self, key: tuple[int, int]) -> PlannedFile:
+        return next(f for f in self.files if (f.message, f.part) == key)
+
 
 def plan(paths: list[str], limits: LimitsConfig, want_texts: bool) -> tuple[Plan, dict[tuple[int, int], bytes]]:
     """The plan of a ticket's messages (their raw files, oldest first) and

@@ -57,12 +57,16 @@ class _NoReply(Exception):
 
 @dataclass(frozen=True)
 class Examined:
-    """A ticket's files as the worker read them."""
+    """A ticket's files as the worker read them. A chosen file missing from
+    ``results`` was not reached before the ticket's time ran out."""
 
     plan: Plan
     results: dict  # (message, part) -> FileFacts | WorkerFailure, for each chosen file examined or failed
-    late: list  # (message, part) of chosen files the ticket's time ran out before
 
+
+# Why a file failed when the worker died on it or sent no valid reply.
+BROKEN_BY_FILE = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
+                  f"{RESCAN_SMALLER}")
 
 # The largest reply the parent reads: facts are small (text layers are
 # bounded); more is a broken worker, not a document.
@@ -187,18 +191,14 @@ def _serve_messages(replies, rules: Rules, cpu_seconds: int, paths: list[str], p
     except Exception as exc:  # unreadable store file, a parser bug on hostile input
         plan, held = WorkerFailure("", f"el mensaje no se pudo leer ({type(exc).__name__})"), {}
     _write_bytes(replies, replies_json.encode(plan))
-    for key in _wanted(plan, only):
-        data = held.pop(key)
-        planned = next(f for f in plan.files if (f.message, f.part) == key)
-        _write_bytes(replies, replies_json.encode(_examine_one(planned.filename, data, rules, procedure, cpu_seconds)))
-        del data
-
-
-def _wanted(plan, only: set | None) -> list[tuple[int, int]]:
-    """The files the worker examines, and the parent waits for, in order."""
     if isinstance(plan, WorkerFailure):
-        return []
-    return [(f.message, f.part) for f in plan.files if f.chosen and (only is None or (f.message, f.part) in only)]
+        return
+    for key in plan.chosen_keys():
+        if only is None or key in only:
+            data = held.pop(key)
+            _write_bytes(replies, replies_json.encode(_examine_one(plan.file(key).filename, data, rules, procedure,
+                                                                   cpu_seconds)))
+            del data
 
 
 class Worker:
@@ -265,8 +265,7 @@ class Worker:
             seconds = max(1, round(limit))
             reason = f"no se pudo procesar en {seconds} segundo{'s' if seconds != 1 else ''}; {RESCAN_SMALLER}"
         except (EOFError, OSError, replies_json.BadReply):
-            reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
-                      f"{RESCAN_SMALLER}")
+            reason = BROKEN_BY_FILE
         self._kill()
         raise _NoReply(reason)
 
@@ -286,8 +285,7 @@ class Worker:
             return self._reply(self._file_limit(timeout))
         except OSError:
             self._kill()
-            reason = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
-                      f"{RESCAN_SMALLER}")
+            reason = BROKEN_BY_FILE
         except _NoReply as exc:
             reason = str(exc)
         log.warning("document worker failed on %r after %.1f s: %s; replacing it",
@@ -305,9 +303,9 @@ class Worker:
         results: dict = {}
         while True:
             left = deadline - time.monotonic()
-            waiting = [] if plan is None else [k for k in _chosen(plan) if k not in results]
+            waiting = [] if plan is None else [k for k in plan.chosen_keys() if k not in results]
             if plan is not None and (not waiting or left <= 0):
-                return Examined(plan, results, waiting)
+                return Examined(plan, results)
             if left <= 0:
                 raise ExaminationFailed("se agotó el tiempo del examen antes de leer los mensajes")
             try:
@@ -321,12 +319,12 @@ class Worker:
             if isinstance(first, WorkerFailure):
                 if plan is None:
                     raise ExaminationFailed(first.reason)
-                return Examined(plan, results, waiting)  # the rest stay unexamined, as late
+                return Examined(plan, results)  # the rest stay unexamined, as late
             if not isinstance(first, Plan):
                 self._kill()
                 raise ExaminationFailed("respuesta inesperada del proceso de examen")
             plan = plan or first
-            for key in waiting or _chosen(plan):
+            for key in waiting or plan.chosen_keys():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._kill()  # it is still reading the files the parent no longer waits for
@@ -335,19 +333,11 @@ class Worker:
                 try:
                     results[key] = self._reply(self._file_limit(left))
                 except _NoReply as exc:
-                    name = _filename(plan, key)
+                    name = plan.file(key).filename
                     log.warning("document worker failed on %r after %.1f s: %s; replacing it",
                                 name, time.monotonic() - started, exc)
                     results[key] = WorkerFailure(name, str(exc))
                     break  # a new worker for the files after it
-
-
-def _chosen(plan: Plan) -> list[tuple[int, int]]:
-    return [(f.message, f.part) for f in plan.files if f.chosen]
-
-
-def _filename(plan: Plan, key: tuple[int, int]) -> str:
-    return next(f.filename for f in plan.files if (f.message, f.part) == key)
 
 
 def worker_environment() -> dict[str, str]:

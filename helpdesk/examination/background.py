@@ -167,8 +167,7 @@ class BackgroundExaminer:
                 return
             with self._lock:
                 if self._generation != generation:
-                    self._wakes_all_locked()
-                    return  # the next pass starts at once with the new tools
+                    return  # the next pass starts at once with the new tools (use() woke every thread)
                 if ticket_id in self._in_hand:
                     continue  # another thread has it
                 self._in_hand.add(ticket_id)
@@ -177,7 +176,3 @@ class BackgroundExaminer:
             finally:
                 with self._lock:
                     self._in_hand.discard(ticket_id)
-
-    def _wakes_all_locked(self) -> None:
-        for wake in self._wakes:
-            wake.set()
