@@ -410,7 +410,7 @@ def _has_words(text: str, words: str) -> bool:
 
 
 def _starts_with_words(text: str, words: str) -> bool:
-    return _has_words(text[:len(words) + 1], words) and text.startswith(words)
+    return re.match(rf"{re.escape(words)}(?!\w)", text) is not None
 
 
 def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
@@ -440,7 +440,8 @@ def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
     acta = exam.chosen.get(ACTA)
     if acta is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
         return []  # a scan without text can only be read by a person
-    if not any(_has_words(normalise(acta.facts.pdf.text), w) for w in role.words):
+    acta_text = normalise(acta.facts.pdf.text)
+    if not any(_has_words(acta_text, w) for w in role.words):
         return [Finding(WARNING, "legal_rep_role_not_in_acta", f"el acta no menciona el cargo de {role.name}",
                         acta.facts.filename)]
     return []
