@@ -120,24 +120,24 @@ def read(values: list[str], authserv_id: str, received_above: tuple[int, ...] = 
         return Authentication(checked=False)
     results: list[MethodResult] = []
     foreign: list[str] = []
-    block_received: int | None = None  # Received count above our block: it ends when that grows
-    block_ended, ours_below = False, 0
+    block_at: int | None = None  # Received headers above our block; None until it starts
+    ended, ours_below = False, 0
     for index, value in enumerate(values):
         server, resinfos = _split(value)
         received = received_above[index] if index < len(received_above) else 0
-        if block_received is not None and received != block_received:
-            block_ended = True
-        if server != ours:
-            if block_received is None and server:
-                foreign.append(server[:100])
-            elif block_received is not None:
-                block_ended = True
+        if block_at is None and server != ours:
+            if server:
+                foreign.append(server[:100])  # above ours
             continue
-        if block_ended:
+        if block_at is None:
+            block_at = received
+        # A foreign header or a Received after our block's start ends it.
+        ended = ended or server != ours or received != block_at
+        if server != ours:
+            continue
+        if ended:
             ours_below += 1
             continue
-        if block_received is None:
-            block_received = received
         for resinfo in resinfos:
             found = _method_result(resinfo)
             # Every DKIM signature counts; of DMARC and SPF the topmost.
