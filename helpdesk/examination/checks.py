@@ -388,7 +388,8 @@ def check_directory(exam: Examination, rules: Rules) -> list[Finding]:
     """The form's NIT and entity name against the entity directory. An
     empty directory (not set up) says nothing."""
     form = exam.form
-    number = _nit_number(form)
+    parsed = form_nit(form)
+    number = parsed.number if parsed and parsed.valid else None
     if number is None or not exam.directory_size:
         return []
     entry = exam.directory_entry
@@ -447,11 +448,12 @@ def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
     return []
 
 
-def _nit_number(form: FormData | None) -> str | None:
+def form_nit(form: FormData | None) -> nit.Nit | None:
+    """The form's NIT, read with its separate check digit when it has one
+    (``valid`` says whether that digit is right); None when it has none."""
     if form is None or not form.fields.get("entity_nit"):
         return None
-    parsed = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
-    return parsed.number if parsed and parsed.valid else None
+    return nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv"))
 
 
 def check_unclassified(exam: Examination, rules: Rules) -> list[Finding]:

@@ -28,7 +28,6 @@ from ..documents.worker import Worker, WorkerFailure
 from ..faults import crash_point
 from ..intake.message import parse
 from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
-from ..nit import parse as parse_nit
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets.registered import lookup as lookup_registered
@@ -36,7 +35,7 @@ from ..rules import REGISTERED_EMAIL, Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
 from ..tickets import NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids
-from .checks import WARNING, Examination, Finding, run_checks
+from .checks import WARNING, Examination, Finding, form_nit, run_checks
 from .decision import decide
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,10 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     text_form = None
     if read is None and procedure.fields_from_text:
         text_form = _text_form(examined.plan.texts, procedure)
-    nit_number = _nit_number(read)
+    # Duplicates and the directory are looked up by the number even when
+    # its check digit is wrong (that is the entity's correction to make).
+    parsed_nit = form_nit(read)
+    nit_number = parsed_nit.number if parsed_nit else None
     account = ((read or text_form).fields.get("account") or "").strip() if (read or text_form) else ""
     looked_up, registered_to = _registered(config, procedure, read or text_form)
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
@@ -326,13 +328,6 @@ def _flatten(facts: FileFacts) -> list[FileFacts]:
         for inner in _flatten(member):
             flat.append(dataclasses.replace(inner, filename=f"{facts.filename}/{inner.filename}"))
     return flat
-
-
-def _nit_number(form) -> str | None:
-    if form is None or not form.fields.get("entity_nit"):
-        return None
-    parsed = parse_nit(form.fields["entity_nit"], form.fields.get("entity_dv"))
-    return parsed.number if parsed else None
 
 
 def _other_open_requests(store: Store, ticket_id: int, nit_number: str | None) -> list[tuple[str, str, frozenset[str]]]:
