@@ -156,9 +156,24 @@ def test_messages_are_parsed_in_the_worker_and_one_that_breaks_the_parser_fails_
     assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0
 
 
-def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_path):
+def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_path, monkeypatch):
+    import threading
+
+    from helpdesk.documents.worker import Worker
     from helpdesk.examination.background import BackgroundExaminer
 
+    # Each ticket goes to a worker once: a thread whose list is older than
+    # another's verdict must not examine that ticket again (its verdict
+    # would be dropped, but the worker's time spent).
+    asked, lock = [], threading.Lock()
+    examine_messages = Worker.examine_messages
+
+    def counted(self, paths, *args, **kwargs):
+        with lock:
+            asked.append(tuple(paths))
+        return examine_messages(self, paths, *args, **kwargs)
+
+    monkeypatch.setattr(Worker, "examine_messages", counted)
     env = Embedded(tmp_path / "h")
     files = documents(tmp_path)
     for n in range(8):
@@ -178,6 +193,7 @@ def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_pat
     verdicts = env.store.query("SELECT ticket_id, count(*) AS n FROM outbox WHERE kind = 'accepted' GROUP BY ticket_id")
     assert sorted((r["ticket_id"], r["n"]) for r in verdicts) == [(t, 1) for t in range(1, 9)]
     assert env.count("SELECT count(*) FROM tickets WHERE examine_pending = 1") == 0
+    assert len(asked) == len(set(asked)) == 8
 
 
 def test_run_once_acknowledges_the_whole_backlog_before_examining(tmp_path):

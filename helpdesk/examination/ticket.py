@@ -56,6 +56,10 @@ def pending(store: Store) -> list[int]:
     return [r["id"] for r in store.query("SELECT id FROM tickets WHERE examine_pending = 1 ORDER BY id")]
 
 
+def is_pending(store: Store, ticket_id: int) -> bool:
+    return store.one("SELECT 1 FROM tickets WHERE id = ? AND examine_pending = 1", (ticket_id,)) is not None
+
+
 def _stored_messages(store: Store, ticket_id: int) -> list:
     """The rows of the messages whose files the entity sent, oldest first.
 
