@@ -28,6 +28,7 @@ from html.parser import HTMLParser
 
 from ..addresses import valid_address
 from ..config import LimitsConfig
+from . import mime_split
 from .header_bytes import POLICY, repair
 
 # Prepended by the IMAP source when it fetched only an oversized message's headers.
@@ -73,7 +74,8 @@ class Intake:
     def _body(self) -> tuple[list[Attachment], str, list[str]]:
         if self.truncated or not self.raw:
             return [], "", []
-        return _walk(email.message_from_bytes(self.raw, policy=POLICY))
+        # The feed parser only where the fast split declines (mime_split.py).
+        return _walk(mime_split.parse(self.raw, POLICY) or email.message_from_bytes(self.raw, policy=POLICY))
 
     @property
     def attachments(self) -> list[Attachment]:
