@@ -21,7 +21,6 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -386,9 +385,3 @@ def _reported_ids(part) -> list[str]:
     text = payload if isinstance(payload, str) else _payload(part).decode("utf-8", "replace")
     found = re.findall(r"(?im)^message-id:\s*(<[^>]+>)", text)
     return _ids(found)
-
-
-def address_header(name: str, address: str) -> str:
-    """Format an address for a header, quoting the display name safely."""
-    name = clean_text(name, 200)
-    return str(Address(display_name=name, addr_spec=address)) if name else address

@@ -33,7 +33,7 @@ from ..oauth import TokenSource, TokenUnavailable, token_source
 from ..operations import logs
 from ..store import Store, iso, now
 from ..tickets import record_event
-from .replies import SMTP_POLICY, Reply
+from .replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
     ``sensitive`` (it carries passwords): the body is erased once delivered.
     """
     stamp = now()
-    raw = reply.message.as_bytes(policy=SMTP_POLICY)
+    raw = reply.raw
     deadline = stamp + timedelta(hours=config.smtp.retry_hours)
     cur = conn.execute(
         "INSERT INTO outbox(ticket_id, kind, message_id, mail_from, rcpt_to, raw, next_attempt_at, deadline, created_at, "
@@ -81,7 +81,7 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
             reply.kind,
             config.smtp.from_address,
             reply.to,
-            str(reply.message["Subject"]),
+            reply.subject,
             iso(stamp),
         ),
     )

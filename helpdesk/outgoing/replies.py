@@ -1,4 +1,4 @@
-"""Jinja2 templates -> ``EmailMessage`` ready for the outbox.
+"""Jinja2 templates -> the bytes of an email, ready for the outbox (compose.py).
 
 Each email kind has three templates in ``templates/``: ``KIND.subject.j2``,
 ``KIND.txt.j2`` and ``KIND.html.j2``. The environment is sandboxed (an edited
@@ -6,8 +6,9 @@ template cannot reach Python internals), undefined variables are errors,
 and only the HTML part is autoescaped.
 
 Header values are built from plain ``str`` with every control character
-removed: copying a parsed header object into a reply can smuggle a ``Bcc:``
-line into it on this Python (CVE-2024-6923).
+removed (copying a parsed header object into a reply could smuggle a
+``Bcc:`` line into it on this Python, CVE-2024-6923), and compose.py
+refuses a value with a line break.
 
 When entities write to an address other than ``smtp.from_address`` (the
 inbox is ``soporte@`` and mail leaves as ``soporteccc@``), every email
@@ -44,7 +45,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from ..addresses import domain_of
 from ..config import Config
 from ..errors import ConfigError
-from ..intake.message import address_header, clean_text
+from ..intake.message import clean_text
+from . import compose
 from .articles import with_article
 
 # Every email kind (CONTRACT §5); each needs its three templates (PARTS).
@@ -63,8 +65,8 @@ KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
 
-# Outgoing policy: CRLF line ends, as SMTP wants, and a refusal to fold a
-# header that carries a newline.
+# Outgoing emails parsed back (Reply.message, the outbox's readers): CRLF
+# line ends, as SMTP wants, and lines up to RFC 5322's 998 bytes.
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 SAMPLE_RADICADO = "GEL-2026-000042"
@@ -125,11 +127,14 @@ class Reply:
 
     kind: str
     to: str
-    message: EmailMessage
+    subject: str
+    message_id: str  # without angle brackets
+    raw: bytes  # CRLF line ends, as it goes to the SMTP server
 
     @property
-    def message_id(self) -> str:
-        return self.message["Message-ID"].strip("<>")
+    def message(self) -> EmailMessage:
+        """The email parsed back, for whoever reads its parts."""
+        return email.message_from_bytes(self.raw, policy=SMTP_POLICY)
 
 
 PARTS = ("subject", "txt", "html")
@@ -248,36 +253,29 @@ class Renderer:
         automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
         subject, text, html = self.render(kind, {"radicado": radicado, "automatic": automatic, **context}, procedure)
         smtp = self.config.smtp
-        msg = EmailMessage(policy=SMTP_POLICY)
-        msg["From"] = address_header(smtp.from_name, smtp.from_address)
-        msg["To"] = to
+        from_name = clean_text(smtp.from_name, 200)
+        headers = [("From", compose.address(from_name, smtp.from_address)), ("To", compose.address("", to))]
         inbox = self.config.inbox_address
         if inbox and inbox.lower() != smtp.from_address.lower():
-            msg["Reply-To"] = address_header(smtp.from_name, inbox)
+            headers.append(("Reply-To", compose.address(from_name, inbox)))
         # A self-service email belongs to no ticket: no radicado to tag.
         tag = f"[Radicado {radicado}]" if radicado else ""
-        msg["Subject"] = subject if tag in subject else f"{tag} {subject}"
-        msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = message_id(radicado, domain_of(smtp.from_address))
+        subject = subject if tag in subject else f"{tag} {subject}"
+        mid = message_id(radicado, domain_of(smtp.from_address))
+        headers += [("Subject", subject), ("Date", formatdate(localtime=False)), ("Message-ID", mid)]
         ids = [clean_text(i, 250) for i in answering if i]
         if ids:
-            msg["In-Reply-To"] = f"<{ids[-1]}>"
-            msg["References"] = " ".join(f"<{i}>" for i in ids[-10:])
+            headers.append(("In-Reply-To", f"<{ids[-1]}>"))
+            headers.append(("References", " ".join(f"<{i}>" for i in ids[-10:])))
         if automatic:
-            msg["Auto-Submitted"] = "auto-replied"
+            headers.append(("Auto-Submitted", "auto-replied"))
             # Exchange and others honour this: no out-of-office back to us.
-            msg["X-Auto-Response-Suppress"] = "All"
-        msg["X-Loop"] = smtp.from_address
-        msg["X-Helpdesk-Kind"] = kind
+            headers.append(("X-Auto-Response-Suppress", "All"))
+        headers += [("X-Loop", smtp.from_address), ("X-Helpdesk-Kind", kind)]
         if radicado:
-            msg["X-Helpdesk-Radicado"] = radicado
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
-        for filename, mime, data in attachments:
-            maintype, _sep, subtype = mime.partition("/")
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-        _secret_boundaries(msg)
-        return Reply(kind=kind, to=to, message=msg)
+            headers.append(("X-Helpdesk-Radicado", radicado))
+        raw = compose.message(headers, text, html, attachments)
+        return Reply(kind=kind, to=to, subject=subject, message_id=mid.strip("<>"), raw=raw)
 
 
 # What an email may repeat of what an entity wrote (a subject, a cell, a
@@ -300,14 +298,6 @@ def message_id(radicado: str, domain: str) -> str:
     MIME boundaries of the emails an attacker receives: predicted IDs let a
     stranger's reply thread into someone else's ticket."""
     return f"<{secrets.token_urlsafe(24)}{'.' + radicado if radicado else ''}@{domain}>"
-
-
-def _secret_boundaries(msg: EmailMessage) -> None:
-    """Give every multipart a boundary from ``secrets``: the generator's
-    default ones come from ``random`` too, and leak its state."""
-    for part in msg.walk():
-        if part.is_multipart():
-            part.set_boundary(f"=_{secrets.token_hex(20)}")
 
 
 def samples(kind: str) -> list[dict]:
