@@ -57,17 +57,17 @@ class Plan:
 def plan(paths: list[str], limits: LimitsConfig, want_texts: bool) -> tuple[Plan, dict[tuple[int, int], bytes]]:
     """The plan of a ticket's messages (their raw files, oldest first) and
     the bytes of its chosen files."""
-    from ..intake.message import parse
+    from ..intake.message import contents
 
     files: list[PlannedFile] = []
     texts: list[str] = []
     window: dict[str, tuple[int, int]] = {}  # sha256 -> newest (message, part), oldest first
     held: dict[tuple[int, int], bytes] = {}
     for message, path in enumerate(paths):
-        intake = parse(_read(Path(path), limits), limits)
+        attachments, text = contents(_read(Path(path), limits), limits)
         if want_texts:
-            texts.append(intake.body_text[:MAX_TEXT_CHARS])
-        for part, attachment in enumerate(intake.attachments):
+            texts.append(text[:MAX_TEXT_CHARS])
+        for part, attachment in enumerate(attachments):
             files.append(PlannedFile(message, part, attachment.filename, attachment.content_type,
                                      len(attachment.data), False))
             if attachment.content_type == FORWARDED:
@@ -80,7 +80,7 @@ def plan(paths: list[str], limits: LimitsConfig, want_texts: bool) -> tuple[Plan
             held[(message, part)] = attachment.data
             while len(window) > MAX_FILES:
                 held.pop(window.pop(next(iter(window))))
-        del intake
+        del attachments
     chosen = set(held)
     files = [PlannedFile(f.message, f.part, f.filename, f.content_type, f.size, (f.message, f.part) in chosen)
              for f in files]

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # A pass also starts without being woken, for tickets another process
 # marked (``helpdesk reopen``), and this long after a pass that failed.
 POLL_SECONDS = 5.0
+# Tickets whose files the first thread reads ahead during a hold, at most
+# (each a few KB of facts, at most 20 KB of text per PDF).
+READ_AHEAD = 250
 
 
 class BackgroundExaminer:
@@ -53,6 +56,8 @@ class BackgroundExaminer:
         self._generation = 0  # bumped by use(): each thread takes the new tools between two tickets
         self._lock = threading.Lock()  # guards _tools, _generation, _in_hand
         self._in_hand: set[int] = set()
+        self._ahead: dict[int, examination.Read] = {}  # files read during a hold, by ticket
+        self._read_up_to = 0  # the last ticket read ahead
         self._stop = threading.Event()
         self._go = threading.Event()  # cleared by hold(): no new ticket is begun
         self._go.set()
@@ -79,10 +84,12 @@ class BackgroundExaminer:
             wake.set()
 
     def hold(self) -> None:
-        """Begin no new ticket until ``release``: ``run --once`` acknowledges
+        """Commit no verdict until ``release``: ``run --once`` acknowledges
         its whole backlog first. Measured (bench/peer.py), an examination
-        beside intake took the CPU and the GIL that the acks needed, and
-        the whole run gained nothing: both cores were busy either way."""
+        beside intake took the CPU and the GIL that the acks needed. Only
+        the first thread works during a hold, and only its worker's part:
+        it reads the tickets' files ahead (``READ_AHEAD`` of them), on the
+        core the intake leaves free; its verdicts then need no worker."""
         self._go.clear()
 
     def release(self) -> None:
@@ -95,6 +102,7 @@ class BackgroundExaminer:
         with self._lock:
             self._tools = (rules, renderer)
             self._generation += 1
+            self._ahead.clear()  # read with the old rules' worker
         self.wake()
 
     def sweep(self) -> list[int]:
@@ -144,7 +152,10 @@ class BackgroundExaminer:
                             (rules, renderer), generation = self._tools, self._generation
                             worker.close()  # it holds its own copy of the rules
                             worker = Worker(rules)
-                    self._pass(store, rules, renderer, worker, generation)
+                    if n == 0 and not self._go.is_set():
+                        self._read_ahead(store, rules, worker, generation)  # release() wakes it for a pass
+                    else:
+                        self._pass(store, rules, renderer, worker, generation)
                 except Exception:  # the database unavailable, a bug: log, wait, try again
                     log.exception("examination pass failed; the next one is in %.0f s", POLL_SECONDS,
                                   extra={"event": "examination_failed"})
@@ -171,12 +182,38 @@ class BackgroundExaminer:
                 if ticket_id in self._in_hand:
                     continue  # another thread has it
                 self._in_hand.add(ticket_id)
+                read = self._ahead.pop(ticket_id, None)
             try:
                 if not examination.is_pending(store, ticket_id):
                     # Another thread examined it since this pass listed it:
                     # doing it again cost 40% more worker time when measured.
                     continue
-                examination.examine_or_count_failure(store, self.config, rules, worker, renderer, ticket_id)
+                examination.examine_or_count_failure(store, self.config, rules, worker, renderer, ticket_id, read)
+            finally:
+                with self._lock:
+                    self._in_hand.discard(ticket_id)
+
+    def _read_ahead(self, store: Store, rules: Rules, worker: Worker, generation: int) -> None:
+        """During a hold: have the worker read the files of the tickets
+        marked since the last read, oldest first. A failure is left to the
+        examination proper, which retries and counts it."""
+        while not self._go.is_set() and not self._stop.is_set():
+            with self._lock:
+                if generation != self._generation or len(self._ahead) >= READ_AHEAD:
+                    return
+            ticket_id = examination.next_pending(store, self._read_up_to)
+            if ticket_id is None:
+                return
+            self._read_up_to = ticket_id
+            with self._lock:
+                self._in_hand.add(ticket_id)  # released meanwhile, another thread must not take it
+            try:
+                read = examination.read_files(store, self.config, rules, worker, ticket_id)
+                with self._lock:
+                    if generation == self._generation:
+                        self._ahead[ticket_id] = read
+            except Exception:  # examined (and counted) after the hold
+                log.debug("reading ticket %s ahead failed", ticket_id, exc_info=True)
             finally:
                 with self._lock:
                     self._in_hand.discard(ticket_id)

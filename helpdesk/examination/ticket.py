@@ -24,7 +24,7 @@ from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
 from ..documents.facts import FileFacts
 from ..documents.ticket_files import FORWARDED, MAX_FILES
-from ..documents.worker import Worker, WorkerFailure
+from ..documents.worker import Examined, Worker, WorkerFailure
 from ..faults import crash_point
 from ..intake.message import parse
 from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
@@ -54,6 +54,12 @@ class Attached:
 
 def pending(store: Store) -> list[int]:
     return [r["id"] for r in store.query("SELECT id FROM tickets WHERE examine_pending = 1 ORDER BY id")]
+
+
+def next_pending(store: Store, after: int) -> int | None:
+    """The oldest ticket marked for examination after ticket ``after``."""
+    row = store.one("SELECT id FROM tickets WHERE examine_pending = 1 AND id > ? ORDER BY id LIMIT 1", (after,))
+    return row["id"] if row else None
 
 
 def is_pending(store: Store, ticket_id: int) -> bool:
@@ -86,13 +92,13 @@ def attachments_of(store: Store, config: Config, ticket_id: int):
 
 
 def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer,
-                             ticket_id: int) -> None:
+                             ticket_id: int, read: Read | None = None) -> None:
     """Examine one ticket; a failure (a bug, a hostile file that escaped the
     worker's limits) is counted by ``record_failure``, never raised: it must
     stop neither intake nor the other tickets."""
     crash_point("before_examination")
     try:
-        examine_ticket(store, config, rules, worker, renderer, ticket_id)
+        examine_ticket(store, config, rules, worker, renderer, ticket_id, read)
     except Exception as exc:
         gave_up = record_failure(store, config, renderer, ticket_id, exc)
         log.exception("examination of ticket %s failed; %s", ticket_id,
@@ -100,23 +106,44 @@ def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker:
                       else "it will be retried", extra={"event": "examination_failed"})
 
 
-def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int) -> str | None:
-    """Examine one ticket; return the email kind queued (or None)."""
-    files: list[Attached] = []
-    forwarded: list[str] = []
-    skipped: list[str] = []
-    late: list[str] = []
+@dataclasses.dataclass(frozen=True)
+class Read:
+    """A ticket's files as its worker read them, before any verdict."""
+
+    seen: object  # _last_inbound when they were read: a newer message makes the verdict wait
+    rows: list  # the messages read, oldest first (_stored_messages)
+    examined: Examined
+
+
+def read_files(store: Store, config: Config, rules: Rules, worker: Worker, ticket_id: int) -> Read:
+    """The worker's part of an examination: parse the ticket's messages,
+    read their files. Nothing is written."""
     # What was examined: a message joined meanwhile (intake runs beside the
     # service's examination) makes this verdict stale; see the commit below.
     seen = _last_inbound(store.conn, ticket_id)
-    ticket = get_by_id(store.conn, ticket_id)
-    procedure = procedure_of(rules, ticket)
+    procedure = procedure_of(rules, get_by_id(store.conn, ticket_id))
     rows = _stored_messages(store, ticket_id)
     # One ticket's files share one budget: each file's own timeout times
     # twenty files would let one mail hold the examination for minutes.
     budget = rules.documents.worker.ticket_seconds
     examined = worker.examine_messages([str(store.raw_path(r["sha256"])) for r in rows], procedure.id, config.limits,
                                        time.monotonic() + budget, want_texts=procedure.fields_from_text)
+    return Read(seen, rows, examined)
+
+
+def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int,
+                   read: Read | None = None) -> str | None:
+    """Examine one ticket (its files already ``read`` ahead, or read now);
+    return the email kind queued (or None)."""
+    files: list[Attached] = []
+    forwarded: list[str] = []
+    skipped: list[str] = []
+    late: list[str] = []
+    read = read or read_files(store, config, rules, worker, ticket_id)
+    seen, rows, examined = read.seen, read.rows, read.examined
+    ticket = get_by_id(store.conn, ticket_id)
+    procedure = procedure_of(rules, ticket)
+    budget = rules.documents.worker.ticket_seconds
     for planned in examined.plan.files:
         key = (planned.message, planned.part)
         if planned.content_type == FORWARDED:
