@@ -467,7 +467,7 @@ class Store:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return digest
 
     def load_raw(self, digest: str) -> bytes:
@@ -512,7 +512,7 @@ def _create_shared(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -291,3 +291,31 @@ def test_mail_arriving_while_busy_is_not_left_waiting(setup, tmp_path):
             assert smtp.wait_for(4 * (n + 1), timeout=10)
     finally:
         assert daemon.stop() == 0
+
+
+def test_the_file_outbox_marks_a_batch_in_one_transaction_and_a_crash_before_it_rewrites_the_same_files(
+        embedded, monkeypatch):
+    # Issue 15: a commit (and an fsync of the log) per email written cost
+    # the acks of a backlog; the file outbox writes its batch, then marks it.
+    from helpdesk.outgoing import outbox
+
+    for n in range(3):
+        embedded.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co"))
+    marked = []
+    real = outbox.mark_all_sent
+
+    def crash_before_marking(store, rows):
+        marked.append(len(rows))
+        raise OSError("crash between the files and the commit")
+
+    monkeypatch.setattr(outbox, "mark_all_sent", crash_before_marking)
+    monkeypatch.setattr(embedded.daemon, "examine_pending", lambda *a, **k: None)
+    with pytest.raises(OSError):
+        embedded.run_once()
+    assert marked == [3]  # one transaction for the batch of three acks
+    written = sorted(p.name for p in (embedded.root / "outbox").glob("*.eml"))
+    assert len(written) == 3 and embedded.count("SELECT count(*) FROM outbox WHERE status = 'sent'") == 0
+    monkeypatch.setattr(outbox, "mark_all_sent", real)
+    embedded.daemon.deliver()
+    assert sorted(p.name for p in (embedded.root / "outbox").glob("*.eml")) == written  # the same files, no more
+    assert embedded.count("SELECT count(*) FROM outbox WHERE status = 'sent'") == 3
