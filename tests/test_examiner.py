@@ -208,3 +208,48 @@ def test_run_once_acknowledges_the_whole_backlog_before_examining(tmp_path):
     kinds = [r["kind"] for r in env.store.query("SELECT kind FROM outbox ORDER BY id")]
     assert kinds == ["ack"] * 5 + ["accepted"] * 5
     assert env.kinds().count("accepted") == 5  # and every verdict was delivered before it exited
+
+
+def test_during_a_hold_the_first_thread_reads_files_ahead_and_commits_no_verdict(tmp_path, monkeypatch):
+    # run --once holds the verdicts until every request has its ack; the
+    # first examiner thread meanwhile has its worker read the tickets'
+    # files, so after the release their verdicts need no worker. A ticket
+    # whose reply joined after its files were read is read again.
+    from helpdesk.documents.worker import Worker
+    from helpdesk.examination.background import BackgroundExaminer
+
+    asked, lock = [], threading.Lock()
+    examine_messages = Worker.examine_messages
+
+    def counted(self, paths, *args, **kwargs):
+        with lock:
+            asked.append(len(paths))
+        return examine_messages(self, paths, *args, **kwargs)
+
+    monkeypatch.setattr(Worker, "examine_messages", counted)
+    env = Embedded(tmp_path / "h")
+    files = documents(tmp_path)
+    for n in range(4):
+        env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=files))
+    env.daemon.examiner = None
+    for incoming in env.daemon.source.fetch():
+        env.daemon.handle(incoming)
+    pool = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=2)
+    pool.hold()
+    pool.start()
+    try:
+        pool.wake()
+        assert wait_until(lambda: len(asked) == 4, 60)  # every ticket's files read, by one thread
+        assert env.count("SELECT count(*) FROM outbox WHERE kind != 'ack'") == 0  # and no verdict
+        with env.store.transaction() as conn:  # a reply joins ticket 1 after its files were read
+            conn.execute("INSERT INTO messages(direction, dedup_key, sha256, ticket_id, kind, at) "
+                         "SELECT 'in', 'mid:tarde', sha256, 1, 'reply', '2026-01-01' FROM messages WHERE id = 1")
+        pool.release()
+        assert pool.swept(pool.sweep(), 60)
+        assert wait_until(lambda: env.count("SELECT count(*) FROM tickets WHERE examine_pending = 1") == 0, 60)
+    finally:
+        assert pool.stop(10)
+    # Tickets 2 to 4 used what was read ahead; ticket 1 was read again, with both of its messages.
+    assert sorted(asked) == [1, 1, 1, 1, 2]
+    verdicts = env.store.query("SELECT ticket_id FROM outbox WHERE kind = 'accepted' ORDER BY ticket_id")
+    assert [r["ticket_id"] for r in verdicts] == [1, 2, 3, 4]
