@@ -95,6 +95,9 @@ path = "{SOURCE / 'rules'}"
 
 [replies]
 templates = "{SOURCE / 'templates'}"
+# A desk expecting thousands of requests a day raises the overall cap on
+# automatic emails (1,000 by default: a backlog of 5,000 would get 1,000).
+daily_cap_total = 1000000
 """,
         encoding="utf-8",
     )
