@@ -22,6 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
@@ -106,7 +107,9 @@ def clean_text(value: object, limit: int = 998) -> str:
 
 def parse(raw: bytes, limits: LimitsConfig) -> Intake:
     """The headers now; the body, within the configured bounds, when asked for."""
-    msg = email.message_from_bytes(_header_block(raw), policy=POLICY)
+    # headersonly: parsed in full, a multipart's empty body still cost the
+    # feed parser a regular expression compiled for its boundary (0.5 ms).
+    msg = BytesParser(policy=POLICY).parsebytes(_header_block(raw), headersonly=True)
     return _intake(msg, _too_big(raw, limits), raw)
 
 

@@ -33,7 +33,7 @@ from ..oauth import TokenSource, TokenUnavailable, token_source
 from ..operations import logs
 from ..store import Store, fsync_dir, iso, now
 from ..tickets import record_event
-from .replies import Reply
+from .replies import AUTOMATIC_KINDS, Reply
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,9 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
             iso(stamp),
         ),
     )
+    if reply.kind in AUTOMATIC_KINDS:  # for the daily cap (intake/pipeline.over_daily_cap)
+        conn.execute("INSERT INTO automatic_emails_per_day(day, queued) VALUES (?, 1) "
+                     "ON CONFLICT(day) DO UPDATE SET queued = queued + 1", (iso(stamp)[:10],))
     return cur.lastrowid
 
 
