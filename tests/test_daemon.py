@@ -319,3 +319,56 @@ def test_the_file_outbox_marks_a_batch_in_one_transaction_and_a_crash_before_it_
     embedded.daemon.deliver()
     assert sorted(p.name for p in (embedded.root / "outbox").glob("*.eml")) == written  # the same files, no more
     assert embedded.count("SELECT count(*) FROM outbox WHERE status = 'sent'") == 3
+
+
+def test_imap_chunks_are_fetched_ahead_one_command_at_a_time_and_batches_move_after_their_commits(
+        tmp_path, dovecot, smtp_server, monkeypatch):
+    # Issue 15: the next chunk of a batch is fetched by a thread while this
+    # one is processed. The connection still has one user at a time (a MOVE
+    # never overlaps a FETCH), and each batch leaves the inbox once, after
+    # all its tickets committed.
+    import threading
+
+    from helpdesk.intake import inbox
+
+    from .conftest import Networked
+
+    monkeypatch.setattr(inbox, "PREFETCH", 2)
+    env = Networked(tmp_path / "h", dovecot, smtp_server, inbox={"fetch_batch": 4})
+    try:
+        for n in range(6):
+            env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co"))
+        seen = committed_at_each_move(env, monkeypatch, "_move")
+        source, busy, overlaps, chunks = env.daemon.source, threading.Lock(), [], []
+        fetch_batch, move = source._fetch_batch, source._move
+
+        def fetching(uids):
+            chunks.append(list(uids))
+            if not busy.acquire(blocking=False):
+                overlaps.append(("fetch", uids))
+                return fetch_batch(uids)
+            try:
+                time.sleep(0.2)  # a slow server: the batch's last chunk is processed before the next arrives
+                return fetch_batch(uids)
+            finally:
+                busy.release()
+
+        def moving(uids):
+            if not busy.acquire(blocking=False):
+                overlaps.append(("move", uids))
+                return move(uids)
+            try:
+                return move(uids)
+            finally:
+                busy.release()
+
+        monkeypatch.setattr(source, "_fetch_batch", fetching)
+        monkeypatch.setattr(source, "_move", moving)
+        assert [o.action for o in env.run_once()] == ["new_ticket"] * 6
+        assert [len(c) for c in chunks] == [2, 2, 2]  # batches of 4 and 2, read 2 at a time
+        assert overlaps == []
+        assert seen == [(4, 4), (6, 6)]  # one MOVE per batch, after its four (then two) tickets
+        assert env.dovecot.message_count(USER, "Procesados") == 6
+    finally:
+        env.daemon.close()
+        env.store.close()
