@@ -156,15 +156,10 @@ def test_messages_are_parsed_in_the_worker_and_one_that_breaks_the_parser_fails_
     assert env.store.one("SELECT examine_pending FROM tickets")[0] == 0
 
 
-def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_path, monkeypatch):
-    import threading
-
+def worker_calls(monkeypatch) -> list[tuple[str, ...]]:
+    """The raw-message paths of every ticket any worker is asked to examine."""
     from helpdesk.documents.worker import Worker
-    from helpdesk.examination.background import BackgroundExaminer
 
-    # Each ticket goes to a worker once: a thread whose list is older than
-    # another's verdict must not examine that ticket again (its verdict
-    # would be dropped, but the worker's time spent).
     asked, lock = [], threading.Lock()
     examine_messages = Worker.examine_messages
 
@@ -174,13 +169,29 @@ def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_pat
         return examine_messages(self, paths, *args, **kwargs)
 
     monkeypatch.setattr(Worker, "examine_messages", counted)
+    return asked
+
+
+def requests_taken_in(tmp_path, count: int) -> Embedded:
+    """COUNT requests with the three documents, acknowledged, not examined."""
     env = Embedded(tmp_path / "h")
     files = documents(tmp_path)
-    for n in range(8):
+    for n in range(count):
         env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=files))
     env.daemon.examiner = None
     for incoming in env.daemon.source.fetch():
         env.daemon.handle(incoming)
+    return env
+
+
+def test_examiners_on_every_core_share_the_tickets_and_examine_each_once(tmp_path, monkeypatch):
+    from helpdesk.examination.background import BackgroundExaminer
+
+    # Each ticket goes to a worker once: a thread whose list is older than
+    # another's verdict must not examine that ticket again (its verdict
+    # would be dropped, but the worker's time spent).
+    asked = worker_calls(monkeypatch)
+    env = requests_taken_in(tmp_path, 8)
     pool = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=3)
     pool.start()
     try:
@@ -215,25 +226,10 @@ def test_during_a_hold_the_first_thread_reads_files_ahead_and_commits_no_verdict
     # first examiner thread meanwhile has its worker read the tickets'
     # files, so after the release their verdicts need no worker. A ticket
     # whose reply joined after its files were read is read again.
-    from helpdesk.documents.worker import Worker
     from helpdesk.examination.background import BackgroundExaminer
 
-    asked, lock = [], threading.Lock()
-    examine_messages = Worker.examine_messages
-
-    def counted(self, paths, *args, **kwargs):
-        with lock:
-            asked.append(len(paths))
-        return examine_messages(self, paths, *args, **kwargs)
-
-    monkeypatch.setattr(Worker, "examine_messages", counted)
-    env = Embedded(tmp_path / "h")
-    files = documents(tmp_path)
-    for n in range(4):
-        env.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co", attachments=files))
-    env.daemon.examiner = None
-    for incoming in env.daemon.source.fetch():
-        env.daemon.handle(incoming)
+    asked = worker_calls(monkeypatch)
+    env = requests_taken_in(tmp_path, 4)
     pool = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=2)
     pool.hold()
     pool.start()
@@ -250,6 +246,6 @@ def test_during_a_hold_the_first_thread_reads_files_ahead_and_commits_no_verdict
     finally:
         assert pool.stop(10)
     # Tickets 2 to 4 used what was read ahead; ticket 1 was read again, with both of its messages.
-    assert sorted(asked) == [1, 1, 1, 1, 2]
+    assert sorted(len(paths) for paths in asked) == [1, 1, 1, 1, 2]
     verdicts = env.store.query("SELECT ticket_id FROM outbox WHERE kind = 'accepted' ORDER BY ticket_id")
     assert [r["ticket_id"] for r in verdicts] == [1, 2, 3, 4]
