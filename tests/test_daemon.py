@@ -372,3 +372,27 @@ def test_imap_chunks_are_fetched_ahead_one_command_at_a_time_and_batches_move_af
     finally:
         env.daemon.close()
         env.store.close()
+
+
+def test_an_imap_message_that_could_not_be_stored_is_read_again_not_moved_unread(networked, monkeypatch):
+    # A full disk refuses one message's bytes: it is not processed and stays
+    # in the inbox. The messages after it are handled and moved, but the UID
+    # recorded as handled must stop below it, or the next fetch takes it
+    # for handled and moves it unread: lost.
+    for n in range(3):
+        networked.deliver(mails.request(sender=f"u{n}@alcaldia-prueba.gov.co"))
+    save_raw, calls = networked.store.save_raw, []
+
+    def disk_full_once(raw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return save_raw(raw)
+
+    monkeypatch.setattr(networked.store, "save_raw", disk_full_once)
+    assert [o.action for o in networked.run_once()] == ["new_ticket", "new_ticket"]
+    assert networked.dovecot.message_count(USER, "INBOX") == 1
+    monkeypatch.setattr(networked.store, "save_raw", save_raw)
+    assert [o.action for o in networked.run_once()] == ["new_ticket"]
+    assert networked.count("SELECT count(*) FROM tickets") == 3
+    assert networked.dovecot.message_count(USER, "Procesados") == 3

@@ -171,6 +171,8 @@ class ImapSource:
         self.uidvalidity = 0
         self.uidnext = 0
         self._handled: list[int] = []  # committed, not yet moved (flush)
+        self._given: list[int] = []  # handed to the daemon since the last flush, handled or not
+        self._skipped: int | None = None  # this pass's lowest UID handed out and not handled
 
     # -- connection -----------------------------------------------------
 
@@ -226,7 +228,7 @@ class ImapSource:
         return f"{where}: {self.tokens.refused(cfg.username, _text(exc))}"
 
     def close(self) -> None:
-        self._handled = []  # left in the inbox: read again and deduplicated
+        self._handled, self._given = [], []  # left in the inbox: read again and deduplicated
         client, self.client = self.client, None
         if client is not None:
             try:
@@ -236,7 +238,7 @@ class ImapSource:
 
     def _drop(self) -> None:
         """Forget a broken connection without talking to the server."""
-        self._handled = []
+        self._handled, self._given = [], []
         client, self.client = self.client, None
         if client is not None:
             try:
@@ -266,6 +268,7 @@ class ImapSource:
             # Handled before a crash or a failed move: finish moving them.
             self._move(committed)
         fresh = [u for u in uids if u > last_uid]
+        self._skipped = None
         # Each batch (fetch_batch messages) is moved at once after its
         # tickets committed; it is read in chunks of PREFETCH messages, each
         # fetched by a thread while the chunk before it is processed (the
@@ -283,6 +286,7 @@ class ImapSource:
                 coming = fetcher.submit(self._fetch_batch, chunks[n + 1][0]) if n + 1 < len(chunks) else None
                 while fetched:
                     uid, raw = fetched.pop(0)  # a handled message's bytes go as soon as the daemon drops them
+                    self._given.append(uid)
                     yield Incoming(ref=f"imap:{self.cfg.folder}:{self.uidvalidity}:{uid}", raw=raw, key=uid)
                     del raw
                 if ends_batch:
@@ -332,20 +336,27 @@ class ImapSource:
         self._handled.append(incoming.key)
 
     def flush(self) -> None:
-        """Move the handled messages and record the last one's UID."""
-        if not self._handled:
-            return
+        """Move the handled messages and record the last UID handled, short
+        of any message handed out but not handled (its bytes could not be
+        stored): recorded past it, the next fetch would take that message
+        for handled and move it unread."""
         uids, self._handled = self._handled, []
-        if self.client is None:  # a fetch in flight lost the connection: read again and deduplicated
+        unhandled, self._given = set(self._given) - set(uids), []
+        if unhandled:
+            self._skipped = min(unhandled | ({self._skipped} if self._skipped is not None else set()))
+        if not uids or self.client is None:  # a fetch in flight lost the connection: read again and deduplicated
             return
         self._move(uids)
+        below = [u for u in uids if self._skipped is None or u < self._skipped]
+        if not below:
+            return
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO inbox_state(folder, uidvalidity, last_uid) VALUES (?, ?, ?) "
                 "ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
                 "last_uid = max(CASE WHEN inbox_state.uidvalidity = excluded.uidvalidity "
                 "THEN inbox_state.last_uid ELSE 0 END, excluded.last_uid)",
-                (self.cfg.folder, self.uidvalidity, max(uids)),
+                (self.cfg.folder, self.uidvalidity, max(below)),
             )
 
     def _last_uid(self) -> int:
