@@ -44,9 +44,11 @@ log = logging.getLogger(__name__)
 # A pass also starts without being woken, for tickets another process
 # marked (``helpdesk reopen``), and this long after a pass that failed.
 POLL_SECONDS = 5.0
-# Tickets whose files the first thread reads ahead during a hold, at most
-# (each a few KB of facts, at most 20 KB of text per PDF).
-READ_AHEAD = 250
+# Files whose facts the first thread holds, read ahead during a hold, at
+# most: a request has three, so about 250 tickets. Counted in files, not
+# tickets: a PDF's facts keep up to 20,000 characters of its text, and a
+# ticket may have 20 files; 750 of them hold 15 MB at worst.
+READ_AHEAD_FILES = 750
 
 
 class BackgroundExaminer:
@@ -59,7 +61,7 @@ class BackgroundExaminer:
         self._ahead: dict[int, examination.Read] = {}  # files read during a hold, by ticket
         self._read_up_to = 0  # the last ticket read ahead
         self._stop = threading.Event()
-        self._go = threading.Event()  # cleared by hold(): no new ticket is begun
+        self._go = threading.Event()  # cleared by hold(): no verdict; only the first thread reads ahead
         self._go.set()
         count = threads or rules.documents.worker.process_count()
         self._wakes = [threading.Event() for _ in range(count)]
@@ -88,7 +90,7 @@ class BackgroundExaminer:
         its whole backlog first. Measured (bench/peer.py), an examination
         beside intake took the CPU and the GIL that the acks needed. Only
         the first thread works during a hold, and only its worker's part:
-        it reads the tickets' files ahead (``READ_AHEAD`` of them), on the
+        it reads the tickets' files ahead (``READ_AHEAD_FILES``), on the
         core the intake leaves free; its verdicts then need no worker."""
         self._go.clear()
 
@@ -199,7 +201,8 @@ class BackgroundExaminer:
         examination proper, which retries and counts it."""
         while not self._go.is_set() and not self._stop.is_set():
             with self._lock:
-                if generation != self._generation or len(self._ahead) >= READ_AHEAD:
+                held = sum(len(read.examined.results) for read in self._ahead.values())
+                if generation != self._generation or held >= READ_AHEAD_FILES:
                     return
             ticket_id = examination.next_pending(store, self._read_up_to)
             if ticket_id is None:
