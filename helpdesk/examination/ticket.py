@@ -92,13 +92,13 @@ def attachments_of(store: Store, config: Config, ticket_id: int):
 
 
 def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer,
-                             ticket_id: int, read: Read | None = None) -> None:
+                             ticket_id: int, files_read: Read | None = None) -> None:
     """Examine one ticket; a failure (a bug, a hostile file that escaped the
     worker's limits) is counted by ``record_failure``, never raised: it must
     stop neither intake nor the other tickets."""
     crash_point("before_examination")
     try:
-        examine_ticket(store, config, rules, worker, renderer, ticket_id, read)
+        examine_ticket(store, config, rules, worker, renderer, ticket_id, files_read)
     except Exception as exc:
         gave_up = record_failure(store, config, renderer, ticket_id, exc)
         log.exception("examination of ticket %s failed; %s", ticket_id,
@@ -132,15 +132,15 @@ def read_files(store: Store, config: Config, rules: Rules, worker: Worker, ticke
 
 
 def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, renderer: Renderer, ticket_id: int,
-                   read: Read | None = None) -> str | None:
-    """Examine one ticket (its files already ``read`` ahead, or read now);
-    return the email kind queued (or None)."""
+                   files_read: Read | None = None) -> str | None:
+    """Examine one ticket (its files read ahead, ``files_read``, or read
+    now); return the email kind queued (or None)."""
     files: list[Attached] = []
     forwarded: list[str] = []
     skipped: list[str] = []
     late: list[str] = []
-    read = read or read_files(store, config, rules, worker, ticket_id)
-    seen, rows, examined = read.seen, read.rows, read.examined
+    files_read = files_read or read_files(store, config, rules, worker, ticket_id)
+    seen, rows, examined = files_read.seen, files_read.rows, files_read.examined
     ticket = get_by_id(store.conn, ticket_id)
     procedure = procedure_of(rules, ticket)
     budget = rules.documents.worker.ticket_seconds
