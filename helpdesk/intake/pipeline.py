@@ -335,11 +335,7 @@ def over_daily_cap(conn, config: Config, address: str) -> str:
     into a mailer."""
     start_of_day = iso(now().replace(hour=0, minute=0, second=0, microsecond=0))
     marks = ",".join("?" * len(AUTOMATIC_KINDS))
-    # The day's total is kept as emails are queued (outbox.enqueue): a count
-    # of the day's rows grew with every email of a backlog.
-    row = conn.execute("SELECT queued FROM automatic_emails_per_day WHERE day = ?", (start_of_day[:10],)).fetchone()
-    total = row[0] if row else 0
-    if total >= config.replies.daily_cap_total:
+    if outbox.automatic_emails_today(conn) >= config.replies.daily_cap_total:
         return f"se alcanzó el límite diario de {config.replies.daily_cap_total} respuestas automáticas en total"
     (count,) = conn.execute(
         f"SELECT count(*) FROM outbox WHERE rcpt_to = ? AND created_at >= ? AND kind IN ({marks})",

@@ -85,10 +85,22 @@ def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive
             iso(stamp),
         ),
     )
-    if reply.kind in AUTOMATIC_KINDS:  # for the daily cap (intake/pipeline.over_daily_cap)
+    if reply.kind in AUTOMATIC_KINDS:
         conn.execute("INSERT INTO automatic_emails_per_day(day, queued) VALUES (?, 1) "
-                     "ON CONFLICT(day) DO UPDATE SET queued = queued + 1", (iso(stamp)[:10],))
+                     "ON CONFLICT(day) DO UPDATE SET queued = queued + 1", (_day(stamp),))
     return cur.lastrowid
+
+
+def automatic_emails_today(conn) -> int:
+    """Automatic emails queued today (UTC), for the daily cap
+    (intake/pipeline.over_daily_cap): kept as they are queued, because a
+    count of the day's outbox rows grew with every email of a backlog."""
+    row = conn.execute("SELECT queued FROM automatic_emails_per_day WHERE day = ?", (_day(now()),)).fetchone()
+    return row[0] if row else 0
+
+
+def _day(stamp: datetime) -> str:
+    return iso(stamp)[:10]
 
 
 def due(store: Store, limit: int = 100) -> list[OutboxRow]:
@@ -190,8 +202,9 @@ class FileTransport:
         in between writes the same files again under the same names, so
         the batch needs no commit (and no fsync of the log) per email."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for row in rows:
-            target = self.folder / f"{row.id:08d}-{row.kind}.eml"
+        names = [f"{row.id:08d}-{row.kind}.eml" for row in rows]
+        for row, name in zip(rows, names):
+            target = self.folder / name
             tmp = target.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -201,8 +214,8 @@ class FileTransport:
             os.replace(tmp, target)
         fsync_dir(self.folder)  # the names, before the rows say they are there
         mark_all_sent(store, rows)
-        for row in rows:
-            log.info("written to %s", f"{row.id:08d}-{row.kind}.eml", extra=row.log_context("sent"))
+        for row, name in zip(rows, names):
+            log.info("written to %s", name, extra=row.log_context("sent"))
         return len(rows), 0
 
 
