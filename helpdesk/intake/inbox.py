@@ -343,7 +343,7 @@ class ImapSource:
         uids, self._handled = self._handled, []
         unhandled, self._given = set(self._given) - set(uids), []
         if unhandled:
-            self._skipped = min(unhandled | ({self._skipped} if self._skipped is not None else set()))
+            self._skipped = min(unhandled) if self._skipped is None else min(self._skipped, *unhandled)
         if not uids or self.client is None:  # a fetch in flight lost the connection: read again and deduplicated
             return
         self._move(uids)
