@@ -3,8 +3,9 @@
 Policy first (a refusal keeps the link valid and says why); then the link
 is claimed, the password applied through the [reset] backend outside any
 transaction (an LDAP server can be slow), and one transaction records the
-use, the audit line and, for an approved ticket whose every account's
-link is now used, its resolution. A failed backend call releases the
+use, the audit line, the password_changed email to the registered
+address (web/notice.py, CONTRACT 13) and, for an approved ticket whose
+every account's link is now used, its resolution. A failed backend call releases the
 claim: it is audited, shown as a failure, and the same link can try again.
 """
 
@@ -14,10 +15,12 @@ import logging
 from dataclasses import dataclass
 
 from ..config import Config
+from ..outgoing.replies import Renderer
 from ..resets import links, policy
 from ..resets.backends import EntityScope
 from ..store import Store, iso
 from ..tickets import RESOLVED, record_event
+from . import notice
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,8 @@ class Outcome:
     backend_failed: bool = False  # the backend did not apply it: the same link may try again
 
 
-def use(store: Store, config: Config, link: links.Link, password: str, confirm: str, client: str) -> Outcome:
+def use(store: Store, config: Config, renderer: Renderer, link: links.Link, password: str, confirm: str,
+        client: str) -> Outcome:
     reason = policy.refusal(password, confirm, link.account, config.reset.min_password_length,
                             policy.common_passwords(config.rules_dir / "common_passwords.txt"))
     if reason:
@@ -54,6 +58,7 @@ def use(store: Store, config: Config, link: links.Link, password: str, confirm: 
     with store.transaction() as conn:
         links.mark_used(conn, link.id)
         links.record(conn, "used", client, link)
+        notice.queue(conn, config, renderer, link)
         if link.ticket_id:
             conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
                          (link.ticket_id, link.account, applied.backend, SYSTEM, iso()))

@@ -8,18 +8,20 @@ the identifier on stdin, a JSON object ``{"account", "email", "phone"}`` on
 stdout, exit 0; exit 1 with no output: unknown). The page shows them
 masked (seed 004: "*****eon1@gmail.com", "*****9129").
 
-An unknown identifier gets the same page, with masks derived from an HMAC
-of the identifier (the same every time, like a real account's), and
-nothing is sent: the answer says nothing of whether an account exists.
+An unknown identifier gets the same page, with masks drawn from an HMAC
+of the identifier (the same every time, like a real account's, and shaped
+like real ones: web/decoys.py), and nothing is sent: the answer says
+nothing of whether an account exists, in its words or in its time (what
+is sent goes after the answer: web/deferred.py).
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from ..config import Config
 from ..resets.backends import run_program
+from . import decoys
 
 
 def mask_email(address: str) -> str:
@@ -33,17 +35,8 @@ def mask_phone(phone: str) -> str:
 
 
 def decoy(key: bytes, identifier: str, domains: tuple[str, ...] = ()) -> tuple[str, str]:
-    """Masks for an identifier with no account: always the same for it, shaped
-    like a real one's. An identifier that is an address is masked as itself
-    (what a real account registered to that address shows); otherwise the
-    domain is a webmail's or one of the entity's ([accounts] domains)."""
-    mac = hmac.new(key, b"decoy:" + identifier.casefold().encode(), "sha256").hexdigest()
-    digits = "".join(str(int(c, 16) % 10) for c in mac[4:8])
-    if "@" in identifier:
-        return mask_email(identifier.lower()), f"*****{digits}"
-    letters = "".join(chr(ord("a") + int(c, 16) % 26) for c in mac[:4])
-    choices = ("gmail.com", "hotmail.com", "outlook.com", "yahoo.com", *domains)
-    return f"*****{letters}@{choices[int(mac[8:10], 16) % len(choices)]}", f"*****{digits}"
+    """Masks for an identifier with no account (web/decoys.py)."""
+    return decoys.decoy(key, identifier, domains)
 
 
 def new_code() -> str:
