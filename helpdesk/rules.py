@@ -361,10 +361,15 @@ WARNING_CODES = (
     "account_action_failed", "ambiguous_documents", "attachments_skipped", "duplicate_request",
     "examination_failed", "examination_time_exceeded", "message_too_large", "reply_cap_reached", "reset_failed",
     "delivery_bounced", "sender_not_registered", "unclassified_attachment",
+    # CONTRACT §13: the procedures that hand over an account.
+    "identity_document_mismatch", "scan_not_read", "account_holder_differs", "lookalike_domain",
+    "change_cancelled_by_owner",
 )
-# CONTRACT §6: these weigh "alto" whatever a local trust.toml says, since
-# approval asks for --acknowledge-warnings on them.
-CONTRACT_HIGH_RISK = ("sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed")
+# CONTRACT §6 and §13: these weigh "alto" whatever a local trust.toml says,
+# since approval asks for --acknowledge-warnings on them.
+CONTRACT_HIGH_RISK = ("sender_not_authenticated", "legal_rep_email_personal", "legal_rep_email_changed",
+                      "sender_not_registered", "identity_document_mismatch", "account_holder_differs",
+                      "change_cancelled_by_owner")
 
 
 @dataclass(frozen=True)
@@ -442,6 +447,10 @@ def _warning_rules(table: _Reader) -> dict[str, WarningRule]:
 # "reset", staff/accounts.py for "account"), and the form fields each
 # action reads: a procedure whose form lacks one is refused at start.
 ACTIONS = ("reset", "account", "unlock", "change_email")
+# Actions that give control of an account to whoever the request names
+# (CONTRACT §13): unlock, change of the registered email, and the creation,
+# modification or deletion of an account.
+HANDOVER_ACTIONS = ("unlock", "change_email", "account")
 ACTION_FIELDS = {
     "reset": ("legal_rep_email",),
     "account": ("request_type", "account", "official_name"),
@@ -452,6 +461,9 @@ ACTION_FIELDS = {
 # directory, looked up by the examination ([selfservice] lookup); a
 # procedure's result_to may name it.
 REGISTERED_EMAIL = "registered_email"
+# Likewise the holder's name the lookup returns, shown to staff beside the
+# form's (CONTRACT §13).
+REGISTERED_NAME = "registered_name"
 # How a procedure's person proves who they are (helpdesk/identifiers/).
 IDENTIFIERS = ("", "curp", "rfc", "cedula", "nit")
 
@@ -485,6 +497,14 @@ class Procedure:
         """Whether its examination asks the directory who the account is registered to."""
         return bool(self.documents_unless_registered) or self.result_to == REGISTERED_EMAIL \
             or self.action == "change_email"
+
+    @property
+    def hands_over_account(self) -> bool:
+        """Whether approval gives control of an account to whoever the
+        request names (CONTRACT §13): its sender counts as the registered
+        address only when our server authenticated it, its results never go
+        to a Reply-To, and its identity documents are read."""
+        return self.action in HANDOVER_ACTIONS
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import DEFAULT_PROCEDURE
 from .intake.robots import Robot
 from .store import iso, now
+
+if TYPE_CHECKING:
+    from .rules import Procedure
 
 # Contract states, plus RECEIVED: acknowledged, documents not yet examined.
 RECEIVED = "received"
@@ -65,6 +69,19 @@ class Ticket:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Ticket":
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+def verdict_recipient(ticket: Ticket, procedure: Procedure | None) -> str:
+    """Where a ticket's corrections, verdicts, reminders and results go.
+
+    The requester (Reply-To when the message had one) for most procedures;
+    the From address for one that hands over an account (CONTRACT §13):
+    anyone can write a Reply-To, so there only the ack may follow it. A
+    procedure since removed from the rules is taken as handing over (the
+    safe side)."""
+    if procedure is None or procedure.hands_over_account:
+        return ticket.sender
+    return ticket.requester
 
 
 def radicado_pattern(prefixes: list[str]) -> re.Pattern:

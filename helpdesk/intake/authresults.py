@@ -85,6 +85,16 @@ class Authentication:
             why = f"el resultado DMARC es de {dmarc.domain}, no del dominio del remitente {sender_domain.lower()}"
         return why
 
+    def authenticates(self, sender: str) -> bool:
+        """Whether our server vouches for ``sender``: the signal is on
+        (``authserv_id`` set) and its DMARC result is ``pass`` for the From
+        domain. Only then is a From address evidence of who wrote
+        (CONTRACT §13); "none" is no warning but no evidence either."""
+        dmarc = self.first("dmarc")
+        domain = sender.rpartition("@")[2].strip().lower()
+        return (self.checked and dmarc is not None and dmarc.result.lower() == "pass"
+                and bool(domain) and dmarc.domain == domain)
+
     def summary(self) -> str:
         """One line for staff: 'DMARC pass (x.gov.co), DKIM pass (x.gov.co), SPF pass (x.gov.co)'."""
         if not self.checked:
