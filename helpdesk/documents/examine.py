@@ -11,7 +11,7 @@ import hashlib
 import io
 
 from ..rules import FormRules, Rules
-from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, sniff
+from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, image_quality, sniff
 from .excel import NotAForm, read_form, read_form_grid
 from .facts import FileFacts, FormData, PdfFacts  # noqa: F401  (FileFacts: examine's result)
 from .pdf import PdfUnreadable, inspect_pdf
@@ -105,11 +105,12 @@ def _image(base: dict, data: bytes, max_pixels: int) -> FileFacts:
             if size[0] * size[1] > max_pixels:
                 return FileFacts(**base, error=f"la imagen es demasiado grande; {RESCAN_SMALLER}")
             img.load()  # a truncated or corrupt image fails here
+            quality = image_quality.measure(img)
     except Image.DecompressionBombError:
         return FileFacts(**base, error=f"la imagen es demasiado grande; {RESCAN_SMALLER}")
     except Exception as exc:  # Pillow raises many types on hostile input
         return FileFacts(**base, error=f"la imagen está dañada o incompleta ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
-    return FileFacts(**base, image_size=size)
+    return FileFacts(**base, image_size=size, image_ink_ppm=quality.ink_ppm)
 
 
 def _unknown(filename: str, data: bytes) -> str:

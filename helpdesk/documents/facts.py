@@ -57,6 +57,9 @@ class FileFacts:
     pdf: PdfFacts | None = None
     form: FormData | None = None
     image_size: tuple[int, int] | None = None
+    # An image's ink (image_quality.py, parts per million): whether it can
+    # be an identity document at all. None: not an image, or not measured.
+    image_ink_ppm: int | None = None
     members: tuple["FileFacts", ...] = field(default_factory=tuple)  # a zip's files
 
     @property

@@ -5,10 +5,13 @@ stream of denial-of-service CVEs, so besides the worker's memory, CPU and
 wall-clock limits its own decompression limits are lowered here and the
 external jbig2dec program is never called.
 
-A *scan* is told by its images: a page whose resources hold an image of at
-least ``SCAN_MIN_PIXELS`` on each side (a page scanned at 100 dpi or more is
-well above it), read from the image's metadata without decoding it
-(decoding every image costs ~0.45 s and 130 MB on a normal scan).
+A *scan* is told by its images: a page that draws an image of at least
+``SCAN_MIN_PIXELS`` on each side (a page scanned at 100 dpi or more is
+well above it) over at least ``SCAN_MIN_COVERAGE`` of the page, as drawn:
+the content stream's transformation matrix at the image's ``Do`` says
+where it lands (a 600x600 image drawn at 1 pt is invisible, not a scan).
+The image's size is read from its metadata without decoding it (decoding
+every image costs ~0.45 s and 130 MB on a normal scan).
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from . import RESCAN_SMALLER, SEND_ANOTHER_COPY
 from .facts import PdfFacts
 
 SCAN_MIN_PIXELS = 500
+# Share of the page an image must cover, as drawn, to make it a scan. A
+# scanner's or a phone app's PDF draws each page image over the whole page
+# (1.0: tests/docfiles.scan_pdf, scan_with_ocr_pdf); a letterhead logo or
+# a photo inside a typed page covers well under a quarter.
+SCAN_MIN_COVERAGE = 0.5
+# Content-stream operations followed per page (form XObjects included)
+# when looking for where images are drawn: a scan page has a handful.
+MAX_DRAW_OPERATIONS = 20_000
+MAX_FORM_DEPTH = 3
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 MAX_PAGES_EXAMINED = 20
 MAX_TEXT_CHARS = 20_000
 # Per-stream budget: a real scan page is a few MB decoded; a bomb is not.
@@ -85,26 +98,75 @@ def inspect_pdf(data: bytes) -> PdfFacts:
 
 
 def _has_page_sized_image(page) -> bool:
+    """Whether the page draws a scan-sized image over most of its area."""
     resources = page.get("/Resources")
-    if resources is None:
+    contents = page.get_contents()
+    if resources is None or contents is None:
         return False
-    return _images_in(resources.get_object(), depth=0)
+    box = page.mediabox
+    page_box = (float(box.left), float(box.bottom), float(box.right), float(box.top))
+    page_area = (page_box[2] - page_box[0]) * (page_box[3] - page_box[1])
+    if page_area <= 0:
+        return False
+    budget = [MAX_DRAW_OPERATIONS]
+    return any(covered / page_area >= SCAN_MIN_COVERAGE
+               for covered in _drawn_images(contents.operations, resources.get_object(), _IDENTITY, page_box,
+                                            page.pdf, 0, budget))
 
 
-def _images_in(resources, depth: int) -> bool:
-    """Look through /XObject (and form XObjects nested a few levels)."""
-    if depth > 3 or not hasattr(resources, "get"):
-        return False
-    xobjects = resources.get("/XObject")
-    if xobjects is None:
-        return False
-    xobjects = xobjects.get_object()
-    for ref in list(xobjects.values())[:50]:
-        obj = ref.get_object()
-        subtype = obj.get("/Subtype")
-        if subtype == "/Image":
-            if int(obj.get("/Width", 0)) >= SCAN_MIN_PIXELS and int(obj.get("/Height", 0)) >= SCAN_MIN_PIXELS:
-                return True
-        elif subtype == "/Form" and _images_in(obj.get("/Resources", {}), depth + 1):
-            return True
-    return False
+def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth: int, budget: list[int]):
+    """The page area each large image covers as drawn, following q/Q, cm
+    and form XObjects (their /Matrix), within ``budget`` operations."""
+    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
+    xobjects = xobjects.get_object() if xobjects is not None else {}
+    stack = []
+    for operands, operator in operations:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
+        if operator == b"q":
+            stack.append(ctm)
+        elif operator == b"Q":
+            ctm = stack.pop() if stack else ctm
+        elif operator == b"cm" and len(operands) == 6:
+            ctm = _multiply(tuple(float(v) for v in operands), ctm)
+        elif operator == b"INLINE IMAGE":
+            settings = operands.get("settings", {}) if hasattr(operands, "get") else {}
+            if _large(settings.get("/W", settings.get("/Width", 0)), settings.get("/H", settings.get("/Height", 0))):
+                yield _covered(ctm, page_box)
+        elif operator == b"Do" and operands and operands[0] in xobjects:
+            obj = xobjects[operands[0]].get_object()
+            subtype = obj.get("/Subtype")
+            if subtype == "/Image" and _large(obj.get("/Width", 0), obj.get("/Height", 0)):
+                yield _covered(ctm, page_box)
+            elif subtype == "/Form" and depth < MAX_FORM_DEPTH:
+                from pypdf.generic import ContentStream
+
+                matrix = tuple(float(v) for v in obj.get("/Matrix", _IDENTITY))
+                inner = ContentStream(obj, pdf).operations
+                yield from _drawn_images(inner, obj.get("/Resources", resources).get_object(),
+                                         _multiply(matrix if len(matrix) == 6 else _IDENTITY, ctm), page_box, pdf,
+                                         depth + 1, budget)
+
+
+def _large(width, height) -> bool:
+    return int(width or 0) >= SCAN_MIN_PIXELS and int(height or 0) >= SCAN_MIN_PIXELS
+
+
+def _multiply(m: tuple, n: tuple) -> tuple:
+    """m x n for PDF matrices [a b c d e f] (``cm`` pre-multiplies the CTM)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2)
+
+
+def _covered(ctm: tuple, page_box: tuple) -> float:
+    """The page area the unit square (an image) covers under ``ctm``: its
+    bounding box clipped to the page."""
+    a, b, c, d, e, f = ctm
+    xs = [e, a + e, c + e, a + c + e]
+    ys = [f, b + f, d + f, b + d + f]
+    width = min(max(xs), page_box[2]) - max(min(xs), page_box[0])
+    height = min(max(ys), page_box[3]) - max(min(ys), page_box[1])
+    return max(0.0, width) * max(0.0, height)
