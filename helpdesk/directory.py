@@ -66,6 +66,19 @@ def size(conn) -> int:
     return conn.execute("SELECT count(*) FROM entities").fetchone()[0]
 
 
+def has_domain(conn, domain: str) -> bool:
+    """Whether ``domain`` is one of an entity's domains in the directory."""
+    if not domain:
+        return False
+    return conn.execute("SELECT 1 FROM entities, json_each(entities.domains) WHERE json_each.value = ? LIMIT 1",
+                        (domain.lower(),)).fetchone() is not None
+
+
+def all_domains(conn) -> list[str]:
+    """Every domain of the directory, for the look-alike check."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT json_each.value FROM entities, json_each(entities.domains)")]
+
+
 def listing(store: Store) -> list[Entity]:
     return [Entity.from_row(r) for r in store.query("SELECT * FROM entities ORDER BY name, nit")]
 

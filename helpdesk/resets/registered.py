@@ -29,6 +29,18 @@ class Registered:
     account: str  # what the [reset] backend resets
     email: str  # where the link goes
     phone: str  # where the code goes ("" : none registered)
+    name: str = ""  # the holder's name (LDAP displayName or cn; the command's "name"); "" : none returned
+
+
+# The LDAP attributes that may hold the holder's name, the first one found wins.
+NAME_ATTRIBUTES = ("displayName", "cn")
+MAX_NAME = 200
+
+
+def _clean_name(value: object) -> str:
+    """A name as staff read it: one line, no control characters, bounded."""
+    text = "".join(c if c.isprintable() else " " for c in str(value or ""))
+    return " ".join(text.split())[:MAX_NAME]
 
 
 def valid_identifier(text: str) -> bool:
@@ -51,13 +63,17 @@ def lookup(config: Config, identifier: str) -> Registered | None:
         log.error("self-service lookup impossible: %s", exc)
         return None
     try:
+        # The holder's name comes with the same search: staff compare it
+        # with the form's (CONTRACT §13).
         found = backend.read_one(cfg.ldap_filter, identifier,
-                                 (cfg.account_attribute, cfg.email_attribute, cfg.phone_attribute))
+                                 (cfg.account_attribute, cfg.email_attribute, cfg.phone_attribute, *NAME_ATTRIBUTES))
     finally:
         backend.close()
     if not found or not found.get(cfg.account_attribute) or not valid_address(found.get(cfg.email_attribute, "")):
         return None  # no entry, or a registered "address" that is not one (a comma, a line break)
-    return Registered(found[cfg.account_attribute], found[cfg.email_attribute], found.get(cfg.phone_attribute, ""))
+    name = next((found[a] for a in NAME_ATTRIBUTES if found.get(a)), "")
+    return Registered(found[cfg.account_attribute], found[cfg.email_attribute], found.get(cfg.phone_attribute, ""),
+                      _clean_name(name))
 
 
 def _from_program(config: Config, identifier: str) -> Registered | None:
@@ -74,4 +90,5 @@ def _from_program(config: Config, identifier: str) -> Registered | None:
         return None
     if not isinstance(data, dict) or not data.get("account") or not valid_address(str(data.get("email") or "")):
         return None
-    return Registered(str(data["account"]), str(data["email"]), str(data.get("phone") or ""))
+    return Registered(str(data["account"]), str(data["email"]), str(data.get("phone") or ""),
+                      _clean_name(data.get("name")))
