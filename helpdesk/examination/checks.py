@@ -15,9 +15,11 @@ from datetime import timezone, tzinfo
 from email_validator import EmailNotValidError, validate_email
 
 from .. import localtime, nit
+from .. import lookalike
 from ..addresses import domain_of
 from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
+from ..documents import image_quality
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.facts import FormData
 from ..documents.text_form import SOURCE
@@ -66,6 +68,12 @@ class Examination:
     identifier_kind: str = ""  # the procedure's identifier (helpdesk/identifiers/)
     unless_registered: tuple[str, ...] = ()  # documents asked for when the sender is not the registered address
     reads_text: bool = False  # the procedure reads "Label: value" lines when no spreadsheet came
+    # Our server's DMARC pass for the sender's From domain (authresults.Authentication.authenticates)
+    sender_authenticated: bool = False
+    hands_over: bool = False  # the procedure hands over an account (Procedure.hands_over_account)
+    person_field: str = "legal_rep_name"  # the form field naming the person concerned
+    notice_fields: tuple[str, ...] = ()  # form fields whose addresses get a notice of the result
+    directory_domains: tuple[str, ...] = ()  # every domain of the entity directory, for look-alikes
 
     @property
     def chosen(self) -> dict[str, Classified]:
@@ -89,9 +97,15 @@ class Examination:
 
 def run_checks(exam: Examination, rules: Rules, names: tuple[str, ...] | None = None) -> list[Finding]:
     """Run the checks ``names`` (a procedure's ``checks``; the default
-    procedure's when None) in that order, each adding its findings."""
+    procedure's when None) in that order, each adding its findings. A
+    procedure that hands over an account also runs HANDOVER_CHECKS,
+    whether its file names them or not: CONTRACT §13 makes them part of
+    every such procedure, and a local procedure.toml must not drop them."""
+    names = names if names is not None else rules.procedures[DEFAULT_PROCEDURE].checks
+    if exam.hands_over:
+        names = (*names, *(c for c in HANDOVER_CHECKS if c not in names))
     findings: list[Finding] = []
-    for name in names if names is not None else rules.procedures[DEFAULT_PROCEDURE].checks:
+    for name in names:
         findings.extend(REGISTRY[name](exam, rules))
     return findings
 
@@ -238,6 +252,7 @@ def check_account_request(exam: Examination, rules: Rules) -> list[Finding]:
     if account and domains and domain_of(account) not in domains:
         findings.append(Finding(PROBLEM, "account_outside_domain",
                                 f"la cuenta «{account}» no es de {_one_of(domains)}", doc))
+    findings += _notices_inside(exam, form, doc, rules)
     sender_domain = domain_of(exam.sender)
     home = domains or ((domain_of(account),) if account else ())
     if home and sender_domain not in home:
@@ -263,14 +278,43 @@ def check_account_request(exam: Examination, rules: Rules) -> list[Finding]:
     return findings
 
 
+def _notices_inside(exam: Examination, form: FormData, doc: str, rules: Rules) -> list[Finding]:
+    """Account orders stay inside the entity (CONTRACT §13): every address
+    that gets a notice of the result (the office's) is on [accounts]
+    domains; only the official's personal address, where the temporary
+    password goes, may be elsewhere (staff see it in show)."""
+    domains = exam.account_domains
+    if not domains:
+        return []
+    labels = exam.labels(rules).fields
+    findings = []
+    for key in exam.notice_fields:
+        value = (form.fields.get(key) or "").strip()
+        if value and valid_email(value) and domain_of(value) not in domains:
+            name = labels[key].name if key in labels else key
+            findings.append(Finding(PROBLEM, "invalid_email",
+                                    f"{name} «{value}» no es de {_one_of(domains)}", doc))
+    return findings
+
+
+def same_address(a: str, b: str) -> bool:
+    """Two addresses compared whole (never by domain), case ignored."""
+    return a.strip().lower() == b.strip().lower()
+
+
 def check_registered_sender(exam: Examination, rules: Rules) -> list[Finding]:
     """Who cannot self-serve (seed 003): from the account's registered
     address the request needs no document; from any other, the
     procedure's ``documents_unless_registered`` (an identity document and
     the signed declaración de responsabilidad) are problems until they
-    come, and staff see that the sender is not the registered address. An
-    account the directory does not know is said to staff only: a
-    correction saying so would tell anyone which accounts exist."""
+    come, and staff see that the sender is not the registered address.
+
+    A From address is anybody's to write: the sender counts as the
+    registered address only when our server authenticated it (DMARC pass
+    for its domain, CONTRACT §13) and the whole address is the registered
+    one. An account the directory does not know is said to staff only,
+    and the entity's problems are the same in every case: a correction
+    that differed would tell anyone which accounts exist and where."""
     if not exam.looked_up:
         return []
     findings = []
@@ -280,16 +324,121 @@ def check_registered_sender(exam: Examination, rules: Rules) -> list[Finding]:
         findings.append(Finding(WARNING, "account_unknown",
                                 f"la cuenta «{account}» no está en el directorio (o la búsqueda falló): confirme a "
                                 "quién pertenece antes de aprobar"))
-    elif registered.email.strip().lower() == exam.sender.strip().lower():
+    elif same_address(registered.email, exam.sender) and exam.sender_authenticated:
         return []
     else:
+        unproven = ("" if exam.sender_authenticated or not same_address(registered.email, exam.sender)
+                    else " sin que nuestro servidor lo autenticara (DMARC), así que pudo escribirlo cualquiera")
         findings.append(Finding(WARNING, "sender_not_registered",
-                                f"escribió {exam.sender}; el correo registrado de la cuenta {registered.account} es "
-                                f"{registered.email}"))
+                                f"escribió {exam.sender}{unproven}; el correo registrado de la cuenta "
+                                f"{registered.account} es {registered.email}"))
     chosen = exam.chosen
     for kind in exam.unless_registered:
         if kind not in chosen:
             findings.append(Finding(PROBLEM, f"missing_{kind}", rules.documents.kinds[kind].name))
+    return findings
+
+
+def _name_tokens(name: str) -> list[str]:
+    """A person's name as words to look for: accents and case folded,
+    particles ("de", "la") and initials left out."""
+    return [w for w in re.sub(r"[^\w]+", " ", normalise(name)).split() if len(w) > 2 and w not in ("del", "las", "los")]
+
+
+def similar_names(a: str, b: str) -> bool:
+    """Whether two writings of a person's name can be the same person:
+    equal as same_name folds them, or every word of the shorter (two at
+    least) in the longer ("Juan Pérez" is "Juan Carlos Pérez Gómez")."""
+    if same_name(a, b):
+        return True
+    short, long_ = sorted((set(_name_tokens(a)), set(_name_tokens(b))), key=len)
+    return len(short) >= 2 and short <= long_
+
+
+def check_account_holder(exam: Examination, rules: Rules) -> list[Finding]:
+    """The form's person against the holder's name the directory lookup
+    returned (CONTRACT §13); no name returned: nothing to compare."""
+    registered = exam.registered_to
+    form = exam.form
+    name = (form.fields.get(exam.person_field) or "").strip() if form else ""
+    if registered is None or not registered.name or not name or similar_names(name, registered.name):
+        return []
+    return [Finding(WARNING, "account_holder_differs",
+                    f"el formato dice «{name}»; el directorio registra la cuenta {registered.account} a nombre de "
+                    f"«{registered.name}»")]
+
+
+# The form fields that may hold a person's document number or identifier,
+# which the identity document's text must show.
+DOCUMENT_NUMBER_FIELDS = ("identifier", "doc_number", "official_doc_number")
+IDENTITY_DOCUMENT = "identity_document"
+
+
+def check_identity_document(exam: Examination, rules: Rules) -> list[Finding]:
+    """The identity document of a procedure that hands over an account is
+    read, not taken by its name (CONTRACT §13): an image too small or blank
+    is a problem; a PDF's text layer must hold the form's number and the
+    person's name; a scan nothing has read yet (OCR, issue 23) is said to
+    staff, never passed over in silence."""
+    doc = exam.chosen.get(IDENTITY_DOCUMENT)
+    if not exam.hands_over or doc is None or not doc.facts.readable:
+        return []
+    facts, name = doc.facts, doc.facts.filename
+    if facts.image_size is not None:
+        why = image_quality.judge(*facts.image_size, facts.image_ink_ppm)
+        if why:
+            return [Finding(PROBLEM, "identity_document_unreadable", why, name)]
+        return [Finding(WARNING, "scan_not_read", "imagen sin leer: compare el documento con el formato a mano", name)]
+    if facts.pdf is None:
+        return []
+    if not facts.pdf.has_text:
+        return [Finding(WARNING, "scan_not_read", "PDF escaneado sin texto: compare el documento con el formato a mano",
+                        name)]
+    return _identity_text_matches(exam, facts.pdf.text, name)
+
+
+def _identity_text_matches(exam: Examination, text: str, document: str) -> list[Finding]:
+    form = exam.form
+    if form is None:
+        return []
+    compact = re.sub(r"[^0-9a-z]", "", normalise(text))
+    words = set(re.sub(r"[^\w]+", " ", normalise(text)).split())
+    missing = []
+    numbers = [(key, form.fields[key]) for key in DOCUMENT_NUMBER_FIELDS if form.fields.get(key)]
+    if numbers and not any(re.sub(r"[^0-9a-z]", "", normalise(v)) in compact for _key, v in numbers):
+        missing.append(f"el número {numbers[0][1]}")
+    person = form.fields.get(exam.person_field) or ""
+    tokens = _name_tokens(person)
+    if tokens and sum(t in words for t in tokens) < min(2, len(tokens)):
+        missing.append(f"el nombre {person}")
+    if not missing:
+        return []
+    return [Finding(WARNING, "identity_document_mismatch",
+                    f"el texto del documento de identidad no contiene {' ni '.join(missing)} del formato", document)]
+
+
+LOOKALIKE_CHECK = "lookalike_domain"
+
+
+def check_lookalike_domain(exam: Examination, rules: Rules) -> list[Finding]:
+    """The sender's domain and field 1.2's against the directory's: a near
+    miss (an edit or two, look-alike characters, the same words under
+    another suffix) is a forgery's mark (lookalike.py)."""
+    known = exam.directory_domains
+    if not known:
+        return []
+    form = exam.form
+    rep_email = (form.fields.get("legal_rep_email") or "") if form else ""
+    findings, seen = [], set()
+    for who, address in (("el remitente", exam.sender), ("el correo del representante legal (campo 1.2)", rep_email)):
+        domain = domain_of(address) if "@" in address else ""
+        if not domain or domain in seen:
+            continue
+        seen.add(domain)
+        miss = lookalike.near_miss(domain, known)
+        if miss:
+            findings.append(Finding(WARNING, "lookalike_domain",
+                                    f"{who} usa {domain}, parecido a {miss[0]} del directorio de entidades: {miss[1]}"))
     return findings
 
 
@@ -480,6 +629,12 @@ def check_duplicate(exam: Examination, rules: Rules) -> list[Finding]:
 
 
 def valid_email(address: str) -> bool:
+    """An address we can write to and that reads as what it is: ASCII only
+    (CONTRACT §6), so "alcaldía" or a Cyrillic "е" in "tеsoreria" is
+    invalid_email in every procedure, never an account that looks like
+    another or a header our emails cannot carry."""
+    if not address.isascii():
+        return False
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError:
@@ -507,4 +662,9 @@ REGISTRY = {check.__name__.removeprefix("check_"): check for check in (
     check_account_request,
     check_registered_sender,
     check_identifier,
+    check_account_holder,
+    check_identity_document,
+    check_lookalike_domain,
 )}
+# Run for every procedure that hands over an account (run_checks).
+HANDOVER_CHECKS = ("registered_sender", "account_holder", "identity_document", LOOKALIKE_CHECK)

@@ -27,14 +27,15 @@ from ..documents.ticket_files import FORWARDED, MAX_FILES
 from ..documents.worker import Examined, Worker, WorkerFailure
 from ..faults import crash_point
 from ..intake.message import parse
-from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap
+from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap, request_auth
 from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets.registered import lookup as lookup_registered
-from ..rules import REGISTERED_EMAIL, Procedure, Rules
+from ..rules import REGISTERED_EMAIL, REGISTERED_NAME, Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
-from ..tickets import NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids
+from ..tickets import (NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids,
+                       verdict_recipient)
 from .checks import WARNING, Examination, Finding, form_nit, run_checks
 from .decision import decide
 
@@ -174,12 +175,16 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
     nit_number = parsed_nit.number if parsed_nit else None
     account = ((read or text_form).fields.get("account") or "").strip() if (read or text_form) else ""
     looked_up, registered_to = _registered(config, procedure, read or text_form)
+    auth = request_auth(store.conn, ticket_id)
     exam = Examination(classified, notes, ticket.sender, forwarded, _other_open_requests(store, ticket_id, nit_number),
                        directory.lookup(store.conn, nit_number) if nit_number else None, directory.size(store.conn),
                        localtime.zone(config.site.timezone), procedure.documents, procedure.form,
                        register.lookup(store.conn, account) if account else None, register.size(store.conn),
                        tuple(d.lower() for d in config.accounts.domains), text_form, looked_up, registered_to,
-                       procedure.identifier, procedure.documents_unless_registered, procedure.fields_from_text)
+                       procedure.identifier, procedure.documents_unless_registered, procedure.fields_from_text,
+                       sender_authenticated=auth is not None and auth.authenticates(ticket.sender),
+                       hands_over=procedure.hands_over_account, person_field=procedure.person_field,
+                       notice_fields=procedure.notice_to, directory_domains=_directory_domains(store, procedure))
     findings = run_checks(exam, rules, procedure.checks)
     if skipped:
         findings.append(Finding(WARNING, "attachments_skipped",
@@ -212,6 +217,8 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         fields = dict(form.fields) if form else {}
         if registered_to is not None:
             fields[REGISTERED_EMAIL] = registered_to.email
+            if registered_to.name:
+                fields[REGISTERED_NAME] = registered_to.name
         # The columns listings show, by the procedure's fields: who asks
         # (the entity, or an office), the person concerned, and the address
         # the result goes to (field 1.2 for a reset).
@@ -227,17 +234,20 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
         )
         record_event(conn, ticket_id, SYSTEM, "documentos examinados",
                      f"estado: {STATE_LABELS[decision.state]}; problemas: {len(decision.problem_lines)}")
-        capped = over_daily_cap(conn, config, ticket.requester)
+        to = verdict_recipient(ticket, procedure)
+        capped = over_daily_cap(conn, config, to, ticket.sender, auth)
         if capped:
             add_finding(conn, ticket_id, "warning", "reply_cap_reached", capped, source="examination")
             # The entity gets no answer today: a person must see it.
             mark_follow_up(conn, ticket_id, "resultado del examen sin enviar: límite diario de respuestas automáticas")
             return None
-        context = {"problems": decision.problem_lines, "no_attachments_reminder": False,
-                   "legal_rep_email": result_to or ""}
+        # The registered address the directory gave is never told to the
+        # requester (CONTRACT §13, no oracle): only an address the form holds.
+        shown = "" if procedure.result_to == REGISTERED_EMAIL else result_to or ""
+        context = {"problems": decision.problem_lines, "no_attachments_reminder": False, "legal_rep_email": shown}
         attachments = ([blank_form(procedure, rules)] if any(f.code == "missing_excel_form" for f in findings)
                        else [])
-        reply = renderer.build(decision.email_kind, ticket.requester, ticket.radicado, context,
+        reply = renderer.build(decision.email_kind, to, ticket.radicado, context,
                                answering=thread_ids(conn, ticket_id), attachments=attachments,
                                procedure=ticket.procedure)
         outbox.enqueue(conn, config, ticket_id, reply)
@@ -269,6 +279,28 @@ def _registered(config: Config, procedure: Procedure, form) -> tuple[bool, objec
     if not key:
         return False, None
     return True, lookup_registered(config, key)
+
+
+def _directory_domains(store: Store, procedure: Procedure) -> tuple[str, ...]:
+    """The directory's domains, for the look-alike check (read only when
+    the procedure runs it)."""
+    from .checks import LOOKALIKE_CHECK
+
+    if LOOKALIKE_CHECK not in procedure.checks and not procedure.hands_over_account:
+        return ()
+    return tuple(directory.all_domains(store.conn))
+
+
+def _procedure_or_none(config: Config, ticket) -> Procedure | None:
+    """The ticket's procedure as the rules define it now; None when the
+    rules cannot be loaded here or no longer have it (verdict_recipient
+    then takes the safe side)."""
+    from .checks import load_rules
+
+    try:
+        return load_rules(config).procedures.get(ticket.procedure)
+    except Exception:  # record_failure must not fail in turn
+        return None
 
 
 def _last_inbound(conn, ticket_id: int) -> int:
@@ -329,8 +361,9 @@ def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: 
                     f"el examen de los documentos falló {failures} veces ({type(exc).__name__}); "
                     "revíselos a mano (helpdesk show --save-attachments)")
         mark_follow_up(conn, ticket_id, "no se pudieron examinar los documentos")
-        if not over_daily_cap(conn, config, ticket.requester):
-            reply = renderer.build("correction", ticket.requester, ticket.radicado,
+        to = verdict_recipient(ticket, _procedure_or_none(config, ticket))
+        if not over_daily_cap(conn, config, to, ticket.sender, request_auth(conn, ticket_id)):
+            reply = renderer.build("correction", to, ticket.radicado,
                                    {"problems": [UNREADABLE_MESSAGE],
                                     "no_attachments_reminder": False, "legal_rep_email": ""},
                                    answering=thread_ids(conn, ticket_id), procedure=ticket.procedure)
@@ -394,6 +427,8 @@ def _facts_summary(facts: FileFacts) -> dict:
                           "owner_protected": pdf.owner_protected}
     if facts.image_size:
         summary["image_size"] = list(facts.image_size)
+    if facts.image_ink_ppm is not None:
+        summary["image_ink_ppm"] = facts.image_ink_ppm
     if facts.form:
         summary["form_sheet"] = facts.form.sheet
     return summary

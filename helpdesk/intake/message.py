@@ -65,6 +65,10 @@ class Intake:
     # How many Received headers sit above each of them: our server's own
     # block ends at one (authresults.read).
     authentication_received: tuple[int, ...] = ()
+    # The envelope recipient our own mail server recorded: the value of the
+    # topmost Delivered-To or X-Original-To (the one added last), "" when
+    # the message carries neither (CONTRACT §9 routes by it).
+    envelope_to: str = ""
     # The whole message, parsed only if a body fact is asked for: intake of
     # a new request needs its headers alone (0.7 ms instead of 30 ms for a
     # message with 700 KB of attachments); the documents are read later.
@@ -228,12 +232,14 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
     if "return-path" in headers:
         return_path = parseaddr(headers["return-path"][0])[1].lower()
     message_ids = _ids(headers.get("message-id", []))
-    auth_items, received = [], 0
+    auth_items, received, envelope_to = [], 0, ""
     for name, value in msg.raw_items():
         if name.lower() == "received":
             received += 1
         elif name.lower() == "authentication-results":
             auth_items.append((received, value))
+        elif name.lower() in ("delivered-to", "x-original-to") and not envelope_to:
+            envelope_to = clean_text(repair(str(value)), 400) or " "  # a blank one still counts as recorded
     return Intake(
         message_id=message_ids[0] if message_ids else "",
         sender=sender,
@@ -247,6 +253,7 @@ def _intake(msg: EmailMessage, truncated: str, raw: bytes) -> Intake:
         truncated=truncated,
         authentication_results=tuple(clean_text(value, 64_000) for _, value in auth_items),
         authentication_received=tuple(received for received, _ in auth_items),
+        envelope_to=envelope_to,
         raw=raw,
     )
 

@@ -29,16 +29,17 @@ import logging
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
-from .. import tickets
+from .. import directory, tickets
 from ..addresses import domain_of
 from ..config import Config
 from ..examination.checks import Finding
 from ..examination.decision import problem_line
 from ..outgoing import outbox
 from ..outgoing.replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
-from ..rules import Rules, TrustRules
+from ..rules import Procedure, Rules, TrustRules
 from ..store import Store, iso, now
-from ..tickets import NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up
+from ..tickets import (NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up,
+                       verdict_recipient)
 from . import authresults, robots
 from .authresults import Authentication
 from .message import Intake, clean_text, parse
@@ -88,7 +89,7 @@ def _join(conn, config: Config, renderer: Renderer, rules: Rules, intake: Intake
           ticket: Ticket) -> Outcome:
     """A message on an existing ticket: new documents, a nudge, or a follow-up for staff."""
     row = _record_inbound(conn, intake, key, sha256, ticket.id, "reply",
-                          auth=_authenticate(conn, config, intake, ticket.id))
+                          auth=_authenticate(conn, config, intake, ticket.id, rules.procedures.get(ticket.procedure)))
     record_event(conn, ticket.id, intake.sender, "respuesta recibida", intake.subject)
     if intake.truncated:
         # Only its headers were read: whatever it carries, no automatic
@@ -134,10 +135,11 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
     Only once per ticket, so two robots that slipped past the robot checks
     cannot keep a conversation going."""
     record_event(conn, ticket.id, SYSTEM, REMINDER_EVENT, "respuesta sin adjuntos")
-    capped = over_daily_cap(conn, config, ticket.requester)
+    procedure = rules.procedures.get(ticket.procedure)  # one since removed: the shared wording
+    to = verdict_recipient(ticket, procedure)
+    capped = over_daily_cap(conn, config, to, ticket.sender, request_auth(conn, ticket.id))
     if capped:
         return _follow_up(conn, intake, ticket, row, f"sin recordatorio automático: {capped}")
-    procedure = rules.procedures.get(ticket.procedure)  # one since removed: the shared wording
     wording = procedure.problems if procedure else rules.problems
     problems = [
         problem_line(Finding(r["severity"], r["code"], r["detail"], r["document"]), wording)
@@ -149,7 +151,7 @@ def _remind(conn, config: Config, renderer: Renderer, rules: Rules, intake: Inta
         asked = conn.execute("SELECT detail FROM events WHERE ticket_id = ? AND action = 'corrección pedida' "
                              "ORDER BY id DESC LIMIT 1", (ticket.id,)).fetchone()
         problems = [asked["detail"]] if asked else []
-    reply = renderer.build("correction", ticket.requester, ticket.radicado,
+    reply = renderer.build("correction", to, ticket.radicado,
                            {"problems": problems, "no_attachments_reminder": True, "legal_rep_email": ""},
                            answering=[*intake.references, intake.message_id], procedure=ticket.procedure)
     outbox.enqueue(conn, config, ticket.id, reply)
@@ -162,8 +164,8 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
     prefix = procedure.radicado_prefix or config.radicado.prefix
     ticket = tickets.create(conn, prefix, intake.sender, intake.requester, intake.subject, procedure.id,
                             own_prefix=bool(procedure.radicado_prefix))
-    row = _record_inbound(conn, intake, key, sha256, ticket.id, "request",
-                          auth=_authenticate(conn, config, intake, ticket.id))
+    auth = _authenticate(conn, config, intake, ticket.id, procedure)
+    row = _record_inbound(conn, intake, key, sha256, ticket.id, "request", auth=auth)
     # The documents are examined after this commit, by examination/ticket.py.
     conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
     record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
@@ -171,7 +173,7 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
         add_finding(conn, ticket.id, "warning", "untrusted_radicado_reference", suspicious)
     if intake.truncated:
         add_finding(conn, ticket.id, "warning", "message_too_large", intake.truncated)
-    capped = over_daily_cap(conn, config, intake.requester)
+    capped = over_daily_cap(conn, config, intake.requester, intake.sender, auth)
     if capped:
         add_finding(conn, ticket.id, "warning", "reply_cap_reached", capped)
         log.warning("daily reply cap reached for the requester, no ack",
@@ -233,22 +235,53 @@ def _record_inbound(conn, intake: Intake, key: str, sha256: str, ticket_id: int 
     ).lastrowid
 
 
-def _authenticate(conn, config: Config, intake: Intake, ticket_id: int) -> Authentication:
+def _authenticate(conn, config: Config, intake: Intake, ticket_id: int,
+                  procedure: Procedure | None) -> Authentication:
     """What our receiving server said of this sender; a message it did not
     authenticate warns staff (sender_not_authenticated, high risk)."""
     auth = authresults.read(list(intake.authentication_results), config.inbox.authserv_id,
                              intake.authentication_received)
-    why = auth.verdict(domain_of(intake.sender))
+    why = auth.verdict(domain_of(intake.sender)) or _unproven_order(auth, intake.sender, procedure)
     if why:
         add_finding(conn, ticket_id, "warning", "sender_not_authenticated", f"mensaje de {intake.sender}: {why}")
     return auth  # a foreign header above ours is noted in show (Authentication.summary), not weighed
 
 
+def _unproven_order(auth: Authentication, sender: str, procedure: Procedure | None) -> str:
+    """Why an account order of a procedure with no registered address to
+    compare with (cuentas-correo) proves nothing of its sender: there, only
+    our server's DMARC pass says the From is genuine (CONTRACT §13), and a
+    signal that is off, or a domain without a policy, is no such proof."""
+    if procedure is None or not procedure.hands_over_account or procedure.looks_up_registered:
+        return ""  # registered_sender weighs the sender of the others
+    if auth.authenticates(sender):
+        return ""
+    if not auth.checked:
+        return ("sin [inbox] authserv_id nuestro servidor no autentica a ningún remitente, y este trámite entrega "
+                "cuentas: nada prueba que el remitente sea quien dice")
+    dmarc = auth.first("dmarc")
+    result = f"DMARC {dmarc.result}" if dmarc else "sin resultado DMARC"
+    return f"{result}: nuestro servidor no autenticó al remitente, y este trámite entrega cuentas"
+
+
+def request_auth(conn, ticket_id: int) -> Authentication | None:
+    """What our server said of the message that opened the ticket (None:
+    not recorded, as for a ticket of a version before the signal)."""
+    row = conn.execute("SELECT auth_json FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = 'request' "
+                       "ORDER BY id LIMIT 1", (ticket_id,)).fetchone()
+    return Authentication.from_json(row["auth_json"]) if row else None
+
+
 def _recipients(intake: Intake) -> list[str]:
-    """Where the request was sent: the addresses of To, Cc, Delivered-To and
-    X-Original-To (the last two name our mailbox when the sender used Bcc
-    or an alias); a procedure is chosen by them (CONTRACT §9)."""
-    values = [v for name in ("to", "cc", "delivered-to", "x-original-to") for v in intake.headers.get(name, [])]
+    """Where the request was sent, as a procedure is chosen by it (CONTRACT
+    §9): the envelope recipient our own mail server recorded (the topmost
+    Delivered-To or X-Original-To) when there is one, since the sender
+    writes To and Cc and a Cc must never move a request into another
+    procedure; To and Cc only for a message that carries neither."""
+    if intake.envelope_to:
+        values = [intake.envelope_to]
+    else:
+        values = [v for name in ("to", "cc") for v in intake.headers.get(name, [])]
     return [address for _name, address in getaddresses(values) if "@" in address]
 
 
@@ -328,14 +361,18 @@ def _bounced_outbox(conn, intake: Intake) -> int | None:
     return row["id"] if row else None
 
 
-def over_daily_cap(conn, config: Config, address: str) -> str:
-    """Why no more automatic replies go out today ("" while they may): the
-    cap per address, and the overall cap that keeps a flood of forged
-    requests (each with another victim as Reply-To) from turning the desk
-    into a mailer."""
+def over_daily_cap(conn, config: Config, address: str, sender: str = "", auth: Authentication | None = None) -> str:
+    """Why no more automatic replies go to ``address`` today ("" while they
+    may): the cap per address, and the overall cap that keeps a flood of
+    forged requests (each with another victim as Reply-To) from turning the
+    desk into a mailer. The overall cap is the strangers' budget: a reply
+    from ``sender`` of an entity of the directory to its own domain is
+    never stopped by it (CONTRACT §13), so 500 forged requests cannot
+    silence the entities for the day."""
     start_of_day = iso(now().replace(hour=0, minute=0, second=0, microsecond=0))
     marks = ",".join("?" * len(AUTOMATIC_KINDS))
-    if outbox.automatic_emails_today(conn) >= config.replies.daily_cap_total:
+    if (outbox.automatic_emails_today(conn) >= config.replies.daily_cap_total
+            and not _entity_reply(conn, sender, address, auth)):
         return f"se alcanzó el límite diario de {config.replies.daily_cap_total} respuestas automáticas en total"
     (count,) = conn.execute(
         f"SELECT count(*) FROM outbox WHERE rcpt_to = ? AND created_at >= ? AND kind IN ({marks})",
@@ -344,3 +381,15 @@ def over_daily_cap(conn, config: Config, address: str) -> str:
     if count >= config.replies.daily_cap_per_sender:
         return f"{address} ya recibió {config.replies.daily_cap_per_sender} respuestas automáticas hoy"
     return ""
+
+
+def _entity_reply(conn, sender: str, address: str, auth: Authentication | None) -> bool:
+    """Whether a reply to ``address`` answers an entity of the directory:
+    the sender and the recipient on a domain the directory lists, and,
+    where our server checks senders ([inbox] authserv_id), a sender it
+    authenticated (a forged From on the entity's domain is a stranger)."""
+    if not sender or not directory.has_domain(conn, domain_of(sender)):
+        return False
+    if domain_of(address) != domain_of(sender) and not directory.has_domain(conn, domain_of(address)):
+        return False
+    return auth is None or not auth.checked or auth.authenticates(sender)

@@ -66,13 +66,39 @@ def _web(config: Config) -> Check:
 
 
 def _authentication(config: Config) -> Check:
-    """Not a failure either way: whether the DMARC/DKIM/SPF signal is on."""
+    """Whether the DMARC/DKIM/SPF signal is on. Off, it fails when a
+    procedure that hands over an account is routed (CONTRACT §13): there a
+    From address is evidence only when our server authenticated it, and
+    without the signal every sender counts as a stranger (``run`` still
+    processes them so)."""
     server = config.inbox.authserv_id.strip()
-    if not server:
-        return Check("autenticación", True, "señal apagada: sin [inbox] authserv_id no se leen los resultados "
-                                           "DMARC, DKIM y SPF y no se advierte de remitentes no autenticados")
-    return Check("autenticación", True, f"se leen los resultados DMARC, DKIM y SPF de {server} "
-                                       "(los de otros servidores se ignoran)")
+    if server:
+        return Check("autenticación", True, f"se leen los resultados DMARC, DKIM y SPF de {server} "
+                                           "(los de otros servidores se ignoran)")
+    handing_over = _routed_handovers(config)
+    if handing_over:
+        return Check("autenticación", False,
+                     f"sin [inbox] authserv_id no se autentica a ningún remitente, y {', '.join(handing_over)} "
+                     f"{'entregan' if len(handing_over) > 1 else 'entrega'} cuentas: todo remitente se trata como "
+                     "desconocido (se le piden documento de identidad y declaración)",
+                     "indique en [inbox] authserv_id el authserv-id con que su servidor de correo firma "
+                     "Authentication-Results (p. ej. mx.entidad.gov.co)")
+    return Check("autenticación", True, "señal apagada: sin [inbox] authserv_id no se leen los resultados "
+                                       "DMARC, DKIM y SPF y no se advierte de remitentes no autenticados")
+
+
+def _routed_handovers(config: Config) -> list[str]:
+    """The procedures that hand over an account and receive requests: those
+    with [procedures.ID] addresses, and the default. Rules that do not
+    load are the rules line's failure, not this one's."""
+    from ..examination.checks import load_rules
+
+    try:
+        procedures = load_rules(config).procedures
+    except HelpdeskError:
+        return []
+    routed = [config.procedures.default, *(p for p, a in config.procedures.addresses.items() if a)]
+    return sorted({p for p in routed if p in procedures and procedures[p].hands_over_account})
 
 
 def _rules(config: Config) -> Check:

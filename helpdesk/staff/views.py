@@ -14,6 +14,7 @@ from ..config import LimitsConfig
 from ..errors import NotFound
 from ..intake.authresults import Authentication
 from ..intake.robots import Robot
+from ..rules import REGISTERED_NAME
 from ..store import Store, now
 from ..texts import message_text
 from ..tickets import PERSON_KINDS, Ticket
@@ -74,7 +75,10 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
     view["requester"] = ticket.requester
     findings = store.query("SELECT severity, code, detail, document FROM findings WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     form = json.loads(row["form_json"] or "{}")
-    view["form"] = form.get("fields", {})
+    view["form"] = dict(form.get("fields", {}))
+    # The holder's name the directory lookup returned (CONTRACT §13): apart
+    # from the form's fields, since the entity did not write it.
+    view["registered_name"] = view["form"].pop(REGISTERED_NAME, None)
     view["accounts"] = accounts_of(form)
     view["examination_pending"] = bool(row["examine_pending"])
     view["documents"] = [
