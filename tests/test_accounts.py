@@ -31,12 +31,19 @@ def account_mail(tmp_path, sender: str = OFFICE, signed: bool = True, **changes)
         attachments.append(("FT-GTI-006 firmado.pdf",
                             docfiles.scan_pdf(["FORMATO DE SOLICITUD FT-GTI-006", "Firma del jefe"]), PDF))
     raw = mails.request(sender=sender, subject="Solicitud de cuenta de correo", attachments=attachments)
+    # As our receiving server hands it over: an account order proves its
+    # sender only by our server's DMARC pass (CONTRACT §13).
+    raw = (f"Authentication-Results: {AUTHSERV}; dmarc=pass header.from={sender.partition('@')[2]}\r\n".encode()
+           + raw)
     return raw.replace(f"To: {mails.SUPPORT}".encode(), f"To: {CUENTAS}".encode(), 1)
+
+
+AUTHSERV = "mx.putumayo.gov.co"
 
 
 def office(tmp_path, **overrides) -> Embedded:
     return Embedded(tmp_path / "h", procedures={"cuentas-correo": {"addresses": [CUENTAS]}},
-                    accounts={"domains": ["putumayo.gov.co"], **overrides})
+                    accounts={"domains": ["putumayo.gov.co"], **overrides}, inbox={"authserv_id": AUTHSERV})
 
 
 def helpdesk(env: Embedded, *args, input_text: str | None = None):
