@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..store import Store, now
+from ..web import budgets as web_budgets
 from . import stats
 from . import status as status_mod
 
@@ -64,6 +65,17 @@ def render(store: Store) -> str:
            [({}, daemon.consecutive_failures)])
     metric("helpdesk_poll_failures_total", "counter", "Failed polls of the inbox (kept across restarts).",
            [({}, daemon.total_failures)])
+    # helpdesk web's global budgets (web/budgets.py): refusals so far, and
+    # which budget refused within the last hour (an attack, or a budget too
+    # small for the office).
+    refused = web_budgets.refusals(store.conn)
+    metric("helpdesk_web_budget_refusals_total", "counter",
+           "Self-service requests refused because a global budget of helpdesk web was spent, by budget.",
+           [({"budget": b}, n) for b, n in refused.items()])
+    recent = web_budgets.exhausted_since(store.conn, at - web_budgets.WINDOW)
+    metric("helpdesk_web_budget_exhausted", "gauge",
+           "1 when a global budget of helpdesk web refused a request within the last hour, by budget.",
+           [({"budget": b}, int(b in recent)) for b in web_budgets.BUDGETS])
     metric("helpdesk_metrics_generated_timestamp_seconds", "gauge", "Unix time this file was written.",
            [({}, at.timestamp())])
     return "\n".join(lines) + "\n"

@@ -14,7 +14,17 @@ What goes, per ``[retention]`` (0 keeps forever):
   lists) older than ``unlinked_days``, and raw files no row names at all
   (the second copy of a message delivered twice) whose file is that old;
 - with ``outbox_days``, the bodies of delivered emails of closed tickets
-  (their SHA-256 ``fingerprint`` stays, as for reset emails).
+  (their SHA-256 ``fingerprint`` stays, as for reset emails);
+- helpdesk web's rows (issue 22, item 8: a dead link opened 500 times a
+  second wrote a row each time, and nothing ever removed them):
+  ``web_events`` of no ticket (self-service lookups, sends, codes,
+  refusals) older than ``web_events_days`` (180: they hold identifiers and
+  client addresses, personal data, and half a year covers an owner who
+  learns late that a change was not theirs); ``web_attempts`` older than a
+  day (the rate limits and budgets count one hour); ``recovery_codes``, and
+  the addresses a link's use is told (``link_notices``), a day after they
+  expired (a dead code or link is useless; what happened stays in
+  ``web_events``). A ticket's own web events stay with the ticket.
 
 What stays: every row (messages keep their SHA-256 and get
 ``raw_purged_at``), tickets, form fields, document metadata, findings,
@@ -59,6 +69,10 @@ ORPHAN = "orphan"  # raw file no row names (a duplicate delivery's bytes)
 LEFTOVER = "leftover"  # raw file of rows already marked purged (a crash after the commit)
 OUTBOX_BODY = "outbox_body"  # body of a delivered email of a ticket closed long ago
 
+# helpdesk web's rows that are only useful for a while (see the docstring).
+WEB_ATTEMPTS_KEPT = timedelta(days=1)  # the longest window counted is an hour
+WEB_EXPIRED_KEPT = timedelta(days=1)  # codes and link notices, after they expired
+
 ACTOR = "sistema"
 _HEX = frozenset("0123456789abcdef")
 EVENT = "adjuntos eliminados por retención"
@@ -77,10 +91,28 @@ class Item:
 
 
 @dataclass(frozen=True)
+class WebRows:
+    """helpdesk web's rows due, counted; removed by their cutoffs."""
+
+    events: int = 0  # web_events of no ticket older than web_events_days
+    attempts: int = 0  # web_attempts older than WEB_ATTEMPTS_KEPT
+    codes: int = 0  # recovery_codes expired more than WEB_EXPIRED_KEPT ago
+    notices: int = 0  # link_notices of links expired that long ago
+    events_before: str = ""  # the cutoffs ("" : that kind is kept)
+    attempts_before: str = ""
+    expired_before: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.events + self.attempts + self.codes + self.notices
+
+
+@dataclass(frozen=True)
 class Plan:
     at: str  # the "now" the cutoffs were computed from
     items: tuple[Item, ...]
     held: int = 0  # due files kept because something retained still names them
+    web: WebRows = WebRows()
 
     @property
     def bytes(self) -> int:
@@ -141,11 +173,13 @@ def plan(store: Store, config: Config, at: datetime) -> Plan:
         items.append(Item(reason, sha, radicado, _size(store, sha), tuple(sorted(ids))))
     items += _stray_files(store, config, at, live, purged, quarantined)
     items += _outbox_bodies(store, config, at)
-    return Plan(iso(at), tuple(items), held)
+    return Plan(iso(at), tuple(items), held, _web_rows(store, config, at))
 
 
 def apply(store: Store, config: Config, plan: Plan) -> Report:
     """Mark the rows in one transaction, then unlink the files."""
+    if plan.web.total:
+        _delete_web_rows(store, plan.web)
     if not plan.items:
         return Report(())  # the usual day: no write lock taken
     stamp = iso()
@@ -249,6 +283,44 @@ def _outbox_bodies(store: Store, config: Config, at: datetime) -> list[Item]:
         (*CLOSED_STATES, cutoff, cutoff),
     )
     return [Item(OUTBOX_BODY, r["fingerprint"], r["radicado"], r["size"], outbox_row=r["id"]) for r in rows]
+
+
+def _web_rows(store: Store, config: Config, at: datetime) -> WebRows:
+    days = config.retention.web_events_days
+    events_before = iso(at - timedelta(days=days)) if days else ""
+    attempts_before = iso(at - WEB_ATTEMPTS_KEPT)
+    expired_before = iso(at - WEB_EXPIRED_KEPT)
+    events = store.one("SELECT count(*) FROM web_events WHERE ticket_id IS NULL AND at < ?",
+                       (events_before,))[0] if days else 0
+    return WebRows(
+        events=events,
+        attempts=store.one("SELECT count(*) FROM web_attempts WHERE at < ?", (attempts_before,))[0],
+        codes=store.one("SELECT count(*) FROM recovery_codes WHERE expires_at < ?", (expired_before,))[0],
+        notices=store.one("SELECT count(*) FROM link_notices WHERE link_id IN "
+                          "(SELECT id FROM reset_links WHERE expires_at < ?)", (expired_before,))[0],
+        events_before=events_before, attempts_before=attempts_before, expired_before=expired_before)
+
+
+def _delete_web_rows(store: Store, rows: WebRows) -> None:
+    """Delete by the plan's cutoffs (rows that aged since the plan go too:
+    they are just as due)."""
+    with store.transaction() as conn:
+        if rows.events_before:
+            conn.execute("DELETE FROM web_events WHERE ticket_id IS NULL AND at < ?", (rows.events_before,))
+        conn.execute("DELETE FROM web_attempts WHERE at < ?", (rows.attempts_before,))
+        conn.execute("DELETE FROM recovery_codes WHERE expires_at < ?", (rows.expired_before,))
+        conn.execute("DELETE FROM link_notices WHERE link_id IN (SELECT id FROM reset_links WHERE expires_at < ?)",
+                     (rows.expired_before,))
+    log.info("retention: helpdesk web rows removed: %d event(s), %d attempt(s), %d code(s), %d notice address(es)",
+             rows.events, rows.attempts, rows.codes, rows.notices, extra={"event": "purged_web"})
+
+
+def web_line(rows: WebRows, config: Config, dry_run: bool) -> str:
+    """What ``helpdesk purge`` says of helpdesk web's rows, in Spanish."""
+    verb = "Se eliminarían" if dry_run else "Eliminados"
+    return (f"Página web (helpdesk web): {verb} {rows.events} evento(s) sin solicitud (más de "
+            f"{config.retention.web_events_days} días), {rows.attempts} intento(s) contados por los límites (más de "
+            f"un día), {rows.codes} código(s) SMS y {rows.notices} dirección(es) de aviso vencidos hace más de un día.")
 
 
 def _size(store: Store, sha: str) -> int:

@@ -65,5 +65,11 @@ def refusals(conn: sqlite3.Connection) -> dict[str, int]:
     return {budget: counted.get(budget, 0) for budget in BUDGETS}
 
 
+def exhausted_since(conn: sqlite3.Connection, since: datetime) -> set[str]:
+    """The budgets that refused a request after ``since``."""
+    return {row[0] for row in conn.execute("SELECT budget FROM web_budgets WHERE last_refused_at >= ?",
+                                           (iso(since),))}
+
+
 def _key(budget: str) -> str:
     return {LOOKUP: "lookups_per_hour", SEND: "sends_per_hour", GUESS: "guesses_per_hour"}[budget]

@@ -40,17 +40,17 @@ ROLES = ("contactenos", "despacho", "tesoreria", "alcaldia", "secretaria", "gobi
          "juridica", "sistemas", "contratacion", "personeria", "talentohumano", "archivo", "comunicaciones",
          "notificaciones", "atencionciudadano", "concejo", "salud", "educacion")
 
-# Webmail providers, by how often Colombian officials register them
-# (weights add to 84; the entity's own domains share the other 16).
+# Webmail providers, by how often officials register them (weights add
+# to 84); the entity's own domains share 30 more (about a quarter).
 PROVIDERS = (("gmail.com", 50), ("hotmail.com", 17), ("outlook.com", 5), ("yahoo.com", 4), ("yahoo.es", 2),
              ("hotmail.es", 2), ("outlook.es", 1), ("live.com", 2), ("icloud.com", 1))
-ENTITY_SHARE = 16
+ENTITY_SHARE = 30
 
 # How a personal address is built, with how often: f = first name, l =
 # surname, m = second surname, i = initial of the first, n = 1-3 digits,
 # y = a year (two or four digits).
-PATTERNS = (("f.l", 16), ("f.ln", 9), ("il", 9), ("iln", 8), ("fl", 8), ("f_l", 4), ("fiy", 7), ("fn", 6),
-            ("f.l.m", 6), ("f.l.mn", 4), ("li", 3), ("f-l", 2), ("ily", 5), ("fly", 5), ("f.ly", 4), ("im", 2))
+PATTERNS = (("f.l", 20), ("il", 12), ("fl", 10), ("f_l", 4), ("f.l.m", 6), ("li", 3), ("f-l", 2), ("im", 2),
+            ("f.ln", 6), ("iln", 5), ("fiy", 4), ("fn", 4), ("f.l.mn", 3), ("ily", 3), ("fly", 3), ("f.ly", 3))
 
 
 def decoy(key: bytes, identifier: str, domains: tuple[str, ...] = ()) -> tuple[str, str]:

@@ -57,6 +57,15 @@ def use(store: Store, config: Config, renderer: Renderer, link: links.Link, pass
                               "minutos con este mismo enlace; si el problema sigue, escríbanos.", backend_failed=True)
     with store.transaction() as conn:
         links.mark_used(conn, link.id)
+        if link.purpose == links.SELF_SERVICE:
+            # Self-service keeps a few links (and codes) valid at once
+            # (web/sends.py); once the password is set, the others are done.
+            stamp = iso()
+            conn.execute("UPDATE reset_links SET replaced_at = ? WHERE account = ? AND purpose = ? "
+                         "AND used_at IS NULL AND replaced_at IS NULL AND id != ?",
+                         (stamp, link.account, links.SELF_SERVICE, link.id))
+            conn.execute("UPDATE recovery_codes SET replaced_at = ? WHERE lower(account) = ? AND used_at IS NULL "
+                         "AND replaced_at IS NULL", (stamp, link.account))
         links.record(conn, "used", client, link)
         notice.queue(conn, config, renderer, link)
         if link.ticket_id:
