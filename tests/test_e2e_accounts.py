@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from .conftest import Networked, run_helpdesk
-from .test_accounts import OFFICE, account_mail
+from .test_accounts import AUTHSERV, OFFICE, account_mail
 
 ACCOUNT = "jperez@putumayo.gov.co"
 OFFICIAL = "juanperez.rosero@gmail.com"
@@ -30,6 +30,9 @@ def office(tmp_path, dovecot, smtp_server, directory, on_delete="delete") -> Net
         "ldap_bind_dn": directory.admin_dn, "password": directory.admin_password, "ldap_base": directory.base,
     }, accounts={"backend": "ldap", "ldap_base": directory.people, "domains": ["putumayo.gov.co"],
                  "on_delete": on_delete},
+        # account_mail carries our server's DMARC pass: an account order
+        # proves its sender only so (CONTRACT §13).
+        inbox={"authserv_id": AUTHSERV},
         procedures={"cuentas-correo": {"addresses": ["cuentas@putumayo.gov.co"]}})
 
 
