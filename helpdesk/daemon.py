@@ -278,8 +278,10 @@ class Daemon:
         return done
 
     def serve_local_work(self) -> None:
-        """What needs no mailbox: requested retries, the outbox, examinations."""
+        """What needs no mailbox: requested retries, the outbox, examinations,
+        changes of registered email whose hold has ended."""
         self.serve_retry_requests()
+        self.apply_email_changes()
         # Acks first: they promise a radicado "before documents are examined".
         self.deliver()
         if self.examiner is not None:
@@ -287,6 +289,18 @@ class Daemon:
             return
         self.examine_pending()
         self.deliver()
+
+    def apply_email_changes(self) -> None:
+        """Changes of registered email confirmed and past their hold
+        (staff/email_change.py): applied here, once, in this cycle; their
+        notices go out with the delivery that follows."""
+        from .staff import email_change
+
+        self.watchdog.ping()
+        try:
+            email_change.apply_due(self.store, self.config, self.renderer)
+        except Exception:  # the mail must go on; the change stays due and is tried next cycle
+            log.exception("changes of registered email not applied", extra={"event": "email_change_failed"})
 
     def examine_pending(self, only: set[int] | None = None) -> None:
         """Examine the documents of every ticket marked for it (or of those in ``only``)."""
@@ -395,7 +409,11 @@ class Daemon:
                         extra={"event": "examination_interrupted"})
 
     def _seconds_to_next_delivery(self) -> float:
-        upcoming = outbox.next_due_at(self.store)
+        from .staff import email_change
+
+        # A hold that ends wakes the loop as a due email does.
+        upcoming = min((t for t in (outbox.next_due_at(self.store), email_change.next_due_at(self.store)) if t),
+                       default=None)
         if upcoming is None:
             return float(self.config.inbox.idle_restart_seconds)
         return max(1.0, (upcoming - datetime.now(timezone.utc)).total_seconds())

@@ -1,4 +1,4 @@
-"""Staff decisions: approve, reject, correct, reply, reopen, and review, which walks the queue."""
+"""Staff decisions: approve, reject, revoke, correct, reply, reopen, and review, which walks the queue."""
 
 from __future__ import annotations
 
@@ -76,7 +76,10 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
     if action == "unlock":
         what = "cuenta desbloqueada; el aviso va al correo registrado"
     elif action == "change_email":
-        what = "enlace de confirmación enviado al correo nuevo; el cambio se aplica cuando la persona lo confirme"
+        hold = ctx.config.procedures.hold_of(approved.ticket.procedure)
+        what = ("enlace de confirmación enviado al correo nuevo y aviso con enlace de cancelación al correo "
+                "registrado; el cambio se aplica cuando la persona lo confirme"
+                + (f" y pasen {hold:g} h sin que el titular lo cancele" if hold else ""))
     elif approved.order is not None:
         what = (f"{ACTION_DONE[approved.order.action]} la cuenta {approved.order.account}; el resultado va a "
                 f"{approved.ticket.legal_rep_email} y el aviso a la dependencia")
@@ -127,12 +130,38 @@ def _applied_by_hand(question: str, radicado: str) -> bool:
 def reject(ctx: Context, radicado: str, by: str, reason: str) -> None:
     """Rechaza una solicitud y envía el motivo al solicitante.
 
+    También con los enlaces ya enviados: los que no se usaron dejan de
+    servir (como con helpdesk revoke).
+
     Ejemplo: helpdesk reject GEL-2026-000042 --by "Ana Pérez" --reason "El acta no corresponde a la entidad"
     """
     from ..staff import decisions as staff
 
-    decided = staff.reject(ctx.store, ctx.config, renderer(ctx), radicado, by, reason)
-    echo(f"Solicitud {decided.ticket.radicado} rechazada; se envía el motivo a {decided.ticket.requester}.")
+    decided = staff.reject(ctx.store, ctx.config, renderer(ctx), radicado, by, reason, ctx.rules)
+    echo(f"Solicitud {decided.ticket.radicado} rechazada; se envía el motivo a {decided.recipient}.")
+    deliver_now(ctx, decided.outbox_id)
+
+
+@cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien revoca (queda en el historial).")
+@click.option("--reason", required=True, help="Motivo, que se envía al solicitante.")
+@pass_ctx
+def revoke(ctx: Context, radicado: str, by: str, reason: str) -> None:
+    """Revoca una aprobación: invalida los enlaces sin usar y rechaza la solicitud.
+
+    Dejan de servir los enlaces de cambio de clave, la confirmación del
+    correo nuevo, el enlace de cancelación del correo registrado y los
+    enlaces de autoservicio de sus cuentas pedidos desde entonces; un cambio
+    de correo pendiente no se aplica. Se envía el motivo al solicitante.
+
+    Ejemplo: helpdesk revoke CCO-2026-000042 --by "Ana Pérez" --reason "El documento de identidad no corresponde"
+    """
+    from ..staff import decisions as staff
+
+    decided = staff.revoke(ctx.store, ctx.config, renderer(ctx), radicado, by, reason, ctx.rules)
+    echo(f"Solicitud {decided.ticket.radicado} revocada: sus enlaces sin usar ya no sirven y se envía el motivo "
+         f"a {decided.recipient}.")
     deliver_now(ctx, decided.outbox_id)
 
 
@@ -148,8 +177,8 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
     """
     from ..staff import decisions as staff
 
-    decided = staff.request_correction(ctx.store, ctx.config, renderer(ctx), radicado, by, reason)
-    echo(f"Se pidió una corrección en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    decided = staff.request_correction(ctx.store, ctx.config, renderer(ctx), radicado, by, reason, ctx.rules)
+    echo(f"Se pidió una corrección en {decided.ticket.radicado}; se envía a {decided.recipient}.")
     deliver_now(ctx, decided.outbox_id)
 
 

@@ -37,6 +37,13 @@ from .replies import AUTOMATIC_KINDS, Reply
 
 log = logging.getLogger(__name__)
 
+# Kinds that carry a password or a live link (CONTRACT §13): whoever reads
+# the stored body could use it, so it is erased once delivered (only its
+# SHA-256 stays), whatever the caller passed. Decided here, by kind, so
+# that no new caller can forget it.
+SENSITIVE_KINDS = frozenset({"reset", "account_created", "reset_link", "selfservice_link", "email_change_confirm",
+                             "email_change_pending"})
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -49,7 +56,7 @@ class OutboxRow:
     raw: bytes
     attempts: int
     deadline: str
-    sensitive: int = 0  # carries passwords: its body is erased at delivery
+    sensitive: int = 0  # carries a password or a live link: its body is erased at delivery
     radicado: str | None = None  # for the log line
 
     def log_context(self, event: str) -> dict:
@@ -60,8 +67,10 @@ class OutboxRow:
 def enqueue(conn, config: Config, ticket_id: int | None, reply: Reply, sensitive: bool = False) -> int:
     """Queue ``reply``; call inside the transaction that causes it.
 
-    ``sensitive`` (it carries passwords): the body is erased once delivered.
+    ``sensitive`` (it carries a password or a live link): the body is
+    erased once delivered; every kind of SENSITIVE_KINDS is, passed or not.
     """
+    sensitive = sensitive or reply.kind in SENSITIVE_KINDS
     stamp = now()
     raw = reply.raw
     deadline = stamp + timedelta(hours=config.smtp.retry_hours)

@@ -11,6 +11,10 @@ Using one is claim, apply, commit, like an approval: ``claim`` marks the
 link as being used (one of two simultaneous posts wins), the backend
 applies the password outside any transaction, ``mark_used`` commits the
 use; a failed backend call releases the claim and the link stays valid.
+
+Staff can take links back (``revoke_ticket``: helpdesk revoke, a reject of
+a ``link_sent`` ticket, the old owner's cancel of an email change): a
+revoked link answers 410 like a used one, and the reason is audited.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ..tickets import add_finding
 from .backends import make_backend
 
 APPROVAL, SELF_SERVICE = "approval", "self-service"
-VALID, USED, EXPIRED, REPLACED, UNKNOWN = "valid", "used", "expired", "replaced", "unknown"
+VALID, USED, EXPIRED, REPLACED, REVOKED, UNKNOWN = "valid", "used", "expired", "replaced", "revoked", "unknown"
 # A claim older than this belongs to a request that died half-way: longer
 # than any backend call can take (an LDAP reconnect with its timeouts).
 CLAIM_SECONDS = 600
@@ -53,10 +57,13 @@ class Link:
     used_at: str | None
     replaced_at: str | None
     claimed_at: str | None
+    revoked_at: str | None = None
 
     def status(self, at: datetime | None = None) -> str:
         if self.used_at:
             return USED
+        if self.revoked_at:
+            return REVOKED
         if self.replaced_at:
             return REPLACED
         if (at or now()) >= datetime.fromisoformat(self.expires_at):
@@ -94,7 +101,7 @@ def _by_hash(conn: sqlite3.Connection, token_hash: str) -> Link | None:
         return None
     return Link(row["id"], row["ticket_id"], row["account"], row["account_type"], json.loads(row["scope_json"] or "{}"),
                 row["purpose"], row["created_at"], row["expires_at"], row["used_at"], row["replaced_at"],
-                row["claimed_at"])
+                row["claimed_at"], row["revoked_at"])
 
 
 def find_for(conn: sqlite3.Connection, ticket_id: int, account: str) -> Link | None:
@@ -111,7 +118,7 @@ def claim(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) ->
     stale = iso(at - timedelta(seconds=CLAIM_SECONDS))
     return conn.execute(
         "UPDATE reset_links SET claimed_at = ? WHERE id = ? AND used_at IS NULL AND replaced_at IS NULL "
-        "AND expires_at > ? AND (claimed_at IS NULL OR claimed_at < ?)",
+        "AND revoked_at IS NULL AND expires_at > ? AND (claimed_at IS NULL OR claimed_at < ?)",
         (iso(at), link_id, iso(at), stale)).rowcount == 1
 
 
@@ -161,6 +168,36 @@ def apply_claimed(store: Store, config: Config, link: Link, client: str, action:
 def mark_used(conn: sqlite3.Connection, link_id: int, at: datetime | None = None) -> None:
     conn.execute("UPDATE reset_links SET used_at = ?, claimed_at = NULL WHERE id = ? AND used_at IS NULL",
                  (iso(at or now()), link_id))
+
+
+def in_use(conn: sqlite3.Connection, ticket_id: int, at: datetime | None = None) -> bool:
+    """Is a link of the ticket being used right now (claimed, not stale)?
+    Its page is applying a password or an email: taking the links back
+    then would race with the commit of that use."""
+    stale = iso((at or now()) - timedelta(seconds=CLAIM_SECONDS))
+    return conn.execute("SELECT 1 FROM reset_links WHERE ticket_id = ? AND used_at IS NULL AND claimed_at >= ? "
+                        "LIMIT 1", (ticket_id, stale)).fetchone() is not None
+
+
+def revoke_ticket(conn: sqlite3.Connection, ticket_id: int, why: str, client: str = "",
+                  at: datetime | None = None) -> int:
+    """Take back every unused link of a ticket: its reset links and its
+    confirmation, and the self-service links of its accounts issued since
+    the ticket's first link (whoever asked for them then may be the person
+    the ticket is being taken back from). Each revoked link is audited with
+    ``why``; returns how many."""
+    stamp = iso(at or now())
+    rows = conn.execute(
+        "SELECT id FROM reset_links WHERE used_at IS NULL AND revoked_at IS NULL AND replaced_at IS NULL AND ("
+        "ticket_id = ? OR (purpose = ? AND ticket_id IS NULL AND account IN "
+        "(SELECT account FROM reset_links WHERE ticket_id = ?) AND created_at >= "
+        "(SELECT min(created_at) FROM reset_links WHERE ticket_id = ?)))",
+        (ticket_id, SELF_SERVICE, ticket_id, ticket_id)).fetchall()
+    for row in rows:
+        conn.execute("UPDATE reset_links SET revoked_at = ? WHERE id = ?", (stamp, row["id"]))
+        found = conn.execute("SELECT token_hash FROM reset_links WHERE id = ?", (row["id"],)).fetchone()
+        record(conn, "revoked", client, _by_hash(conn, found["token_hash"]), detail=why, at=at)
+    return len(rows)
 
 
 def unused_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> int:

@@ -11,6 +11,10 @@ apply the order through [accounts] backend outside any transaction, then
   without the password to the office (``notice_to``);
 - a modification, deletion or disabling: a notice to both.
 
+Every email is rendered before the claim (form text shortened to an
+excerpt, as the ack does: the addresses are the requester's choice): one
+that cannot be built stops the approval before the account is touched.
+
 A deletion (or disabling) is irreversible for whoever uses the account: it
 needs a second, explicit confirmation (``confirm_deletion``) before the
 claim, whatever the backend. If the backend fails nothing is sent, the
@@ -27,14 +31,14 @@ from ..config import Config
 from ..errors import Refused
 from ..examination.checks import valid_email
 from ..outgoing import outbox
-from ..outgoing.replies import Renderer
+from ..outgoing.replies import Renderer, Reply, entity_excerpt
 from ..register import ACTION_LABELS, AccountChange, account_action
 from ..resets.accounts import AccountOrder, make_account_backend
 from ..resets.backends import generate_password
 from ..rules import Procedure
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import carry_out
+from .decisions import carry_out, prepared
 from .decisions import claim as claim_ticket
 
 
@@ -83,6 +87,8 @@ def approve_account(store: Store, config: Config, renderer: Renderer, ticket: Ti
     if order.action in ("delete", "disable") and (confirm_deletion is None or not confirm_deletion(order)):
         return None
     backend = make_account_backend(config)
+    emails = prepared("del resultado", lambda: _emails(renderer, ticket, order, official, offices,
+                                                        thread_ids(store.conn, ticket.id)), backend)
     claim_ticket(store, ticket, who)
     if not carry_out(store, ticket, who, backend, lambda: backend.apply(order), lambda: confirm(order),
                      "no se confirmó la acción sobre la cuenta",
@@ -92,20 +98,8 @@ def approve_account(store: Store, config: Config, renderer: Renderer, ticket: Ti
         register.record(conn, AccountChange(order.action, order.account, order.official_name,
                                             order.official_doc_number, order.official_position, order.office,
                                             ticket.radicado, who, order.changes))
-        context = {"official_name": order.official_name, "office_name": order.office, "account": order.account,
-                   "action": order.action, "changes": order.changes}
-        answering = thread_ids(conn, ticket.id)
-        if order.action == "create":
-            built = renderer.build("account_created", official, ticket.radicado, {**context, "password": order.password},
-                                   answering=answering, automatic=False, procedure=ticket.procedure)
-            first = outbox.enqueue(conn, config, ticket.id, built, sensitive=True)
-        else:
-            built = renderer.build("account_notice", official, ticket.radicado, {**context, "for_office": False},
-                                   answering=answering, automatic=False, procedure=ticket.procedure)
-            first = outbox.enqueue(conn, config, ticket.id, built)
-        for office in offices:
-            notice = renderer.build("account_notice", office, ticket.radicado, {**context, "for_office": True},
-                                    answering=answering, automatic=False, procedure=ticket.procedure)
+        first = outbox.enqueue(conn, config, ticket.id, emails[0], sensitive=order.action == "create")
+        for notice in emails[1:]:
             outbox.enqueue(conn, config, ticket.id, notice)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
@@ -115,6 +109,23 @@ def approve_account(store: Store, config: Config, renderer: Renderer, ticket: Ti
                      f"{ACTION_LABELS[order.action]} de la cuenta {order.account} ({backend.name}); "
                      f"avisos a {sent}{seen}")
     return first, replace(order, password="")
+
+
+def _emails(renderer: Renderer, ticket: Ticket, order: AccountOrder, official: str, offices: list[str],
+            answering: list[str]) -> list[Reply]:
+    """The official's email (the account and its temporary password for a
+    creation, else a notice), then each office's notice."""
+    context = {"official_name": entity_excerpt(order.official_name), "office_name": entity_excerpt(order.office),
+               "account": order.account, "action": order.action, "changes": entity_excerpt(order.changes)}
+    if order.action == "create":
+        first = renderer.build("account_created", official, ticket.radicado, {**context, "password": order.password},
+                               answering=answering, automatic=False, procedure=ticket.procedure)
+    else:
+        first = renderer.build("account_notice", official, ticket.radicado, {**context, "for_office": False},
+                               answering=answering, automatic=False, procedure=ticket.procedure)
+    return [first, *(renderer.build("account_notice", office, ticket.radicado, {**context, "for_office": True},
+                                    answering=answering, automatic=False, procedure=ticket.procedure)
+                     for office in offices)]
 
 
 def _failed(store: Store, ticket: Ticket, who: str, backend: str, order: AccountOrder, error: str) -> None:

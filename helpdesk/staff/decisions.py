@@ -16,6 +16,11 @@ Approval is the dangerous one. It works in three steps:
    representative's address from the form (field 1.2), never to the
    sender or the Reply-To.
 
+Every action's result email is rendered *before* the claim, with the
+passwords it will carry: an email that cannot be built (a template error,
+an address the composer refuses) stops the approval with nothing applied,
+no claim left and one line for the staff member. The commit only queues it.
+
 If the backend fails for any account, nothing is sent: the claim is
 released, the error is recorded and the ticket stays ``pending_approval``.
 A retry resets *every* account again, knowingly, and the one email carries
@@ -38,7 +43,7 @@ from ..config import Config
 from ..errors import NotFound, Refused, ResetFailed
 from ..examination.checks import valid_email
 from ..outgoing import outbox
-from ..outgoing.replies import Renderer
+from ..outgoing.replies import Renderer, Reply
 from ..resets import links
 from ..resets.backends import EntityScope, generate_password, make_backend
 from ..rules import Rules, TrustRules, load_all
@@ -56,6 +61,7 @@ from ..tickets import (
     clear_follow_up,
     record_event,
     thread_ids,
+    verdict_recipient,
 )
 
 # A claim older than this belongs to an approval that died half-way.
@@ -101,6 +107,7 @@ class Decided:
     outbox_id: int
     credentials: tuple[Credential, ...] = ()
     order: object | None = None  # an account request's AccountOrder (staff/accounts.py), password removed
+    recipient: str = ""  # where a reject, correct or revoke sent its email
 
 
 def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
@@ -160,9 +167,14 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
     if config.reset.delivery == "link":
         return _send_links(store, config, renderer, ticket, accounts, scope, who, recipient, risks)
     backend = make_backend(config)  # a config error must not leave a claim behind
-    claim(store, ticket, who)
     credentials = [Credential(a["type"], a["account"], generate_password(config.reset.password_length))
                    for a in accounts]
+    reply = prepared("con las claves", lambda: renderer.build("reset", recipient, ticket.radicado, {
+        "legal_rep_name": ticket.legal_rep_name or "",
+        "entity_name": ticket.entity_name or "",
+        "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
+    }, answering=thread_ids(store.conn, ticket.id), procedure=ticket.procedure), backend)
+    claim(store, ticket, who)
     done: list[Credential] = []
     attempting = ""
 
@@ -183,11 +195,6 @@ def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by:
         for credential in done:
             conn.execute("INSERT INTO resets(ticket_id, account, backend, ok, actor, at) VALUES (?, ?, ?, 1, ?, ?)",
                          (ticket.id, credential.account, backend.name, who, iso()))
-        reply = renderer.build("reset", recipient, ticket.radicado, {
-            "legal_rep_name": ticket.legal_rep_name or "",
-            "entity_name": ticket.entity_name or "",
-            "credentials": [{"type": c.type, "account": c.account, "password": c.password} for c in credentials],
-        }, answering=thread_ids(conn, ticket.id), procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
@@ -262,6 +269,21 @@ def _nit_of(conn, ticket_id: int) -> str | None:
     return conn.execute("SELECT nit_number FROM tickets WHERE id = ?", (ticket_id,)).fetchone()["nit_number"]
 
 
+def prepared(what: str, build: Callable[[], Reply], backend=None) -> Reply:
+    """An action's result email, rendered before anything is claimed or
+    applied. Whatever rendering raises (a template, an address the composer
+    refuses with UnsafeHeader) becomes a one-line refusal, ``backend``
+    closed: the staff member corrects the ticket, nobody's password changed
+    without an email to say which."""
+    try:
+        return build()
+    except Exception as exc:  # any failure to build the email must stop the action before it is applied
+        if backend is not None:
+            backend.close()
+        raise Refused(f"no se pudo preparar el correo {what} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                      "no se aplicó nada: corrija la solicitud (helpdesk correct) o el dato que falla") from None
+
+
 def carry_out(store: Store, ticket: Ticket, who: str, backend, apply: Callable[[], None],
               confirm_done: Callable[[], bool], cancelled: str, failed: Callable[[str], None]) -> bool:
     """The middle step of every approval, the ticket claimed: the backend
@@ -330,23 +352,51 @@ def _fail(store: Store, ticket: Ticket, who: str, backend: str, done: list[Crede
                      f"{error}; no se envió nada. Al reintentar se reinician de nuevo todas las cuentas")
 
 
-def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Decided:
-    return _decide(store, config, renderer, radicado, by, reason, REJECTED, "rejected", "rechazar", "rechazada")
+def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str,
+           rules: Rules | None = None) -> Decided:
+    """Reject a ticket, also one whose links are out (``link_sent``,
+    CONTRACT §2 and §13): its unused links die with it (see ``revoke``)."""
+    return _decide(store, config, renderer, radicado, by, reason, REJECTED, "rejected", "rechazar", "rechazada",
+                   rules, (NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT))
 
 
-def request_correction(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str) -> Decided:
+def revoke(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str,
+           rules: Rules | None = None) -> Decided:
+    """Take an approval back (``helpdesk revoke``): every unused link of the
+    ticket (reset, confirmation, the old owner's cancel, the self-service
+    links of its accounts since) stops working, a pending change of
+    registered email is ended, and the ticket is rejected with the
+    ``rejected`` email, in one transaction."""
+    return _decide(store, config, renderer, radicado, by, reason, REJECTED, "rejected", "revocar", "revocada",
+                   rules, (NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT))
+
+
+def request_correction(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str,
+                       rules: Rules | None = None) -> Decided:
     return _decide(store, config, renderer, radicado, by, reason, NEEDS_CORRECTION, "correction",
-                   "pedir una corrección", "corrección pedida")
+                   "pedir una corrección", "corrección pedida", rules, (NEEDS_CORRECTION, PENDING_APPROVAL))
 
 
-def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, action) -> Decided:
+def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, action, rules, allowed) -> Decided:
+    from .email_change import end_open
+
     reason = " ".join(reason.split())
     if not reason:
         raise Refused("indique el motivo con --reason")
     ticket, _form = _ticket(store, radicado)
-    _require(ticket, (NEEDS_CORRECTION, PENDING_APPROVAL), verb)
+    _require(ticket, allowed, verb)
+    rules = rules or load_all(config.rules_dir)
+    # A procedure that hands over an account answers its From, never a
+    # Reply-To anyone could have written (CONTRACT §13).
+    recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
     who = actor(by)
     with store.transaction() as conn:
+        if state == REJECTED:
+            # A link being used now would commit its use after the rejection.
+            if links.in_use(conn, ticket.id) or not end_open(conn, ticket.id, "staff"):
+                raise Refused(f"un enlace de la solicitud {ticket.radicado} se está usando en este momento; "
+                              "repita en un minuto")
+            revoked = links.revoke_ticket(conn, ticket.id, f"{action} por {who}: {reason}")
         updated = conn.execute(
             "UPDATE tickets SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND claimed_by IS NULL",
             (state, iso(), ticket.id, ticket.state)).rowcount
@@ -356,11 +406,12 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
         # The decision's email answers the requester: nothing waits any more.
         clear_follow_up(conn, ticket.id)
         context = {"reason": reason, "problems": [reason], "no_attachments_reminder": False, "legal_rep_email": ""}
-        reply = renderer.build(kind, ticket.requester, ticket.radicado, context,
+        reply = renderer.build(kind, recipient, ticket.radicado, context,
                                answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, reply)
-        record_event(conn, ticket.id, who, action, reason)
-    return Decided(ticket, queued)
+        detail = f"{reason}; {revoked} enlace(s) sin usar invalidado(s)" if state == REJECTED and revoked else reason
+        record_event(conn, ticket.id, who, action, detail)
+    return Decided(ticket, queued, recipient=recipient)
 
 
 def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str) -> Decided:

@@ -6,7 +6,8 @@ The account's lock is removed through the [reset] backend (ldap: ppolicy's
 it, resolves the ticket and queues ``account_unlocked`` to the account's
 registered address (the examination looked it up: never the sender,
 whoever wrote). The email says what to do next: the self-service link
-when the password is lost too.
+when the password is lost too. It is rendered before the claim: an email
+that cannot be built stops the approval before anything is unlocked.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from ..config import Config
 from ..errors import Refused
 from ..examination.checks import valid_email
 from ..outgoing import outbox
-from ..outgoing.replies import Renderer
+from ..outgoing.replies import Renderer, entity_excerpt
 from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import carry_out
+from .decisions import carry_out, prepared
 from .decisions import claim as claim_ticket
 
 
@@ -46,7 +47,11 @@ def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Tic
         raise Refused(f"el directorio no tiene la cuenta «{written}» con un correo registrado, adonde va el "
                       f"resultado; revise la solicitud (helpdesk show {ticket.radicado}) o respóndala a mano")
     account, recipient = found.account, found.email
+    recovery = f"{config.web.base_url.rstrip('/')}/recuperar" if config.selfservice.enabled else ""
     backend = make_backend(config)
+    reply = prepared("de aviso del desbloqueo", lambda: renderer.build("account_unlocked", recipient, ticket.radicado, {
+        "person_name": entity_excerpt(ticket.legal_rep_name or ""), "account": account, "recovery_url": recovery},
+        answering=thread_ids(store.conn, ticket.id), automatic=False, procedure=ticket.procedure), backend)
     claim_ticket(store, ticket, who)
 
     def failed(error: str) -> None:
@@ -58,11 +63,7 @@ def approve_unlock(store: Store, config: Config, renderer: Renderer, ticket: Tic
     if not carry_out(store, ticket, who, backend, lambda: backend.unlock(account),
                      lambda: confirm(UnlockOrder(account)), "no se confirmó el desbloqueo", failed):
         return None
-    recovery = f"{config.web.base_url.rstrip('/')}/recuperar" if config.selfservice.enabled else ""
     with store.transaction() as conn:
-        reply = renderer.build("account_unlocked", recipient, ticket.radicado, {
-            "person_name": ticket.legal_rep_name or "", "account": account, "recovery_url": recovery},
-            answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, reply)
         conn.execute("UPDATE tickets SET state = ?, claimed_by = NULL, claimed_at = NULL, updated_at = ? WHERE id = ?",
                      (RESOLVED, iso(), ticket.id))
