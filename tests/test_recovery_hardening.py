@@ -21,6 +21,8 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
+
 from helpdesk.operations import metrics, retention
 from helpdesk.store import iso, now
 from helpdesk.web import guard, recovery
@@ -192,7 +194,7 @@ def test_a_decoy_is_the_same_every_time_and_its_phone_digits_are_uniform():
 # -- 2. the same time whether or not the account exists ---------------------
 
 def test_send_code_answers_before_the_sms_program_runs(tmp_path):
-    with serving(tmp_path, sms_sleep=1.0) as (env, base, server):
+    with serving(tmp_path, sms_sleep=2.0) as (env, base, server):
         times = {}
         for who in ("jperez", "nadie"):
             browser, chosen = choose(base, who)
@@ -200,9 +202,10 @@ def test_send_code_answers_before_the_sms_program_runs(tmp_path):
             page = ask(browser, base, chosen, "sms")
             times[who] = time.perf_counter() - started
             assert page.status == 200 and 'name="code"' in page.text
-        # The SMS program takes a second; the answer does not wait for it.
-        assert times["jperez"] < 0.5, times
-        assert abs(times["jperez"] - times["nadie"]) < 0.25, times
+        # The SMS program takes two seconds; the answer does not wait for it (before: 2 s more for
+        # the real account). The 5 ms target at the median is bench/web.py's, over many runs.
+        assert times["jperez"] < 1.0, times
+        assert abs(times["jperez"] - times["nadie"]) < 0.5, times
         server.drain()
         assert len(sms_codes(tmp_path)) == 1  # sent, after the answer, to the real account only
 
@@ -441,3 +444,10 @@ def test_a_wrong_token_is_refused_like_a_missing_one(tmp_path):
             refused = browser.post(f"{base}{path}", {"identifier": "jperez", "means": "email", "code": "123456",
                                                      "step": chosen.hidden("step"), "csrf": "0" * 64})
             assert refused.status == 403, path
+
+
+def test_a_budget_or_limit_of_zero_is_refused_naming_the_key(tmp_path):
+    from helpdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"web\.sends_per_hour: al menos 1"):
+        Embedded(tmp_path / "h", web={"sends_per_hour": 0})
