@@ -278,7 +278,8 @@ def test_an_identity_pdf_whose_text_lacks_the_number_or_the_name_is_a_mismatch(t
 def test_the_holders_name_is_shown_beside_the_forms_and_a_different_person_is_warned(tmp_path):
     env = desk(tmp_path)
     env.deliver(change_mail(name="Beatriz Sánchez"))  # the directory says "Beatriz Sánchez Ruiz"
-    env.deliver(change_mail(name="Carlos Gómez Lara"))
+    env.deliver(change_mail(name="Carlos Gómez Lara", attachments=[("INE.jpg", docfiles.scan_jpeg(
+        ["INSTITUTO NACIONAL ELECTORAL", "CREDENCIAL PARA VOTAR"]), "image/jpeg")]))
     same, other = env.run_once()
     assert "account_holder_differs" not in findings_of(env, same.radicado)
     assert findings_of(env, other.radicado)["account_holder_differs"] == (
@@ -289,6 +290,9 @@ def test_the_holders_name_is_shown_beside_the_forms_and_a_different_person_is_wa
     lines = run_helpdesk("--config", env.config_path, "show", other.radicado).stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if "Carlos Gómez Lara" in line)
     assert "Titular según el directorio:" in lines[at + 1] and "Beatriz Sánchez Ruiz" in lines[at + 1]
+    queued = {t["radicado"]: t for t in json.loads(
+        run_helpdesk("--config", env.config_path, "queue", "--json").stdout)}
+    assert queued[other.radicado]["registered_name"] == "Beatriz Sánchez Ruiz"
 
 
 def test_no_name_from_the_directory_is_nothing_to_compare(tmp_path):

@@ -153,6 +153,7 @@ def queue(store: Store, limits: LimitsConfig | None = None) -> list[dict]:
         warnings = store.query("SELECT code, detail FROM findings WHERE ticket_id = ? AND severity = 'warning' "
                                "ORDER BY id", (row["id"],))
         item["accounts"] = accounts_of(form)
+        item["registered_name"] = (form.get("fields") or {}).get(REGISTERED_NAME)  # beside legal_rep_name
         item["warnings"] = [dict(w) for w in warnings]
         item["claimed_by"] = row["claimed_by"]
         item["age_hours"] = round((now() - datetime.fromisoformat(row["created_at"])).total_seconds() / 3600, 1)
