@@ -74,9 +74,21 @@ def has_domain(conn, domain: str) -> bool:
                         (domain.lower(),)).fetchone() is not None
 
 
-def all_domains(conn) -> list[str]:
+# all_domains' last answer per database, by the directory's state: reading
+# 2,200 domains out of their JSON took 6 ms, at every examination.
+_DOMAINS: dict[str, tuple[tuple, tuple[str, ...]]] = {}
+
+
+def all_domains(conn) -> tuple[str, ...]:
     """Every domain of the directory, for the look-alike check."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT json_each.value FROM entities, json_each(entities.domains)")]
+    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    state = tuple(conn.execute("SELECT count(*), max(updated_at), total(length(domains)) FROM entities").fetchone())
+    cached = _DOMAINS.get(database)
+    if cached is None or cached[0] != state or not database:
+        domains = tuple(sorted(r[0] for r in conn.execute(
+            "SELECT DISTINCT json_each.value FROM entities, json_each(entities.domains)")))
+        cached = _DOMAINS[database] = (state, domains)
+    return cached[1]
 
 
 def listing(store: Store) -> list[Entity]:

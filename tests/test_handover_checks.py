@@ -506,3 +506,18 @@ def test_a_senders_cc_never_moves_a_request_into_another_procedure(tmp_path):
     procedures = [env.store.one("SELECT procedure FROM tickets WHERE radicado = ?", (o.radicado,))[0]
                   for o in outcomes]
     assert procedures == ["reinicio-claves", "reinicio-claves", "cuentas-correo", "cuentas-correo"]
+
+
+def test_the_ldap_lookup_returns_the_holders_display_name_else_its_cn(tmp_path, slapd):
+    from helpdesk.resets.registered import lookup
+
+    env = Embedded(tmp_path / "h", reset={
+        "backend": "ldap", "ldap_url": slapd.ldaps_url, "ldap_security": "ssl", "ldap_ca_file": str(slapd.ca_path),
+        "ldap_bind_dn": slapd.admin_dn, "password": slapd.admin_password, "ldap_base": slapd.base,
+        "ldap_filter": "(|(mail={account})(uid={account}))"},
+        selfservice={"ldap_filter": "(uid={identifier})"})
+    named = slapd.add_user("jperez", "juan.perez@entidad.gov.co", "Clave-De-Siempre-41")
+    slapd.set_attribute(named, "displayName", "Juan Pérez Gómez")
+    slapd.add_user("mlopez", "maria.lopez@entidad.gov.co", "Clave-De-Siempre-41")  # cn = "mlopez"
+    assert lookup(env.config, "jperez").name == "Juan Pérez Gómez"
+    assert lookup(env.config, "mlopez").name == "mlopez"
