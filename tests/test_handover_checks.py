@@ -188,6 +188,19 @@ def test_in_a_handover_procedure_only_the_ack_follows_a_reply_to(tmp_path):
     assert len(reminders) == 2 and reminders[1]["To"] == "juanito1980@gmail.com"
 
 
+def test_a_reply_from_the_reply_to_address_is_flagged_in_a_handover_procedure(tmp_path):
+    """The ack went to the Reply-To; documents sent back from there join
+    the ticket only as someone else's, for staff to see."""
+    env = desk(tmp_path)
+    env.deliver(unlock_mail("juan.perez@entidad.gov.co", headers={"Reply-To": "atacante@otro.example"}))
+    env.run_once()
+    [ack] = [raw for raw, m in zip(env.sent_raw(), env.sent()) if m["X-Helpdesk-Kind"] == "ack"]
+    env.deliver(mails.reply_to(ack, sender="atacante@otro.example", attachments=[
+        ("cedula.pdf", docfiles.scan_pdf(["CEDULA DE CIUDADANIA"]), "application/pdf")]))
+    env.run_once()
+    assert "reply_from_outside" in codes(env, "warning")
+
+
 def test_a_reset_still_answers_the_reply_to(tmp_path):
     env = Embedded(tmp_path / "h")
     env.deliver(mails.request(headers={"Reply-To": "mesa@alcaldia-prueba.gov.co"}))

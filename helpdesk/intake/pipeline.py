@@ -301,7 +301,7 @@ def _thread(conn, config: Config, rules: Rules, intake: Intake) -> tuple[Ticket 
     ticket_id = _ticket_of_our_ids(conn, [*intake.in_reply_to, *intake.references])
     if ticket_id is not None:
         ticket = tickets.get_by_id(conn, ticket_id)
-        if _same_party(rules.trust, intake.sender, ticket):
+        if _same_party(rules, intake.sender, ticket):
             return ticket, ""
         return ticket, (f"{intake.sender} respondió a un correo de esta solicitud, que abrió {ticket.sender}, "
                         "desde fuera de la entidad; revise quién escribe antes de decidir")
@@ -311,7 +311,7 @@ def _thread(conn, config: Config, rules: Rules, intake: Intake) -> tuple[Ticket 
     ticket = tickets.get(conn, match.group(1))
     if ticket is None:
         return None, f"el asunto cita {match.group(1).upper()}, que no existe"
-    if _same_party(rules.trust, intake.sender, ticket):
+    if _same_party(rules, intake.sender, ticket):
         return ticket, ""
     # Anyone can type a radicado in a subject: from another party it could
     # be an attempt to slip documents into someone else's request.
@@ -321,9 +321,16 @@ def _thread(conn, config: Config, rules: Rules, intake: Intake) -> tuple[Ticket 
     )
 
 
-def _same_party(trust: TrustRules, sender: str, ticket: Ticket) -> bool:
+def _same_party(rules: Rules, sender: str, ticket: Ticket) -> bool:
     """Whether ``sender`` speaks for the ticket: its domain, when it is the
-    entity's own; on a free-mail provider only the very same address."""
+    entity's own; on a free-mail provider only the very same address. In a
+    procedure that hands over an account only its From address does
+    (CONTRACT §13): the Reply-To got the ack, and a reply from there that
+    brings documents is someone else's until staff see it."""
+    trust = rules.trust
+    procedure = rules.procedures.get(ticket.procedure)
+    if procedure is None or procedure.hands_over_account:
+        return sender.lower() == ticket.sender.lower()
     if trust.is_free_mail(domain_of(sender)):
         return sender.lower() in _ticket_addresses(ticket)
     return domain_of(sender) in _ticket_domains(trust, ticket)
