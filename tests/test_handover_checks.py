@@ -271,6 +271,17 @@ def test_a_blank_identity_image_of_a_good_size_is_unreadable_and_a_real_scan_is_
     assert row["document"] == "INE.jpg"
 
 
+def test_a_tiny_image_wrapped_in_a_pdf_is_an_unreadable_identity_document(tmp_path):
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(out, format="PDF")
+    env = desk(tmp_path)
+    env.deliver(change_mail(attachments=[("INE.pdf", out.getvalue(), "application/pdf")]))
+    [outcome] = env.run_once()
+    assert "identity_document_unreadable" in findings_of(env, outcome.radicado)
+
+
 def test_an_identity_pdf_whose_text_lacks_the_number_or_the_name_is_a_mismatch(tmp_path):
     env = desk(tmp_path)
     good = docfiles.text_pdf(["INSTITUTO NACIONAL ELECTORAL", "CREDENCIAL PARA VOTAR", "SANCHEZ RUIZ BEATRIZ",

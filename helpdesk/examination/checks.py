@@ -391,6 +391,11 @@ def check_identity_document(exam: Examination, rules: Rules) -> list[Finding]:
         return [Finding(WARNING, "scan_not_read", "imagen sin leer: compare el documento con el formato a mano", name)]
     if facts.pdf is None:
         return []
+    if not facts.pdf.has_text and not facts.pdf.is_scan:
+        # Neither text nor a scanned page (a tiny image in a PDF wrapper):
+        # nothing in it can show a document.
+        return [Finding(PROBLEM, "identity_document_unreadable",
+                        "el PDF no tiene texto ni una página escaneada que se pueda leer", name)]
     if not facts.pdf.has_text:
         return [Finding(WARNING, "scan_not_read", "PDF escaneado sin texto: compare el documento con el formato a mano",
                         name)]
