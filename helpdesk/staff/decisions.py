@@ -223,10 +223,10 @@ def _send_links(store: Store, config: Config, renderer: Renderer, ticket: Ticket
                  "url": config.web.link_url(links.issue(conn, a["account"], config.reset.link_hours, links.APPROVAL,
                                                         ticket.id, a["type"], dataclasses.asdict(scope)))}
                 for a in accounts]
-        reply = renderer.build("reset_link", recipient, ticket.radicado, {
+        reply = prepared("con los enlaces", lambda: renderer.build("reset_link", recipient, ticket.radicado, {
             "legal_rep_name": ticket.legal_rep_name or "", "entity_name": ticket.entity_name or "",
             "links": sent, "hours": _hours(config.reset.link_hours)},
-            answering=thread_ids(conn, ticket.id), procedure=ticket.procedure)
+            answering=thread_ids(conn, ticket.id), procedure=ticket.procedure))
         queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, updated_at = ? WHERE id = ?", (LINK_SENT, iso(), ticket.id))
         for a in sent:

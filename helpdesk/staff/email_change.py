@@ -47,12 +47,13 @@ from ..errors import Refused, ResetFailed
 from ..examination.checks import valid_email
 from ..faults import crash_point
 from ..outgoing import outbox
-from ..outgoing.replies import Renderer, Reply, entity_excerpt
+from ..outgoing.replies import Renderer, entity_excerpt
 from ..resets import links
 from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso, now
 from ..tickets import LINK_SENT, PENDING_APPROVAL, RESOLVED, Ticket, add_finding, record_event, thread_ids
+from .decisions import prepared
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,6 @@ def masked(address: str) -> str:
     return f"{local[:1]}*****@{domain}"
 
 
-def _build(what: str, make) -> Reply:
-    """An email rendered before anything is committed or applied; any
-    failure (a template, an address compose refuses) is a refusal."""
-    try:
-        return make()
-    except Exception as exc:  # whatever rendering raises, nothing may be applied
-        raise Refused(f"no se pudo preparar el correo {what} ({type(exc).__name__}: {exc}); no se aplicó nada: "
-                      "revise la solicitud o pida una corrección") from None
-
-
 # -- approval -----------------------------------------------------------------
 
 
@@ -158,11 +149,12 @@ def send_confirmation(store: Store, config: Config, renderer: Renderer, ticket: 
                             scope={"new_email": new_email, "old_email": found.email, "change_id": change_id}, at=stamp)
         answering = thread_ids(conn, ticket.id)
         shown_at = config.local_time(iso(apply_after)) if hold else ""
-        confirm = _build("de confirmación", lambda: renderer.build("email_change_confirm", new_email, ticket.radicado, {
-            "person_name": person, "account": found.account, "url": config.web.link_url(token),
-            "hours": _hours(config.reset.link_hours), "apply_at": shown_at},
+        confirm = prepared("de confirmación", lambda: renderer.build(
+            "email_change_confirm", new_email, ticket.radicado, {
+                "person_name": person, "account": found.account, "url": config.web.link_url(token),
+                "hours": _hours(config.reset.link_hours), "apply_at": shown_at},
             answering=answering, automatic=False, procedure=ticket.procedure))
-        pending = _build("de aviso al correo registrado", lambda: renderer.build(
+        pending = prepared("de aviso al correo registrado", lambda: renderer.build(
             "email_change_pending", found.email, ticket.radicado, {
                 "person_name": person, "account": found.account, "new_email_masked": masked(new_email),
                 "apply_at": config.local_time(iso(max(apply_after, stamp))), "url": cancel_url(config, cancel_token)},
