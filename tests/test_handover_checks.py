@@ -367,9 +367,16 @@ def test_a_sender_on_a_look_alike_domain_is_warned(tmp_path):
     csv.write_text("NIT;Nombre;Departamento;Municipio;Dominios\r\n"
                    "890905211-1;Alcaldía de Prueba;Antioquia;Medellín;alcaldia-prueba.gov.co\r\n", encoding="utf-8")
     assert run_helpdesk("--config", env.config_path, "entidades", "import", str(csv)).returncode == 0
+    from . import forms
+    from .test_e2e_documents import XLSX
+
     env.deliver(mails.request(sender="sistemas@alcaldia-prueba.gov-co.com"))
-    [outcome] = env.run_once()
-    assert "parecido a alcaldia-prueba.gov.co" in findings_of(env, outcome.radicado)["lookalike_domain"]
+    excel = forms.filled_template(tmp_path, {"Correo electrónico": "alcalde@alcaldia-prueeba.gov.co"})
+    env.deliver(mails.request(attachments=[("formato.xlsx", excel, XLSX)]))
+    sender, field = env.run_once()
+    assert "el remitente usa alcaldia-prueba.gov-co.com, parecido a alcaldia-prueba.gov.co" in findings_of(
+        env, sender.radicado)["lookalike_domain"]
+    assert "(campo 1.2) usa alcaldia-prueeba.gov.co" in findings_of(env, field.radicado)["lookalike_domain"]
 
 
 # -- 7. account orders stay inside the entity ------------------------------------
