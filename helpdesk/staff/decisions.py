@@ -394,8 +394,8 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
         if state == REJECTED:
             # A link being used now would commit its use after the rejection.
             if links.in_use(conn, ticket.id) or not end_open(conn, ticket.id, "staff"):
-                raise Refused(f"un enlace de la solicitud {ticket.radicado} se está usando en este momento; "
-                              "repita en un minuto")
+                raise Refused(f"un enlace de la solicitud {ticket.radicado} se está usando, o su cambio de correo "
+                              "aplicando, en este momento; repita en un minuto")
             revoked = links.revoke_ticket(conn, ticket.id, f"{action} por {who}: {reason}")
         updated = conn.execute(
             "UPDATE tickets SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND claimed_by IS NULL",

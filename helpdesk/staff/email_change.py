@@ -157,7 +157,7 @@ def send_confirmation(store: Store, config: Config, renderer: Renderer, ticket: 
         pending = prepared("de aviso al correo registrado", lambda: renderer.build(
             "email_change_pending", found.email, ticket.radicado, {
                 "person_name": person, "account": found.account, "new_email_masked": masked(new_email),
-                "apply_at": config.local_time(iso(max(apply_after, stamp))), "url": cancel_url(config, cancel_token)},
+                "apply_at": shown_at, "url": cancel_url(config, cancel_token)},
             answering=answering, automatic=False, procedure=ticket.procedure))
         queued = outbox.enqueue(conn, config, ticket.id, confirm)
         outbox.enqueue(conn, config, ticket.id, pending)

@@ -15,13 +15,14 @@ CSRF, the 410 page), so they behave as every other page there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Callable
 
 from flask import Flask, g
 
 from ..config import Config
 from ..staff import email_change
-from ..store import Store
+from ..store import Store, now
 
 
 def register(app: Flask, config: Config, store: Callable[[], Store], page: Callable, csrf_checked: Callable[[], None],
@@ -31,8 +32,9 @@ def register(app: Flask, config: Config, store: Callable[[], Store], page: Calla
         change = email_change.by_cancel_token(store().conn, token)
         if change is None or not change.open():
             return gone()
+        held = datetime.fromisoformat(change.apply_after) > now()
         return page("cancel_change.html", account=change.account, new_email=email_change.masked(change.new_email),
-                    apply_at=config.local_time(change.apply_after), confirmed=bool(change.confirmed_at))
+                    apply_at=config.local_time(change.apply_after) if held else "", confirmed=bool(change.confirmed_at))
 
     @app.post("/cancelar/<token>")
     def cancel_change_post(token: str):
