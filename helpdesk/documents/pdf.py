@@ -111,12 +111,14 @@ def _has_page_sized_image(page) -> bool:
     budget = [MAX_DRAW_OPERATIONS]
     return any(covered / page_area >= SCAN_MIN_COVERAGE
                for covered in _drawn_images(contents.operations, resources.get_object(), _IDENTITY, page_box,
-                                            page.pdf, 0, budget))
+                                            page.pdf, 0, budget, {}))
 
 
-def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth: int, budget: list[int]):
+def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth: int, budget: list[int],
+                  forms: dict):
     """The page area each large image covers as drawn, following q/Q, cm
-    and form XObjects (their /Matrix), within ``budget`` operations."""
+    and form XObjects (their /Matrix), within ``budget`` operations. A form
+    drawn many times is parsed once (``forms``: its operations by object)."""
     xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
     xobjects = xobjects.get_object() if xobjects is not None else {}
     stack = []
@@ -143,10 +145,11 @@ def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth
                 from pypdf.generic import ContentStream
 
                 matrix = tuple(float(v) for v in obj.get("/Matrix", _IDENTITY))
-                inner = ContentStream(obj, pdf).operations
-                yield from _drawn_images(inner, obj.get("/Resources", resources).get_object(),
+                if id(obj) not in forms:
+                    forms[id(obj)] = (obj, ContentStream(obj, pdf).operations)  # obj kept: its id stays its own
+                yield from _drawn_images(forms[id(obj)][1], obj.get("/Resources", resources).get_object(),
                                          _multiply(matrix if len(matrix) == 6 else _IDENTITY, ctm), page_box, pdf,
-                                         depth + 1, budget)
+                                         depth + 1, budget, forms)
 
 
 def _large(width, height) -> bool:
