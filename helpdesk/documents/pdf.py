@@ -108,6 +108,8 @@ def _has_page_sized_image(page) -> bool:
     page_area = (page_box[2] - page_box[0]) * (page_box[3] - page_box[1])
     if page_area <= 0:
         return False
+    if not _large_image_in(resources.get_object(), 0):
+        return False  # most typed pages: no content stream to follow
     budget = [MAX_DRAW_OPERATIONS]
     return any(covered / page_area >= SCAN_MIN_COVERAGE
                for covered in _drawn_images(contents.operations, resources.get_object(), _IDENTITY, page_box,
@@ -132,10 +134,6 @@ def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth
             ctm = stack.pop() if stack else ctm
         elif operator == b"cm" and len(operands) == 6:
             ctm = _multiply(tuple(float(v) for v in operands), ctm)
-        elif operator == b"INLINE IMAGE":
-            settings = operands.get("settings", {}) if hasattr(operands, "get") else {}
-            if _large(settings.get("/W", settings.get("/Width", 0)), settings.get("/H", settings.get("/Height", 0))):
-                yield _covered(ctm, page_box)
         elif operator == b"Do" and operands and operands[0] in xobjects:
             obj = xobjects[operands[0]].get_object()
             subtype = obj.get("/Subtype")
@@ -173,3 +171,22 @@ def _covered(ctm: tuple, page_box: tuple) -> float:
     width = min(max(xs), page_box[2]) - max(min(xs), page_box[0])
     height = min(max(ys), page_box[3]) - max(min(ys), page_box[1])
     return max(0.0, width) * max(0.0, height)
+
+
+def _large_image_in(resources, depth: int) -> bool:
+    """Whether /XObject (or a form XObject nested a few levels) holds a
+    scan-sized image at all: read from the metadata, before any content
+    stream is parsed to see where it is drawn."""
+    if depth > MAX_FORM_DEPTH or not hasattr(resources, "get"):
+        return False
+    xobjects = resources.get("/XObject")
+    if xobjects is None:
+        return False
+    for ref in list(xobjects.get_object().values())[:50]:
+        obj = ref.get_object()
+        subtype = obj.get("/Subtype")
+        if subtype == "/Image" and _large(obj.get("/Width", 0), obj.get("/Height", 0)):
+            return True
+        if subtype == "/Form" and _large_image_in(obj.get("/Resources", {}), depth + 1):
+            return True
+    return False
