@@ -14,8 +14,7 @@ from datetime import timezone, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from .. import localtime, nit
-from .. import lookalike
+from .. import localtime, lookalike, nit
 from ..addresses import domain_of
 from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
@@ -342,7 +341,8 @@ def check_registered_sender(exam: Examination, rules: Rules) -> list[Finding]:
 def _name_tokens(name: str) -> list[str]:
     """A person's name as words to look for: accents and case folded,
     particles ("de", "la") and initials left out."""
-    return [w for w in re.sub(r"[^\w]+", " ", normalise(name)).split() if len(w) > 2 and w not in ("del", "las", "los")]
+    words = re.sub(r"[^\w]+", " ", normalise(name)).split()
+    return [w for w in words if len(w) > 2 and w not in ("del", "las", "los")]
 
 
 def similar_names(a: str, b: str) -> bool:
