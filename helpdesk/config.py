@@ -102,6 +102,8 @@ class RadicadoConfig:
 
 
 DEFAULT_PROCEDURE = "reinicio-claves"
+# A day: the old owner reads the warning and can cancel before the change.
+DEFAULT_HOLD_HOURS = 24.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,13 @@ class ProceduresConfig:
 
     default: str = DEFAULT_PROCEDURE
     addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # ``[procedures.ID] hold_hours``: how long a change of registered email
+    # waits, after approval, for the old owner's cancel (CONTRACT §13); only
+    # a procedure whose action is change_email reads it.
+    hold_hours: dict[str, float] = field(default_factory=dict)
+
+    def hold_of(self, procedure: str) -> float:
+        return self.hold_hours.get(procedure, DEFAULT_HOLD_HOURS)
 
     def route(self, recipients: list[str]) -> str:
         """The procedure of a request sent to ``recipients``: the first
@@ -165,8 +174,22 @@ class WebConfig:
     # The reverse proxies whose X-Forwarded-For names the client.
     trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     secret_file: str = ""  # CSRF and signed steps; "" : web.secret beside the database, made on first use
-    max_requests_per_identifier: int = 5  # self-service lookups per identifier per hour
-    max_requests_per_client: int = 20  # per client address per hour
+    # Links or codes sent for one identifier per hour, by each means (email,
+    # SMS), each later than the one before (send_spacing_seconds, doubling).
+    # Past it nothing more is sent and the page says so; those sent stay
+    # valid, so a stranger's requests never lock the owner out (issue 22).
+    max_requests_per_identifier: int = 3
+    send_spacing_seconds: int = 60
+    # Self-service lookups, sends and code tries per client per hour (an
+    # IPv6 client counted by its /64).
+    max_requests_per_client: int = 20
+    max_link_requests_per_client: int = 120  # /r/TOKEN opened or posted per client per hour
+    # Global budgets of the self-service page (web/budgets.py, CONTRACT 10):
+    # past one, the page refuses everybody for the rest of the hour, a
+    # WARNING is logged and helpdesk_web_budget_refusals_total counts it.
+    lookups_per_hour: int = 1000
+    sends_per_hour: int = 200
+    guesses_per_hour: int = 1000
 
     def address(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
@@ -272,6 +295,11 @@ class RetentionConfig:
     # Bodies of delivered emails of closed tickets (their SHA-256 stays).
     # 0, the default, keeps them: they are the office's own answers.
     outbox_days: int = 0
+    # helpdesk web's audit lines of no ticket (self-service lookups, sends,
+    # codes, refusals: identifiers and client addresses, personal data):
+    # half a year covers an owner who finds out late that it was not them.
+    # A ticket's lines stay with the ticket. 0 keeps them forever.
+    web_events_days: int = 180
 
 
 @dataclass(frozen=True)
@@ -448,7 +476,8 @@ CHOICES = {
 
 
 # The smallest non-zero value of each [retention] key.
-RETENTION_MINIMUM_DAYS = {"closed_ticket_days": 30, "unlinked_days": 7, "outbox_days": 30}
+RETENTION_MINIMUM_DAYS = {"closed_ticket_days": 30, "unlinked_days": 7, "outbox_days": 30,
+                          "web_events_days": 30}
 
 
 def default_config_path() -> Path:
@@ -513,6 +542,7 @@ def _build_procedures(values: dict, path: Path) -> ProceduresConfig:
     the rules (procedures.py checks it at start)."""
     default = DEFAULT_PROCEDURE
     addresses: dict[str, tuple[str, ...]] = {}
+    holds: dict[str, float] = {}
     seen: dict[str, str] = {}
     for key, value in values.items():
         if key == "default":
@@ -522,8 +552,14 @@ def _build_procedures(values: dict, path: Path) -> ProceduresConfig:
             raise ConfigError(f"{path}: procedures.{key}: clave desconocida (use default o una tabla "
                               f"[procedures.{key}] con addresses)")
         for inner in value:
-            if inner != "addresses":
+            if inner not in ("addresses", "hold_hours"):
                 raise ConfigError(f"{path}: procedures.{key}.{inner}: clave desconocida")
+        if "hold_hours" in value:
+            hold = value["hold_hours"]
+            if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold < float("inf"):
+                raise ConfigError(f"{path}: procedures.{key}.hold_hours: se esperaba un número de horas mayor o "
+                                  f"igual a 0, no {hold!r}")
+            holds[key] = float(hold)
         listed = _coerce(list[str], value.get("addresses", []), f"procedures.{key}.addresses", path)
         for address in listed:
             address = address.strip().lower()
@@ -533,7 +569,7 @@ def _build_procedures(values: dict, path: Path) -> ProceduresConfig:
                 raise ConfigError(f"{path}: procedures.{key}.addresses: {address} ya es del trámite {seen[address]}")
             seen[address] = key
         addresses[key] = tuple(a.strip().lower() for a in listed)
-    return ProceduresConfig(default, addresses)
+    return ProceduresConfig(default, addresses, holds)
 
 
 def _coerce(hint, value, dotted: str, path: Path):
@@ -594,6 +630,10 @@ def _check_web(config: Config, path: Path) -> None:
                           "\"127.0.0.1:8080\"") from None
     if not 1 <= web.threads <= 64:
         raise ConfigError(f"{path}: web.threads: entre 1 y 64")
+    for key in ("max_requests_per_identifier", "max_requests_per_client", "max_link_requests_per_client",
+                "lookups_per_hour", "sends_per_hour", "guesses_per_hour"):
+        if getattr(web, key) < 1:  # 0 would shut the pages for everybody
+            raise ConfigError(f"{path}: web.{key}: al menos 1")
     if selfservice.enabled and selfservice.lookup == "command" and not selfservice.command:
         raise ConfigError(f"{path}: selfservice.command: obligatorio cuando selfservice.lookup = \"command\"")
     if selfservice.enabled and selfservice.lookup == "ldap":

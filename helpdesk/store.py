@@ -359,6 +359,53 @@ MIGRATIONS: list[str] = [
         SELECT substr(created_at, 1, 10), count(*) FROM outbox WHERE kind IN ('ack', 'correction', 'accepted')
         GROUP BY substr(created_at, 1, 10);
     """,
+    # Issue 22 (CONTRACT 13): a link staff took back (helpdesk revoke, or a
+    # reject of a link_sent ticket) or that the owner's cancel killed is
+    # marked revoked; and a change of registered email waits in
+    # email_changes for its confirmation and its hold, the old owner's
+    # cancel link stored there only as its hash.
+    """
+    ALTER TABLE reset_links ADD COLUMN revoked_at TEXT;
+    CREATE TABLE email_changes (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        account TEXT NOT NULL,
+        old_email TEXT NOT NULL,
+        new_email TEXT NOT NULL,
+        cancel_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        confirm_by TEXT NOT NULL,
+        apply_after TEXT NOT NULL,
+        confirmed_at TEXT,
+        claimed_at TEXT,
+        claimed_by TEXT,
+        applied_at TEXT,
+        ended_at TEXT,
+        ended_why TEXT
+    );
+    CREATE INDEX email_changes_ticket ON email_changes(ticket_id);
+    CREATE INDEX email_changes_due ON email_changes(apply_after) WHERE applied_at IS NULL AND ended_at IS NULL;
+    """,
+    # Issue 22 item 6 and 8 (helpdesk web): an SMS code belongs to the step
+    # (the browser) that asked for it, so a stranger's guesses never spend
+    # the owner's code, and it remembers the registered email that is told
+    # of the password change; a link remembers where its use is told
+    # (password_changed); the global budgets' refusals (a metric, one
+    # warning per hour); the indexes the retention policy deletes by.
+    """
+    ALTER TABLE recovery_codes ADD COLUMN step_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE recovery_codes ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    CREATE TABLE link_notices (link_id INTEGER PRIMARY KEY REFERENCES reset_links(id), email TEXT NOT NULL);
+    CREATE TABLE web_budgets (
+        budget TEXT PRIMARY KEY,
+        refused INTEGER NOT NULL DEFAULT 0,
+        last_refused_at TEXT,
+        warned_at TEXT
+    );
+    CREATE INDEX web_attempts_at ON web_attempts(at);
+    CREATE INDEX web_events_at ON web_events(at);
+    CREATE INDEX recovery_codes_expires ON recovery_codes(expires_at);
+    """,
 ]
 
 
