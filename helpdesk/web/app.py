@@ -9,31 +9,33 @@ work without JavaScript; every response carries guard.HEADERS.
   a used, expired or replaced link answers 410 saying how to ask again.
 - ``/recuperar``: the identifier; then the masked registered email and
   phone to choose from; a link by email or a code by SMS; the code page
-  leads to a fresh link page.
+  leads to a fresh link page. What is sent goes after the answer
+  (web/deferred.py, web/sends.py), so a real account and an unknown one
+  answer alike in words and in time; limits slow a stranger without
+  locking the owner out, and global budgets cap the page (web/budgets.py).
 
 Nothing here logs a path, a token or a password.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
+import secrets
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, abort, g, make_response, redirect, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..config import Config
-from ..errors import ResetFailed
-from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..resets import links
-from ..resets.registered import Registered, lookup, valid_identifier
-from ..staff.email_change import EMAIL_CHANGE, confirm_email_change
-from ..store import Store, iso, now
-from . import guard, recovery
+from ..resets.registered import lookup, valid_identifier
+from ..staff import email_change
+from ..staff.email_change import EMAIL_CHANGE
+from ..store import Store
+from . import budgets, email_change_pages, guard, recovery, sends
+from .deferred import Deferred
 from .linkuse import use
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,12 @@ def create_app(config: Config) -> Flask:
     local = threading.local()
     renderer = Renderer(config)
     secure_cookie = config.web.base_url.startswith("https://")
+    deferred = Deferred()
+    app.extensions["helpdesk_deferred"] = deferred  # tests and bench wait on it (drain)
+    # Decoy domains: the entity's own, where real registered addresses live too.
+    own_domains = tuple(dict.fromkeys(d.lower() for d in (
+        *config.accounts.domains, (config.inbox_address or "").rpartition("@")[2],
+        config.smtp.from_address.rpartition("@")[2]) if d))
 
     def store() -> Store:
         if getattr(local, "store", None) is None:
@@ -117,19 +125,31 @@ def create_app(config: Config) -> Flask:
     @app.route("/r/<token>", methods=["GET", "POST"])
     def link_page(token: str):
         found = links.find(store().conn, token)
-        if found is None or found.status() != links.VALID:
-            if found is not None:
-                with store().transaction() as conn:
-                    links.record(conn, f"opened_{found.status()}", g.client, found)
+        dead = found is not None and found.status() != links.VALID
+        # What this request adds to the audit (an email change's page writes its own).
+        event = (f"opened_{found.status()}" if dead else "opened" if found is not None and request.method == "GET"
+                 and found.purpose != EMAIL_CHANGE else "")
+        # Issue 22, item 8: a dead link opened 500 times a second wrote a row
+        # each time. Per client (an IPv6 one by its /64), bounded; past the
+        # limit nothing is written but the window's first refusal. One
+        # transaction for the count and the audit line.
+        with store().transaction() as conn:
+            verdict = guard.over_limit(conn, f"link-client:{guard.limit_key(g.client)}",
+                                       config.web.max_link_requests_per_client)
+            if verdict.first:
+                links.record(conn, "rate_limited", g.client, detail="link")
+            elif not verdict and event:
+                links.record(conn, event, g.client, found)
+        if verdict:
+            return too_many()
+        if found is None or dead:
             return gone()
         if found.purpose == EMAIL_CHANGE:
             return email_change_page(found)
         if request.method == "GET":
-            with store().transaction() as conn:
-                links.record(conn, "opened", g.client, found)
             return page("link.html", account=found.account, expires=config.local_time(found.expires_at))
-        outcome = use(store(), config, found, request.form.get("password", ""), request.form.get("confirm", ""),
-                      g.client)
+        outcome = use(store(), config, renderer, found, request.form.get("password", ""),
+                      request.form.get("confirm", ""), g.client)
         if outcome.gone:
             return gone()
         if not outcome.done:
@@ -150,15 +170,14 @@ def create_app(config: Config) -> Flask:
                 links.record(conn, "opened", g.client, found)
             return page("confirm_email.html", account=found.account, new_email=new_email,
                         expires=config.local_time(found.expires_at))
-        if not confirm_email_change(store(), config, renderer, found, g.client):
-            current = links.find(store().conn, request.view_args["token"])
-            if current is None or current.status() != links.VALID:
-                return gone()
-            return page("confirm_email.html", 502, account=found.account, new_email=new_email,
-                        expires=config.local_time(found.expires_at),
-                        error="No se pudo registrar el correo en este momento. Intente de nuevo en unos minutos "
-                              "con este mismo enlace; si el problema sigue, escríbanos.")
-        return page("email_done.html", account=found.account, new_email=new_email)
+        # Confirmed within the hold: applied later, unless the old owner cancels.
+        confirmed = email_change.confirm(store(), config, renderer, found, g.client)
+        if confirmed.status == "gone":
+            return gone()
+        if confirmed.status == "applied":
+            return page("email_done.html", account=found.account, new_email=new_email)
+        return page("email_held.html", account=found.account, new_email=new_email,
+                    apply_at=config.local_time(confirmed.apply_after), retrying=confirmed.status == "retrying")
 
     # -- self-service --------------------------------------------------------
 
@@ -179,11 +198,14 @@ def create_app(config: Config) -> Flask:
         if not valid_identifier(identifier):
             return page("recover.html", label=config.selfservice.identifier_label,
                         error=f"Escriba su {config.selfservice.identifier_label.lower()} tal como lo registró.")
-        limited = limit(identifier)
-        if limited:
-            return limited
+        # No limit per identifier here: a lookup changes nothing and shows
+        # the same masks every time, and a stranger's lookups must not lock
+        # the owner out (issue 22: five of them did, for an hour).
+        refused = limited(identifier, "id", budgets.LOOKUP)
+        if refused:
+            return refused
         registered = lookup(config, identifier)
-        decoy_email, decoy_phone = recovery.decoy(key, identifier, tuple(config.accounts.domains))
+        decoy_email, decoy_phone = recovery.decoy(key, identifier, own_domains)
         if registered:
             # A real account without a phone shows a decoy one too: whether the
             # SMS option is there must say nothing; choosing it sends nothing.
@@ -197,26 +219,38 @@ def create_app(config: Config) -> Flask:
         return page("choose.html", email=email, phone=phone, step=steps.dumps({"id": identifier}),
                     sms=bool(config.selfservice.sms_command))
 
-    def limit(identifier: str, what: str = "id", per_identifier: int | None = None):
-        """None, or the 429 page: ``what`` names the counter (lookups, sends,
-        code attempts), each per identifier and per client address."""
-        cfg = config.web
-        folded = identifier.casefold()
+    def limited(identifier: str, what: str, budget: str):
+        """None, or the refusal page: ``what`` names the per-client counter
+        (lookups, sends, code tries; an IPv6 client by its /64), ``budget``
+        the global one. A refusal writes one audit line per client and hour."""
         with store().transaction() as conn:
-            if (guard.over_limit(conn, f"{what}-client:{g.client}", cfg.max_requests_per_client)
-                    or guard.over_limit(conn, f"{what}:{folded}", per_identifier or cfg.max_requests_per_identifier)):
+            verdict = guard.over_limit(conn, f"{what}-client:{guard.limit_key(g.client)}",
+                                       config.web.max_requests_per_client)
+            if verdict.first:
                 links.record(conn, "rate_limited", g.client, identifier=identifier, detail=what)
-                return page("error.html", 429, title="Demasiados intentos",
-                            message="Hubo demasiados intentos en la última hora. Espere una hora e intente de "
-                                    "nuevo, o escríbanos.")
-        return None
+            if not verdict and not budgets.spend(conn, config, budget):
+                return busy()
+        return too_many() if verdict else None
 
-    def identifier_of_step(max_age: int, code_step: bool = False) -> str:
+    def too_many():
+        return page("error.html", 429, title="Demasiados intentos",
+                    message="Hubo demasiados intentos desde su conexión en la última hora. Espere un rato e intente "
+                            "de nuevo, o escríbanos.")
+
+    def busy():
+        response = page("error.html", 503, title="Servicio ocupado",
+                        message="La página recibió demasiadas solicitudes en la última hora y no atiende más por "
+                                "ahora. Intente de nuevo en una hora, o escríbanos.")
+        response.headers["Retry-After"] = "3600"
+        return response
+
+    def identifier_of_step(max_age: int, code_step: bool = False) -> tuple[str, str]:
+        """(identifier, the step's nonce) of a signed step, or 403."""
         try:
             data = steps.loads(request.form.get("step", ""), max_age=max_age)
             if code_step and not data.get("code"):
                 abort(403)
-            return data["id"]
+            return data["id"], str(data.get("n", ""))
         except (BadSignature, KeyError, TypeError, AttributeError):
             abort(403)
 
@@ -224,90 +258,63 @@ def create_app(config: Config) -> Flask:
     def recover_send():
         self_service_on()
         csrf_checked()
-        identifier = identifier_of_step(15 * 60)
-        # Each send replaces the last link or code and costs an SMS or an
-        # email to the person: a few an hour, or the step replayed would
-        # bomb them and, with codes, buy endless guesses.
-        limited = limit(identifier, "send", MAX_SENDS_PER_HOUR)
-        if limited:
-            return limited
-        means = request.form.get("means")
+        identifier, _nonce = identifier_of_step(15 * 60)
+        means = "sms" if request.form.get("means") == "sms" and config.selfservice.sms_command else "email"
+        refused = limited(identifier, "send", budgets.SEND)
+        if refused:
+            return refused
+        # Per identifier and means, a few sends an hour, each later than the
+        # last: a replayed step cannot bomb a person or buy endless codes.
+        # Counted alike for unknown identifiers; what was sent stays valid.
+        with store().transaction() as conn:
+            slowed = guard.slowed(conn, f"send-{means}:{identifier.casefold()}",
+                                  config.web.max_requests_per_identifier, config.web.send_spacing_seconds)
+        minutes = max(1, -(-slowed.wait // 60))
         registered = lookup(config, identifier)
-        if means == "sms" and config.selfservice.sms_command:
-            if registered and registered.phone:
-                send_code(identifier, registered)
-            return page("code.html", step=steps.dumps({"id": identifier, "code": True}),
+        nonce = secrets.token_urlsafe(16)
+        if not slowed:
+            # The same work for every identifier; the send itself comes after
+            # the answer (a real account's SMS program took 354 ms).
+            client = g.client  # the job runs outside this request
+            deferred.submit(lambda: send_later(identifier, means, nonce, registered, client))
+        if means == "sms":
+            if slowed:
+                return page("error.html", 429, title="Espere un momento",
+                            message=f"Ya enviamos códigos hace poco. Podrá pedir otro en {minutes} minuto"
+                                    f"{'' if minutes == 1 else 's'}; también puede pedir el enlace por correo.")
+            return page("code.html", step=steps.dumps({"id": identifier, "code": True, "n": nonce}),
                         minutes=config.selfservice.code_minutes)
-        if registered:
-            send_link(identifier, registered)
-        return page("sent.html", hours=config.reset.link_hours)
+        return page("sent.html", hours=config.reset.link_hours, wait_minutes=minutes if slowed else 0)
 
-    def code_digest(identifier: str, code: str) -> str:
-        """Keyed: six digits hashed alone would be read back from a copy of the database."""
-        return hmac.new(key, f"code:{identifier.casefold()}:{code}".encode(), "sha256").hexdigest()
-
-    def send_link(identifier: str, registered: Registered) -> None:
-        with store().transaction() as conn:
-            token = links.issue(conn, registered.account, config.reset.link_hours, links.SELF_SERVICE)
-            url = config.web.link_url(token)
-            reply = renderer.build("selfservice_link", registered.email, "", {
-                "account": registered.account, "url": url, "hours": config.reset.link_hours}, answering=[],
-                automatic=True)
-            outbox.enqueue(conn, config, None, reply, sensitive=True)
-            found = links.find(conn, token)
-            links.record(conn, "sent", g.client, found, identifier=identifier,
-                         detail=f"enlace a {recovery.mask_email(registered.email)}")
-
-    def send_code(identifier: str, registered: Registered) -> None:
-        code = recovery.new_code()
-        stamp = now()
-        with store().transaction() as conn:
-            conn.execute("UPDATE recovery_codes SET replaced_at = ? WHERE identifier = ? "
-                         "AND used_at IS NULL AND replaced_at IS NULL", (iso(stamp), identifier.casefold()))
-            conn.execute("INSERT INTO recovery_codes(identifier, account, code_hash, created_at, expires_at) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         (identifier.casefold(), registered.account, code_digest(identifier, code), iso(stamp),
-                          iso(stamp + timedelta(minutes=config.selfservice.code_minutes))))
-        try:
-            recovery.send_code(config, registered.phone, code)
-            detail = f"código a {recovery.mask_phone(registered.phone)}"
-        except ResetFailed as exc:
-            detail = f"no se pudo enviar el código: {exc}"
-        with store().transaction() as conn:
-            links.record(conn, "code_sent", g.client, identifier=identifier, detail=detail)
+    def send_later(identifier: str, means: str, nonce: str, registered, client: str) -> None:
+        """The deferred job: nothing for an unknown identifier (or a real one
+        without a phone); otherwise the link or the code (web/sends.py)."""
+        if registered is None:
+            return
+        if means == "sms":
+            if registered.phone:
+                sends.send_code(store(), config, key, client, identifier, nonce, registered)
+            return
+        sends.send_link(store(), config, renderer, client, identifier, registered)
 
     @app.post("/recuperar/codigo")
     def recover_code():
         self_service_on()
         csrf_checked()
-        identifier = identifier_of_step(config.selfservice.code_minutes * 60, code_step=True)
-        # Guesses are counted per identifier over the hour, across codes: a
-        # new code does not buy five more.
-        limited = limit(identifier, "code", MAX_CODE_GUESSES_PER_HOUR)
-        if limited:
-            return limited
+        identifier, nonce = identifier_of_step(config.selfservice.code_minutes * 60, code_step=True)
+        # A try is checked against this step's own code only (5 tries); the
+        # page's tries are capped per client and globally.
+        refused = limited(identifier, "code", budgets.GUESS)
+        if refused:
+            return refused
         code = "".join(c for c in request.form.get("code", "") if c.isdigit())[:6]
-        folded = identifier.casefold()
         with store().transaction() as conn:
-            row = conn.execute("SELECT * FROM recovery_codes WHERE identifier = ? AND used_at IS NULL "
-                               "AND replaced_at IS NULL AND expires_at > ? ORDER BY id DESC LIMIT 1",
-                               (folded, iso())).fetchone()
-            good = (row is not None and row["attempts"] < MAX_CODE_ATTEMPTS
-                    and hmac.compare_digest(code_digest(identifier, code), row["code_hash"]))
-            if row is not None and not good:
-                conn.execute("UPDATE recovery_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
-            if not good:
-                links.record(conn, "code_refused", g.client, identifier=identifier)
-                return page("code.html", step=request.form.get("step", ""), minutes=config.selfservice.code_minutes,
-                            error="El código no es válido o venció. Revíselo o pida uno nuevo.")
-            conn.execute("UPDATE recovery_codes SET used_at = ? WHERE id = ?", (iso(), row["id"]))
-            token = links.issue(conn, row["account"], config.reset.link_hours, links.SELF_SERVICE)
-            links.record(conn, "code_used", g.client, links.find(conn, token), identifier=identifier)
+            token = sends.use_code(conn, config, key, g.client, identifier, nonce, code) if nonce else None
+        if token is None:
+            return page("code.html", step=request.form.get("step", ""), minutes=config.selfservice.code_minutes,
+                        error="El código no es válido o venció. Revíselo o pida uno nuevo.")
         return redirect(f"/r/{token}", code=303)
 
+    email_change_pages.register(app, config, store, page, csrf_checked, gone)  # /cancelar/TOKEN
     return app
 
-
-MAX_CODE_ATTEMPTS = 5  # per code
-MAX_CODE_GUESSES_PER_HOUR = 10  # per identifier, whatever the codes
-MAX_SENDS_PER_HOUR = 3  # links or codes sent per identifier
