@@ -166,7 +166,9 @@ def purge(ctx: Context, dry_run: bool) -> None:
 
     Elimina los correos originales (con sus adjuntos) de las solicitudes
     cerradas hace más de closed_ticket_days días y los correos sin solicitud
-    de más de unlinked_days días. Se conservan las solicitudes, los datos del
+    de más de unlinked_days días, y de la página web los eventos sin solicitud
+    de más de web_events_days días y los intentos y códigos de más de un
+    día. Se conservan las solicitudes, los datos del
     formato, la lista de documentos con su huella SHA-256 y todo el
     historial. El servicio la aplica una vez al día; una línea por solicitud.
 
@@ -187,10 +189,14 @@ def purge(ctx: Context, dry_run: bool) -> None:
         echo(f"{label}  {what}  {_mb(sum(i.bytes for i in group))}")
     if plan.held:
         echo(f"{plan.held} correo(s) se conservan porque otro registro vigente (o la cuarentena) los usa.")
+    if plan.web.total:
+        echo(retention.web_line(plan.web, ctx.config, dry_run))
     tickets = len([r for r in by_ticket if r])
     total = f"{len(items)} elemento(s) de {tickets} solicitud(es), {_mb(sum(i.bytes for i in items))}"
-    if not items:
+    if not items and not plan.web.total:
         echo("Nada que eliminar.")
+    elif not items:
+        pass  # only helpdesk web's rows, said above
     elif dry_run:
         echo(f"Se eliminarían {total}. No se cambió nada (--dry-run).")
     else:

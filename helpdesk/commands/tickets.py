@@ -106,6 +106,8 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         echo("\nFormato (Excel):")
         for key, value in view["form"].items():
             echo(f"  {names.get(key, key) + ':':<52} {value}")
+            if procedure and key == procedure.person_field and view.get("registered_name"):
+                echo(f"  {'Titular según el directorio:':<52} {view['registered_name']}")
     if view["accounts"]:
         echo("\nCuentas:")
         for a in view["accounts"]:
@@ -216,6 +218,8 @@ def queue(ctx: Context, as_json: bool) -> None:
             echo(f"  {_short(fields[procedure.entity_field].name) + ':':<14} {t['entity_name'] or '-'}")
             echo(f"  {_short(fields[procedure.person_field].name) + ':':<14} {t['legal_rep_name'] or '-'} "
                  f"<{t['legal_rep_email'] or '-'}>")
+        if t.get("registered_name"):
+            echo(f"  {'Titular:':<14} {t['registered_name']} (según el directorio)")
         accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
         echo(f"  Cuentas:       {accounts}")
         codes = sorted({f"{labels.code_label(w['code'], ctx.rules.trust)} ({w['code']})" for w in t["warnings"]})

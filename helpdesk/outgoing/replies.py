@@ -60,7 +60,8 @@ from .articles import with_article
 # ``account_unlocked``, ``email_change_confirm`` and ``email_changed_notice``
 # answer those who cannot self-serve (procedures desbloqueo, cambio-correo).
 KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice",
-         "reset_link", "selfservice_link", "account_unlocked", "email_change_confirm", "email_changed_notice")
+         "reset_link", "selfservice_link", "account_unlocked", "email_change_confirm", "email_changed_notice",
+         "email_change_pending", "password_changed")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -116,7 +117,22 @@ SAMPLES: dict[str, list[dict]] = {
                           "recovery_url": "https://claves.entidad.gov.co/recuperar"},
                          {"person_name": "", "account": "jperez", "automatic": False, "recovery_url": ""}],
     "email_change_confirm": [{"person_name": "Juan Pérez", "account": "jperez", "automatic": False, "hours": 2,
-                              "url": "https://claves.entidad.gov.co/r/EJEMPLO"}],
+                              "url": "https://claves.entidad.gov.co/r/EJEMPLO", "apply_at": "08/12/2026 14:05"},
+                             {"person_name": "", "account": "jperez", "automatic": False, "hours": 1.5,
+                              "url": "https://claves.entidad.gov.co/r/EJEMPLO", "apply_at": ""}],
+    # The old address of a change of registered email (CONTRACT §13): the
+    # new one masked, when it may apply, the cancel link.
+    # A password set through a link or self-service, told to the registered
+    # address (CONTRACT 13, web/notice.py); a ticket's link has its radicado.
+    "password_changed": [{"account": "jperez@entidad.gov.co", "when": "07/12/2026 14:05", "automatic": True,
+                          "recovery_url": "https://claves.entidad.gov.co/recuperar"},
+                         {"account": "jperez", "when": "07/12/2026 14:05", "automatic": True, "recovery_url": ""}],
+    "email_change_pending": [{"person_name": "Juan Pérez", "account": "jperez", "automatic": False,
+                              "new_email_masked": "j*****@gmail.com", "apply_at": "08/12/2026 14:05",
+                              "url": "https://claves.entidad.gov.co/cancelar/EJEMPLO"},
+                             {"person_name": "", "account": "jperez", "automatic": False,
+                              "new_email_masked": "j*****@gmail.com", "apply_at": "",
+                              "url": "https://claves.entidad.gov.co/cancelar/EJEMPLO"}],
     "email_changed_notice": [{"account": "jperez", "automatic": False}],
 }
 
