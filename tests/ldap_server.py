@@ -21,7 +21,9 @@ pytest's tmp_path when the tests run as root: slapd drops to the
 from __future__ import annotations
 
 import atexit
+import calendar
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
@@ -69,6 +71,17 @@ def slapd_available() -> bool:
 
 
 _LIVE_SLAPDS: "set[SlapdServer]" = set()
+
+_LIBC = ctypes.CDLL(None)
+_LIBC.time.restype = ctypes.c_long
+_LIBC.time.argtypes = [ctypes.c_void_p]
+
+
+def _slapd_clock() -> int:
+    """The seconds slapd's ``slap_get_time()`` sees: glibc's ``time(NULL)``,
+    the kernel's coarse clock (not Python's ``time.time()``, which may already
+    be in the next second)."""
+    return _LIBC.time(None)
 
 
 @atexit.register
@@ -486,6 +499,32 @@ class SlapdServer(ManagedServer):
                 return None
             return {name: [v.decode("utf-8", "replace") for v in values]
                     for name, values in found[0]["raw_attributes"].items()}
+
+    def wait_until_lock_applies(self, dn: str, timeout: float = 2.0) -> str:
+        """Wait until slapd enforces the ppolicy lock of ``dn``; returns its
+        pwdAccountLockedTime.
+
+        ppolicy (OpenLDAP 2.5, ``ppolicy_bind_response``) stamps the lock
+        with ``clock_gettime(CLOCK_REALTIME)``, but ``account_locked`` treats
+        a stamp later than ``time(NULL)`` as "not yet in effect".  glibc's
+        ``time()`` reads the kernel's coarse clock, updated once per timer
+        tick, so for up to a tick (about 5 ms measured here) after a second
+        begins it still names the previous second.  A lock set in those
+        milliseconds is ignored by a bind in the same milliseconds: the
+        right password binds.  So we wait, on the clock slapd reads, until
+        the second the stamp names has begun; from then on the lock holds
+        (no pwdLockoutDuration: it never expires by itself).
+        """
+        stamp = (self.entry(dn) or {}).get("pwdAccountLockedTime")
+        if not stamp:
+            raise AssertionError(f"{dn} has no pwdAccountLockedTime: ppolicy did not lock it")
+        locked_at = calendar.timegm(time.strptime(stamp[0][:14], "%Y%m%d%H%M%S"))
+        deadline = time.monotonic() + timeout
+        while _slapd_clock() < locked_at:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the clock never reached the lock of {dn} ({stamp[0]})")
+            time.sleep(0.001)
+        return stamp[0]
 
     def set_attribute(self, dn: str, name: str, value: str) -> None:
         import ldap3

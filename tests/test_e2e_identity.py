@@ -36,16 +36,24 @@ def desk(tmp_path, dovecot, smtp_server, directory, port: int | None = None) -> 
         "password": directory.admin_password, "ldap_base": directory.base,
         "ldap_filter": "(|(mail={account})(uid={account}))",
     }, selfservice={"ldap_filter": "(|(uid={identifier})(employeeNumber={identifier}))"},
+        # A sender is the registered address only with our server's DMARC
+        # pass (CONTRACT §13): these requests come through it.
+        inbox={"authserv_id": AUTHSERV},
         procedures={"desbloqueo": {"addresses": ["desbloqueo@entidad.gov.co"]},
-                    "cambio-correo": {"addresses": ["sinfilas@entidad.gov.co"]}}, **extra)
+                    # Applied at the confirmation: the owner's hold is
+                    # tested in test_handover_staff.py.
+                    "cambio-correo": {"addresses": ["sinfilas@entidad.gov.co"], "hold_hours": 0}}, **extra)
+
+
+AUTHSERV = "mx.entidad.gov.co"
 
 
 def to(address: str, raw: bytes) -> bytes:
     return raw.replace(f"To: {mails.SUPPORT}".encode(), f"To: {address}".encode(), 1)
 
 
-def approve(env: Networked, radicado: str):
-    return run_helpdesk("--config", env.config_path, "approve", radicado, "--by", "Ana Pérez", timeout=60)
+def approve(env: Networked, radicado: str, *options: str):
+    return run_helpdesk("--config", env.config_path, "approve", radicado, "--by", "Ana Pérez", *options, timeout=60)
 
 
 def sent(smtp_server, kind: str) -> list:
@@ -55,13 +63,17 @@ def sent(smtp_server, kind: str) -> list:
 def test_an_account_locked_by_failed_binds_is_unlocked_from_its_registered_address(
         tmp_path, dovecot, smtp_server, directory):
     dn = directory.add_user("jperez", "juan.perez@entidad.gov.co", PASSWORD)
+    directory.set_attribute(dn, "displayName", "Juan Pérez")  # the holder's name staff compare
     for _ in range(3):
         assert not directory.can_bind(dn, "Adivinanza-1")
+    # slapd ignores a fresh lock for the first milliseconds of its second.
+    directory.wait_until_lock_applies(dn)
     assert not directory.can_bind(dn, PASSWORD)  # locked: even the right password fails
     assert directory.entry(dn).get("pwdAccountLockedTime")
     env = desk(tmp_path, dovecot, smtp_server, directory)
     env.deliver(to("desbloqueo@entidad.gov.co", mails.request(
         sender="juan.perez@entidad.gov.co", subject="Cuenta bloqueada",
+        headers={"Authentication-Results": f"{AUTHSERV}; dmarc=pass header.from=entidad.gov.co"},
         body="Buenos días, mi cuenta quedó bloqueada.\nUsuario: jperez\nNombres y apellidos: Juan Pérez\n"
              "Documento: 18123456\n")))
     [outcome] = env.run_once()
@@ -105,6 +117,7 @@ def test_an_unlock_from_another_address_asks_for_the_identity_document_and_the_d
 def test_the_registered_email_changes_only_after_the_new_address_confirms(tmp_path, dovecot, smtp_server, directory):
     dn = directory.add_user("bsanchez", "b.sanchez.viejo@entidad.gov.co", PASSWORD)
     directory.set_attribute(dn, "employeeNumber", CURP)
+    directory.set_attribute(dn, "displayName", "Beatriz Sánchez")
     port = any_port()
     env = desk(tmp_path, dovecot, smtp_server, directory, port)
     env.deliver(to("sinfilas@entidad.gov.co", mails.request(
@@ -116,7 +129,10 @@ def test_the_registered_email_changes_only_after_the_new_address_confirms(tmp_pa
     [outcome] = env.run_once()
     assert env.store.one("SELECT state FROM tickets")[0] == "pending_approval", env.store.query(
         "SELECT code, detail FROM findings")
-    done = approve(env, outcome.radicado)
+    # From an address that is not the registered one: high risk, approved
+    # only once staff have compared the document (CONTRACT §13).
+    assert approve(env, outcome.radicado).returncode == 1
+    done = approve(env, outcome.radicado, "--acknowledge-warnings")
     assert done.returncode == 0, done.stdout + done.stderr
     assert smtp_server.wait_for(3, timeout=10)
     [confirm] = sent(smtp_server, "email_change_confirm")
