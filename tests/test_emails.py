@@ -94,8 +94,9 @@ def test_every_config_key_is_in_the_shipped_config_with_a_comment():
             if not commented:
                 silent.append(f"{dotted} (line {number})")
             value = tomllib.loads(_value_and_comment(text)[0])[f.name]
-            # [procedures.ID] addresses is a list in each procedure's table.
-            hint = list[str] if dotted == "procedures.addresses" else typing.get_type_hints(cls)[f.name]
+            # [procedures.ID] addresses is a list, hold_hours a number, in each procedure's table.
+            hint = {"procedures.addresses": list[str], "procedures.hold_hours": float}.get(
+                dotted, typing.get_type_hints(cls)[f.name])
             try:  # the value shown (default or example) must be one the key accepts
                 config_mod._coerce(hint, value, dotted, SHIPPED)
             except ConfigError as exc:

@@ -107,12 +107,13 @@ def test_self_service_by_sms_code_in_chromium(tmp_path, dovecot, smtp_server, sl
                    encoding="utf-8")
     env, port = office(tmp_path, dovecot, smtp_server, slapd,
                        selfservice={"enabled": True, "sms_command": [sys.executable, str(sms)]})
-    with WebServer(env.config, port):
+    with WebServer(env.config, port) as server:
         browser.get(f"http://127.0.0.1:{port}/recuperar")
         assert "¿Olvidó su contraseña?" in browser.page_source and "Advertencia" in browser.page_source
         fill(browser, identifier="mlopez")
         assert "*****opez@entidad.gov.co" in browser.page_source and "*****4412" in browser.page_source
         fill(browser, button="button[value=sms]")
+        server.drain()  # the SMS goes after the answer (web/deferred.py)
         code = re.search(r"\b(\d{6})\b", (tmp_path / "sms.txt").read_text()).group(1)
         fill(browser, code=code)
         assert "mlopez@entidad.gov.co" in browser.page_source
@@ -121,3 +122,8 @@ def test_self_service_by_sms_code_in_chromium(tmp_path, dovecot, smtp_server, sl
         fill(browser, password=GOOD, confirm=GOOD)
         assert "Se ha actualizado la contraseña" in browser.page_source
     assert slapd.can_bind(dn, GOOD)
+    # The change is told to the registered address (CONTRACT 13), in the transaction of the use.
+    env.run_once()
+    assert smtp_server.wait_for(1, timeout=10)
+    [told] = [m for m in smtp_server.snapshot() if m.message["X-Helpdesk-Kind"] == "password_changed"]
+    assert told.rcpt_tos == ["mlopez@entidad.gov.co"]

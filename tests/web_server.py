@@ -23,13 +23,18 @@ class WebServer:
 
         self.port = port
         # As helpdesk web serves it (commands/web.py): X-Forwarded-For left to web/guard.py.
-        self.server = waitress.create_server(create_app(config), host="127.0.0.1", port=port, threads=4,
+        self.app = create_app(config)
+        self.server = waitress.create_server(self.app, host="127.0.0.1", port=port, threads=4,
                                              clear_untrusted_proxy_headers=False)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "WebServer":
         self.thread.start()
         return self
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait for what the pages send after their answer (web/deferred.py)."""
+        assert self.app.extensions["helpdesk_deferred"].drain(timeout), "deferred sends still running"
 
     def __exit__(self, *exc) -> None:
         self.server.close()
