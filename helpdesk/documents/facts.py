@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from .reading import DigitalSignature, ScanReading
+
 
 @dataclass(frozen=True)
 class Account:
@@ -61,6 +63,11 @@ class FileFacts:
     # be an identity document at all. None: not an image, or not measured.
     image_ink_ppm: int | None = None
     members: tuple["FileFacts", ...] = field(default_factory=tuple)  # a zip's files
+    # A scan (an image, or a PDF's image pages) as OCR read it; None: not a
+    # scan, or OCR off ([documents] ocr = false).
+    reading: ScanReading | None = None
+    # A signed PDF's signature as validated; None: no signature value.
+    digital_signature: DigitalSignature | None = None
 
     @property
     def readable(self) -> bool:

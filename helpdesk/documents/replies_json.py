@@ -19,6 +19,7 @@ import types
 import typing
 
 from .facts import Account, FileFacts, FormData, PdfFacts
+from .reading import DigitalSignature, PageReading, ScanReading, SignatureInk, Word
 from .ticket_files import Plan, PlannedFile
 
 # Nesting of zip members in a reply: deeper is a broken worker, not a file.
@@ -49,7 +50,8 @@ def decode(payload: bytes, failure_type: type):
     return _build(cls, message["value"], 0)
 
 
-_CLASSES = {cls.__name__: cls for cls in (FileFacts, PdfFacts, FormData, Account, Plan, PlannedFile)}
+_CLASSES = {cls.__name__: cls for cls in (FileFacts, PdfFacts, FormData, Account, Plan, PlannedFile, ScanReading,
+                                          Word, PageReading, SignatureInk, DigitalSignature)}
 
 
 @functools.cache
