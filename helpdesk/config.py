@@ -310,6 +310,22 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
+class DocumentsConfig:
+    """Reading the documents (CONTRACT 11): OCR of scans and digital signatures."""
+
+    # Scans (image pages of a PDF, JPG and PNG attachments) are read by
+    # Tesseract in the document worker; false: never read, each one then
+    # carries scan_not_read for staff.
+    ocr: bool = True
+    # Pages of each document read at most (the form and the acta fit in 3).
+    ocr_pages: int = 3
+    # PEM bundle of the certification authorities whose signatures are
+    # "trusted" (Colombia's accredited CAs); "": none is, which is shown,
+    # never a problem.
+    trust_roots: str = ""
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     # Prometheus text file rewritten after every cycle (node_exporter's
     # textfile collector reads it); empty path: metrics.prom beside the
@@ -334,6 +350,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
+    documents: DocumentsConfig = field(default_factory=DocumentsConfig)
     procedures: ProceduresConfig = field(default_factory=ProceduresConfig)
     # Folder of the config file: the base of every relative path.
     base_dir: Path = Path(".")
@@ -696,6 +713,8 @@ def _check_semantics(config: Config, path: Path) -> None:
     if not accounts.ldap_rdn.isalnum() or not accounts.ldap_rdn.isascii():
         raise ConfigError(f"{path}: accounts.ldap_rdn: {accounts.ldap_rdn!r} no es un nombre de atributo")
     _check_web(config, path)
+    if not 1 <= config.documents.ocr_pages <= 20:
+        raise ConfigError(f"{path}: documents.ocr_pages: entre 1 y 20")
     if config.reset.password_length < 12:
         raise ConfigError(f"{path}: reset.password_length: mínimo 12 caracteres")
     prefix = config.radicado.prefix
