@@ -317,6 +317,17 @@ def test_correct_of_a_handover_procedure_goes_to_the_from_not_the_reply_to(desk)
     assert correction["To"] == OLD
 
 
+def test_a_staff_reply_in_a_handover_procedure_goes_to_the_from_and_elsewhere_to_the_reply_to(desk):
+    unlock = put_ticket(desk, "desbloqueo", {"account": "bsanchez", "person_name": "Beatriz"},
+                        sender=OLD, requester=ATTACKER)
+    reset = put_ticket(desk, "reinicio-claves", {}, sender="despacho@alcaldia-prueba.gov.co",
+                       requester="sistemas@alcaldia-prueba.gov.co")
+    done = desk.cli("reply", unlock, "--by", "Ana", "--message", "Estamos revisando su solicitud.")
+    assert done.returncode == 0 and f"se envía a {OLD}" in done.stdout
+    assert desk.cli("reply", reset, "--by", "Ana", "--message", "Estamos revisando su solicitud.").returncode == 0
+    assert sorted(m["To"] for m in desk.of_kind("reply")) == [OLD, "sistemas@alcaldia-prueba.gov.co"]
+
+
 # -- 3. emails with a live link are erased once delivered ------------------------------------
 
 
