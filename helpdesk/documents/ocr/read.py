@@ -1,0 +1,187 @@
+"""The pipeline: a scanned document's pages -> ``ScanReading``.
+
+Per page: rasterise (rasterise.py) -> clean (clean.py) -> recognise
+(recognise.py); a page read doubtfully (under ``ORIENT_BELOW``) is asked
+which way up it is (orient.py) and, when turned, read again, keeping the
+better reading; then the signature area's ink (ink.py) on the page that
+has the label. Runs in the document worker only (worker.py), within a
+deadline the worker sets from its own limits, so a slow page is a page
+not read, never a killed worker.
+
+Never raises for a missing engine or data, a page that cannot be
+rendered, or a spent budget: each such page is a ``PageReading`` with
+``read=False`` and the Spanish reason staff see in ``scan_not_read``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..reading import PageReading, ScanReading, SignatureInk, Word
+from . import clean, engine, ink, orient, rasterise
+from .recognise import Recognised, recognise
+
+# A page read at a mean word confidence under this is not used: its words
+# would be guesses (a page read upside down reads at 35-40, a clean scan
+# at 85-95, a poor phone photo at 60-75; bench/ocr.py).
+MIN_PAGE_CONFIDENCE = 55
+# Upright pages read at or above this are taken as they are; below, OSD
+# is asked whether the page is turned (orient.py).
+ORIENT_BELOW = 75
+MAX_WORDS = 3000
+MAX_TEXT_CHARS = 20_000
+# Time a page is expected to need when none was read yet (a dense page at
+# 200 dpi on a loaded core, LIBRARY_NOTES: 1.9 s): a page is not begun
+# with less left than this, nor than the slowest page so far.
+FIRST_PAGE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a worker reads scans: config.documents and its limits."""
+
+    ocr: bool = True
+    pages: int = 3  # [documents] ocr_pages
+    tessdata: str | None = None  # None: engine.tessdata_folder()
+
+
+@dataclass
+class Budget:
+    """The document's deadline (time.monotonic()), set by the worker."""
+
+    deadline: float
+    slowest: float = FIRST_PAGE_SECONDS
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def allows_a_page(self) -> bool:
+        return self.left() >= min(self.slowest, FIRST_PAGE_SECONDS * 3)
+
+
+@dataclass
+class _Document:
+    pages: list[PageReading] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    signature: SignatureInk | None = None
+    engine_name: str = ""
+
+
+def spent_reason() -> str:
+    return "no se leyó: se agotó el tiempo de examen del documento"
+
+
+def read_images(images, page_numbers: list[int], options: Options, budget: Budget,
+                skipped: dict[int, str] | None = None) -> ScanReading:
+    """Read the pages ``images(n)`` gives for each ``n`` in ``page_numbers``
+    (a callable: a page is rasterised only when its turn comes and there is
+    time). ``skipped``: pages not read for a reason known beforehand."""
+    doc = _Document()
+    try:
+        eng = engine.engine(options.tessdata)
+        doc.engine_name = eng.name
+    except engine.EngineUnavailable as exc:
+        eng, reason = None, str(exc)
+    for n in page_numbers:
+        if eng is None:
+            doc.pages.append(PageReading(n, 0, 0, 0, 0, False, f"no se leyó: {reason}"))
+        elif not budget.allows_a_page():
+            doc.pages.append(PageReading(n, 0, 0, 0, 0, False, spent_reason()))
+        else:
+            started = time.monotonic()
+            _read_page(eng, images, n, budget, doc)
+            budget.slowest = max(budget.slowest, time.monotonic() - started)
+    for n, reason in sorted((skipped or {}).items()):
+        doc.pages.append(PageReading(n, 0, 0, 0, 0, False, reason))
+    doc.pages.sort(key=lambda p: p.page)
+    return _reading(doc)
+
+
+def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
+    try:
+        raster = images(n)
+        page = clean.clean(raster.image).image
+    except MemoryError:
+        raise
+    except Exception as exc:  # a page pdfium or Pillow cannot draw: this page alone is not read
+        doc.pages.append(PageReading(n, 0, 0, 0, 0, False,
+                                     f"no se leyó: la página no se pudo convertir en imagen ({type(exc).__name__})"))
+        return
+    rotation = 0
+    got = recognise(eng.reader, page, n, _ms(budget))
+    if got.finished and got.confidence < ORIENT_BELOW and budget.left() > 0:
+        turn = orient.rotation(eng.orienter, page)
+        if turn:
+            turned = orient.turn(page, turn)
+            again = recognise(eng.reader, turned, n, _ms(budget))
+            if again.finished and again.confidence > got.confidence:
+                got, page, rotation = again, turned, turn
+    if not got.finished:
+        doc.pages.append(PageReading(n, page.width, page.height, rotation, 0, False, spent_reason()))
+        return
+    if got.words and got.confidence < MIN_PAGE_CONFIDENCE:
+        doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, False,
+                                     f"no se leyó con la confianza necesaria ({got.confidence} de 100; "
+                                     f"se necesita {MIN_PAGE_CONFIDENCE})"))
+        return
+    doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, True))
+    doc.words.extend(got.words)
+    doc.texts.append(got.text.strip())
+    if doc.signature is None or not doc.signature.found:
+        measured = ink.measure(page, list(got.words), n)
+        if measured.found or doc.signature is None:
+            doc.signature = measured
+
+
+def _ms(budget: Budget) -> int:
+    return max(1, int(budget.left() * 1000))
+
+
+def _reading(doc: _Document) -> ScanReading:
+    read = [p for p in doc.pages if p.read]
+    words = doc.words
+    confidence = round(sum(w.confidence for w in words) / len(words)) if words else 0
+    text = "\n\n".join(t for t in doc.texts if t)[:MAX_TEXT_CHARS]
+    return ScanReading(engine=doc.engine_name, pages_read=len(read), confidence=confidence, text=text,
+                       words=tuple(words[:MAX_WORDS]), pages=tuple(doc.pages),
+                       signature=doc.signature if read else None)
+
+
+# -- the two kinds of file -------------------------------------------------
+
+
+def read_image(data: bytes, options: Options, budget: Budget, max_pixels: int) -> ScanReading:
+    """A JPG or PNG attachment: one page."""
+    return read_images(lambda n: rasterise.image_file(data, max_pixels), [0], options, budget)
+
+
+def read_pdf(data: bytes, scanned: list[int], options: Options, budget: Budget) -> ScanReading:
+    """The scanned pages (0-based ``scanned``, as pdf.py found them) of a
+    PDF: the first ``options.pages`` of the document are read, the others
+    are said not to be."""
+    import io
+
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        reader.decrypt("")  # pdf.py opened it so already, or the file is unreadable before OCR
+    opened = []
+
+    def pdfium():
+        if not opened:
+            import pypdfium2
+
+            opened.append(pypdfium2.PdfDocument(data))
+        return opened[0]
+
+    wanted = [n for n in scanned if n < options.pages]
+    skipped = {n: f"no se leyó: se leen las primeras {options.pages} páginas de cada documento "
+                  "([documents] ocr_pages)" for n in scanned if n >= options.pages}
+    try:
+        return read_images(lambda n: rasterise.pdf_page(reader, pdfium, n), wanted, options, budget, skipped)
+    finally:
+        for pdf in opened:
+            pdf.close()

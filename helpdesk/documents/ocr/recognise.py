@@ -1,0 +1,46 @@
+"""Step 4: the words of a page, with their boxes and confidences.
+
+The image goes to Tesseract as raw 8-bit grey bytes (``SetImageBytes``):
+no PNG or BMP round trip, which tesserocr's ``SetImage`` does. The time
+limit is Tesseract's own (``Recognize(timeout)``, in milliseconds), so a
+page that would run past the document's budget stops cleanly and is
+reported as not read instead of having the worker killed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..reading import Word
+
+
+@dataclass(frozen=True)
+class Recognised:
+    words: tuple[Word, ...]
+    text: str  # Tesseract's text, lines kept
+    confidence: int  # mean word confidence, 0-100; 0 when no word
+    finished: bool  # False: the time limit stopped it
+
+
+def recognise(reader, image, page: int, timeout_ms: int) -> Recognised:
+    from tesserocr import RIL, iterate_level
+
+    reader.SetImageBytes(image.tobytes(), image.width, image.height, 1, image.width)
+    try:
+        finished = reader.Recognize(max(1, timeout_ms))
+        if not finished:
+            return Recognised((), "", 0, False)
+        words = []
+        iterator = reader.GetIterator()
+        if iterator is not None:
+            for word in iterate_level(iterator, RIL.WORD):
+                text = (word.GetUTF8Text(RIL.WORD) or "").strip()
+                box = word.BoundingBox(RIL.WORD)
+                if text and box:
+                    words.append(Word(text, max(0, min(100, round(word.Confidence(RIL.WORD)))), page,
+                                      tuple(int(v) for v in box)))
+        text = reader.GetUTF8Text() or ""
+    finally:
+        reader.Clear()
+    confidence = round(sum(w.confidence for w in words) / len(words)) if words else 0
+    return Recognised(tuple(words), text, confidence, True)
