@@ -93,6 +93,20 @@ if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
     changed "paquete python3-venv instalado"
 fi
 
+# -- OCR: Tesseract's Spanish data ------------------------------------
+# Scans are read in the document worker by tesserocr (its wheel carries the
+# engine); the language data is Debian's. Without it helpdesk still runs and
+# every scan carries scan_not_read (helpdesk check's ocr line says so).
+if ! dpkg-query -W -f='${Status}' tesseract-ocr-spa 2>/dev/null | grep -q "ok installed"; then
+    if command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-spa >/dev/null
+        changed "paquetes tesseract-ocr y tesseract-ocr-spa instalados (lectura de escaneos)"
+    else
+        say "aviso: instale Tesseract con los datos del español (tesseract-ocr-spa); sin ellos los escaneos no se leen"
+    fi
+fi
+
 # -- user and folders --------------------------------------------------
 if ! getent passwd helpdesk >/dev/null; then
     # The group may exist already (created first to add the staff to it).
