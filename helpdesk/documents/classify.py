@@ -5,9 +5,13 @@ Content decides first, the name second (CONTRACT §6):
 1. the real type limits the candidates: a spreadsheet can only be the
    Excel form, and only if it has the form's labels; a PDF or an image can
    be the signed form or the acta;
-2. a PDF's text layer (a scan with OCR, or a computer-made PDF) is matched
-   against each kind's words;
-3. then the file name's words, accents and case folded.
+2. a PDF's text layer (a scan with OCR, or a computer-made PDF), else what
+   our OCR read of a scan (CONTRACT §11), is matched against each kind's
+   words; OCR's text tolerantly, since it confuses letters;
+3. then the file name's words, accents and case folded, only when the
+   text is silent: a readable scan named "formato" whose text is some
+   other document still fills the form's slot, and the scan checks say
+   it is not the form (examination/scan_checks.py).
 
 Two scans that nothing tells apart (``scan001.pdf``, ``IMG_2041.jpg``)
 fill the two visual slots when exactly that many are missing: the entity
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from rapidfuzz import fuzz
 
 from ..rules import DocumentRules, normalise
 from . import sniff
@@ -57,6 +63,10 @@ def classify_one(facts: FileFacts, rules: DocumentRules,
         kind = _best(normalise(facts.pdf.text), candidates, rules, "text_words")
         if kind:
             return kind, "texto"
+    elif facts.reading is not None and facts.reading.text:
+        kind = _best(_ocr_words(facts.reading.text), candidates, rules, "text_words", _has_phrase_read)
+        if kind:
+            return kind, "escaneo"
     name = normalise(facts.filename.replace("_", " ").replace("-", " "))
     kind = _best(name, candidates, rules, "filename_words")
     if kind is None and not facts.readable and name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
@@ -64,8 +74,9 @@ def classify_one(facts: FileFacts, rules: DocumentRules,
     return kind, ("nombre" if kind else "")
 
 
-def _best(text: str, candidates, rules: DocumentRules, attr: str) -> str | None:
-    scores = {k: sum(1 for w in getattr(rules.kinds[k], attr) if w and _has_word(text, w)) for k in candidates}
+def _best(text: str, candidates, rules: DocumentRules, attr: str, has=None) -> str | None:
+    has = has or _has_word
+    scores = {k: sum(1 for w in getattr(rules.kinds[k], attr) if w and has(text, w)) for k in candidates}
     top = max(scores.values(), default=0)
     winners = [k for k, s in scores.items() if s == top]
     return winners[0] if top > 0 and len(winners) == 1 else None
@@ -74,6 +85,26 @@ def _best(text: str, candidates, rules: DocumentRules, attr: str) -> str | None:
 def _has_word(text: str, word: str) -> bool:
     """``word`` at the start of a word: "firmado" has "firma", "confirmacion" has not."""
     return re.search(r"(?<![a-z0-9])" + re.escape(word), text) is not None
+
+
+# A kind's phrase is in OCR's text when some stretch of it is this similar
+# (rapidfuzz partial_ratio, 0-100): on the generated scans the phrases read
+# at 95-100, one confused letter in "formato de solicitud" is 97, and no
+# phrase of one kind reaches 80 on another kind's page.
+PHRASE_SCORE = 90
+# Shorter phrases ("acta", "juramento") are matched whole, as in a text layer:
+# a one-letter slip in a short word is another word.
+FUZZY_MIN_LENGTH = 10
+
+
+def _ocr_words(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", normalise(text)).split())
+
+
+def _has_phrase_read(text: str, phrase: str) -> bool:
+    if len(phrase) < FUZZY_MIN_LENGTH:
+        return _has_word(text, phrase)
+    return fuzz.partial_ratio(phrase, text, score_cutoff=PHRASE_SCORE) > 0
 
 
 def classify_all(files: list[FileFacts], rules: DocumentRules,
