@@ -1,0 +1,88 @@
+"""``helpdesk extend``: the entity takes more time to answer (CONTRACT 12).
+
+Ley 1755 de 2015, art. 14 parágrafo: when a request cannot be answered in
+its term, the requester is told before the term ends, with the reason and
+the new date, which may not exceed twice the initial term. So an extension
+is refused (exit 1, nothing changed) on the due date or after it, while
+the clock is stopped (a correction owed, or the request answered), and
+when it would take the extensions of the ticket past its procedure's
+``deadline_days``. Otherwise, in one transaction: the extension is
+recorded (the new due date is N business days past the current one), the
+requester gets ``term_extended`` with the new date and the reason, and the
+audit trail says who, why and by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ..config import Config
+from ..errors import Refused
+from ..outgoing import outbox
+from ..outgoing.replies import Renderer
+from ..rules import Rules
+from ..store import Store, iso
+from ..tickets import STATE_LABELS, Ticket, record_event, thread_ids, verdict_recipient
+from ..terms.calendar import long_date
+from ..terms.due import histories, term_of
+from ..terms.office import office_of
+from .decisions import Decided, _ticket, actor
+
+EVENT = "término ampliado"
+
+
+@dataclass(frozen=True)
+class Extended:
+    decided: Decided
+    previous_due: date
+    new_due: date
+
+
+def extend(store: Store, config: Config, renderer: Renderer, rules: Rules, radicado: str, by: str, days: int,
+           reason: str, now: datetime | None = None) -> Extended:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Refused("indique el motivo con --reason: se le envía al solicitante")
+    if days < 1:
+        raise Refused("--days debe ser al menos 1 día hábil")
+    ticket, _form = _ticket(store, radicado)
+    office = office_of(config, rules.procedures)
+    calendar = office.calendar(ticket.procedure)
+    today = office.today(now)
+    who = actor(by)
+    with store.transaction() as conn:
+        history = histories(conn, office.deadlines, [ticket.id])[ticket.id]
+        term = term_of(history, calendar, office.zone)
+        _allowed(ticket, term, history.deadline_days, history.extended_days, days, today)
+        new_due = calendar.add(term.due, days)
+        recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
+        context = {"previous_due": long_date(term.due), "new_due": long_date(new_due), "days": days,
+                   "reason": reason}
+        reply = renderer.build("term_extended", recipient, ticket.radicado, context,
+                               answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
+        conn.execute("INSERT INTO term_extensions(ticket_id, days, due_before, due_after, reason, actor, at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (ticket.id, days, term.due.isoformat(), new_due.isoformat(), reason, who, iso()))
+        queued = outbox.enqueue(conn, config, ticket.id, reply)
+        record_event(conn, ticket.id, who, EVENT,
+                     f"{days} día(s) hábil(es): vencía el {long_date(term.due)}, ahora vence el {long_date(new_due)} "
+                     f"(Ley 1755 de 2015, art. 14 parágrafo); motivo: {reason}")
+    return Extended(Decided(ticket, queued, recipient=recipient), term.due, new_due)
+
+
+def _allowed(ticket: Ticket, term, deadline_days: int, extended_days: int, days: int, today: date) -> None:
+    if term.due is None:
+        why = ("espera la corrección del solicitante: el término está suspendido"
+               if term.answered_on is None else f"ya fue respondida («{STATE_LABELS.get(ticket.state, ticket.state)}»)")
+        raise Refused(f"la solicitud {ticket.radicado} {why}; no hay término que ampliar")
+    if today >= term.due:
+        when = "vence hoy" if today == term.due else f"venció el {long_date(term.due)}"
+        raise Refused(f"la solicitud {ticket.radicado} {when}: el término solo se amplía antes de la fecha de "
+                      "vencimiento (Ley 1755 de 2015, art. 14 parágrafo); no se cambió nada")
+    room = deadline_days - extended_days
+    if days > room:
+        already = f" (ya se amplió {extended_days})" if extended_days else ""
+        raise Refused(f"la solicitud {ticket.radicado} solo puede ampliarse {room} día(s) hábil(es) más: la "
+                      f"ampliación no puede superar el término inicial de {deadline_days} días hábiles{already} "
+                      "(Ley 1755 de 2015, art. 14 parágrafo); no se cambió nada")
