@@ -325,3 +325,31 @@ def test_tickets_of_an_earlier_version_get_their_due_date_from_their_history(tmp
         assert term_of(history, Calendar("CO"), BOGOTA).due.isoformat() == "2026-12-29"
     finally:
         store.close()
+
+
+def test_the_requesters_extra_month_to_correct_is_granted_once_and_moves_the_withdrawal(env, monkeypatch):
+    # Art. 17: asked for before the month ends, up to one month more.
+    at(monkeypatch, "2026-12-04 10:00")
+    radicado = open_ticket(env, mails.request(), "needs_correction")  # limit 4 January 2027
+    at(monkeypatch, "2026-12-24 10:00")
+    env.run_once()  # the first month's reminder
+    at(monkeypatch, "2026-12-30 10:00")
+    stopped = cli(env, "extend", radicado, "--by", "Ana", "--days", "5", "--reason", "Proveedor")
+    assert stopped.returncode == 1 and "suspendido" in stopped.stderr  # no term runs while a correction is owed
+    granted = cli(env, "extend", radicado, "--by", "Ana", "--correction-month", "--reason", "La alcaldía lo pidió")
+    assert granted.returncode == 0, granted.stderr
+    [notice] = of_kind(env, "term_extended")
+    assert "4 de febrero de 2027" in text_of(notice) and "La alcaldía lo pidió" in text_of(notice)
+    twice = cli(env, "extend", radicado, "--by", "Ana", "--correction-month", "--reason", "Otra vez")
+    assert twice.returncode == 1 and len(of_kind(env, "term_extended")) == 1
+    at(monkeypatch, "2027-01-05 10:00")
+    env.run_once()
+    assert shown(env, radicado)["state"] == "needs_correction"
+    assert len(of_kind(env, "correction_reminder")) == 1  # the first month's only
+    at(monkeypatch, "2027-01-28 10:00")  # 5 business days before 4 February: 28, 29, 1, 2, 3
+    env.run_once()
+    assert len(of_kind(env, "correction_reminder")) == 2 and "4 de febrero de 2027" in text_of(
+        of_kind(env, "correction_reminder")[-1])
+    at(monkeypatch, "2027-02-05 10:00")
+    env.run_once()
+    assert shown(env, radicado)["state"] == "withdrawn"

@@ -10,6 +10,10 @@ when it would take the extensions of the ticket past its procedure's
 recorded (the new due date is N business days past the current one), the
 requester gets ``term_extended`` with the new date and the reason, and the
 audit trail says who, why and by how much.
+
+``extend_correction`` is the other extension the law gives (art. 17):
+the requester's, of the month to complete a request, asked for before it
+ends; staff grant it once per correction.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ..terms.office import office_of
 from .decisions import Decided, _ticket, actor
 
 EVENT = "término ampliado"
+CORRECTION_EVENT = "plazo para corregir prorrogado"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,51 @@ def extend(store: Store, config: Config, renderer: Renderer, rules: Rules, radic
                      f"{days} día(s) hábil(es): vencía el {long_date(term.due)}, ahora vence el {long_date(new_due)} "
                      f"(Ley 1755 de 2015, art. 14 parágrafo); motivo: {reason}")
     return Extended(Decided(ticket, queued, recipient=recipient), term.due, new_due)
+
+
+def extend_correction(store: Store, config: Config, renderer: Renderer, rules: Rules, radicado: str, by: str,
+                      reason: str, now: datetime | None = None) -> Extended:
+    """The requester's extra month to complete the request (Ley 1755 de
+    2015, art. 17: asked for before the month ends, up to a term equal to
+    it): the limit moves ``[terms] withdrawal_months`` later, once per
+    correction, and the requester is told the new date."""
+    from ..terms.calendar import add_months
+    from ..terms.clock import waiting
+
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Refused("indique el motivo con --reason: se le envía al solicitante")
+    ticket, _form = _ticket(store, radicado)
+    office = office_of(config, rules.procedures)
+    today = office.today(now)
+    who = actor(by)
+    with store.transaction() as conn:
+        found = waiting(conn, config, office, ticket.id)
+        if not found:
+            raise Refused(f"la solicitud {ticket.radicado} está en estado «{STATE_LABELS.get(ticket.state, ticket.state)}»: "
+                          "la prórroga del plazo para corregir solo se da mientras se espera una corrección")
+        item = found[0]
+        if item.extended:
+            raise Refused(f"la solicitud {ticket.radicado} ya tiene la prórroga del plazo para corregir, hasta el "
+                          f"{long_date(item.limit)} (Ley 1755 de 2015, art. 17: una sola, por un término igual); "
+                          "no se cambió nada")
+        if today > item.limit:
+            raise Refused(f"el plazo para corregir la solicitud {ticket.radicado} venció el {long_date(item.limit)}: la "
+                          "prórroga se pide antes de que venza (art. 17); no se cambió nada")
+        new_limit = add_months(item.limit, config.terms.withdrawal_months)
+        recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
+        context = {"previous_due": long_date(item.limit), "new_due": long_date(new_limit), "days": 0,
+                   "reason": reason, "correction": True}
+        reply = renderer.build("term_extended", recipient, ticket.radicado, context,
+                               answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
+        conn.execute("INSERT INTO term_extensions(ticket_id, kind, days, due_before, due_after, reason, actor, at) "
+                     "VALUES (?, 'correction', 0, ?, ?, ?, ?, ?)",
+                     (ticket.id, item.limit.isoformat(), new_limit.isoformat(), reason, who, iso()))
+        queued = outbox.enqueue(conn, config, ticket.id, reply)
+        record_event(conn, ticket.id, who, CORRECTION_EVENT,
+                     f"el plazo para corregir vencía el {long_date(item.limit)}, ahora el {long_date(new_limit)} "
+                     f"(Ley 1755 de 2015, art. 17); motivo: {reason}")
+    return Extended(Decided(ticket, queued, recipient=recipient), item.limit, new_limit)
 
 
 def _allowed(ticket: Ticket, term, deadline_days: int, extended_days: int, days: int, today: date) -> None:

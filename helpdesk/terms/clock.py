@@ -58,6 +58,7 @@ class Waiting:
     remind_from: date  # first day of the reminder
     reminded: bool  # a correction_reminder went out for this correction
     held: bool  # the requester wrote: new documents to examine, or a message for staff
+    extended: bool = False  # the requester's extra month (art. 17) was granted
 
 
 @dataclass
@@ -67,8 +68,10 @@ class ClockRun:
     digest_tickets: int | None = None  # tickets in the digest queued in this run
 
 
-def waiting(conn, config: Config, office: Office) -> list[Waiting]:
-    rows = conn.execute("SELECT * FROM tickets WHERE state = ? ORDER BY id", (NEEDS_CORRECTION,)).fetchall()
+def waiting(conn, config: Config, office: Office, ticket_id: int | None = None) -> list[Waiting]:
+    """Tickets waiting for a correction (only ``ticket_id`` when given)."""
+    only = "" if ticket_id is None else f" AND id = {int(ticket_id)}"
+    rows = conn.execute(f"SELECT * FROM tickets WHERE state = ?{only} ORDER BY id", (NEEDS_CORRECTION,)).fetchall()
     found = histories(conn, office.deadlines, [r["id"] for r in rows])
     result = []
     for row in rows:
@@ -77,10 +80,20 @@ def waiting(conn, config: Config, office: Office) -> list[Waiting]:
         term = term_of(found[ticket.id], calendar, office.zone)
         asked_at = term.waiting_since or ticket.updated_at
         limit = add_months(local_day(asked_at, office.zone), config.terms.withdrawal_months)
+        # The extra month the requester asked for (art. 17), granted by
+        # staff with helpdesk extend --correction-month for this correction.
+        granted, granted_at = conn.execute(
+            "SELECT max(due_after), max(at) FROM term_extensions WHERE ticket_id = ? AND kind = 'correction' "
+            "AND at >= ?", (ticket.id, asked_at)).fetchone()
+        extended = granted is not None
+        if extended:
+            limit = date.fromisoformat(granted)
+        # Once per limit: the new limit of an extra month has its own reminder.
         reminded = conn.execute("SELECT 1 FROM messages WHERE ticket_id = ? AND direction = 'out' AND kind = ? "
-                                "AND at >= ? LIMIT 1", (ticket.id, REMINDER_KIND, asked_at)).fetchone() is not None
+                                "AND at >= ? LIMIT 1",
+                                (ticket.id, REMINDER_KIND, granted_at or asked_at)).fetchone() is not None
         result.append(Waiting(ticket, asked_at, limit, calendar.before(limit, config.terms.reminder_days), reminded,
-                              bool(row["examine_pending"] or row["follow_up"])))
+                              bool(row["examine_pending"] or row["follow_up"]), extended))
     return result
 
 

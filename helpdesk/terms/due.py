@@ -118,8 +118,9 @@ def histories(conn: sqlite3.Connection, deadlines: dict[str, int], ticket_ids: l
     for row in conn.execute(f"SELECT ticket_id, at, state FROM ticket_clock {clause} ORDER BY id", params):
         if row["ticket_id"] in marks:
             marks[row["ticket_id"]].append(Mark(row["at"], row["state"]))
-    for row in conn.execute(f"SELECT ticket_id, sum(days) AS days FROM term_extensions {clause} GROUP BY ticket_id",
-                            params):
+    kind = ("AND" if clause else "WHERE") + " kind = 'term'"
+    for row in conn.execute(f"SELECT ticket_id, sum(days) AS days FROM term_extensions {clause} {kind} "
+                            "GROUP BY ticket_id", params):
         extended[row["ticket_id"]] = row["days"]
     return {i: History(r["created_at"], tuple(marks[i]), deadlines.get(r["procedure"], default_days),
                        extended.get(i, 0), r["procedure"]) for i, r in by_id.items()}
