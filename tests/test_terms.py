@@ -353,3 +353,21 @@ def test_the_requesters_extra_month_to_correct_is_granted_once_and_moves_the_wit
     at(monkeypatch, "2027-02-05 10:00")
     env.run_once()
     assert shown(env, radicado)["state"] == "withdrawn"
+
+
+def test_queue_colours_an_overdue_ticket_red_in_a_terminal(env, tmp_path, monkeypatch):
+    import os
+    import sys
+
+    import pexpect
+
+    from .conftest import ROOT
+
+    at(monkeypatch, "2026-12-05 10:00")
+    open_ticket(env, complete_request(env, tmp_path), "pending_approval")  # due 29 December
+    at(monkeypatch, "2026-12-30 09:00")
+    child = pexpect.spawn(sys.executable, ["-m", "helpdesk", "--config", str(env.config_path), "queue"],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    screen = child.before
+    assert "\x1b[31m" in screen and "vencida hace 1 día hábil" in screen
