@@ -22,8 +22,8 @@ of the scan checks (examination/scan_checks.py).
 
 from __future__ import annotations
 
+import functools
 import io
-import math
 import random
 import tempfile
 from dataclasses import dataclass, replace
@@ -130,9 +130,15 @@ def capture(seed: int, dpi_choices=(150, 150, 200)) -> Capture:
     """A varied capture, mostly readable: the defects a real request has."""
     rng = random.Random(f"capture-{seed}")
     phone = rng.random() < 0.12
+    chosen = _capture(rng, phone, dpi_choices)
+    # A PNG scan comes from a scanner's lossless mode: clean (noise makes it 4 MB).
+    return replace(chosen, noise=0) if chosen.fmt == "png" else chosen
+
+
+def _capture(rng: random.Random, phone: bool, dpi_choices) -> Capture:
     return Capture(
         dpi=rng.choice(dpi_choices), colour=rng.random() < 0.4,
-        fmt=rng.choice(["pdf", "pdf", "jpeg", "png"]) if not phone else "jpeg",
+        fmt=rng.choice(["pdf", "pdf", "jpeg", "png"]) if not phone else "jpeg",  # a PNG scan: clean, no noise
         quality=rng.randrange(40, 91), skew=round(rng.uniform(-3, 3), 2) if rng.random() < 0.6 else 0.0,
         upside_down=rng.random() < 0.1, blur=round(rng.uniform(0.3, 1.0), 2) if rng.random() < 0.3 else 0.0,
         noise=rng.randrange(5, 30) if rng.random() < 0.4 else 0, shadow=rng.random() < 0.25, phone=phone,
@@ -204,10 +210,12 @@ class Page:
         self.text(0.88, title, 11, bold=True, fill=(255, 255, 255))
         self.line(0.36)
 
-    def field(self, label: str, value: str) -> None:
+    def field(self, label: str, value: str, boxed: bool = True) -> None:
         self.text(0.88, label, 10.5, bold=True)
         top = self.px(self.y - 0.05)
-        self.draw.rectangle((self.px(3.3), top, self.px(7.4), top + self.px(0.26)), outline=(150, 150, 150), width=1)
+        if boxed:  # the template's cell borders, as Excel prints them
+            self.draw.rectangle((self.px(3.3), top, self.px(7.4), top + self.px(0.26)), outline=(150, 150, 150),
+                                width=1)
         self.text(3.38, value, 10.5)
         self.line(0.3)
 
@@ -259,7 +267,9 @@ SIGNATURE_LABEL = "Firma del representante legal"
 
 
 def draw_form(e: Entity, cap: Capture, rng: random.Random, signature: str = "scribble",
-              title: str = "Formato de solicitud de reinicio de claves") -> Page:
+              title: str = "Formato de solicitud de reinicio de claves", boxed: bool = True) -> Page:
+    """The form as printed from the template (``boxed``: with the value
+    cells' borders; without, as when gridlines are not printed)."""
     page = Page(cap.dpi, cap.font, cap.colour, rng)
     page.text(0.8, title, 14, bold=True)
     page.line(0.55)
@@ -267,20 +277,20 @@ def draw_form(e: Entity, cap: Capture, rng: random.Random, signature: str = "scr
     nit_number, dv = e.nit.split("-")
     for label, value in (("Nombre de la entidad", e.name), ("NIT", e.nit if rng.random() < 0.7 else nit_number),
                          ("DV", dv), ("Departamento", e.department), ("Municipio", e.municipality)):
-        page.field(label, value)
+        page.field(label, value, boxed)
     page.line(0.2)
     page.band("1.2 Datos del representante legal")
     for label, value in (("Nombres y apellidos", e.person), ("Tipo de documento", "Cédula de ciudadanía"),
                          ("Número de documento", e.doc_number), ("Cargo", e.role), ("Correo electrónico", e.email),
                          ("Teléfono", e.phone)):
-        page.field(label, value)
+        page.field(label, value, boxed)
     page.line(0.2)
     page.band("2. Cuentas a las que se solicita reinicio de clave")
     page.text(0.88, "Tipo", 10.5, bold=True)
     page.text(3.38, "Cuenta", 10.5, bold=True)
     page.line(0.3)
     for kind, account in e.accounts:
-        page.field(kind, account)
+        page.field(kind, account, boxed)
     # The signature block: the line, the label under it, the scribble or stamp over it.
     line_y = max(page.y + 1.3, 9.3)
     page.draw.line((page.px(0.9), page.px(line_y), page.px(3.9), page.px(line_y)), fill=(30, 30, 30), width=2)
@@ -383,33 +393,42 @@ def draw_blank(e: Entity, cap: Capture, rng: random.Random) -> Page:
 
 def captured(page: Page, cap: Capture, rng: random.Random):
     """The page as the scanner or the phone returns it (a PIL image)."""
-    from PIL import Image, ImageFilter
+    from PIL import Image
 
-    img = page.image
+    # A grey scan is made grey first: every step after costs a third.
+    img = page.image if cap.colour else page.image.convert("L")
     if cap.shadow:
         shade = Image.linear_gradient("L").resize(img.size).point(lambda v: 255 - v // 4)  # up to 25% darker at the top
         if rng.random() < 0.5:
             shade = shade.rotate(90, expand=False)
-        img = Image.composite(img, Image.new("RGB", img.size, (0, 0, 0)), shade)
+        img = Image.composite(img, Image.new(img.mode, img.size, 0), shade)
     if cap.blur:
-        img = img.filter(ImageFilter.GaussianBlur(cap.blur * cap.dpi / 150))
+        # Out of focus: through a smaller image and back (a quarter of a
+        # Gaussian filter's time, the same softness to the eye and to OCR).
+        small = (round(img.width / (1 + cap.blur)), round(img.height / (1 + cap.blur)))
+        img = img.resize(small, Image.BILINEAR).resize(img.size, Image.BILINEAR)
     if cap.skew:
-        img = img.rotate(cap.skew, resample=Image.BICUBIC, expand=False, fillcolor=(245, 245, 245))
+        img = img.rotate(cap.skew, resample=Image.BILINEAR, expand=False,
+                         fillcolor=(245, 245, 245) if cap.colour else 245)
     if cap.phone:
         img = _phone(img, rng)
     if cap.noise:
         img = _noise(img, cap.noise, rng)
     if cap.upside_down:
         img = img.rotate(180)
-    return img if cap.colour else img.convert("L")
+    return img
 
 
 def _noise(img, strength: int, rng: random.Random):
     """Sensor noise: Gaussian, ``strength`` grey levels, around the page's own."""
     from PIL import Image, ImageChops
 
-    noise = Image.effect_noise(img.size, strength)
-    return ImageChops.add(img, Image.merge("RGB", (noise, noise, noise)), scale=1.0, offset=-128)
+    # Drawn at half size and doubled: four times cheaper, grain of two pixels.
+    noise = Image.effect_noise((img.width // 2 + 1, img.height // 2 + 1), strength).resize(
+        (img.width + 2, img.height + 2), Image.NEAREST).crop((0, 0, img.width, img.height))
+    if img.mode == "RGB":
+        noise = Image.merge("RGB", (noise, noise, noise))
+    return ImageChops.add(img, noise, scale=1.0, offset=-128)
 
 
 def _phone(img, rng: random.Random):
@@ -419,14 +438,15 @@ def _phone(img, rng: random.Random):
 
     w, h = img.size
     margin = 0.08
-    frame = Image.new("RGB", (round(w * (1 + 2 * margin)), round(h * (1 + 2 * margin))), (70, 58, 48))
+    table, edge = ((70, 58, 48), (60, 50, 42)) if img.mode == "RGB" else (60, 52)
+    frame = Image.new(img.mode, (round(w * (1 + 2 * margin)), round(h * (1 + 2 * margin))), table)
     frame.paste(img, (round(w * margin), round(h * margin)))
     fw, fh = frame.size
     j = lambda: rng.uniform(-0.035, 0.035)  # noqa: E731
     # Where the frame's corners come from: a gentle keystone.
     quad = (fw * (0.0 + j()), fh * (0.0 + j()), fw * (0.0 + j()), fh * (1.0 + j()),
             fw * (1.0 + j()), fh * (1.0 + j()), fw * (1.0 + j()), fh * (0.0 + j()))
-    return frame.transform(frame.size, Image.QUAD, quad, resample=Image.BICUBIC, fillcolor=(60, 50, 42))
+    return frame.transform(frame.size, Image.QUAD, quad, resample=Image.BILINEAR, fillcolor=edge)
 
 
 def encode(img, cap: Capture) -> tuple[bytes, str, str]:
@@ -504,18 +524,51 @@ def other_person(e: Entity, rng: random.Random) -> str:
 
 
 def excel_form(e: Entity) -> bytes:
+    """The Excel form, filled in the official template (written once)."""
+    import openpyxl
+
     from . import forms
 
+    wb = openpyxl.load_workbook(io.BytesIO(_template()))
+    ws = wb["Solicitud"]
+    values, table_row = e.form_values(), None
+    for row in ws.iter_rows():
+        label = row[0].value
+        if label == "Tipo":
+            table_row = row[0].row
+        elif label in values and table_row is None:
+            ws.cell(row[0].row, 2, values[label])
+    for n, (kind, account) in enumerate(e.accounts, start=1):
+        ws.cell(table_row + n, 1, kind)
+        ws.cell(table_row + n, 2, account)
+    return forms.to_bytes(wb)
+
+
+@functools.cache
+def _template() -> bytes:
+    from helpdesk.documents.form_template import write_template
+
     with tempfile.TemporaryDirectory() as tmp:
-        return forms.filled_template(Path(tmp), e.form_values(), list(e.accounts))
+        path = Path(tmp) / "template.xlsx"
+        write_template(path)
+        return path.read_bytes()
 
 
-def request(seed: int, flaw: str = "", dpi_choices=(150, 150, 200), excel: bool = True) -> Request:
+# A plain office scan: what a flaw is shown on when the flaw, not the
+# scanner, is what a test is about.
+PLAIN = Capture(dpi=150, colour=False, fmt="pdf", quality=75, noise=8)
+
+
+def request(seed: int, flaw: str = "", dpi_choices=(150, 150, 200), excel: bool = True,
+            plain: bool = False) -> Request:
     """A request whose scans are drawn from ``seed``: correct, or with
-    ``flaw`` (a key of FLAWS or WARNING_FLAWS) in one scan."""
+    ``flaw`` (a key of FLAWS or WARNING_FLAWS) in one scan; ``plain``: both
+    scans taken as PLAIN, else each with its own varied capture."""
     e = entity(seed)
     rng = random.Random(f"request-{seed}")
     form_cap, acta_cap = capture(seed * 2, dpi_choices), capture(seed * 2 + 1, dpi_choices)
+    if plain:
+        form_cap, acta_cap = replace(PLAIN, font=form_cap.font), replace(PLAIN, font=acta_cap.font)
     signature = rng.choice(("scribble", "scribble", "stamp", "both"))
     printed = e  # what the signed scan shows
     if flaw == "form_other_nit":
@@ -530,7 +583,8 @@ def request(seed: int, flaw: str = "", dpi_choices=(150, 150, 200), excel: bool 
     elif flaw == "form_other":
         form = scan("other", e, form_cap, seed, form_name)
     else:
-        form = scan("form", printed, form_cap, seed, form_name, signature="none" if flaw == "form_unsigned" else signature)
+        form = scan("form", printed, form_cap, seed, form_name, boxed=not plain and rng.random() < 0.6,
+                    signature="none" if flaw == "form_unsigned" else signature)
     if flaw == "acta_other":
         acta = scan("other", e, acta_cap, seed, acta_name)
     elif flaw == "acta_blank":

@@ -102,9 +102,11 @@ def signed(ink_ppm: int = 25_000) -> SignatureInk:
     return SignatureInk(True, ink_ppm, "Firma del representante legal", 0)
 
 
-def scan(filename: str, r: ScanReading | None) -> FileFacts:
+def scan(filename: str, r: ScanReading | None, ink_ppm: int | None = 60_000) -> FileFacts:
+    """A JPEG scan; ``ink_ppm``: its ink as the worker measured it
+    (image_quality.py): a printed page 20,000-80,000, a blank one 0-40."""
     return FileFacts(filename=filename, sha256="0" * 64, size=200_000, type=sniff.JPEG, image_size=(1240, 1754),
-                     image_ink_ppm=60_000, reading=r)
+                     image_ink_ppm=ink_ppm, reading=r)
 
 
 def excel(fields: dict | None = None, accounts=ACCOUNTS) -> FileFacts:
@@ -136,7 +138,7 @@ def test_a_correct_scanned_request_read_with_confidence_has_no_finding():
 
 
 def test_a_blank_page_sent_as_the_signed_form_is_not_the_form():
-    blank = scan("formato_firmado.jpg", reading([]))
+    blank = scan("formato_firmado.jpg", reading([]), ink_ppm=20)
     found = findings(blank, GOOD_ACTA)
     assert codes(found) == ["signed_form_not_the_form"]
     assert found[0].severity == PROBLEM and "en blanco" in found[0].detail
@@ -238,6 +240,22 @@ def test_another_nit_read_doubtfully_is_no_problem():
     assert codes(findings(form, GOOD_ACTA), PROBLEM) == []
 
 
+def test_an_unlisted_account_read_doubtfully_is_said_to_staff_only():
+    # Tesseract's Spanish model reads "@" as "(O" and the whole word at 20-60.
+    extra = FORM_LINES[:-2] + ["Correo electrónico tesoreria(Oalcaldia-prueba.gov.co"] + FORM_LINES[-2:]
+    form = scan("formato_firmado.jpg", reading(extra, signature=signed(), low={"tesoreria(Oalcaldia-prueba.gov.co": 35}))
+    found = findings(form, GOOD_ACTA)
+    assert [(f.severity, f.code) for f in found] == [(WARNING, "scan_not_read")]
+    assert "tesoreria@alcaldia-prueba.gov.co" in found[0].detail and "poca confianza" in found[0].detail
+
+
+def test_listed_accounts_with_a_misread_at_sign_are_the_listed_ones():
+    misread = [line.replace("@", "(O") for line in FORM_LINES]
+    form = scan("formato_firmado.jpg", reading(misread, signature=signed(),
+                                               low={w: 30 for line in misread for w in line.split() if "(O" in w}))
+    assert findings(form, GOOD_ACTA) == []
+
+
 def test_an_account_the_excel_form_does_not_list_is_a_mismatch():
     extra = FORM_LINES[:-2] + ["Correo electrónico tesoreria@alcaldia-prueba.gov.co"] + FORM_LINES[-2:]
     found = findings(scan("formato_firmado.jpg", reading(extra, signature=signed())), GOOD_ACTA)
@@ -289,7 +307,17 @@ def test_another_document_sent_as_the_acta_is_not_an_acta():
 
 
 def test_a_blank_page_sent_as_the_acta_is_not_an_acta():
-    assert codes(findings(GOOD_FORM, scan("acta_posesion.jpg", reading([])))) == ["acta_not_an_acta"]
+    assert codes(findings(GOOD_FORM, scan("acta_posesion.jpg", reading([]), ink_ppm=20))) == ["acta_not_an_acta"]
+
+
+def test_a_page_with_ink_where_ocr_read_no_word_is_not_called_blank():
+    # Measured: a shaded, noisy acta the crop had cut read as 0 words.
+    found = findings(GOOD_FORM, scan("acta_posesion.jpg", reading([]), ink_ppm=45_000))
+    assert codes(found) == ["scan_not_read"] and "ninguna palabra" in found[0].detail
+
+
+def test_a_page_without_words_whose_ink_was_not_measured_is_not_called_blank():
+    assert codes(findings(scan("formato.pdf", reading([]), ink_ppm=None), GOOD_ACTA)) == ["scan_not_read"]
 
 
 def test_an_acta_naming_someone_else_is_warned():

@@ -62,12 +62,24 @@ WORD_CONFIDENCE = 70
 PAGE_CONFIDENCE = 60
 MIN_CONFIDENT_WORDS = 25
 # A page the engine read that shows at most this many words of any
-# confidence is blank (a blank scan gives 0-2 words of noise).
+# confidence (a blank scan gives 0-2 words of noise) is blank only when
+# the page's ink, measured apart from OCR (FileFacts.image_ink_ppm,
+# documents/image_quality.py), is under BLANK_INK_PPM: no words alone is
+# no proof: a readable, shaded and noisy acta read as 0 words on the
+# generated scans. Measured there (JPEG and PNG): blank pages 0 ppm, even
+# shaded and noisy; an acta 13,000-31,000; any phone photo 200,000 and more
+# (its table), so a photographed page is never taken for blank.
 BLANK_MAX_WORDS = 2
-# Characters of a NIT or an account claimed to differ from the Excel form:
-# each of their words must read at least this (digits and addresses are
-# where OCR confuses most: 0/O, 1/l, rn/m).
+BLANK_INK_PPM = 300
+# An account claimed to differ from the Excel form: its word must read at
+# least this (addresses are where OCR confuses most: 0/O, 1/l, rn/m, and
+# "@", which Tesseract's Spanish model reads at 0-60 whatever the scan).
 FIELD_CONFIDENCE = 85
+# A NIT claimed to differ: its words at WORD_CONFIDENCE suffice, since its
+# check digit must also hold, and DIAN's weights catch every one-digit
+# misreading (bench/scan_precision.py: the form's own NIT read at 76-97
+# when read at all; no misread NIT passed its check digit).
+NIT_CONFIDENCE = WORD_CONFIDENCE
 # The signature area holds a signature when its dark pixels reach this
 # (parts per million of the area). An empty printed line measures 0-2,000
 # (the line itself, specks), a thin scribble 6,000 and more, a stamp more.
@@ -86,6 +98,9 @@ def allowed_edits(word: str) -> int:
     return 0 if len(word) <= SHORT_WORD else 1 if len(word) < LONG_WORD else 2
 
 
+# A cell's printed border comes out as short words ("o", "|", "E") read
+# at 0-40: dropped from the end of a value shown to staff.
+JUNK_CONFIDENCE = 50
 # Entity names compared: the share of the form's entity words found on the
 # signed scan below which staff are warned (a warning, never a problem).
 ENTITY_WORDS_SHARE = 0.5
@@ -112,6 +127,7 @@ class Token:
     confidence: int
     page: int
     line: int  # index of the line on the page
+    word: int = 0  # index of the word it was read in (a word may give several tokens)
 
 
 @dataclass(frozen=True)
@@ -131,9 +147,11 @@ def tokens_of(reading: ScanReading) -> list[Token]:
     which Tesseract may read as two blocks, one after the other."""
     out: list[Token] = []
     if not reading.words:
+        n_word = 0
         for n, line in enumerate(reading.text.splitlines()):
             for raw in line.split():
-                out += [Token(t, raw, reading.confidence, 0, n) for t in _split(raw)]
+                out += [Token(t, raw, reading.confidence, 0, n, n_word) for t in _split(raw)]
+                n_word += 1
         return out
     placed = []  # (line, x0, word)
     line_no, page, mid, height = -1, None, 0.0, 0
@@ -143,8 +161,8 @@ def tokens_of(reading: ScanReading) -> list[Token]:
         if word.page != page or abs(here - mid) > max(height, y1 - y0, 1) * 0.6:
             line_no, page, mid, height = line_no + 1, word.page, here, y1 - y0
         placed.append((line_no, x0, word))
-    for line, _x, word in sorted(placed, key=lambda p: (p[0], p[1])):
-        out += [Token(t, word.text, word.confidence, word.page, line) for t in _split(word.text)]
+    for n_word, (line, _x, word) in enumerate(sorted(placed, key=lambda p: (p[0], p[1]))):
+        out += [Token(t, word.text, word.confidence, word.page, line, n_word) for t in _split(word.text)]
     return out
 
 
@@ -174,9 +192,11 @@ class PageState:
 READ, BLANK, UNREAD = "read", "blank", "unread"
 
 
-def page_states(reading: ScanReading) -> list[PageState]:
+def page_states(reading: ScanReading, ink_ppm: int | None = None) -> list[PageState]:
     """Each page as the checks see it: read with confidence, blank, or not
-    read (the engine's reason, or too little confidence)."""
+    read (the engine's reason, or too little confidence). ``ink_ppm``: the
+    ink of a one-page scan (FileFacts.image_ink_ppm); None: not measured,
+    and then no page is taken for blank."""
     if not reading.engine:
         reason = next((p.reason for p in reading.pages if p.reason), "no hay motor de OCR con datos de español")
         pages = reading.pages or ()
@@ -186,7 +206,10 @@ def page_states(reading: ScanReading) -> list[PageState]:
         words = [w for w in reading.words if w.page == p.page]
         confident = [w for w in words if w.confidence >= WORD_CONFIDENCE]
         if p.read and len(words) <= BLANK_MAX_WORDS:
-            states.append(PageState(p.page, BLANK))
+            if ink_ppm is not None and ink_ppm < BLANK_INK_PPM and len(reading.pages) == 1:
+                states.append(PageState(p.page, BLANK))
+            else:
+                states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra y la página no está en blanco"))
         elif not p.read:
             states.append(PageState(p.page, UNREAD, p.reason or "no se pudo leer"))
         elif p.confidence >= PAGE_CONFIDENCE and len(confident) >= MIN_CONFIDENT_WORDS:
@@ -196,15 +219,15 @@ def page_states(reading: ScanReading) -> list[PageState]:
     return states
 
 
-def decidable(reading: ScanReading) -> bool:
+def decidable(reading: ScanReading, ink_ppm: int | None) -> bool:
     """Read well enough to say what the document is not: every page read
     was read with confidence or is blank, and at least one page was read."""
-    states = page_states(reading)
+    states = page_states(reading, ink_ppm)
     return bool(states) and all(s.state != UNREAD for s in states)
 
 
-def is_blank(reading: ScanReading) -> bool:
-    states = page_states(reading)
+def is_blank(reading: ScanReading, ink_ppm: int | None) -> bool:
+    states = page_states(reading, ink_ppm)
     return bool(states) and all(s.state == BLANK for s in states)
 
 
@@ -286,27 +309,64 @@ class ReadValue:
     page: int
 
 
+def _words(line: list[Token]) -> list[tuple[str, int]]:
+    """A line's words as read (a word split into tokens counts once)."""
+    seen: dict[int, tuple[str, int]] = {}
+    for t in line:
+        seen.setdefault(t.word, (t.raw, t.confidence))
+    return list(seen.values())
+
+
 def nits_read(reading: ScanReading) -> list[ReadValue]:
-    """NITs with a valid check digit, each with its words' lowest confidence."""
+    """NITs with a valid check digit ("890.905.211-1", or the number on the
+    NIT line and its digit on the DV line), each with the lowest confidence
+    of the words it was read from."""
     found = []
     for line in lines_of(reading):
-        text = " ".join(t.raw for t in line)
+        words = _words(line)
+        text = " ".join(w for w, _c in words)
         for m in NIT_PATTERN.finditer(text):
             parsed = nit.parse(f"{m.group(1)}-{m.group(2)}")
             if parsed is None or not parsed.valid:
                 continue
-            digits = set(re.sub(r"\D", "", m.group(0)))
-            conf = min((t.confidence for t in line if set(re.sub(r"\D", "", t.raw)) & digits), default=0)
-            found.append(ReadValue(str(parsed), conf, line[0].page))
+            start, end, at, confs = m.start(), m.end(), 0, []
+            for w, c in words:  # the words the match spans
+                if at < end and at + len(w) > start:
+                    confs.append(c)
+                at += len(w) + 1
+            found.append(ReadValue(str(parsed), min(confs, default=0), line[0].page))
+    number, dv = value_after(reading, "NIT"), value_after(reading, "DV")
+    if not found and number and dv and re.fullmatch(r"\d{9}", number.value.replace(".", "")) \
+            and re.fullmatch(r"\d", dv.value):
+        parsed = nit.parse(number.value, dv.value)
+        if parsed is not None and parsed.valid:
+            found.append(ReadValue(str(parsed), min(number.confidence, dv.confidence), number.page))
     return found
 
 
-def emails_read(reading: ScanReading) -> list[ReadValue]:
-    found = []
+def emails_read(reading: ScanReading, domains: tuple[str, ...] = ()) -> list[ReadValue]:
+    """The addresses read, each with its word's confidence. Tesseract's
+    Spanish model hardly ever reads "@" (it gives "(O", "Q", "f" or
+    nothing, at confidences of 0-60 for the whole word): a word that ends
+    with one of ``domains`` after one or two such characters is that
+    address too, with the word's (low) confidence, so that it can be
+    shown to staff though never decide a problem."""
+    found, seen = [], set()
     for t in tokens_of(reading):
-        m = EMAIL_PATTERN.search(normalise(t.raw))
+        if t.word in seen:
+            continue
+        seen.add(t.word)
+        word = normalise(t.raw).strip(".,;:")
+        m = EMAIL_PATTERN.search(word)
         if m:
             found.append(ReadValue(m.group(0).rstrip("."), t.confidence, t.page))
+            continue
+        for domain in domains:
+            local = word[: -len(domain)] if word.endswith(domain) and len(word) > len(domain) + 2 else ""
+            local = re.sub(r"[^a-z0-9._-]+[a-z]?$", "", local) if re.search(r"[^a-z0-9._-]", local) else local[:-1]
+            if re.fullmatch(r"[a-z0-9][a-z0-9._-]*", local or "-"):
+                found.append(ReadValue(f"{local}@{domain}", t.confidence, t.page))
+                break
     return found
 
 
@@ -315,12 +375,17 @@ def value_after(reading: ScanReading, label: str) -> ReadValue | None:
     Alcaldía de Prueba"): the form is a label column and a value column."""
     label_words = [w for w in re.split(r"[^0-9a-z]+", normalise(label)) if w]
     for line in lines_of(reading):
-        plain = [t for t in line if re.fullmatch(r"[0-9a-z]+", t.text)]
-        if len(plain) <= len(label_words):
+        words = _words(line)
+        if len(words) <= len(label_words):
             continue
-        if all(word_matches(w, t.text) for w, t in zip(label_words, plain)):
-            rest = plain[len(label_words):]
-            return ReadValue(" ".join(t.raw for t in rest), min(t.confidence for t in rest), rest[0].page)
+        if all(word_matches(w, normalise(raw).strip(".,;:|[]()")) for w, (raw, _c) in zip(label_words, words)):
+            rest = [(raw.strip("|[](){}"), c) for raw, c in words[len(label_words):]]
+            rest = [(raw, c) for raw, c in rest if re.search(r"\w", raw)]
+            # The cell's border read as letters: short words read at near nothing, at the end.
+            while rest and len(rest[-1][0]) <= 2 and rest[-1][1] < JUNK_CONFIDENCE:
+                rest.pop()
+            if rest:
+                return ReadValue(" ".join(raw for raw, _c in rest), min(c for _r, c in rest), line[0].page)
     return None
 
 
@@ -329,8 +394,20 @@ def _form_addresses(form: FormData) -> list[str]:
     return [normalise(v) for v in values if v and "@" in v]
 
 
-def _near(address: str, known: list[str]) -> bool:
-    return any(Levenshtein.distance(_fold(address), _fold(k)) <= max(2, len(k) // 8) for k in known)
+def _listed(address: str, known: list[str]) -> bool:
+    """An address read is one the form lists when it is within OCR's slips
+    of it (two edits, or one in eight characters), the glyph read for "@"
+    and a character beside it forgiven."""
+    local, _, domain = address.rpartition("@")
+    for k in known:
+        k_local, _, k_domain = k.rpartition("@")
+        budget = max(2, len(k) // 8)
+        if Levenshtein.distance(_fold(address), _fold(k)) <= budget:
+            return True
+        if domain == k_domain and min(Levenshtein.distance(_fold(v), _fold(k_local))
+                                      for v in (local, local[:-1], local + "o")) <= max(1, len(k_local) // 8):
+            return True
+    return False
 
 
 def form_marks(exam: Examination, rules: Rules) -> tuple[str, ...]:
@@ -382,9 +459,9 @@ def check_signed_form_reading(exam: Examination, rules: Rules) -> list[checks.Fi
         return []
     facts, reading = got
     name = facts.filename
-    if not decidable(reading):
+    if not decidable(reading, facts.image_ink_ppm):
         return []  # scans_read says which pages, and why
-    if is_blank(reading):
+    if is_blank(reading, facts.image_ink_ppm):
         return [Finding(PROBLEM, "signed_form_not_the_form", "es una página en blanco", name)]
     tokens = tokens_of(reading)
     if not looks_like_the_form(tokens, exam, rules):
@@ -417,18 +494,25 @@ def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name
     if ours is not None:
         seen = nits_read(reading)
         if seen and not any(v.value.split("-")[0] == ours.number for v in seen):
-            sure = [v for v in seen if v.confidence >= FIELD_CONFIDENCE]
+            sure = [v for v in seen if v.confidence >= NIT_CONFIDENCE]
             if sure:
                 findings.append(Finding(PROBLEM, "signed_form_mismatch",
                                         f"el formato firmado dice NIT {sure[0].value}; el formato Excel dice "
                                         f"{ours}", name))
     known = _form_addresses(form)
     if known:
-        extra = [v for v in emails_read(reading) if v.confidence >= FIELD_CONFIDENCE and not _near(v.value, known)]
-        if extra:
+        domains = tuple(sorted({k.rpartition("@")[2] for k in known}, key=len, reverse=True))
+        extra = [v for v in emails_read(reading, domains) if not _listed(v.value, known)]
+        sure = [v for v in extra if v.confidence >= FIELD_CONFIDENCE]
+        if sure:
             findings.append(Finding(PROBLEM, "signed_form_mismatch",
-                                    f"el formato firmado pide la cuenta {extra[0].value}, que el formato Excel no "
+                                    f"el formato firmado pide la cuenta {sure[0].value}, que el formato Excel no "
                                     "incluye", name))
+        elif extra:
+            findings.append(Finding(WARNING, "scan_not_read",
+                                    f"página {extra[0].page + 1}: el formato firmado parece pedir la cuenta "
+                                    f"{extra[0].value}, que el formato Excel no incluye, pero se leyó con poca "
+                                    f"confianza ({extra[0].confidence}/100): compárelo a mano", name))
     entity = (form.fields.get("entity_name") or "").strip()
     if entity:
         read = value_after(reading, "Nombre de la entidad")
@@ -454,9 +538,9 @@ def check_acta_reading(exam: Examination, rules: Rules) -> list[checks.Finding]:
     if got is None:
         return []
     facts, reading = got
-    if not decidable(reading):
+    if not decidable(reading, facts.image_ink_ppm):
         return []
-    if is_blank(reading):
+    if is_blank(reading, facts.image_ink_ppm):
         return [Finding(PROBLEM, "acta_not_an_acta", "es una página en blanco", facts.filename)]
     if not is_an_acta(tokens_of(reading), rules):
         return [Finding(PROBLEM, "acta_not_an_acta", "no dice que alguien tomó posesión de un cargo",
@@ -478,7 +562,7 @@ def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, .
     if got is None or exam.form is None:
         return []
     facts, reading = got
-    if not decidable(reading) or is_blank(reading):
+    if not decidable(reading, facts.image_ink_ppm) or is_blank(reading, facts.image_ink_ppm):
         return []
     tokens = tokens_of(reading)
     if not is_an_acta(tokens, rules):
@@ -506,7 +590,7 @@ def check_scans_read(exam: Examination, rules: Rules) -> list[checks.Finding]:
             findings.append(Finding(WARNING, "scan_not_read", "no se leyó (OCR desactivado o no disponible): "
                                                               "compárelo a mano", facts.filename))
             continue
-        unread = [s for s in page_states(facts.reading) if s.state == UNREAD]
+        unread = [s for s in page_states(facts.reading, facts.image_ink_ppm) if s.state == UNREAD]
         for s in unread[:5]:
             findings.append(Finding(WARNING, "scan_not_read", f"página {s.page + 1}: {s.reason}; compárela a mano",
                                     facts.filename))
@@ -524,20 +608,30 @@ def _is_scan(facts: FileFacts) -> bool:
 TEXT_CHARS = 2000
 
 
-def reading_summary(reading: ScanReading) -> dict:
-    """The reading as stored with the document and shown (CONTRACT §11's
-    ``reading``), with what it shows that the checks compare: the NITs with
-    a valid check digit, the addresses, the form's labelled values."""
+def reading_summary(reading: ScanReading, ink_ppm: int | None = None) -> dict:
+    """The reading as stored with the document (documents.facts_json) and
+    shown (CONTRACT §11's ``reading``), with what the checks compare: the
+    lines read with their lowest word confidence (for matching the form's
+    person and role when staff look), the NITs with a valid check digit,
+    the addresses and the form's labelled values, as read."""
     summary = {
         "engine": reading.engine,
         "pages_read": reading.pages_read,
         "confidence": reading.confidence,
         "text": reading.text[:TEXT_CHARS],
-        "pages": [{"page": s.page + 1, "state": s.state, "reason": s.reason} for s in page_states(reading)],
+        "pages": [{"page": s.page + 1, "state": s.state, "reason": s.reason} for s in page_states(reading, ink_ppm)],
     }
     if reading.signature is not None:
         summary["signature"] = {"found": reading.signature.found, "ink": round(reading.signature.ink_ppm / 1e6, 4),
                                 "label": reading.signature.label, "page": reading.signature.page + 1}
+    lines, size = [], 0
+    for line in lines_of(reading):
+        text = " ".join(raw for raw, _c in _words(line))
+        size += len(text) + 1
+        if size > TEXT_CHARS:
+            break
+        lines.append([text, min(t.confidence for t in line)])
+    summary["lines"] = lines
     found: dict = {}
     for key, label in (("entity", "Nombre de la entidad"), ("name", "Nombres y apellidos"), ("role", "Cargo")):
         value = value_after(reading, label)
@@ -553,20 +647,44 @@ def reading_summary(reading: ScanReading) -> dict:
     return summary
 
 
-def matched(summary: dict, fields: dict, kind: str | None) -> list[tuple[str, str]]:
-    """(what, how it compares) lines for staff: the form's NIT, entity, name
-    and role against what the stored reading shows."""
+def reading_view(summary: dict, kind: str | None, fields: dict) -> dict:
+    """``reading`` of ``show --json`` (CONTRACT §11) from the stored summary:
+    engine, pages_read, confidence, text, the signed form's signature
+    {found, ink}, and ``matched``: the form's NIT, entity, name and role as
+    the scan shows them, with their confidence and whether they agree."""
+    view = {key: summary.get(key) for key in ("engine", "pages_read", "confidence", "text")}
+    view["pages"] = summary.get("pages", [])
+    if kind == SIGNED_FORM and "signature" in summary:
+        view["signature"] = {"found": summary["signature"]["found"], "ink": summary["signature"]["ink"],
+                             "label": summary["signature"]["label"]}
+    view["matched"] = _matched(summary, kind, fields)
+    return view
+
+
+def _matched(summary: dict, kind: str | None, fields: dict) -> list[dict]:
     found = summary.get("found", {})
-    text = summary.get("text", "")
-    tokens = tokens_of(ScanReading(summary.get("engine", ""), 0, summary.get("confidence", 0), text))
-    lines = []
+    tokens = [Token(t, raw, conf, 0, n) for n, (text, conf) in enumerate(summary.get("lines", []))
+              for raw in text.split() for t in _split(raw)]
+    out = []
     for key, what, field in (("nit", "NIT", "entity_nit"), ("entity", "Entidad", "entity_name"),
-                             ("name", "Nombre", "legal_rep_name"), ("role", "Cargo", "legal_rep_position")):
-        wanted = fields.get(field) or ""
-        if key in found:
+                             ("name", "Representante legal", "legal_rep_name"),
+                             ("role", "Cargo", "legal_rep_position")):
+        wanted = (fields.get(field) or "").strip()
+        if kind == SIGNED_FORM and key in found:
             got = found[key]
-            lines.append((what, f"«{got['value']}» (confianza {got['confidence']})"))
-        elif wanted and kind == ACTA and key in ("name", "role"):
-            match = find_name(tokens, wanted) if key == "name" else find_phrase(tokens, wanted)
-            lines.append((what, f"«{match.text}» encontrado" if match.found else f"«{wanted}» no encontrado"))
-    return lines
+            out.append({"field": what, "form": wanted, "read": got["value"], "confidence": got["confidence"],
+                        "agrees": _agrees(key, wanted, got["value"]) if wanted else None})
+        elif kind == ACTA and key in ("name", "role") and wanted:
+            match = find_name(tokens, wanted) if key == "name" else find_phrase(tokens, wanted.split("(")[0])
+            out.append({"field": what, "form": wanted, "read": match.text,
+                        "confidence": match.confidence if match.found else 0, "agrees": match.found})
+    return out
+
+
+def _agrees(key: str, wanted: str, read: str) -> bool:
+    if key == "nit":
+        ours, theirs = nit.parse(wanted), nit.parse(read)
+        return bool(ours and theirs and ours.number == theirs.number)
+    if key == "name":
+        return find_name([Token(t, t, 100, 0, 0) for raw in read.split() for t in _split(raw)], wanted).found
+    return _entity_same(wanted, read)
