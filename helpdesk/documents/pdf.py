@@ -61,7 +61,10 @@ class PdfUnreadable(Exception):
     """The PDF cannot be read; the message says why, in Spanish, for the entity."""
 
 
-def inspect_pdf(data: bytes) -> PdfFacts:
+def inspect_pdf(data: bytes, scanned_pages: list[int] | None = None) -> PdfFacts:
+    """The PDF's facts; ``scanned_pages``, when given, receives the 0-based
+    numbers of the pages that are scans (of the first MAX_PAGES_EXAMINED),
+    the pages OCR reads (ocr/read.py)."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         owner_protected = False
@@ -74,11 +77,13 @@ def inspect_pdf(data: bytes) -> PdfFacts:
         pages = len(reader.pages)
         text_parts: list[str] = []
         scanned = 0
-        for page in list(reader.pages)[:MAX_PAGES_EXAMINED]:
+        for number, page in enumerate(list(reader.pages)[:MAX_PAGES_EXAMINED]):
             if sum(len(t) for t in text_parts) < MAX_TEXT_CHARS:
                 text_parts.append(page.extract_text() or "")
             if _has_page_sized_image(page):
                 scanned += 1
+                if scanned_pages is not None:
+                    scanned_pages.append(number)
         fields = reader.get_fields() or {}
         sig_fields = [f for f in fields.values() if f.get("/FT") == "/Sig"]
         signed = any(f.get("/V") is not None for f in sig_fields)

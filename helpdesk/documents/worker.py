@@ -25,10 +25,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LimitsConfig
+from ..config import DocumentsConfig, LimitsConfig
 from ..rules import Rules, WorkerLimits
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, replies_json, ticket_files
 from .facts import FileFacts
+from .ocr.engine import TESSDATA_ENV
 from .ticket_files import Plan
 
 log = logging.getLogger(__name__)
@@ -121,12 +122,19 @@ def _no_new_privileges() -> None:
         pass  # not Linux: the resource limits still hold
 
 
+# What a scan's OCR leaves of a file's time for the rest: the reply, and
+# the parsing a zip's next member needs (documents/ocr/read.py stops
+# reading pages this long before the file's limit).
+OCR_MARGIN_SECONDS = 1.5
+
+
 def serve(memory_mb: int, cpu_seconds: int) -> None:
     """Worker main loop: limits first, then the rules, then one file per request on stdin.
 
     The rules come from the parent, not from the disk: the parent validated
     them (at start-up or on SIGHUP), so a worker replaced after a crash never
-    picks up a half-edited rules file.
+    picks up a half-edited rules file. With them come the reading options
+    (config [documents]: OCR on or off, pages, the Spanish data's folder).
     """
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -136,7 +144,7 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
 
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     try:
-        rules = _read(requests)
+        rules, options = _read(requests)
     except EOFError:
         return
     sys.stdout = sys.stderr  # nothing but replies on the reply pipe
@@ -146,10 +154,12 @@ def serve(memory_mb: int, cpu_seconds: int) -> None:
         except EOFError:
             return
         if request[0] == MESSAGES:
-            _serve_messages(replies, rules, cpu_seconds, *request[1:])
+            *args, left = request[1:]
+            _serve_messages(replies, rules, options, cpu_seconds, *args, ticket_deadline=time.monotonic() + left)
         else:
-            _, filename, data, procedure = request
-            _write_bytes(replies, replies_json.encode(_examine_one(filename, data, rules, procedure, cpu_seconds)))
+            _, filename, data, procedure, left = request
+            _write_bytes(replies, replies_json.encode(
+                _examine_one(filename, data, rules, options, procedure, cpu_seconds, time.monotonic() + left)))
 
 
 def _cpu_from_now(cpu_seconds: int) -> None:
@@ -159,14 +169,20 @@ def _cpu_from_now(cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, resource.RLIM_INFINITY))
 
 
-def _examine_one(filename: str, data: bytes, rules: Rules, procedure: str, cpu_seconds: int):
+def _examine_one(filename: str, data: bytes, rules: Rules, options, procedure: str, cpu_seconds: int,
+                 ticket_deadline: float):
     from .examine import examine
+    from .ocr.read import Budget
 
     # A spreadsheet is read with its ticket's procedure's form labels.
     form = rules.procedures[procedure].form if procedure in rules.procedures else rules.form
     _cpu_from_now(cpu_seconds)
+    # The parent waits for this file at most its timeout or what is left of
+    # the ticket's time (Worker._file_limit); OCR stops short of both.
+    deadline = min(time.monotonic() + rules.documents.worker.timeout_seconds, ticket_deadline)
     try:
-        return examine(filename, data, rules, form=form)
+        return examine(filename, data, rules, form=form, options=options,
+                       budget=Budget(deadline - OCR_MARGIN_SECONDS))
     except MemoryError:
         return WorkerFailure(str(filename), f"es demasiado grande para procesarlo; {RESCAN_SMALLER}")
     except RecursionError:
@@ -176,8 +192,8 @@ def _examine_one(filename: str, data: bytes, rules: Rules, procedure: str, cpu_s
         return WorkerFailure(str(filename), f"no se pudo leer ({type(exc).__name__}); {SEND_ANOTHER_COPY}")
 
 
-def _serve_messages(replies, rules: Rules, cpu_seconds: int, paths: list[str], procedure: str,
-                    limits: LimitsConfig, only: set | None, want_texts: bool) -> None:
+def _serve_messages(replies, rules: Rules, options, cpu_seconds: int, paths: list[str], procedure: str,
+                    limits: LimitsConfig, only: set | None, want_texts: bool, ticket_deadline: float) -> None:
     """A ticket's messages: the plan first (or a failure, when they cannot
     be parsed), then the facts of each chosen file (of those in ``only``,
     when the parent asks again after losing a worker), in the plan's order."""
@@ -196,17 +212,23 @@ def _serve_messages(replies, rules: Rules, cpu_seconds: int, paths: list[str], p
     for key in plan.chosen_keys():
         if only is None or key in only:
             data = held.pop(key)
-            _write_bytes(replies, replies_json.encode(_examine_one(plan.file(key).filename, data, rules, procedure,
-                                                                   cpu_seconds)))
+            _write_bytes(replies, replies_json.encode(_examine_one(plan.file(key).filename, data, rules, options,
+                                                                   procedure, cpu_seconds, ticket_deadline)))
             del data
 
 
 class Worker:
     """The parent's handle on one worker process; replaced when it fails."""
 
-    def __init__(self, rules: Rules):
+    def __init__(self, rules: Rules, documents: DocumentsConfig | None = None):
+        """``documents``: config [documents] (OCR on or off, pages read);
+        its defaults when None."""
+        from .ocr.read import Options
+
         self.rules = rules
         self.limits: WorkerLimits = rules.documents.worker
+        documents = documents or DocumentsConfig()
+        self.options = Options(ocr=documents.ocr, pages=documents.ocr_pages)
         self._proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
@@ -220,7 +242,7 @@ class Worker:
             # (a ticket's plan and its files' facts come back to back).
             bufsize=0,
         )
-        _write(self._proc.stdin, self.rules)
+        _write(self._proc.stdin, (self.rules, self.options))
 
     @property
     def pid(self) -> int | None:
@@ -281,7 +303,7 @@ class Worker:
         folder's request form)."""
         started = time.monotonic()
         try:
-            self._send((FILE, filename, data, procedure))
+            self._send((FILE, filename, data, procedure, self._file_limit(timeout)))
             return self._reply(self._file_limit(timeout))
         except OSError:
             self._kill()
@@ -309,7 +331,8 @@ class Worker:
             if left <= 0:
                 raise ExaminationFailed("se agotó el tiempo del examen antes de leer los mensajes")
             try:
-                self._send((MESSAGES, paths, procedure, limits, None if plan is None else set(waiting), want_texts))
+                self._send((MESSAGES, paths, procedure, limits, None if plan is None else set(waiting), want_texts,
+                            left))
                 first = self._reply(left)
             except OSError:
                 self._kill()
@@ -344,9 +367,14 @@ def worker_environment() -> dict[str, str]:
     """All the worker gets of the daemon's environment: where its Python
     code is and how to read text. Never a password variable (password_env)
     or $CREDENTIALS_DIRECTORY: a subverted parser finds no secret to steal."""
-    env = {"PYTHONPATH": _package_parent(), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-    if "PATH" in os.environ:
-        env["PATH"] = os.environ["PATH"]
+    env = {"PYTHONPATH": _package_parent(), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+           # Tesseract on one core per worker: the workers are one per core
+           # already (worker.processes), and OpenMP's extra threads only
+           # fought them for it.
+           "OMP_THREAD_LIMIT": "1"}
+    for name in ("PATH", TESSDATA_ENV):
+        if name in os.environ:
+            env[name] = os.environ[name]
     return env
 
 

@@ -37,7 +37,7 @@ class Check:
 
 def run_checks(config: Config) -> list[Check]:
     checks = [_rules(config), _templates(config), _database(config), _inbox(config), _authentication(config),
-              _smtp(config), _web(config)]
+              _smtp(config), _web(config), _ocr(config)]
     return checks
 
 
@@ -63,6 +63,57 @@ def _web(config: Config) -> Check:
         return Check("web", False, f"{' y '.join(used)} {verb} helpdesk web, que no responde en {where}",
                      "inícielo: systemctl enable --now helpdesk-web (o helpdesk web), y revise [web] listen")
     return Check("web", True, f"helpdesk web responde en {where}; los enlaces empiezan por {config.web.base_url}")
+
+
+# Words the built-in sample (documents/ocr/sample.png) must give: accented,
+# so that a reading without the Spanish data (or with English instead) fails.
+OCR_SAMPLE_WORDS = ("posesión", "juramento", "Núñez")
+
+
+def _ocr(config: Config) -> Check:
+    """Reads the built-in sample image the way a scan is read: in a document
+    worker, with its limits and config [documents]. Fails when the engine
+    or the Spanish data is missing (scans then carry scan_not_read)."""
+    import time
+    from importlib import resources
+
+    from ..documents.ocr.engine import INSTALL_SPANISH
+    from ..documents.worker import Worker, WorkerFailure
+    from ..examination.checks import load_rules
+    from ..rules import load_all
+
+    if not config.documents.ocr:
+        return Check("ocr", True, "apagado ([documents] ocr = false): ningún escaneo se lee y cada uno se señala "
+                                  "al personal con scan_not_read")
+    sample = resources.files("helpdesk.documents.ocr").joinpath("sample.png").read_bytes()
+    try:
+        rules = load_rules(config)
+    except HelpdeskError:
+        rules = load_all()  # the rules line says what is wrong with them; the engine is still tried
+    worker = Worker(rules, config.documents)
+    started = time.monotonic()
+    try:
+        facts = worker.examine("muestra.png", sample)
+    finally:
+        worker.close()
+    seconds = time.monotonic() - started
+    reading = getattr(facts, "reading", None)
+    if isinstance(facts, WorkerFailure) or reading is None:
+        why = facts.reason if isinstance(facts, WorkerFailure) else "no devolvió lectura"
+        return Check("ocr", False, f"el proceso de documentos no leyó la imagen de muestra: {why}",
+                     f"revise la instalación: {INSTALL_SPANISH}; pip install tesserocr en el entorno de helpdesk")
+    if not reading.engine:
+        reason = next((p.reason for p in reading.pages if p.reason), "no hay motor de OCR")
+        return Check("ocr", False, f"los escaneos no se pueden leer: {reason.removeprefix('no se leyó: ')}",
+                     f"instale el motor y los datos del español: {INSTALL_SPANISH}")
+    missing = [w for w in OCR_SAMPLE_WORDS if w not in reading.text]
+    if missing:
+        return Check("ocr", False, f"{reading.engine} leyó mal la imagen de muestra (faltan {', '.join(missing)}; "
+                                   f"confianza {reading.confidence}/100)",
+                     f"reinstale los datos del español: {INSTALL_SPANISH}")
+    return Check("ocr", True, f"{reading.engine} leyó la imagen de muestra en {seconds:.1f} s (confianza "
+                              f"{reading.confidence}/100); se leen las primeras {config.documents.ocr_pages} "
+                              "páginas de cada escaneo")
 
 
 def _authentication(config: Config) -> Check:

@@ -9,7 +9,8 @@ do, so a clean flat scan (the common case) costs almost nothing here:
   the table's texture otherwise reads as rows of junk words.
 - ``deskew``: the angle whose rows of ink are sharpest (a projection
   profile, ``MAX_SKEW`` degrees each way) is undone when it is at least
-  ``MIN_SKEW``; Tesseract's own line finding copes with less.
+  ``MIN_SKEW``; Tesseract's own line finding copes with less (and the
+  turn costs ~0.1 s on an A4 page at 200 dpi).
 - ``even``: a shadow (a phone's, a book's fold) is divided out when the
   paper's brightness varies by ``UNEVEN`` levels or more across the page;
   then the contrast is stretched so the paper is white and the ink black.
@@ -24,7 +25,11 @@ SKEW_SMALL = 400  # for the projection profile: text lines are still 3-4 px apar
 SHADOW_SMALL = 160  # for the paper's brightness: shadows are smooth
 BACKGROUND_DARKER = 60
 MAX_SKEW = 6.0
-MIN_SKEW = 0.4
+# Measured on a dense 10 pt page at 200 dpi (465 words): turned 1.5 degrees
+# it read the same words with or without deskewing; turned 3 and 5 degrees
+# it misread 2 and 5 words, and none once deskewed. The ink count's line
+# test (ink.py) copes with lines up to ~3 degrees askew.
+MIN_SKEW = 2.0
 UNEVEN = 40
 
 
