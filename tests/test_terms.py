@@ -155,6 +155,7 @@ def test_reminder_then_withdrawal_after_the_correction_month_and_reopen(env, tmp
     radicado = open_ticket(env, mails.request(headers={"Reply-To": "otra@alcaldia-prueba.gov.co"}),
                            "needs_correction")
     assert of_kind(env, "correction")
+    assert shown(env, radicado)["correction_limit"] == "2027-01-04"
     at(monkeypatch, "2026-12-23 18:00")
     env.run_once()
     assert not of_kind(env, "correction_reminder")

@@ -55,6 +55,7 @@ class Term:
     waiting_since: str | None  # UTC time the current correction was asked (needs_correction)
     answered_on: date | None  # local date of the first answer
     answered_in_term: bool | None  # whether that answer came by the due date
+    state: str = "received"  # the last state the history shows
 
     def left(self, calendar: Calendar, today: date) -> int | None:
         """business_days_left: 0 on the due date, -1 the business day after."""
@@ -96,7 +97,8 @@ def term_of(history: History, calendar: Calendar, zone: tzinfo) -> Term:
                 waiting_since if mark.state == WITHDRAWN else None)
         elif stopped:
             stopped, resumed, waiting_since = False, day, None
-    return Term(None if stopped else due_now(), spent, total, waiting_since, answered_on, in_term)
+    state = history.marks[-1].state if history.marks else "received"
+    return Term(None if stopped else due_now(), spent, total, waiting_since, answered_on, in_term, state)
 
 
 # -- reading histories ---------------------------------------------------

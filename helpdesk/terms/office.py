@@ -18,7 +18,8 @@ from ..config import Config
 from ..rules import Procedure
 from ..store import now as clock_now
 from .calendar import Calendar, calendar_of, local_day, long_date
-from .due import History, Term, histories, term_of
+from ..tickets import WITHDRAWN
+from .due import ANSWERED, History, Term, histories, term_of
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,12 @@ class Standing:
     def text(self) -> str:
         """``vence el 28 de diciembre de 2026 (faltan 3 días hábiles)``."""
         if self.due is None:
-            return "término suspendido" if self.term.answered_on is None else "respondida"
+            term = self.term
+            if term.state == WITHDRAWN:
+                return "archivada por desistimiento"
+            if term.state in ANSWERED:
+                return "respondida " + ("dentro del término" if term.answered_in_term else "fuera del término")
+            return f"término suspendido mientras el solicitante corrige ({term.spent} de {term.total} días hábiles usados)"
         when = long_date(self.due)
         if self.left is None or self.left > 1:
             return f"vence el {when} (faltan {self.left} días hábiles)"
