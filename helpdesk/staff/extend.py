@@ -71,7 +71,8 @@ def extend(store: Store, config: Config, renderer: Renderer, rules: Rules, radic
                      (ticket.id, days, term.due.isoformat(), new_due.isoformat(), reason, who, iso()))
         queued = outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, EVENT,
-                     f"{days} día(s) hábil(es): vencía el {long_date(term.due)}, ahora vence el {long_date(new_due)} "
+                     f"{days} día(s) hábil(es): vencía el {long_date(term.due)}, ahora vence el "
+                     f"{long_date(new_due)} "
                      f"(Ley 1755 de 2015, art. 14 parágrafo); motivo: {reason}")
     return Extended(Decided(ticket, queued, recipient=recipient), term.due, new_due)
 
@@ -95,7 +96,8 @@ def extend_correction(store: Store, config: Config, renderer: Renderer, rules: R
     with store.transaction() as conn:
         found = waiting(conn, config, office, ticket.id)
         if not found:
-            raise Refused(f"la solicitud {ticket.radicado} está en estado «{STATE_LABELS.get(ticket.state, ticket.state)}»: "
+            state = STATE_LABELS.get(ticket.state, ticket.state)
+            raise Refused(f"la solicitud {ticket.radicado} está en estado «{state}»: "
                           "la prórroga del plazo para corregir solo se da mientras se espera una corrección")
         item = found[0]
         if item.extended:
@@ -103,8 +105,9 @@ def extend_correction(store: Store, config: Config, renderer: Renderer, rules: R
                           f"{long_date(item.limit)} (Ley 1755 de 2015, art. 17: una sola, por un término igual); "
                           "no se cambió nada")
         if today > item.limit:
-            raise Refused(f"el plazo para corregir la solicitud {ticket.radicado} venció el {long_date(item.limit)}: la "
-                          "prórroga se pide antes de que venza (art. 17); no se cambió nada")
+            raise Refused(f"el plazo para corregir la solicitud {ticket.radicado} venció el "
+                          f"{long_date(item.limit)}: la prórroga se pide antes de que venza (art. 17); "
+                          "no se cambió nada")
         new_limit = add_months(item.limit, config.terms.withdrawal_months)
         recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
         context = {"previous_due": long_date(item.limit), "new_due": long_date(new_limit), "days": 0,
@@ -123,8 +126,9 @@ def extend_correction(store: Store, config: Config, renderer: Renderer, rules: R
 
 def _allowed(ticket: Ticket, term, deadline_days: int, extended_days: int, days: int, today: date) -> None:
     if term.due is None:
+        state = STATE_LABELS.get(ticket.state, ticket.state)
         why = ("espera la corrección del solicitante: el término está suspendido"
-               if term.answered_on is None else f"ya fue respondida («{STATE_LABELS.get(ticket.state, ticket.state)}»)")
+               if term.answered_on is None else f"ya fue respondida («{state}»)")
         raise Refused(f"la solicitud {ticket.radicado} {why}; no hay término que ampliar")
     if today >= term.due:
         when = "vence hoy" if today == term.due else f"venció el {long_date(term.due)}"

@@ -68,7 +68,8 @@ class Standing:
                 return "archivada por desistimiento"
             if term.state in ANSWERED:
                 return "respondida " + ("dentro del término" if term.answered_in_term else "fuera del término")
-            return f"término suspendido mientras el solicitante corrige ({term.spent} de {term.total} días hábiles usados)"
+            return (f"término suspendido mientras el solicitante corrige ({term.spent} de {term.total} días "
+                    "hábiles usados)")
         when = long_date(self.due)
         if self.left is None or self.left > 1:
             return f"vence el {when} (faltan {self.left} días hábiles)"
@@ -79,7 +80,8 @@ class Standing:
         days = -self.left
         if days == 0:
             return f"vencida (venció el {when})"
-        return f"vencida hace {days} día{'s' if days != 1 else ''} hábil{'es' if days != 1 else ''} (venció el {when})"
+        plural = days != 1
+        return f"vencida hace {days} día{'s' if plural else ''} hábil{'es' if plural else ''} (venció el {when})"
 
 
 def standing(office: Office, history: History, now: datetime | None = None) -> Standing:
