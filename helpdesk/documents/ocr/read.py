@@ -79,22 +79,27 @@ def read_images(images, page_numbers: list[int], options: Options, budget: Budge
     (a callable: a page is rasterised only when its turn comes and there is
     time). ``skipped``: pages not read for a reason known beforehand."""
     doc = _Document()
-    try:
-        eng = engine.engine(options.tessdata)
-        doc.engine_name = eng.name
-    except engine.EngineUnavailable as exc:
-        eng, reason = None, str(exc)
+    eng, reason = None, ""
     for n in page_numbers:
+        if not reason and not budget.allows_a_page():
+            doc.pages.append(PageReading(n, 0, 0, 0, 0, False, spent_reason()))
+            continue
+        if eng is None and not reason:
+            # Made at the first page there is time for (loading the model
+            # takes 0.1-0.3 s): a document past its time never pays for it.
+            try:
+                eng = engine.engine(options.tessdata)
+                doc.engine_name = eng.name
+            except engine.EngineUnavailable as exc:
+                reason = str(exc)
         if eng is None:
             doc.pages.append(PageReading(n, 0, 0, 0, 0, False, f"no se leyó: {reason}"))
-        elif not budget.allows_a_page():
-            doc.pages.append(PageReading(n, 0, 0, 0, 0, False, spent_reason()))
         else:
             started = time.monotonic()
             _read_page(eng, images, n, budget, doc)
             budget.slowest = max(budget.slowest, time.monotonic() - started)
-    for n, reason in sorted((skipped or {}).items()):
-        doc.pages.append(PageReading(n, 0, 0, 0, 0, False, reason))
+    for n, why in sorted((skipped or {}).items()):
+        doc.pages.append(PageReading(n, 0, 0, 0, 0, False, why))
     doc.pages.sort(key=lambda p: p.page)
     return _reading(doc)
 
