@@ -556,7 +556,7 @@ def _template() -> bytes:
 
 # A plain office scan: what a flaw is shown on when the flaw, not the
 # scanner, is what a test is about.
-PLAIN = Capture(dpi=150, colour=False, fmt="pdf", quality=75, noise=8)
+PLAIN = Capture(dpi=150, colour=False, fmt="jpeg", quality=75, noise=8)
 
 
 def request(seed: int, flaw: str = "", dpi_choices=(150, 150, 200), excel: bool = True,
@@ -596,6 +596,24 @@ def request(seed: int, flaw: str = "", dpi_choices=(150, 150, 200), excel: bool 
     else:
         acta = scan("acta", e, acta_cap, seed, acta_name)
     return Request(seed, e, form, acta, excel_form(e) if excel else b"", flaw)
+
+
+def _one(job: tuple) -> Request:
+    seed, flaw, options = job
+    return request(seed, flaw, **options)
+
+
+def requests(jobs: list[tuple[int, str]], processes: int = 2, **options) -> list[Request]:
+    """``request(seed, flaw, **options)`` for each job, drawn in ``processes``
+    forked processes (0.3-0.7 s a request, all Pillow): the same bytes as
+    drawn one by one."""
+    import multiprocessing
+
+    work = [(seed, flaw, options) for seed, flaw in jobs]
+    if processes <= 1 or len(work) < 4:
+        return [_one(job) for job in work]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return pool.map(_one, work, chunksize=2)
 
 
 def main(folder: str) -> None:
