@@ -19,7 +19,8 @@ label-heights long (the printed line or underscores one signs on).
 
 The checks decide signed or not from ``ink_ppm`` (examination/). Measured
 on tests/test_ocr.form_page at 150, 200 and 300 dpi: an empty line under
-the label 0 ppm; a scribbled signature over it 32,700-37,700 ppm. Printed
+the label 0 ppm (840 ppm on a page 1.5 degrees askew, bench/ocr.py); a
+scribbled signature over it 32,700-37,700 ppm. Printed
 words read with little confidence stay in the count (tests/docfiles' small
 noisy page: 61,000 ppm without a signature near its label): a doubt makes
 a form look signed, never unsigned.
