@@ -220,8 +220,8 @@ def main() -> None:
                 best_ours, steps = totals, steps_now
         memory = worker_memory(files)
 
-    print(f"pages: {len(files)}; tesseract CLI {subprocess.run(['tesseract', '--version'], capture_output=True, text=True).stdout.split()[1]}, "
-          f"ours {engine.engine().name}; data {tessdata}")
+    cli = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split()[1]
+    print(f"pages: {len(files)}; tesseract CLI {cli}, ours {engine.engine().name}; data {tessdata}")
     print(f"{'page':<16}{'ours s':>8}{'conf':>6}{'turn':>6}{'ink ppm':>9}{'lib bare s':>12}{'CLI alone s':>13}")
     for f, t, r, lib, alone in zip(files, best_ours, readings, best_lib, apart):
         p = r.pages[0]
@@ -233,7 +233,8 @@ def main() -> None:
     print(f"ours (read_image, engine loaded)         : {total:.2f} s ({total / len(files):.2f} s a page)")
     upright = [n for n, r in enumerate(readings) if r.pages[0].rotation == 0]
     ours_up, lib_up = sum(best_ours[n] for n in upright), sum(best_lib[n] for n in upright)
-    print(f"bare libtesseract (tesserocr), same pages: {sum(best_lib):.2f} s ({sum(best_lib) / len(files):.2f} s a page)")
+    library = sum(best_lib)
+    print(f"bare libtesseract (tesserocr), same pages: {library:.2f} s ({library / len(files):.2f} s a page)")
     print(f"overhead against one CLI process         : {100 * (total / best_cli - 1):+.0f}%  (target <= +15%)")
     print(f"overhead against the bare library        : {100 * (total / sum(best_lib) - 1):+.0f}%; upright pages "
           f"alone {100 * (ours_up / lib_up - 1):+.0f}% (a turned page is read twice, and bare Tesseract "
