@@ -136,6 +136,14 @@ def test_a_page_with_no_signature_label_has_no_signature_area(upright):
     assert reading.signature.ink_ppm == 0
 
 
+def test_a_blank_page_is_read_and_has_no_words():
+    from PIL import Image
+
+    reading = read_image(png(Image.new("L", (1240, 1754), 236)), Options(), budget(), 60_000_000)
+    assert reading.engine and reading.pages_read == 1 and reading.pages[0].read
+    assert reading.words == () and reading.text == "" and not reading.signature.found
+
+
 def test_a_phone_photo_of_the_page_on_a_dark_table_is_cropped_and_read():
     from PIL import Image
 

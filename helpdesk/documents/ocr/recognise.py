@@ -34,12 +34,18 @@ def recognise(reader, image, page: int, timeout_ms: int) -> Recognised:
         iterator = reader.GetIterator()
         if iterator is not None:
             for word in iterate_level(iterator, RIL.WORD):
-                text = (word.GetUTF8Text(RIL.WORD) or "").strip()
+                try:
+                    text = (word.GetUTF8Text(RIL.WORD) or "").strip()
+                except RuntimeError:  # "No text returned": a blank page's iterator has no word at all
+                    continue
                 box = word.BoundingBox(RIL.WORD)
                 if text and box:
                     words.append(Word(text, max(0, min(100, round(word.Confidence(RIL.WORD)))), page,
                                       tuple(int(v) for v in box)))
-        text = reader.GetUTF8Text() or ""
+        try:
+            text = reader.GetUTF8Text() or ""
+        except RuntimeError:
+            text = ""
     finally:
         reader.Clear()
     confidence = round(sum(w.confidence for w in words) / len(words)) if words else 0
