@@ -189,6 +189,10 @@ def test_no_engine_is_scan_not_read_with_its_reason():
 # -- signed_form_unsigned ----------------------------------------------------------
 
 
+def with_line(lines: list[str], old: str, new: str) -> list[str]:
+    return [new if line == old else line for line in lines]
+
+
 def test_an_empty_signature_line_is_unsigned():
     form = scan("formato_firmado.jpg", reading(FORM_LINES, signature=signed(ink_ppm=150)))
     found = findings(form, GOOD_ACTA)
@@ -209,6 +213,21 @@ def test_no_signature_label_found_is_no_problem_but_said_to_staff():
     assert "firma" in found[0].detail
 
 
+def test_a_bare_firma_label_decides_nothing():
+    # People sign above, below or beside a bare "Firma": its ink proves nothing.
+    bare = with_line(FORM_LINES, "Firma del representante legal", "Firma")
+    form = scan("formato_firmado.jpg", reading(bare, signature=SignatureInk(True, 0, "Firma", 0)))
+    found = findings(form, GOOD_ACTA)
+    assert codes(found) == ["scan_not_read"] and "verifíquela a mano" in found[0].detail
+
+
+def test_a_form_read_in_part_decides_no_signature():
+    # The demo's scan: title and "Firma del representante legal" read, the rest lost.
+    part = scan("formato_firmado.jpg", reading([FORM_LINES[0], FORM_LINES[6], "Firma del representante legal"],
+                                               signature=signed(ink_ppm=0)))
+    assert codes(findings(part, GOOD_ACTA)) == ["scan_not_read"]
+
+
 def test_a_signature_label_read_doubtfully_decides_nothing():
     form = scan("formato_firmado.jpg", reading(FORM_LINES, signature=signed(ink_ppm=0),
                                                low={"Firma": 40, "representante": 45}))
@@ -216,10 +235,6 @@ def test_a_signature_label_read_doubtfully_decides_nothing():
 
 
 # -- signed_form_mismatch -------------------------------------------------------------
-
-
-def with_line(lines: list[str], old: str, new: str) -> list[str]:
-    return [new if line == old else line for line in lines]
 
 
 def test_another_valid_nit_read_with_confidence_is_a_mismatch():

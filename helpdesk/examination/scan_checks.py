@@ -485,10 +485,23 @@ def _signature(reading: ScanReading, tokens: list[Token], name: str) -> list[che
     if not label_words or min(t.confidence for t in label_words[:3]) < WORD_CONFIDENCE:
         return [Finding(WARNING, "scan_not_read", f"la línea de firma se leyó con poca confianza (página "
                                                   f"{sig.page + 1}): verifique la firma a mano", name)]
+    if not _says_where_to_sign(sig.label) or too_few_words(reading):
+        # A bare "Firma" may sit above, below or beside where people sign,
+        # and a page read in part may have lost the real signature label:
+        # the ink measured beside it proves nothing either way.
+        return [Finding(WARNING, "scan_not_read", f"la firma no se pudo ubicar con certeza (página {sig.page + 1}, "
+                                                  f"«{sig.label}»): verifíquela a mano", name)]
     if sig.ink_ppm < SIGNATURE_INK_PPM:
         return [Finding(PROBLEM, "signed_form_unsigned",
                         f"sobre «{sig.label}» (página {sig.page + 1}) no hay firma, sello ni marca", name)]
     return []
+
+
+def _says_where_to_sign(label: str) -> bool:
+    """A label that places the signature: words after "Firma" ("Firma del
+    representante legal", "Firma y sello"), or "FIRMA:" followed by the line."""
+    words = label.split()
+    return len(words) >= 2 or label.rstrip().endswith(":")
 
 
 def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name: str) -> list[checks.Finding]:
@@ -551,19 +564,28 @@ def check_acta_reading(exam: Examination, rules: Rules) -> list[checks.Finding]:
             return [too_few_words(reading, facts.filename)]
         return [Finding(PROBLEM, "acta_not_an_acta", "no dice que alguien tomó posesión de un cargo",
                         facts.filename)]
+    if too_few_words(reading) and exam.form is not None:
+        # An acta read in part: whom it names is not known (acta_text_findings says nothing).
+        return [Finding(WARNING, "scan_not_read", f"se leyeron solo {_confident_count(reading)} palabras con "
+                                                  "confianza: compare a mano el nombre y el cargo del acta",
+                        facts.filename)]
     return []
 
 
 def too_few_words(reading: ScanReading, document: str | None = None):
     """Whether too few words were read surely to say what the document is
     not (with ``document``: the scan_not_read finding that says so)."""
-    count = sum(w.confidence >= WORD_CONFIDENCE for w in reading.words)
+    count = _confident_count(reading)
     if count >= MIN_CONFIDENT_WORDS:
         return None
     if document is None:
         return True
     return Finding(WARNING, "scan_not_read", f"se leyeron solo {count} palabras con confianza: no bastan para saber "
                                              "qué documento es; compárelo a mano", document)
+
+
+def _confident_count(reading: ScanReading) -> int:
+    return sum(w.confidence >= WORD_CONFIDENCE for w in reading.words)
 
 
 def is_an_acta(tokens: list[Token], rules: Rules) -> bool:
@@ -583,8 +605,8 @@ def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, .
     if not decidable(reading, facts.image_ink_ppm) or is_blank(reading, facts.image_ink_ppm):
         return []
     tokens = tokens_of(reading)
-    if not is_an_acta(tokens, rules):
-        return []  # acta_not_an_acta says so; whose name it lacks is beside the point
+    if not is_an_acta(tokens, rules) or too_few_words(reading):
+        return []  # acta_reading says it is no acta, or that it was read in part
     if role_words is None:
         person = exam.form.fields.get("legal_rep_name", "")
         if person and not find_name(tokens, person).found:
