@@ -96,7 +96,11 @@ def read_images(images, page_numbers: list[int], options: Options, budget: Budge
             doc.pages.append(PageReading(n, 0, 0, 0, 0, False, f"no se leyó: {reason}"))
         else:
             started = time.monotonic()
-            _read_page(eng, images, n, budget, doc)
+            try:
+                _read_page(eng, images, n, budget, doc)
+            except Exception as exc:  # an engine error on one page: that page alone is not read
+                doc.pages.append(PageReading(n, 0, 0, 0, 0, False,
+                                             f"no se leyó: falló la lectura de la página ({type(exc).__name__})"))
             budget.slowest = max(budget.slowest, time.monotonic() - started)
     for n, why in sorted((skipped or {}).items()):
         doc.pages.append(PageReading(n, 0, 0, 0, 0, False, why))
@@ -131,13 +135,13 @@ def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
                                      f"no se leyó con la confianza necesaria ({got.confidence} de 100; "
                                      f"se necesita {MIN_PAGE_CONFIDENCE})"))
         return
+    measured = ink.measure(page, list(got.words), n) if doc.signature is None or not doc.signature.found else None
+    # Nothing is added before this point: a page that fails above is one page not read (read_images).
     doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, True))
     doc.words.extend(got.words)
     doc.texts.append(got.text.strip())
-    if doc.signature is None or not doc.signature.found:
-        measured = ink.measure(page, list(got.words), n)
-        if measured.found or doc.signature is None:
-            doc.signature = measured
+    if measured is not None and (measured.found or doc.signature is None):
+        doc.signature = measured
 
 
 def _ms(budget: Budget) -> int:
