@@ -124,7 +124,7 @@ def test_the_correction_email_words_each_scan_problem_plainly(flawed):
     text = "\n".join(bodies)
     assert "no es el formato de solicitud: es una página en blanco" in text
     assert "falta la firma" in text and "no es un acta de posesión" in text
-    assert "no corresponde al formato Excel: el formato firmado dice NIT" in text
+    assert "no corresponde al formato Excel: en el escaneo el NIT es" in text
 
 
 def test_show_json_gives_what_was_read_and_show_prints_it(correct):

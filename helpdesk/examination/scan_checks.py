@@ -143,7 +143,24 @@ class Match:
     page: int = 0
 
 
-def tokens_of(reading: ScanReading) -> list[Token]:
+# The last readings' tokens and lines, by identity: every check and the
+# stored summary ask again for the same reading (hashing a reading of 3,000
+# words, as an lru_cache would at each call, costs more than the tokens).
+_SEEN: list[tuple[ScanReading, tuple, tuple | None]] = []
+_SEEN_SIZE = 4
+
+
+def tokens_of(reading: ScanReading) -> tuple[Token, ...]:
+    for seen, tokens, _lines in _SEEN:
+        if seen is reading:
+            return tokens
+    tokens = _tokens_of(reading)
+    _SEEN.insert(0, (reading, tokens, None))
+    del _SEEN[_SEEN_SIZE:]
+    return tokens
+
+
+def _tokens_of(reading: ScanReading) -> tuple[Token, ...]:
     """The words read, as normalised tokens, line by line and left to right.
     Lines are rebuilt from the boxes (a word joins the line whose middle is
     within its height): the form is a label column beside a value column,
@@ -155,7 +172,7 @@ def tokens_of(reading: ScanReading) -> list[Token]:
             for raw in line.split():
                 out += [Token(t, raw, reading.confidence, 0, n, n_word) for t in _split(raw)]
                 n_word += 1
-        return out
+        return tuple(out)
     placed = []  # (line, x0, word)
     line_no, page, mid, height = -1, None, 0.0, 0
     for word in sorted(reading.words, key=lambda w: (w.page, (w.box[1] + w.box[3]) / 2)):
@@ -166,7 +183,7 @@ def tokens_of(reading: ScanReading) -> list[Token]:
         placed.append((line_no, x0, word))
     for n_word, (line, _x, word) in enumerate(sorted(placed, key=lambda p: (p[0], p[1]))):
         out += [Token(t, word.text, word.confidence, word.page, line, n_word) for t in _split(word.text)]
-    return out
+    return tuple(out)
 
 
 def _split(raw: str) -> list[str]:
@@ -177,12 +194,20 @@ def _split(raw: str) -> list[str]:
     return [t for t in re.split(r"[^0-9a-z]+", text) if t]
 
 
-def lines_of(reading: ScanReading) -> list[list[Token]]:
+def lines_of(reading: ScanReading) -> tuple[tuple[Token, ...], ...]:
     """Tokens grouped by line, each line left to right."""
+    tokens = tokens_of(reading)
+    for seen, _tokens, lines in _SEEN:
+        if seen is reading and lines is not None:
+            return lines
     by_line: dict[int, list[Token]] = {}
-    for t in tokens_of(reading):
+    for t in tokens:
         by_line.setdefault(t.line, []).append(t)
-    return [by_line[k] for k in sorted(by_line)]
+    lines = tuple(tuple(by_line[k]) for k in sorted(by_line))
+    for n, (seen, _tokens, _lines) in enumerate(_SEEN):
+        if seen is reading:
+            _SEEN[n] = (seen, tokens, lines)
+    return lines
 
 
 @dataclass(frozen=True)
@@ -514,8 +539,8 @@ def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name
             sure = [v for v in seen if v.confidence >= NIT_CONFIDENCE]
             if sure:
                 findings.append(Finding(PROBLEM, "signed_form_mismatch",
-                                        f"el formato firmado dice NIT {sure[0].value}; el formato Excel dice "
-                                        f"{ours}", name))
+                                        f"en el escaneo el NIT es {sure[0].value}; en el formato Excel, {ours}",
+                                        name))
     known = _form_addresses(form)
     if known:
         domains = tuple(sorted({k.rpartition("@")[2] for k in known}, key=len, reverse=True))
@@ -523,7 +548,7 @@ def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name
         sure = [v for v in extra if v.confidence >= FIELD_CONFIDENCE]
         if sure:
             findings.append(Finding(PROBLEM, "signed_form_mismatch",
-                                    f"el formato firmado pide la cuenta {sure[0].value}, que el formato Excel no "
+                                    f"en el escaneo se pide la cuenta {sure[0].value}, que el formato Excel no "
                                     "incluye", name))
         elif extra:
             findings.append(Finding(WARNING, "scan_not_read",
