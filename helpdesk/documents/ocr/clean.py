@@ -144,6 +144,6 @@ def even(image):
     evened = high - low >= UNEVEN
     if evened:
         full = background.resize(image.size, Image.Resampling.BILINEAR)
-        image = ImageMath.lambda_eval(lambda a: (a["page"] * 255 / (a["paper"] + 1)).convert("L"),
+        image = ImageMath.lambda_eval(lambda a: a["convert"](a["page"] * 255 / (a["paper"] + 1), "L"),
                                       page=image, paper=full)
     return ImageOps.autocontrast(image, cutoff=(0.5, 0.5)), evened
