@@ -130,6 +130,42 @@ def test_ink_over_the_signature_line_is_measured_and_an_empty_line_is_not(signed
     assert signed.signature.ink_ppm > 20 * max(unsigned.signature.ink_ppm, 500)
 
 
+def stamped_page(dpi: int = 150):
+    """The unsigned form with a round stamp pressed over its label."""
+    from PIL import ImageDraw, ImageFont
+
+    page = form_page(dpi=dpi)
+    draw = ImageDraw.Draw(page)
+    cx, cy, r = round(2.3 * dpi), page.height - dpi, round(0.45 * dpi)
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=40, width=3)
+    draw.ellipse((cx - r + 6, cy - r + 6, cx + r - 6, cy + r - 6), outline=40, width=2)
+    font = ImageFont.truetype(FONT.replace("DejaVuSans", "DejaVuSans-Bold"), round(dpi * 8 / 72))
+    for k, text in enumerate(["ALCALDÍA", "SANTA ROSA", "DESPACHO"]):
+        draw.text((cx - r + 12, cy - r // 2 + k * round(dpi * 0.14)), text, fill=40, font=font)
+    return page
+
+
+def test_a_stamp_over_the_label_still_finds_it_and_counts_as_ink(signed_and_unsigned):
+    reading = read_image(png(stamped_page()), Options(), budget(), 60_000_000)
+    # The stamp garbles "representante": the label is known by "Firma del" heading its line.
+    assert reading.signature.found and reading.signature.label.startswith("Firma del")
+    assert reading.signature.ink_ppm > 10_000 > 1_000 > signed_and_unsigned[1].signature.ink_ppm
+
+
+def test_a_shadow_across_the_page_is_evened_out_and_the_page_read():
+    from PIL import Image, ImageChops
+
+    from helpdesk.documents.ocr import clean
+
+    page = form_page(dpi=150)
+    shade = Image.linear_gradient("L").rotate(90).resize(page.size).point(lambda v: 255 - v * 110 // 255)
+    shadowed = ImageChops.multiply(page, shade)  # the right side up to 110 levels darker
+    cleaned = clean.clean(shadowed.copy())
+    assert cleaned.evened and not cleaned.cropped
+    reading = read_image(png(shadowed), Options(), budget(), 60_000_000)
+    assert reading.pages[0].read and "Cuentas a las que se solicita" in reading.text
+
+
 def test_a_page_with_no_signature_label_has_no_signature_area(upright):
     reading = read_image(png(form_page(dpi=150, label="Observaciones generales")), Options(), budget(), 60_000_000)
     assert reading.pages[0].read and reading.signature is not None and not reading.signature.found

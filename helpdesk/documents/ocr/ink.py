@@ -45,14 +45,15 @@ RIGHT_WIDTHS = 14.0
 _STRONG = (("del", "representante"), ("y", "sello"), ("representante",), ("autorizada",), ("responsable",))
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower case without accents: how labels and marks are compared."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _is_firma(word: str) -> bool:
     """"firma" with accents, case, punctuation and one OCR slip forgiven."""
-    letters = re.sub(r"[^a-z]", "", _fold(word))
+    letters = re.sub(r"[^a-z]", "", fold(word))
     if letters in ("firma", "firmas"):
         return True
     if len(letters) not in (5, 6):
@@ -60,6 +61,14 @@ def _is_firma(word: str) -> bool:
     from rapidfuzz.distance import Levenshtein
 
     return Levenshtein.distance(letters[:5], "firma") <= 1 and letters[0] in "fp" and letters[-1] in "as"
+
+
+def _close(read: str, word: str) -> bool:
+    """``read`` is ``word`` but for OCR slips: a stamp over "representante"
+    read "represógtante" (one edit in four letters allowed)."""
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.distance(read, word, score_cutoff=len(word) // 4) <= len(word) // 4
 
 
 def _line_of(word: Word, words: list[Word]) -> list[Word]:
@@ -76,10 +85,13 @@ def find_label(words: list[Word]) -> tuple[Word, list[Word], str] | None:
         if not _is_firma(word.text):
             continue
         line = _line_of(word, words)
-        after = [_fold(w.text).strip(":.,;") for w in line if w.box[0] > word.box[0]]
+        after = [fold(w.text).strip(":.,;") for w in line if w.box[0] > word.box[0]]
         strength = 1 if len(line) <= 3 or word.text.rstrip().endswith(":") else 0
+        first = not any(w.box[2] <= word.box[0] for w in line)
+        if first and after and after[0] in ("del", "y"):
+            strength = 2  # "Firma del ..." heading its line, the rest under a stamp
         for follow in _STRONG:
-            if tuple(after[: len(follow)]) == follow:
+            if len(after) >= len(follow) and all(_close(a, f) for a, f in zip(after, follow)):
                 strength = 3
         if strength == 0:
             continue  # "firma" inside a sentence (instructions), not a label

@@ -22,10 +22,15 @@ class Recognised:
     finished: bool  # False: the time limit stopped it
 
 
-def recognise(reader, image, page: int, timeout_ms: int) -> Recognised:
-    from tesserocr import RIL, iterate_level
+def recognise(reader, image, page: int, timeout_ms: int, sparse: bool = False, top: int = 0) -> Recognised:
+    """``sparse``: Tesseract's sparse-text mode (no layout analysis: text
+    anywhere, in any order), for a second look at part of a page; ``top``:
+    where that part begins on the page (added to the boxes' y)."""
+    from tesserocr import PSM, RIL, iterate_level
 
     reader.SetImageBytes(image.tobytes(), image.width, image.height, 1, image.width)
+    if sparse:
+        reader.SetPageSegMode(PSM.SPARSE_TEXT)
     try:
         finished = reader.Recognize(max(1, timeout_ms))
         if not finished:
@@ -40,13 +45,16 @@ def recognise(reader, image, page: int, timeout_ms: int) -> Recognised:
                     continue
                 box = word.BoundingBox(RIL.WORD)
                 if text and box:
+                    x0, y0, x1, y1 = (int(v) for v in box)
                     words.append(Word(text, max(0, min(100, round(word.Confidence(RIL.WORD)))), page,
-                                      tuple(int(v) for v in box)))
+                                      (x0, y0 + top, x1, y1 + top)))
         try:
             text = reader.GetUTF8Text() or ""
         except RuntimeError:
             text = ""
     finally:
+        if sparse:
+            reader.SetPageSegMode(PSM.AUTO)
         reader.Clear()
     confidence = round(sum(w.confidence for w in words) / len(words)) if words else 0
     return Recognised(tuple(words), text, confidence, True)
