@@ -84,9 +84,11 @@ FIELD_CONFIDENCE = 85
 # when read at all; no misread NIT passed its check digit).
 NIT_CONFIDENCE = WORD_CONFIDENCE
 # The signature area holds a signature when its dark pixels reach this
-# (parts per million of the area). An empty printed line measures 0-2,000
-# (the line itself, specks), a thin scribble 6,000 and more, a stamp more.
-SIGNATURE_INK_PPM = 4_000
+# (parts per million of the area, documents/ocr/ink.py). Measured on 100
+# generated forms (bench/scan_precision.py): an empty line 0-1,600 (median
+# 290; the printed line is not counted), the thinnest scribble 5,900
+# (median 21,000), a stamp 16,600 and more. Halfway, on the side of signed.
+SIGNATURE_INK_PPM = 3_000
 # Tolerance of a name's or a role's word to what OCR read, after OCR's usual
 # confusions are folded (_fold): edits allowed by word length. Measured on
 # the generated actas (bench/scan_precision.py): the right person's words
@@ -235,8 +237,10 @@ def page_states(reading: ScanReading, ink_ppm: int | None = None) -> list[PageSt
         if p.read and len(words) <= BLANK_MAX_WORDS:
             if ink_ppm is not None and ink_ppm < BLANK_INK_PPM and len(reading.pages) == 1:
                 states.append(PageState(p.page, BLANK))
+            elif ink_ppm is None:
+                states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra (puede estar en blanco)"))
             else:
-                states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra y la página no está en blanco"))
+                states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra, aunque la página tiene tinta"))
         elif not p.read:
             states.append(PageState(p.page, UNREAD, p.reason or "no se pudo leer"))
         elif p.confidence >= PAGE_CONFIDENCE:
