@@ -649,11 +649,13 @@ def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, .
 
 def check_scans_read(exam: Examination, rules: Rules) -> list[checks.Finding]:
     """Never silent (CONTRACT §11): every page of a counted scan that was not
-    read with confidence is said to staff, with its file and page and why."""
+    read with confidence is said to staff, with its file and page and why.
+    The identity document is left to check_identity_document, which says
+    the same of it in the procedures that ask for one."""
     findings = []
     for kind, chosen in exam.chosen.items():
         facts = chosen.facts
-        if kind not in (SIGNED_FORM, ACTA) or not facts.readable or not _is_scan(facts):
+        if kind in ("excel_form", "identity_document") or not facts.readable or not _is_scan(facts):
             continue
         if facts.reading is None:
             findings.append(Finding(WARNING, "scan_not_read", "no se leyó (OCR desactivado o no disponible): "
