@@ -388,3 +388,12 @@ def test_the_form_fields_and_signature_reach_the_stored_summary():
     assert summary["found"]["entity"]["value"] == "Alcaldía de Prueba"
     assert summary["found"]["name"]["value"] == "María Fernanda Gómez Ruiz"
     assert len(scan_checks.reading_summary(reading(ACTA_LINES * 40))["text"]) == 2000
+
+
+def test_any_counted_scan_not_read_is_said_the_identity_document_by_its_own_check():
+    kinds = ("identity_document", "declaration")
+    files = [scan("cedula.jpg", None), scan("declaracion responsabilidad.jpg", None)]
+    classified, notes = classify_all(files, RULES.documents, kinds)
+    exam = Examination(classified, notes, "persona@example.org", [], [], required=kinds)
+    found = scan_checks.check_scans_read(exam, RULES)
+    assert [(f.code, f.document) for f in found] == [("scan_not_read", "declaracion responsabilidad.jpg")]
