@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from ..reading import PageReading, ScanReading, SignatureInk, Word
 from . import clean, engine, ink, orient, rasterise
-from .recognise import Recognised, recognise
+from . import recognise as recognise_module
+from .recognise import Recognised, mean_confidence, recognise
 
 # A page read at a mean word confidence under this is not used: its words
 # would be guesses (a page read upside down reads at 35-40, a clean scan
@@ -134,6 +135,8 @@ def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
     if not got.finished:
         doc.pages.append(PageReading(n, page.width, page.height, rotation, 0, False, spent_reason()))
         return
+    if not any(recognise_module.is_word(w.text) for w in got.words):
+        got = Recognised((), "", 0, True)  # specks and rules, no word: a blank page, read
     if got.words and got.confidence < MIN_PAGE_CONFIDENCE:
         doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, False,
                                      f"no se leyó con la confianza necesaria ({got.confidence} de 100; "
@@ -189,7 +192,7 @@ def _ms(budget: Budget) -> int:
 def _reading(doc: _Document) -> ScanReading:
     read = [p for p in doc.pages if p.read]
     words = doc.words
-    confidence = round(sum(w.confidence for w in words) / len(words)) if words else 0
+    confidence = mean_confidence(words)
     text = "\n\n".join(t for t in doc.texts if t)[:MAX_TEXT_CHARS]
     return ScanReading(engine=doc.engine_name, pages_read=len(read), confidence=confidence, text=text,
                        words=tuple(words[:MAX_WORDS]), pages=tuple(doc.pages),
