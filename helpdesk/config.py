@@ -307,6 +307,31 @@ class SiteConfig:
     # The zone of the people who read the screens: every time staff see is
     # in it, and `helpdesk stats` counts days in it. The database keeps UTC.
     timezone: str = "America/Bogota"
+    # Whose public holidays the legal terms skip (CONTRACT 12), an ISO
+    # country code of the `holidays` package: Colombia's by default; "MX"
+    # for an office in Mexico (seed 004, León).
+    country: str = "CO"
+    # The entity's own days off ("YYYY-MM-DD"), a municipal fair day: no
+    # business day either.
+    extra_holidays: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TermsConfig:
+    """The legal terms of a derecho de petición (CONTRACT 12, Ley 1755 de 2015)."""
+
+    # Art. 17: the requester has one month to complete a request; with no
+    # answer by then it is withdrawn (desistimiento tácito).
+    withdrawal_months: int = 1
+    # The correction_reminder goes this many business days before that limit.
+    reminder_days: int = 5
+    # The staff digest lists tickets due within this many business days.
+    warn_days: int = 3
+    # Who gets the daily digest of tickets near or past their due date;
+    # empty: no digest.
+    notify: list[str] = field(default_factory=list)
+    # Local hour ([site] timezone) from which the day's digest is sent.
+    digest_hour: int = 7
 
 
 @dataclass(frozen=True)
@@ -350,6 +375,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
+    terms: TermsConfig = field(default_factory=TermsConfig)
     documents: DocumentsConfig = field(default_factory=DocumentsConfig)
     procedures: ProceduresConfig = field(default_factory=ProceduresConfig)
     # Folder of the config file: the base of every relative path.
@@ -731,6 +757,7 @@ def _check_semantics(config: Config, path: Path) -> None:
                 f"{path}: {section}.security: \"none\" enviaría {secret} sin cifrar a {sec.host}; "
                 "use \"ssl\" o \"starttls\" (sin cifrado solo se permite hacia 127.0.0.1)"
             )
+    _check_terms(config, path)
     for key, least in RETENTION_MINIMUM_DAYS.items():
         days = getattr(config.retention, key)
         # Removal cannot be undone: a few days is far more likely a slip
@@ -741,6 +768,36 @@ def _check_semantics(config: Config, path: Path) -> None:
     # with the service's credentials readable only by it (LoadCredential=)
     # they must work without them (CONTRACT §8). What logs in reads them:
     # `run` at start (mail_secrets), delivery, `check`, the ldap backend.
+
+
+def _check_terms(config: Config, path: Path) -> None:
+    """[site] country and extra_holidays, and [terms] (CONTRACT 12)."""
+    from datetime import date
+
+    from .terms.calendar import known_country
+
+    # The default needs no look-up: importing the package costs 0.1 s,
+    # which every staff command would pay at start.
+    if config.site.country.upper() != "CO" and not known_country(config.site.country):
+        raise ConfigError(f"{path}: site.country: país desconocido {config.site.country!r} (use un código ISO de "
+                          "dos letras, como \"CO\" o \"MX\")")
+    for n, day in enumerate(config.site.extra_holidays):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ConfigError(f"{path}: site.extra_holidays[{n}]: {day!r} no es una fecha \"AAAA-MM-DD\"") from None
+    terms = config.terms
+    if not 1 <= terms.withdrawal_months <= 12:
+        raise ConfigError(f"{path}: terms.withdrawal_months: entre 1 y 12 (el artículo 17 de la Ley 1755 da un mes)")
+    if not 1 <= terms.reminder_days <= 15:
+        raise ConfigError(f"{path}: terms.reminder_days: entre 1 y 15 días hábiles")
+    if not 0 <= terms.warn_days <= 30:
+        raise ConfigError(f"{path}: terms.warn_days: entre 0 y 30 días hábiles")
+    if not 0 <= terms.digest_hour <= 23:
+        raise ConfigError(f"{path}: terms.digest_hour: una hora entre 0 y 23")
+    for n, address in enumerate(terms.notify):
+        if not valid_address(address):
+            raise ConfigError(f"{path}: terms.notify[{n}]: {address!r} no es una dirección de correo")
 
 
 def _check_auth(section: str, sec, path: Path) -> None:

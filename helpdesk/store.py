@@ -406,10 +406,75 @@ MIGRATIONS: list[str] = [
     CREATE INDEX web_events_at ON web_events(at);
     CREATE INDEX recovery_codes_expires ON recovery_codes(expires_at);
     """,
+    # Issue 24 (CONTRACT 12, legal terms). ticket_clock: every state a
+    # ticket enters, with its time, written by the database itself (the
+    # triggers), so that the term's clock (helpdesk/terms/due.py) sees every
+    # change whichever module makes it; entering needs_correction again (a
+    # new correction asked) is recorded too, since it restarts the month the
+    # requester has to answer. Tickets of earlier versions get theirs from
+    # the audit trail (the examination's verdict, staff decisions).
+    # term_extensions: helpdesk extend, of the entity's term ('term', art. 14
+    # parágrafo) or of the requester's month to correct ('correction', the
+    # extra month art. 17 lets the requester ask for). terms_digests:
+    # the day whose staff digest was queued, written in the transaction that
+    # queues it, so that it goes once a day across restarts.
+    """
+    CREATE TABLE ticket_clock (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        at TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX ticket_clock_ticket ON ticket_clock(ticket_id, id);
+    CREATE TRIGGER ticket_clock_state AFTER UPDATE OF state ON tickets
+        WHEN NEW.state IS NOT OLD.state OR NEW.state = 'needs_correction'
+    BEGIN
+        INSERT INTO ticket_clock(ticket_id, at, state) VALUES (NEW.id, NEW.updated_at, NEW.state);
+    END;
+    INSERT INTO ticket_clock(ticket_id, at, state)
+        SELECT ticket_id, at, CASE
+            WHEN action = 'documentos examinados' AND detail LIKE 'estado: requiere corrección%' THEN 'needs_correction'
+            WHEN action = 'documentos examinados' AND detail LIKE 'estado: pendiente de aprobación%'
+                THEN 'pending_approval'
+            WHEN action = 'documentos examinados' THEN 'received'
+            WHEN action = 'corrección pedida' THEN 'needs_correction'
+            WHEN action IN ('rechazada', 'revocada') THEN 'rejected'
+            WHEN action = 'aprobada' AND detail LIKE '%enlace%' THEN 'link_sent'
+            WHEN action IN ('aprobada', 'resuelta', 'correo registrado cambiado') THEN 'resolved'
+            WHEN action = 'cambio de correo cancelado' THEN 'pending_approval'
+            ELSE 'received' END
+        FROM events
+        WHERE ticket_id IS NOT NULL AND action IN ('documentos examinados', 'corrección pedida', 'rechazada',
+            'revocada', 'aprobada', 'resuelta', 'correo registrado cambiado', 'cambio de correo cancelado',
+            'solicitud reabierta')
+        ORDER BY id;
+    CREATE TABLE term_extensions (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        kind TEXT NOT NULL DEFAULT 'term' CHECK (kind IN ('term', 'correction')),
+        days INTEGER NOT NULL,
+        due_before TEXT NOT NULL,
+        due_after TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX term_extensions_ticket ON term_extensions(ticket_id);
+    CREATE TABLE terms_digests (day TEXT PRIMARY KEY, tickets INTEGER NOT NULL, at TEXT NOT NULL);
+    """,
 ]
 
 
 def now() -> datetime:
+    """The time every record and every term is taken from.
+
+    ``HELPDESK_NOW`` (an ISO 8601 time, e.g. ``2026-12-24T14:00:00+00:00``)
+    fixes it, for the tests of the legal terms only (tests/test_terms.py):
+    they cross weekends, holidays and months in seconds. Never set it in
+    service: every time written would be that one."""
+    fixed = os.environ.get("HELPDESK_NOW")
+    if fixed:
+        return datetime.fromisoformat(fixed).astimezone(timezone.utc)
     return datetime.now(timezone.utc)
 
 
@@ -535,10 +600,15 @@ class Store:
 
 def _apply(conn: sqlite3.Connection, script: str) -> None:
     """Run one migration's statements inside the caller's transaction
-    (executescript would commit it first)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    (executescript would commit it first). A piece ending in ";" is run
+    once SQLite calls it complete: a trigger's body holds semicolons."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                conn.execute(statement)
+            statement = ""
 
 
 def make_shared_dir(path: Path) -> None:

@@ -29,7 +29,10 @@ REJECTED = "rejected"
 # Approved with [reset] delivery = "link": the links are out, the ticket is
 # resolved when every account's link has been used (CONTRACT §10).
 LINK_SENT = "link_sent"
-STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT, RESOLVED, REJECTED)
+# The requester did not complete a correction within the legal month
+# (desistimiento tácito, Ley 1755 de 2015 art. 17; CONTRACT 12).
+WITHDRAWN = "withdrawn"
+STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT, RESOLVED, REJECTED, WITHDRAWN)
 OPEN_STATES = (RECEIVED, NEEDS_CORRECTION, PENDING_APPROVAL, LINK_SENT)
 
 # Kinds of inbound rows recorded for robots (pipeline._record_robot).
@@ -47,6 +50,7 @@ STATE_LABELS = {
     LINK_SENT: "enlaces enviados",
     RESOLVED: "resuelta",
     REJECTED: "rechazada",
+    WITHDRAWN: "desistida",
 }
 
 

@@ -183,6 +183,47 @@ def correct(ctx: Context, radicado: str, by: str, reason: str) -> None:
 
 
 @cli.command()
+@click.argument("radicado")
+@click.option("--by", "by", required=True, help="Nombre de quien amplía el término (queda en el historial).")
+@click.option("--days", "days", type=click.IntRange(min=1),
+              help="Días hábiles que se suman a la fecha de vencimiento actual (como máximo el término inicial).")
+@click.option("--correction-month", "correction_month", is_flag=True,
+              help="En vez de --days: la prórroga de un mes que el solicitante pidió para corregir (artículo 17).")
+@click.option("--reason", required=True, help="Por qué no se puede responder a tiempo; se le envía al solicitante.")
+@pass_ctx
+def extend(ctx: Context, radicado: str, by: str, days: int | None, correction_month: bool, reason: str) -> None:
+    """Amplía el término para responder una solicitud y avisa al solicitante.
+
+    Solo antes de la fecha de vencimiento, y como máximo por el término
+    inicial del trámite (Ley 1755 de 2015, artículo 14, parágrafo). La nueva
+    fecha queda N días hábiles después de la actual; el solicitante recibe
+    la nueva fecha y el motivo (correo term_extended). Con
+    --correction-month, en una solicitud que espera una corrección, da al
+    solicitante que la pidió antes de que venza la prórroga de su plazo
+    para corregir (artículo 17), una vez.
+
+    Ejemplo: helpdesk extend GEL-2026-000042 --by "Ana Pérez" --days 10 --reason "El proveedor de correo responde en enero"
+    """
+    from ..staff.extend import extend as extend_term
+    from ..staff.extend import extend_correction
+    from ..terms.calendar import long_date
+
+    if (days is None) == (not correction_month):
+        raise click.UsageError("indique --days N o --correction-month (uno de los dos)")
+    if correction_month:
+        done = extend_correction(ctx.store, ctx.config, renderer(ctx), ctx.rules, radicado, by, reason)
+        echo(f"Plazo para corregir {done.decided.ticket.radicado} prorrogado: vencía el "
+             f"{long_date(done.previous_due)}, ahora vence el {long_date(done.new_due)}; se avisa a "
+             f"{done.decided.recipient}.")
+        deliver_now(ctx, done.decided.outbox_id)
+        return
+    done = extend_term(ctx.store, ctx.config, renderer(ctx), ctx.rules, radicado, by, days, reason)
+    echo(f"Término de {done.decided.ticket.radicado} ampliado: vencía el {long_date(done.previous_due)}, ahora vence "
+         f"el {long_date(done.new_due)}; se avisa a {done.decided.recipient}.")
+    deliver_now(ctx, done.decided.outbox_id)
+
+
+@cli.command()
 @click.option("--by", "by", required=True, help="Nombre de quien revisa (queda en el historial).")
 @click.option("--attachments-dir", type=click.Path(file_okay=False), default=None,
               help="Carpeta donde guardar los adjuntos para revisarlos (por omisión una carpeta temporal).")
@@ -297,7 +338,7 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
     from ..staff import decisions as staff
 
     decided = staff.reply(ctx.store, ctx.config, renderer(ctx), radicado, by, message)
-    echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.ticket.requester}.")
+    echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.recipient}.")
     deliver_now(ctx, decided.outbox_id)
 
 
@@ -306,7 +347,7 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
 @click.option("--by", "by", required=True, help="Nombre de quien reabre (queda en el historial).")
 @pass_ctx
 def reopen(ctx: Context, radicado: str, by: str) -> None:
-    """Reabre una solicitud rechazada o resuelta: sus documentos se examinan de nuevo.
+    """Reabre una solicitud rechazada, resuelta o desistida: sus documentos se examinan de nuevo.
 
     Para la entidad que respondió con documentos nuevos: el servicio examina
     todos los documentos de la solicitud (el más reciente de cada tipo) y

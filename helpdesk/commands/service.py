@@ -77,13 +77,18 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
     """Cifras del servicio: solicitudes por estado y por día, antigüedad, tiempos y fallas.
 
     Los tiempos por paso son la mediana y el percentil 90 desde la llegada
-    de la solicitud, para las solicitudes de los últimos --days días.
+    de la solicitud, para las solicitudes de los últimos --days días. La
+    parte respondida dentro del término legal cuenta las respondidas en esos
+    días, por fecha de respuesta, en total, por mes y por trámite.
 
     Ejemplo: helpdesk stats --days 30
     """
     from ..operations import stats
 
-    figures = stats.compute(ctx.store, days, zone=localtime.zone(ctx.config.site.timezone))
+    from ..terms.office import office_of
+
+    figures = stats.compute(ctx.store, days, zone=localtime.zone(ctx.config.site.timezone),
+                            office=office_of(ctx.config, ctx.rules.procedures))
     if as_json:
         print_json(dataclasses.asdict(figures))
         return

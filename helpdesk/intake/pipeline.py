@@ -185,12 +185,23 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
         "ack",
         intake.requester,
         ticket.radicado,
-        {"original_subject": entity_excerpt(intake.subject)},
+        {"original_subject": entity_excerpt(intake.subject), **_term_promise(config, rules, ticket)},
         answering=[*intake.references, intake.message_id],
         procedure=ticket.procedure,
     )
     outbox.enqueue(conn, config, ticket.id, reply)
     return Outcome("new_ticket", intake.message_id, ticket.radicado, replies=["ack"])
+
+
+def _term_promise(config: Config, rules: Rules, ticket: Ticket) -> dict:
+    """The ack's promise (CONTRACT 12): answered by the due date, counted
+    in business days from the day after the radicado (Ley 1755 de 2015)."""
+    from ..terms.calendar import long_date
+    from ..terms.office import first_due, office_of
+
+    office = office_of(config, rules.procedures)
+    return {"due_date": long_date(first_due(office, ticket.procedure, ticket.created_at)),
+            "deadline_days": office.deadlines.get(ticket.procedure, 15)}
 
 
 def _record_robot(conn, intake: Intake, key: str, sha256: str, robot: robots.Robot) -> Outcome:

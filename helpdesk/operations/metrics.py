@@ -13,6 +13,7 @@ so ``rate()`` only sees resets when the database is restored.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +24,9 @@ from . import stats
 from . import status as status_mod
 
 
-def render(store: Store) -> str:
-    """The whole exposition, ending with a newline (the format requires it)."""
+def render(store: Store, office=None, warn_days: int = 3) -> str:
+    """The whole exposition, ending with a newline (the format requires it).
+    ``office`` (terms/office.py): also the tickets overdue and due soon."""
     at = now()
     lines: list[str] = []
 
@@ -76,13 +78,29 @@ def render(store: Store) -> str:
     metric("helpdesk_web_budget_exhausted", "gauge",
            "1 when a global budget of helpdesk web refused a request within the last hour, by budget.",
            [({"budget": b}, int(b in recent)) for b in web_budgets.BUDGETS])
+    due = None
+    if office is not None:
+        # The legal terms (CONTRACT 12): alert on the first, watch the second.
+        from ..terms.figures import urgency
+
+        try:
+            due = urgency(store.conn, office, warn_days, at)
+        except Exception:  # monitoring must never stop the mail; the lines are missing, which alerts
+            logging.getLogger(__name__).exception("legal terms not counted for the metrics file",
+                                                  extra={"event": "metrics_terms_failed"})
+    if due is not None:
+        metric("helpdesk_tickets_overdue", "gauge",
+               "Tickets waiting for a decision past their legal due date (Ley 1755 de 2015).", [({}, due.overdue)])
+        metric("helpdesk_tickets_due_soon", "gauge",
+               "Tickets waiting for a decision due within [terms] warn_days business days, not yet overdue.",
+               [({}, due.due_soon)])
     metric("helpdesk_metrics_generated_timestamp_seconds", "gauge", "Unix time this file was written.",
            [({}, at.timestamp())])
     return "\n".join(lines) + "\n"
 
 
-def write(store: Store, path: Path) -> None:
-    text = render(store)
+def write(store: Store, path: Path, office=None, warn_days: int = 3) -> None:
+    text = render(store, office, warn_days)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")

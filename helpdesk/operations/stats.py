@@ -76,6 +76,9 @@ class Stats:
     examination_pending: int
     inbound: dict[str, int] = field(default_factory=dict)  # kind -> count
     daemon: status_mod.DaemonStatus | None = None
+    # Answered within the legal term (CONTRACT 12, terms/figures.py); None
+    # when computed without the procedures' terms.
+    terms: object | None = None
 
 
 def tickets_by_state(store: Store) -> dict[str, int]:
@@ -110,10 +113,16 @@ def examination_pending(store: Store) -> int:
     return store.one("SELECT count(*) FROM tickets WHERE examine_pending = 1")[0]
 
 
-def compute(store: Store, days: int = 14, at: datetime | None = None, zone: tzinfo = UTC) -> Stats:
+def compute(store: Store, days: int = 14, at: datetime | None = None, zone: tzinfo = UTC, office=None) -> Stats:
     """All figures; ``days`` bounds the per-day table and the step times,
-    whose days are those of ``zone`` (the office's, [site] timezone)."""
+    whose days are those of ``zone`` (the office's, [site] timezone).
+    ``office`` (terms/office.py): also the share answered within the term."""
     at = at or now()
+    terms = None
+    if office is not None:
+        from ..terms.figures import shares
+
+        terms = shares(store.conn, office, (at.astimezone(office.zone) - timedelta(days=days - 1)).date())
     since = (at - timedelta(days=days)).isoformat(timespec="seconds")
     backlog, oldest = outbox_backlog(store)
     # One count per status, each through the outbox_due index (status first).
@@ -138,6 +147,7 @@ def compute(store: Store, days: int = 14, at: datetime | None = None, zone: tzin
         examination_pending=examination_pending(store),
         inbound=inbound_counts(store),
         daemon=status_mod.read(store),
+        terms=terms,
     )
 
 
@@ -217,6 +227,10 @@ def report(s: Stats) -> list[str]:
             out.append(f"  {STEP_LABELS[name]:<30} {duration(step.median)}, {duration(step.p90)} ({step.count} solicitudes)")
         else:
             out.append(f"  {STEP_LABELS[name]:<30} sin datos")
+    if s.terms is not None:
+        from ..terms.figures import report as terms_report
+
+        out += terms_report(s.terms, s.days)
     out.append("Correo saliente:")
     oldest = f" (el más antiguo espera hace {duration(s.outbox_oldest_pending)})" if s.outbox_backlog else ""
     out.append(f"  en cola: {s.outbox_backlog}{oldest}; en reintento: {s.deferred}; "

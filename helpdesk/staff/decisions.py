@@ -56,6 +56,7 @@ from ..tickets import (
     REJECTED,
     RESOLVED,
     STATE_LABELS,
+    WITHDRAWN,
     Ticket,
     add_finding,
     clear_follow_up,
@@ -107,7 +108,7 @@ class Decided:
     outbox_id: int
     credentials: tuple[Credential, ...] = ()
     order: object | None = None  # an account request's AccountOrder (staff/accounts.py), password removed
-    recipient: str = ""  # where a reject, correct or revoke sent its email
+    recipient: str = ""  # where a reject, correct, revoke or reply sent its email
 
 
 def approve(store: Store, config: Config, renderer: Renderer, radicado: str, by: str,
@@ -418,27 +419,30 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     """A staff member answers the entity in their own words, on any state.
 
     The email (kind ``reply``, written by a person: no Auto-Submitted) goes
-    to the requester, threaded to the entity's latest message; it is queued
-    in the same transaction as the audit event and the clearing of
+    to the requester (the From address in a procedure that hands over an
+    account: only the ack may follow a Reply-To there), threaded to the
+    entity's latest message; it is queued in the same transaction as the
+    audit event and the clearing of
     ``follow_up``: whoever looks at the queue next sees it answered.
     """
     text = "\n".join(line.rstrip() for line in message.strip().splitlines())
     if not text:
         raise Refused("escriba la respuesta con --message")
     ticket, _form = _ticket(store, radicado)
+    recipient = verdict_recipient(ticket, load_all(config.rules_dir).procedures.get(ticket.procedure))
     who = actor(by)
     with store.transaction() as conn:
-        built = renderer.build("reply", ticket.requester, ticket.radicado, {"message": text},
+        built = renderer.build("reply", recipient, ticket.radicado, {"message": text},
                                answering=thread_ids(conn, ticket.id), automatic=False, procedure=ticket.procedure)
         queued = outbox.enqueue(conn, config, ticket.id, built)
         conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (iso(), ticket.id))
         clear_follow_up(conn, ticket.id)
         record_event(conn, ticket.id, who, "respuesta del equipo", text)
-    return Decided(ticket, queued)
+    return Decided(ticket, queued, recipient=recipient)
 
 
 def reopen(store: Store, radicado: str, by: str) -> Ticket:
-    """Send a ``rejected`` or ``resolved`` ticket back to examination.
+    """Send a ``rejected``, ``resolved`` or ``withdrawn`` ticket back to examination.
 
     For an entity that answered a closed ticket with new documents: the
     daemon examines every document of the ticket again (the newest of each
@@ -446,7 +450,7 @@ def reopen(store: Store, radicado: str, by: str) -> Ticket:
     new request. The flag is cleared: the examination's email answers it.
     """
     ticket, _form = _ticket(store, radicado)
-    _require(ticket, (REJECTED, RESOLVED), "reabrir")
+    _require(ticket, (REJECTED, RESOLVED, WITHDRAWN), "reabrir")
     who = actor(by)
     with store.transaction() as conn:
         updated = conn.execute(
