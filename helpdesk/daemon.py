@@ -55,6 +55,11 @@ DELIVER_EVERY = 25
 # While run --once waits for its examinations, verdicts go out this often.
 SWEEP_DELIVERY_SECONDS = 0.5
 
+# While an examiner thread works, the main loop waits for its verdict this
+# long at most, then reads the mailbox again (IMAP IDLE is left for the
+# quiet moments: Dovecot itself announces new mail 0.5 s late).
+EXAMINING_WAIT_SECONDS = 0.5
+
 # How long a stop waits for the examination in hand (a file can take its
 # whole timeout); after that the ticket keeps its mark for the next start.
 EXAMINER_STOP_SECONDS = 10
@@ -70,7 +75,7 @@ class Daemon:
         self.store = store
         self.held = held  # the database's lock: released (and the store closed) by close()
         self.rules, self.renderer = self._load_rules_and_templates()
-        self.worker = Worker(self.rules)  # started at its first file; unused while an examiner runs
+        self.worker = Worker(self.rules, config.documents)  # started at its first file; unused while an examiner runs
         self.examiner: BackgroundExaminer | None = None  # run_forever's or run_backlog's, beside intake
         self._source = None  # opened at first use: a retry needs no mailbox
         self.stopping = False
@@ -166,7 +171,7 @@ class Daemon:
             return False
         self.rules, self.renderer = rules, renderer
         self.worker.close()
-        self.worker = Worker(rules)
+        self.worker = Worker(rules, self.config.documents)
         if self.examiner is not None:
             self.examiner.use(rules, renderer)
         log.info("rules and templates reloaded", extra={"event": "reloaded"})
@@ -282,6 +287,7 @@ class Daemon:
         changes of registered email whose hold has ended."""
         self.serve_retry_requests()
         self.apply_email_changes()
+        self.keep_terms()
         # Acks first: they promise a radicado "before documents are examined".
         self.deliver()
         if self.examiner is not None:
@@ -301,6 +307,18 @@ class Daemon:
             email_change.apply_due(self.store, self.config, self.renderer)
         except Exception:  # the mail must go on; the change stays due and is tried next cycle
             log.exception("changes of registered email not applied", extra={"event": "email_change_failed"})
+
+    def keep_terms(self) -> None:
+        """The legal terms' step (helpdesk/terms/clock.py): correction
+        reminders and withdrawals due today, and the day's staff digest;
+        their emails go out with the delivery that follows."""
+        from .terms import clock
+
+        self.watchdog.ping()
+        try:
+            clock.run(self.store, self.config, self.renderer, self.rules)
+        except Exception:  # the mail must go on; what is due stays due and is done next cycle
+            log.exception("legal terms step failed", extra={"event": "terms_failed"})
 
     def examine_pending(self, only: set[int] | None = None) -> None:
         """Examine the documents of every ticket marked for it (or of those in ``only``)."""
@@ -340,7 +358,15 @@ class Daemon:
                     break
                 if backoff > 1.0:
                     sdnotify.notify("STATUS=Atendiendo el buzón")
-                self.source.wait(self._seconds_to_next_delivery(), self._interrupted)
+                if self.examiner is not None and self.examiner.busy():
+                    # A verdict is being made: it goes out the moment it is
+                    # committed, not at the mailbox wait's next one-second
+                    # look at the database; the mailbox is fetched again
+                    # after at most EXAMINING_WAIT_SECONDS.
+                    self.watchdog.ping()
+                    self.examiner.wait_examined(min(EXAMINING_WAIT_SECONDS, self._seconds_to_next_delivery()))
+                else:
+                    self.source.wait(self._seconds_to_next_delivery(), self._interrupted)
                 backoff = 1.0
             except InboxError as exc:
                 # Loud every time, and counted: a mailbox that keeps failing
@@ -377,7 +403,9 @@ class Daemon:
         if path is None:
             return
         try:
-            metrics.write(self.store, path)
+            from .terms.office import office_of
+
+            metrics.write(self.store, path, office_of(self.config, self.rules.procedures), self.config.terms.warn_days)
         except OSError as exc:
             log.error("cannot write the metrics file: %s", exc, extra={"event": "metrics_failed"})
 

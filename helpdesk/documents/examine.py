@@ -7,14 +7,19 @@ request is complete: it reports facts, and ``classify``/``checks`` judge.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import time
 
 from ..rules import FormRules, Rules
 from . import RESCAN_SMALLER, SEND_ANOTHER_COPY, archive, image_quality, sniff
 from .excel import NotAForm, read_form, read_form_grid
 from .facts import FileFacts, FormData, PdfFacts  # noqa: F401  (FileFacts: examine's result)
+from .ocr.read import read_image, read_pdf
 from .pdf import PdfUnreadable, inspect_pdf
+from .reading import PageReading, ScanReading
+from .signature import validate
 
 
 def zip_limits(rules: Rules) -> archive.ZipLimits:
@@ -22,10 +27,19 @@ def zip_limits(rules: Rules) -> archive.ZipLimits:
     return archive.ZipLimits(lim.max_zip_members, lim.max_zip_member_bytes, lim.max_zip_total_bytes, lim.max_zip_ratio)
 
 
-def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: FormRules | None = None) -> FileFacts:
+def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: FormRules | None = None,
+            options=None, budget=None) -> FileFacts:
     """``form``: the labels a spreadsheet is read with (the ticket's
-    procedure's form); the rules folder's request form when None."""
+    procedure's form); the rules folder's request form when None.
+    ``options`` (ocr/read.Options: config [documents]) and ``budget``
+    (ocr/read.Budget: the deadline the worker sets): how scans are read;
+    OCR with the defaults within the worker's per-file timeout when None."""
     form = form or rules.form
+    if options is None or budget is None:
+        from .ocr.read import Budget, Options
+
+        options = options or Options()
+        budget = budget or Budget(time.monotonic() + rules.documents.worker.timeout_seconds)
     base = dict(filename=filename, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     limits = rules.documents.limits
     if len(data) > limits.max_file_bytes:
@@ -35,14 +49,22 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: Form
     kind = sniff.sniff(data)
     base["type"] = kind
     if kind == sniff.PDF:
+        scanned: list[int] = []
         try:
-            return FileFacts(**base, pdf=inspect_pdf(data))
+            pdf = inspect_pdf(data, scanned)
         except PdfUnreadable as exc:
             return FileFacts(**base, error=f"el PDF {exc}")
+        base["reading"] = _read_scan(lambda: read_pdf(data, scanned, options, budget), scanned, options)
+        # A signature value is validated (pyHanko); an empty field is no signature.
+        return FileFacts(**base, pdf=pdf, digital_signature=validate(data, rules.trust_roots_pem) if pdf.signed else None)
     if kind in (sniff.XLSX, sniff.XLS, sniff.ODS):
         return _spreadsheet(base, kind, data, rules, form)
     if kind in (sniff.JPEG, sniff.PNG):
-        return _image(base, data, limits.max_image_pixels)
+        facts = _image(base, data, limits.max_image_pixels)
+        if not facts.readable:
+            return facts
+        return dataclasses.replace(facts, reading=_read_scan(
+            lambda: read_image(data, options, budget, limits.max_image_pixels), [0], options))
     if kind == sniff.ZIP:
         if depth >= limits.max_zip_depth:
             return FileFacts(**base, error="tiene archivos comprimidos dentro de otros; envíe los documentos sin comprimir")
@@ -50,8 +72,24 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: Form
             members = archive.extract(data, zip_limits(rules))
         except archive.UnsafeArchive as exc:
             return FileFacts(**base, error=f"{exc}; envíe los documentos sin comprimir, adjuntos al correo")
-        return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1, form) for n, d in members))
+        return FileFacts(**base, members=tuple(examine(n, d, rules, depth + 1, form, options, budget)
+                                               for n, d in members))
     return FileFacts(**base, error=_unknown(filename, data))
+
+
+def _read_scan(read, pages: list[int], options) -> ScanReading | None:
+    """A scan's reading (ocr/read.py), or None with OCR off or no scanned
+    page. Whatever goes wrong in the reading (a bug, a page too large for
+    memory) leaves the file readable: its pages are said not read
+    (scan_not_read), never turned into an unreadable document."""
+    if not options.ocr or not pages:
+        return None
+    try:
+        return read()
+    except (Exception, MemoryError) as exc:
+        reason = f"no se leyó: falló la lectura del escaneo ({type(exc).__name__})"
+        return ScanReading("", 0, 0, "", pages=tuple(PageReading(n, 0, 0, 0, 0, False, reason)
+                                                      for n in pages[:options.pages]))
 
 
 def _spreadsheet(base: dict, kind: str, data: bytes, rules: Rules, form_rules: FormRules) -> FileFacts:

@@ -65,6 +65,11 @@ class BackgroundExaminer:
         self._go.set()
         count = threads or rules.documents.worker.process_count()
         self._wakes = [threading.Event() for _ in range(count)]
+        # Set when an examination ends (its verdict email may be in the
+        # outbox): the service's main loop waits on it while a pass runs
+        # (``busy``), and delivers at once instead of at its next
+        # one-second look at the database (daemon.run_forever).
+        self._examined = threading.Event()
         # Passes begun and ended by each thread, for sweep(): under _progress.
         self._progress = threading.Condition()
         self._begun = [0] * count
@@ -84,6 +89,18 @@ class BackgroundExaminer:
         """A ticket may have been marked: look now rather than at the next poll."""
         for wake in self._wakes:
             wake.set()
+
+    def busy(self) -> bool:
+        """A pass is running or asked for: a verdict may be committed soon."""
+        with self._progress:
+            running = any(begun > ended for begun, ended in zip(self._begun, self._ended))
+        return running or any(wake.is_set() for wake in self._wakes)
+
+    def wait_examined(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for an examination to end; True when one did."""
+        ended = self._examined.wait(seconds)
+        self._examined.clear()  # one set after the wait is not lost: the caller delivers everything due
+        return ended
 
     def hold(self) -> None:
         """Commit no verdict until ``release``: ``run --once`` acknowledges
@@ -138,7 +155,7 @@ class BackgroundExaminer:
     def _run(self, n: int) -> None:
         with self._lock:
             (rules, renderer), generation = self._tools, self._generation
-        worker = Worker(rules)
+        worker = Worker(rules, self.config.documents)
         store = None
         try:
             while not self._stop.is_set():
@@ -153,7 +170,7 @@ class BackgroundExaminer:
                         if generation != self._generation:
                             (rules, renderer), generation = self._tools, self._generation
                             worker.close()  # it holds its own copy of the rules
-                            worker = Worker(rules)
+                            worker = Worker(rules, self.config.documents)
                     if n == 0 and not self._go.is_set():
                         self._read_ahead(store, rules, worker, generation)  # release() wakes it for a pass
                     else:
@@ -194,6 +211,7 @@ class BackgroundExaminer:
             finally:
                 with self._lock:
                     self._in_hand.discard(ticket_id)
+                self._examined.set()
 
     def _read_ahead(self, store: Store, rules: Rules, worker: Worker, generation: int) -> None:
         """During a hold: have the worker read the files of the tickets
