@@ -364,6 +364,10 @@ WARNING_CODES = (
     # CONTRACT §13: the procedures that hand over an account.
     "identity_document_mismatch", "scan_not_read", "account_holder_differs", "lookalike_domain",
     "change_cancelled_by_owner",
+    # CONTRACT §11: a digital signature by someone else than the form's signer.
+    "signature_signer_differs",
+    # CONTRACT §11: the signed form's scan names another entity than the Excel form.
+    "signed_form_entity_differs",
 )
 # CONTRACT §6 and §13: these weigh "alto" whatever a local trust.toml says,
 # since approval asks for --acknowledge-warnings on them.
@@ -491,6 +495,12 @@ class Procedure:
     documents_unless_registered: tuple[str, ...] = ()
     fields_from_text: bool = False  # without a spreadsheet, "Label: value" lines of the email are the form
     identifier: str = ""  # which identifier the form's "identifier" field holds (IDENTIFIERS)
+    # Business days to answer (CONTRACT 12; Ley 1755 de 2015, art. 14: 15
+    # for a petition, 10 for documents or information, 30 for a consultation).
+    deadline_days: int = 15
+    # Whose public holidays its terms skip; "": [site] country. Seed 004's
+    # procedures serve León, in Mexico.
+    country: str = ""
 
     @property
     def looks_up_registered(self) -> bool:
@@ -529,7 +539,21 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
             raise ConfigError(f"{sub}: nombre de trámite no válido; use minúsculas, números y guiones")
         top = _read(folder, f"{sub.name}/procedure.toml")
         top.only("name", "radicado_prefix", "documents", "checks", "action", "result_to", "notice_to",
-                 "entity_field", "person_field", "documents_unless_registered", "fields_from_text", "identifier")
+                 "entity_field", "person_field", "documents_unless_registered", "fields_from_text", "identifier",
+                 "deadline_days", "country")
+        deadline = top.data.get("deadline_days", 15)
+        if isinstance(deadline, bool) or not isinstance(deadline, int) or not 1 <= deadline <= 60:
+            raise top.fail("deadline_days", "se esperaba un número de días hábiles entre 1 y 60 (la Ley 1755 de "
+                                            "2015 da 15 a una petición)")
+        country = top.data.get("country", "")
+        if not isinstance(country, str) or (country and not re.fullmatch(r"[A-Za-z]{2}", country)):
+            raise top.fail("country", "se esperaba un código de país de dos letras (\"CO\", \"MX\"), o vacío "
+                                      "para usar [site] country")
+        if country and country.upper() not in ("CO", "MX"):  # the shipped ones need no look-up (0.1 s)
+            from .terms.calendar import known_country
+
+            if not known_country(country):
+                raise top.fail("country", f"país desconocido «{country}» para los días festivos")
         prefix = top.data.get("radicado_prefix", "")
         if not isinstance(prefix, str) or (prefix and not re.fullmatch(r"[A-Za-z]{2,10}", prefix)):
             raise top.fail("radicado_prefix", "se esperaban de 2 a 10 letras, o vacío para usar [radicado] prefix")
@@ -560,7 +584,7 @@ def load_procedures(rules_dir: Path | None, documents: DocumentRules, form: Form
         own = load_problems(sub, problems) if (sub / "problems.toml").exists() else problems
         procedures[sub.name] = Procedure(sub.name, top.string("name"), prefix.upper(), kinds, top.strings("checks"),
                                          action, result_to, top.path, own, own_form, notice_to, entity_field,
-                                         person_field, unless, text_fields, identifier)
+                                         person_field, unless, text_fields, identifier, deadline, country.upper())
     if not procedures:
         raise ConfigError(f"{folder}: no hay ningún trámite (una carpeta por trámite con su procedure.toml)")
     return procedures
@@ -603,6 +627,10 @@ class Rules:
     problems: dict[str, str]
     trust: TrustRules
     procedures: dict[str, Procedure]
+    # [documents] trust_roots' PEM bundle, read by load_rules (checks.py):
+    # it reaches the document worker with the rules, so the worker never
+    # opens a path of the config and a SIGHUP reloads it with them.
+    trust_roots_pem: bytes = b""
 
 
 def load_all(rules_dir: Path | None = None) -> Rules:

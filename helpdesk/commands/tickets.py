@@ -26,7 +26,7 @@ class StateType(click.ParamType):
 
 @cli.command()
 @click.option("--state", type=StateType(),
-              help="Solo las solicitudes en este estado: recibida, por-corregir, pendiente, resuelta o rechazada "
+              help="Solo las solicitudes en este estado: recibida, por-corregir, pendiente, resuelta, rechazada o desistida "
                    "(o needs_correction, pending_approval...).")
 @click.option("--procedure", "procedure", metavar="TRÁMITE",
               help="Solo las solicitudes de este trámite (vea helpdesk procedures).")
@@ -40,6 +40,7 @@ def tickets(ctx: Context, state: str | None, procedure: str | None, as_json: boo
     if procedure is not None:
         procedure_named(ctx, procedure)
     rows = views.list_tickets(ctx.store, state, procedure)
+    terms = views.add_terms(ctx.store, _office(ctx), rows)
     if as_json:
         print_json(rows)
         return
@@ -50,7 +51,7 @@ def tickets(ctx: Context, state: str | None, procedure: str | None, as_json: boo
         entity = t["entity_name"] or "(entidad sin identificar)"
         flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
         echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
-             f"{t['procedure']}  {t['sender']}  {entity}{flag}")
+             f"{t['procedure']}  {t['sender']}  {entity}{flag}  · {terms[t['radicado']].text()}")
 
 
 KIND_LABELS = {
@@ -84,6 +85,11 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             if view["attachments_purged_at"]:
                 echo(_purged_line(ctx, view))
     view["risk"] = risk(ctx, view["warnings"])
+    office = _office(ctx)
+    term = views.add_terms(ctx.store, office, [view])[view["radicado"]]
+    correcting = _correction_limit(ctx, office, view)
+    if correcting is not None:
+        view["correction_limit"] = correcting.limit.isoformat()
     if as_json:
         print_json(view)
         return
@@ -96,6 +102,12 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         echo(f"Responder a:   {view['requester']}")
     echo(f"Asunto:        {view['subject']}")
     echo(f"Recibida:      {ctx.time(view['created_at'])}")
+    _term_line("Término:       ", term, ctx)
+    if correcting is not None:
+        from ..terms.calendar import long_date
+
+        echo(f"Plazo para corregir: hasta el {long_date(correcting.limit)} (Ley 1755 de 2015, art. 17); después se "
+             "archiva por desistimiento")
     if view["examination_pending"]:
         echo("Documentos:    pendientes de examen")
     if view["attachments_purged_at"]:
@@ -118,6 +130,11 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
             used = "" if d["counted"] or not d["kind"] else " (reemplazado por uno más reciente)"
             error = f" — ilegible: {d['error']}" if d["error"] else ""
             echo(f"  - {d['filename']}: {KIND_LABELS.get(d['kind'], d['kind'])}{used}{error}")
+            if d.get("digital_signature"):
+                echo(f"      {labels.signature_line(d['digital_signature'])}")
+            if d.get("reading"):
+                for line in _reading_lines(d["reading"]):
+                    echo(f"      {line}")
     for title, key in (("Problemas", "problems"), ("Advertencias", "warnings")):
         if view[key]:
             echo(f"\n{title}:")
@@ -182,15 +199,19 @@ def form_template(ctx: Context, path: str, procedure: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Salida en JSON.")
 @pass_ctx
 def queue(ctx: Context, as_json: bool) -> None:
-    """Solicitudes que esperan a una persona, las más antiguas primero.
+    """Solicitudes que esperan a una persona, las más urgentes primero.
 
     Las pendientes de aprobación y todas las que tienen un mensaje de la
     entidad sin responder (en cualquier estado), con el texto del mensaje.
     Responda con helpdesk reply o decida con approve, reject o correct.
+    Cada una muestra su término legal: «vence el … (faltan N días
+    hábiles)» o «vencida hace N días hábiles» (Ley 1755 de 2015).
 
     Ejemplo: helpdesk queue
     """
     items = views.queue(ctx.store, ctx.config.limits)
+    terms = views.add_terms(ctx.store, _office(ctx), items)
+    items = views.by_urgency(items)
     for t in items:
         t["risk"] = risk(ctx, t["warnings"])
     if as_json:
@@ -207,6 +228,7 @@ def queue(ctx: Context, as_json: bool) -> None:
         if t["claimed_by"]:
             marks.append(f"en aprobación por {t['claimed_by']}")
         echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
+        _term_line("  Término:      ", terms[t["radicado"]], ctx)
         echo(f"  {t['risk']['line']}")
         echo(f"  Trámite:       {_procedure_name(ctx, t['procedure'])}")
         procedure = ctx.rules.procedures.get(t["procedure"])
@@ -231,6 +253,76 @@ def queue(ctx: Context, as_json: bool) -> None:
             echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
             echo(indented(texts.excerpt(m["text"]), "    | "))
         echo("")
+
+
+def _office(ctx: Context):
+    """The calendars and terms of this configuration (CONTRACT 12)."""
+    from ..terms.office import office_of
+
+    return office_of(ctx.config, ctx.rules.procedures)
+
+
+def _correction_limit(ctx: Context, office, view: dict):
+    """A ticket waiting for a correction: its limit to answer (terms/clock.py)."""
+    if view["state"] != "needs_correction":
+        return None
+    from ..terms.clock import waiting
+
+    ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (view["radicado"],))["id"]
+    found = waiting(ctx.store.conn, ctx.config, office, ticket_id)
+    return found[0] if found else None
+
+
+def _term_line(label: str, standing, ctx: Context) -> None:
+    """The term's line, red when overdue and yellow within [terms]
+    warn_days, where the terminal shows colour (click drops the colour
+    on a pipe or a file; NO_COLOR turns it off). The text is ours, never
+    the entity's, so the colour codes are added after echo's cleaning."""
+    import os
+
+    text = standing.text()
+    colour = None
+    if standing.due is not None and not os.environ.get("NO_COLOR"):
+        if standing.overdue or standing.left < 0:
+            colour = "red"
+        elif standing.left <= ctx.config.terms.warn_days:
+            colour = "yellow"
+    click.echo(texts.safe_text(label) + (click.style(text, fg=colour, bold=True) if colour else texts.safe_text(text)))
+
+
+# First lines of a scan's text that show and review print.
+READING_LINES = 6
+
+
+def _reading_lines(reading: dict) -> list[str]:
+    """What OCR read of a scan, for staff (CONTRACT §11): the engine and
+    confidence, the form's fields as the scan shows them, the signature,
+    the pages not read and the first lines read."""
+    if not reading["engine"]:
+        return ["Escaneo sin leer: " + "; ".join(p["reason"] for p in reading["pages"] if p["reason"])]
+    out = [f"Leído por OCR ({reading['engine']}): {reading['pages_read']} página(s), "
+           f"confianza media {reading['confidence']}/100"]
+    for m in reading.get("matched", []):
+        agrees = {True: "coincide con el formato Excel", False: "NO coincide con el formato Excel",
+                  None: "sin dato en el formato Excel"}[m["agrees"]]
+        if m["read"]:
+            out.append(f"{m['field']}: «{m['read']}» (confianza {m['confidence']}), {agrees}")
+        else:
+            out.append(f"{m['field']}: «{m['form']}» no se encontró en lo leído")
+    signature = reading.get("signature")
+    if signature:
+        out.append(f"Firma: tinta {signature['ink'] * 100:.1f} % del área sobre «{signature['label']}»"
+                   if signature["found"] else "Firma: no se encontró la línea de firma; revísela a mano")
+    for page in reading.get("pages", []):
+        if page["state"] == "unread":
+            out.append(f"Página {page['page']} sin leer: {page['reason']}")
+        elif page["state"] == "blank":
+            out.append(f"Página {page['page']}: en blanco")
+    lines = [line for line in reading["text"].splitlines() if line.strip()][:READING_LINES]
+    if lines:
+        out.append("Primeras líneas leídas:")
+        out += [f"| {line}" for line in lines]
+    return out
 
 
 def _purged_line(ctx: Context, view: dict) -> str:

@@ -9,7 +9,7 @@ findings into the next state and the email.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -21,6 +21,7 @@ from ..directory import Entity, same_name
 from ..documents import image_quality
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.facts import FormData
+from ..documents.reading import ScanReading
 from ..documents.text_form import SOURCE
 from ..errors import ConfigError
 from ..identifiers import cedula, curp, rfc
@@ -114,10 +115,28 @@ def load_rules(config: Config) -> Rules:
     file valid, every procedure's checks in the registry, and config.toml's
     [procedures] naming procedures that exist."""
     rules = load_all(config.rules_dir)
+    rules = replace(rules, trust_roots_pem=_trust_roots(config))
     require_known(rules)
     require_configured(rules.procedures, config.procedures.default, list(config.procedures.addresses),
                        config.source_path, config.radicado.prefix)
     return rules
+
+
+def _trust_roots(config: Config) -> bytes:
+    """[documents] trust_roots' PEM bundle, checked here (start, SIGHUP,
+    ``check``) so a missing or broken file is named before any PDF needs it."""
+    if not config.documents.trust_roots:
+        return b""
+    from ..documents.signature import read_trust_roots
+
+    path = config.path(config.documents.trust_roots)
+    try:
+        pem = path.read_bytes()
+        read_trust_roots(pem)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{config.source_path}: documents.trust_roots: {path}: {reason}") from None
+    return pem
 
 
 def require_known(rules: Rules) -> None:
@@ -160,7 +179,10 @@ def check_signed_form_is_scanned(exam: Examination, rules: Rules) -> list[Findin
     if signed is None or signed.facts.pdf is None or not signed.facts.readable:
         return []
     pdf = signed.facts.pdf
-    if not pdf.is_scan and not pdf.signed:
+    # A signature field with a value is no evidence until pyHanko validates
+    # it over the whole file (CONTRACT 11); signature_invalid says why not.
+    ds = signed.facts.digital_signature
+    if not pdf.is_scan and not (ds is not None and ds.valid and ds.covers_whole_file):
         return [Finding(PROBLEM, "signed_form_not_scanned", "PDF generado sin escaneo ni firma", signed.facts.filename)]
     return []
 
@@ -503,14 +525,18 @@ def check_domains(exam: Examination, rules: Rules) -> list[Finding]:
 
 
 def check_acta_names_legal_rep(exam: Examination, rules: Rules) -> list[Finding]:
+    """The acta names the legal representative: its text layer, or what OCR
+    read of a scan (scan_checks.py), word by word and tolerantly: "Ana" is
+    not found in "mañana", nor "Luis" in "Luisa"."""
     acta = exam.chosen.get(ACTA)
     form = exam.form
-    if acta is None or form is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
-        return []  # a scan without text can only be read by a person
+    if acta is None or form is None:
+        return []
+    if acta.facts.pdf is None or not acta.facts.pdf.has_text:
+        return acta_text_findings(exam, rules, None, "")
     name = form.fields.get("legal_rep_name", "")
-    words = [w for w in normalise(name).split() if len(w) > 2]
-    text = normalise(acta.facts.pdf.text)
-    if words and sum(w in text for w in words) < min(2, len(words)):
+    tokens = tokens_of(ScanReading("texto", 1, 100, acta.facts.pdf.text))
+    if name_tokens(name) and not find_name(tokens, name).found:
         return [Finding(WARNING, "legal_rep_not_in_acta", f"el acta no menciona a {name}", acta.facts.filename)]
     return []
 
@@ -593,8 +619,10 @@ def check_legal_rep_role(exam: Examination, rules: Rules) -> list[Finding]:
                         f"el cargo «{position}» no corresponde a «{form.fields.get('entity_name')}», "
                         f"cuyo representante legal es el {expected.name}")]
     acta = exam.chosen.get(ACTA)
-    if acta is None or acta.facts.pdf is None or not acta.facts.pdf.has_text:
-        return []  # a scan without text can only be read by a person
+    if acta is None:
+        return []
+    if acta.facts.pdf is None or not acta.facts.pdf.has_text:
+        return acta_text_findings(exam, rules, role.words, role.name)  # a scan: what OCR read of it
     acta_text = normalise(acta.facts.pdf.text)
     if not any(_has_words(acta_text, w) for w in role.words):
         return [Finding(WARNING, "legal_rep_role_not_in_acta", f"el acta no menciona el cargo de {role.name}",
@@ -647,6 +675,11 @@ def valid_email(address: str) -> bool:
     return True
 
 
+from .signature_checks import check_signature_invalid, check_signature_signer_differs  # noqa: E402 (they use Finding)
+from .scan_checks import (acta_text_findings, check_acta_reading, check_scans_read,  # noqa: E402
+                          check_signed_form_reading, find_name, name_tokens, tokens_of)
+
+
 # Every check by the name procedures use (rules/procedures/ID/procedure.toml
 # ``checks``): the function's name without "check_". A procedure switches a
 # check on by naming it; nothing in the pipeline asks which procedure runs.
@@ -670,6 +703,11 @@ REGISTRY = {check.__name__.removeprefix("check_"): check for check in (
     check_account_holder,
     check_identity_document,
     check_lookalike_domain,
+    check_signature_invalid,
+    check_signature_signer_differs,
+    check_signed_form_reading,
+    check_acta_reading,
+    check_scans_read,
 )}
 # Run for every procedure that hands over an account (run_checks).
 HANDOVER_CHECKS = ("registered_sender", "account_holder", "identity_document", LOOKALIKE_CHECK)

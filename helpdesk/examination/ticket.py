@@ -431,6 +431,14 @@ def _facts_summary(facts: FileFacts) -> dict:
         summary["image_ink_ppm"] = facts.image_ink_ppm
     if facts.form:
         summary["form_sheet"] = facts.form.sheet
+    if facts.digital_signature:  # CONTRACT 11's digital_signature, as show --json gives it
+        sig = facts.digital_signature
+        summary["digital_signature"] = {"valid": sig.valid, "covers_whole_file": sig.covers_whole_file,
+                                        "signer": sig.signer, "issuer": sig.issuer, "trusted": sig.trusted}
+    if facts.reading is not None:  # CONTRACT 11's reading, and what it shows (examination/scan_checks.py)
+        from .scan_checks import reading_summary
+
+        summary["reading"] = reading_summary(facts.reading, facts.image_ink_ppm)
     return summary
 
 

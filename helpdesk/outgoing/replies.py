@@ -61,7 +61,8 @@ from .articles import with_article
 # answer those who cannot self-serve (procedures desbloqueo, cambio-correo).
 KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account_created", "account_notice",
          "reset_link", "selfservice_link", "account_unlocked", "email_change_confirm", "email_changed_notice",
-         "email_change_pending", "password_changed")
+         "email_change_pending", "password_changed", "correction_reminder", "withdrawn", "term_extended",
+         "terms_digest")
 
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
@@ -76,7 +77,9 @@ _CORRECTION = {"problems": ["Falta la copia del acta de posesión del representa
 # The contexts each kind's callers pass (pipeline, examination, staff),
 # with the optional values both filled and empty.
 SAMPLES: dict[str, list[dict]] = {
-    "ack": [{"original_subject": "Solicitud de reinicio de claves"}, {"original_subject": ""}],
+    "ack": [{"original_subject": "Solicitud de reinicio de claves", "due_date": "28 de diciembre de 2026",
+             "deadline_days": 15},
+            {"original_subject": "", "due_date": "", "deadline_days": 15}],
     "correction": [
         {**_CORRECTION, "automatic": True},
         {**_CORRECTION, "automatic": True, "no_attachments_reminder": True},
@@ -134,6 +137,27 @@ SAMPLES: dict[str, list[dict]] = {
                               "new_email_masked": "j*****@gmail.com", "apply_at": "",
                               "url": "https://claves.entidad.gov.co/cancelar/EJEMPLO"}],
     "email_changed_notice": [{"account": "jperez", "automatic": False}],
+    # The legal terms (CONTRACT 12, helpdesk/terms/): the reminder before
+    # the correction month ends, the tacit withdrawal after it, an
+    # extension (helpdesk extend) and the staff's daily digest (no radicado).
+    "correction_reminder": [{"asked_on": "4 de diciembre de 2026", "limit": "4 de enero de 2027",
+                             "withdrawal_months": 1, "automatic": False}],
+    "withdrawn": [{"asked_on": "4 de diciembre de 2026", "limit": "4 de enero de 2027", "withdrawal_months": 1,
+                   "automatic": False}],
+    "term_extended": [{"previous_due": "28 de diciembre de 2026", "new_due": "19 de enero de 2027", "days": 15,
+                       "reason": "La cuenta depende de un proveedor externo que responde en enero.",
+                       "automatic": False},
+                      # the requester's extra month to correct (art. 17), helpdesk extend --correction-month
+                      {"previous_due": "4 de enero de 2027", "new_due": "4 de febrero de 2027", "days": 0,
+                       "reason": "La entidad pidió más tiempo para conseguir el acta.", "correction": True,
+                       "automatic": False}],
+    "terms_digest": [{"day": "lunes 28 de diciembre de 2026", "warn_days": 3, "overdue": 1, "automatic": False,
+                      "tickets": [{"radicado": "GEL-2026-000042", "state": "pendiente de aprobación",
+                                   "procedure": "reinicio-claves", "entity": "Alcaldía de Tuluá",
+                                   "due": "23 de diciembre de 2026", "left": -2, "overdue": True,
+                                   "standing": "vencida hace 2 días hábiles (venció el 23 de diciembre de 2026)"}]},
+                     {"day": "lunes 28 de diciembre de 2026", "warn_days": 3, "overdue": 0, "automatic": False,
+                      "tickets": []}],
 }
 
 

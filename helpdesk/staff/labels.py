@@ -14,7 +14,8 @@ from __future__ import annotations
 import unicodedata
 
 from ..rules import WEIGHTS, TrustRules
-from ..tickets import LINK_SENT, NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES
+from ..tickets import (LINK_SENT, NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES,
+                       WITHDRAWN)
 
 # Problem codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.
@@ -25,6 +26,11 @@ CODE_LABELS = {
     "missing_acta_posesion": "falta el acta de posesión",
     "unreadable_document": "documento ilegible",
     "signed_form_not_scanned": "formato firmado generado por computador, sin escaneo ni firma",
+    # Problems of a read scan (CONTRACT §11).
+    "signed_form_not_the_form": "el escaneo enviado como formato firmado no es el formato",
+    "signed_form_unsigned": "el formato escaneado no tiene firma",
+    "signed_form_mismatch": "el formato firmado no corresponde al formato Excel",
+    "acta_not_an_acta": "el escaneo enviado como acta no es un acta de posesión",
     "missing_field": "falta un dato del formato",
     "invalid_nit": "NIT no válido",
     "invalid_email": "correo electrónico no válido",
@@ -34,9 +40,11 @@ CODE_LABELS = {
     "invalid_identifier": "identificador (CURP, RFC, cédula o NIT) no válido",
     "missing_identity_document": "falta el documento de identidad",
     "missing_declaration": "falta la declaración de responsabilidad",
+    "identity_document_unreadable": "documento de identidad ilegible, en blanco o demasiado pequeño",
     "account_outside_domain": "cuenta fuera de los dominios de la entidad",
     "account_exists": "la cuenta que se pide crear ya existe",
     "account_not_found": "la cuenta que se pide modificar o eliminar no está activa",
+    "signature_invalid": "firma digital que no valida o archivo modificado después de firmar",
     # Warnings are labelled, and weighed, in rules/trust.toml.
 }
 
@@ -52,6 +60,7 @@ STATE_NAMES = {
     LINK_SENT: ("enlaces-enviados", "enlace"),
     RESOLVED: ("resuelta",),
     REJECTED: ("rechazada",),
+    WITHDRAWN: ("desistida", "retirada", "desistimiento"),
 }
 
 
@@ -103,3 +112,15 @@ def _fold(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text.strip().casefold())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
     return "-".join(plain.replace("_", " ").replace("-", " ").split())
+
+
+def signature_line(sig: dict) -> str:
+    """A PDF's digital signature as staff read it (show, review): who signed,
+    the issuer, and whether it validates, covers the whole file and chains
+    to [documents] trust_roots. Untrusted is information, not a problem."""
+    def yes(value: bool) -> str:
+        return "sí" if value else "no"
+
+    trust = "de confianza" if sig.get("trusted") else "no de confianza (su raíz no está en [documents] trust_roots)"
+    return (f"Firma digital: {sig.get('signer') or '(sin nombre)'}, emitida por {sig.get('issuer') or '(sin nombre)'}; "
+            f"válida: {yes(sig.get('valid'))}; cubre todo el archivo: {yes(sig.get('covers_whole_file'))}; {trust}")

@@ -95,6 +95,14 @@ def detail(store: Store, radicado: str, limits: LimitsConfig | None = None) -> d
         }
         for d in store.query("SELECT * FROM documents WHERE ticket_id = ? ORDER BY id", (ticket.id,))
     ]
+    for d in view["documents"]:  # CONTRACT 11: a digitally signed PDF's digital_signature, beside its facts
+        if "digital_signature" in d["facts"]:
+            d["digital_signature"] = d["facts"].pop("digital_signature")
+    for d in view["documents"]:  # CONTRACT 11: what OCR read of a scan, and how it compares with the form
+        if "reading" in d["facts"]:
+            from ..examination.scan_checks import reading_view
+
+            d["reading"] = reading_view(d["facts"].pop("reading"), d["kind"], view["form"])
     view["problems"] = [_finding(f) for f in findings if f["severity"] == "problem"]
     view["warnings"] = [_finding(f) for f in findings if f["severity"] == "warning"]
     messages = store.query(
@@ -162,6 +170,34 @@ def queue(store: Store, limits: LimitsConfig | None = None) -> list[dict]:
         item["new_messages"] = [_new_message(store, m, limits) for m in waiting[-MAX_NEW_MESSAGES:]]
         result.append(item)
     return result
+
+
+def add_terms(store: Store, office, items: list[dict], now: datetime | None = None) -> dict:
+    """CONTRACT 12: every ticket object gets ``due`` (ISO date, null while
+    the clock is stopped) and ``business_days_left``; returns each one's
+    Standing by radicado, for the screens (helpdesk/terms/office.py)."""
+    from ..terms.office import standings
+
+    if not items:
+        return {}
+    wanted = [i["radicado"] for i in items]
+    ids = {r["radicado"]: r["id"] for r in store.query(
+        f"SELECT id, radicado FROM tickets WHERE radicado IN ({','.join('?' * len(wanted))})", wanted)}
+    found = standings(store.conn, office, list(ids.values()), now)
+    result = {}
+    for item in items:
+        standing = found[ids[item["radicado"]]]
+        item.update(standing.json())
+        result[item["radicado"]] = standing
+    return result
+
+
+def by_urgency(items: list[dict]) -> list[dict]:
+    """Most urgent first (CONTRACT 12): fewest business days left, overdue
+    before all; a ticket whose clock is stopped after those; the oldest
+    first among equals (the sort is stable)."""
+    return sorted(items, key=lambda i: (i.get("business_days_left") is None, i.get("business_days_left") or 0,
+                                        i.get("due") or ""))
 
 
 def _waiting(store: Store, ticket_row) -> list:
