@@ -516,16 +516,16 @@ def _signature(reading: ScanReading, tokens: list[Token], name: str) -> list[che
     if not label_words or min(t.confidence for t in label_words[:3]) < WORD_CONFIDENCE:
         return [Finding(WARNING, "scan_not_read", f"la línea de firma se leyó con poca confianza (página "
                                                   f"{sig.page + 1}): verifique la firma a mano", name)]
+    if _says_where_to_sign(sig.label) and sig.ink_ppm >= SIGNATURE_INK_PPM:
+        return []  # ink where the form says to sign: signed, however little else was read
     if not _says_where_to_sign(sig.label) or too_few_words(reading):
         # A bare "Firma" may sit above, below or beside where people sign,
         # and a page read in part may have lost the real signature label:
-        # the ink measured beside it proves nothing either way.
+        # the lack of ink measured beside it proves nothing either way.
         return [Finding(WARNING, "scan_not_read", f"la firma no se pudo ubicar con certeza (página {sig.page + 1}, "
                                                   f"«{sig.label}»): verifíquela a mano", name)]
-    if sig.ink_ppm < SIGNATURE_INK_PPM:
-        return [Finding(PROBLEM, "signed_form_unsigned",
-                        f"sobre «{sig.label}» (página {sig.page + 1}) no hay firma, sello ni marca", name)]
-    return []
+    return [Finding(PROBLEM, "signed_form_unsigned",
+                    f"sobre «{sig.label}» (página {sig.page + 1}) no hay firma, sello ni marca", name)]
 
 
 def _says_where_to_sign(label: str) -> bool:
