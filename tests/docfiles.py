@@ -39,9 +39,10 @@ def text_pdf(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
-def page_image(lines: list[str], dpi: int = 150, seed: int = 7):
+def page_image(lines: list[str], dpi: int = 150, seed: int = 7, signature_label: str = ""):
     """A grayscale A4 page as a scanner sees it: grey paper, dark text, a
-    signature stroke and speckle noise."""
+    signature stroke (over ``signature_label``, printed under it as forms
+    do) and speckle noise."""
     from PIL import Image, ImageDraw, ImageFont
 
     width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
@@ -51,6 +52,8 @@ def page_image(lines: list[str], dpi: int = 150, seed: int = 7):
     for n, line in enumerate(lines):
         draw.text((dpi, dpi + n * dpi // 3), line, fill=25, font=font)
     draw.line((dpi, height - 2 * dpi, 3 * dpi, height - 2 * dpi - dpi // 8), fill=10, width=3)  # the signature
+    if signature_label:
+        draw.text((dpi, height - 2 * dpi + dpi // 6), signature_label, fill=25, font=font)
     rng = random.Random(seed)
     pixels = page.load()
     for _ in range(width * height // 200):
@@ -58,26 +61,26 @@ def page_image(lines: list[str], dpi: int = 150, seed: int = 7):
     return page
 
 
-def scan_pdf(lines: list[str], dpi: int = 150) -> bytes:
+def scan_pdf(lines: list[str], dpi: int = 150, signature_label: str = "") -> bytes:
     """A scanned page: one page-sized image, no text layer."""
     out = io.BytesIO()
-    page_image(lines, dpi).save(out, format="PDF", resolution=float(dpi))
+    page_image(lines, dpi, signature_label=signature_label).save(out, format="PDF", resolution=float(dpi))
     return out.getvalue()
 
 
-def scan_jpeg(lines: list[str], dpi: int = 150) -> bytes:
+def scan_jpeg(lines: list[str], dpi: int = 150, signature_label: str = "") -> bytes:
     out = io.BytesIO()
-    page_image(lines, dpi).save(out, format="JPEG", quality=80, dpi=(dpi, dpi))
+    page_image(lines, dpi, signature_label=signature_label).save(out, format="JPEG", quality=80, dpi=(dpi, dpi))
     return out.getvalue()
 
 
-def scan_png(lines: list[str], dpi: int = 100) -> bytes:
+def scan_png(lines: list[str], dpi: int = 100, signature_label: str = "") -> bytes:
     out = io.BytesIO()
-    page_image(lines, dpi).save(out, format="PNG", dpi=(dpi, dpi))
+    page_image(lines, dpi, signature_label=signature_label).save(out, format="PNG", dpi=(dpi, dpi))
     return out.getvalue()
 
 
-def scan_with_ocr_pdf(lines: list[str], dpi: int = 150) -> bytes:
+def scan_with_ocr_pdf(lines: list[str], dpi: int = 150, signature_label: str = "") -> bytes:
     """What a scanner with OCR makes: the page image, and the recognised
     text as an invisible layer on top of it."""
     from reportlab.lib.pagesizes import A4
@@ -86,7 +89,8 @@ def scan_with_ocr_pdf(lines: list[str], dpi: int = 150) -> bytes:
 
     out = io.BytesIO()
     c = canvas.Canvas(out, pagesize=A4)
-    c.drawImage(ImageReader(page_image(lines, dpi)), 0, 0, width=A4[0], height=A4[1])
+    c.drawImage(ImageReader(page_image(lines, dpi, signature_label=signature_label)), 0, 0, width=A4[0],
+                height=A4[1])
     text = c.beginText(72, A4[1] - 72)
     text.setTextRenderMode(3)  # invisible
     for line in lines:
