@@ -106,5 +106,10 @@ def test_form_template_writes_the_official_blank_form(tmp_path):
                               'Presidente de la Asamblea departamental"')
     assert cargo.errorStyle == "warning"
     assert "Nunca le pediremos su contraseña" in " ".join(str(c.value) for c in wb["Instrucciones"]["A"])
+    # The printed form says where to sign: a line, and under it the label
+    # the scan's reading finds the signature by, apart from the accounts.
+    [label_row] = [c.row for c in ws["A"] if c.value == "Firma del representante legal"]
+    [header_row] = [c.row for c in ws["A"] if c.value == "Tipo"]
+    assert label_row > header_row + 10 and ws.cell(label_row - 1, 1).border.bottom.style == "thin"
     bad = helpdesk("form-template", str(tmp_path / "formato.pdf"))
     assert bad.returncode == 2 and "xlsx" in bad.stderr

@@ -107,6 +107,7 @@ def write_template(path: Path) -> None:
             ws.cell(r, c).border = BOX
             ws.cell(r, c).number_format = "@"
     _list_validation(ws, f"A{first}:A{first + ACCOUNT_ROWS - 1}", ACCOUNT_TYPES)
+    _signature_block(ws, first + ACCOUNT_ROWS + 3)
 
     help_ws = wb.create_sheet("Instrucciones")
     help_ws.column_dimensions["A"].width = 110
@@ -115,6 +116,20 @@ def write_template(path: Path) -> None:
     help_ws["A1"].font = Font(bold=True, size=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+
+
+# Printed under the line where the legal representative signs: the scan's
+# reading finds the signature area by this label and measures the ink above
+# it (documents/ocr/ink.py); without it a signed scan is left to staff.
+SIGNATURE_LABEL = "Firma del representante legal"
+
+
+def _signature_block(ws, row: int) -> None:
+    """Room to sign, a line, and the label under it; two empty rows above
+    keep it out of the accounts table (read until its first empty row)."""
+    ws.row_dimensions[row].height = 48
+    ws.cell(row, 1).border = Border(bottom=Side(style="thin", color="000000"))
+    ws.cell(row + 1, 1, SIGNATURE_LABEL).font = Font(bold=True)
 
 
 def _list_validation(ws, ref: str, values: tuple[str, ...], strict: bool = True) -> None:
