@@ -167,3 +167,25 @@ def test_a_mexican_office_counts_mexicos_holidays_not_colombias():
 
 def test_long_dates_are_spanish():
     assert long_date(date(2026, 12, 28)) == "28 de diciembre de 2026"
+
+
+def test_counting_by_running_totals_agrees_with_walking_day_by_day_across_years():
+    """Calendar.count sums per-year running counts (the metrics ask it of
+    every open ticket at every cycle); walked day by day it must agree,
+    across year ends, extra days off and spans of years."""
+    import random
+
+    calendar = Calendar("CO", frozenset({date(2026, 5, 12), date(2027, 1, 4)}))
+
+    def walked(start: date, end: date) -> int:
+        days, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            days += calendar.is_business_day(day)
+        return days
+
+    rng = random.Random(24)
+    for _ in range(2000):
+        start = date(2024, 1, 1) + timedelta(days=rng.randrange(1500))
+        end = start + timedelta(days=rng.randrange(-40, 900))
+        assert calendar.count(start, end) == walked(start, end), (start, end)

@@ -77,13 +77,19 @@ class Calendar:
 
     def count(self, start: date, end: date) -> int:
         """Business days after ``start`` up to ``end`` included; 0 when
-        ``end`` is not after ``start``."""
-        total = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            total += self.is_business_day(day)
-        return total
+        ``end`` is not after ``start``. By per-year running counts, not day
+        by day: the metrics ask it of every open ticket at every cycle, and
+        a ticket overdue for months cost 0.6 ms walked (bench/terms.py)."""
+        if end <= start:
+            return 0
+        if start.year == end.year:
+            return self._upto(end) - self._upto(start)
+        days = _year_counts(self, start.year)[-1] - self._upto(start) + self._upto(end)
+        return days + sum(_year_counts(self, year)[-1] for year in range(start.year + 1, end.year))
+
+    def _upto(self, day: date) -> int:
+        """Business days from 1 January of ``day``'s year to ``day`` included."""
+        return _year_counts(self, day.year)[day.timetuple().tm_yday]
 
     def left(self, today: date, due: date) -> int:
         """Business days from ``today`` to ``due``: 0 on the due date, 1 the
@@ -91,6 +97,18 @@ class Calendar:
         if today <= due:
             return self.count(today, due)
         return -self.count(due, today)
+
+
+@functools.lru_cache(maxsize=64)
+def _year_counts(calendar: Calendar, year: int) -> tuple[int, ...]:
+    """Running count of ``year``'s business days: item i is how many of its
+    first i days are business days (item 0 is 0; the last is the year's)."""
+    counts = [0]
+    day = date(year, 1, 1)
+    while day.year == year:
+        counts.append(counts[-1] + calendar.is_business_day(day))
+        day += timedelta(days=1)
+    return tuple(counts)
 
 
 def calendar_of(site) -> Calendar:
