@@ -26,7 +26,6 @@ image) and exits.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import shutil

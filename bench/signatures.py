@@ -20,7 +20,6 @@ A signed form costs tens of milliseconds; the worker's own limits
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import subprocess
 import sys

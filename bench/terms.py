@@ -77,10 +77,10 @@ def main() -> None:
         timed("helpdesk queue --json", [*helpdesk, "queue", "--json"], env)
         timed("helpdesk stats --json", [*helpdesk, "stats", "--json"], env)
         from helpdesk.config import load
+        from helpdesk.outgoing.replies import Renderer
         from helpdesk.rules import load_all
         from helpdesk.terms import clock, figures
         from helpdesk.terms.office import office_of
-        from helpdesk.outgoing.replies import Renderer
 
         loaded = load(config)
         rules = load_all(loaded.rules_dir)

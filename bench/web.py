@@ -30,9 +30,9 @@ so that every request does the full work).
 from __future__ import annotations
 
 import argparse
-import json
 import http.client
 import http.cookies
+import json
 import os
 import re
 import statistics
@@ -231,7 +231,7 @@ def main() -> None:
             report("POST password (used once)", *run(pages, port, args.clients, "POST"))
             if args.runs:
                 real_against_unknown(port, 10)  # warm-up
-                print(f"self-service, real account against unknown identifier, command lookup, SMS program 350 ms")
+                print("self-service, real account against unknown identifier, command lookup, SMS program 350 ms")
                 report_timing(real_against_unknown(port, args.runs))
         finally:
             server.terminate()

@@ -20,7 +20,7 @@ from helpdesk.rules import load_all
 from helpdesk.terms.office import office_of
 
 from . import forms, mails
-from .conftest import Embedded, run_helpdesk, write_config, embedded_sections
+from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
 from .test_e2e_documents import documents
 
 BOGOTA = localtime.zone("America/Bogota")

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from helpdesk.config import SiteConfig
-from helpdesk.terms.calendar import Calendar, add_months, calendar_of, local_day, long_date
 from helpdesk.localtime import zone
+from helpdesk.terms.calendar import Calendar, add_months, calendar_of, local_day, long_date
 
 # Easter Sunday: 20 April 2025, 5 April 2026, 28 March 2027.
 # Fixed: 1 Jan, 1 May, 20 Jul, 7 Aug, 8 Dec, 25 Dec (kept when they fall on a weekend).

@@ -84,7 +84,6 @@ def stats_cmd(ctx: Context, days: int, as_json: bool) -> None:
     Ejemplo: helpdesk stats --days 30
     """
     from ..operations import stats
-
     from ..terms.office import office_of
 
     figures = stats.compute(ctx.store, days, zone=localtime.zone(ctx.config.site.timezone),

@@ -128,19 +128,9 @@ def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth
     drawn many times is parsed once (``forms``: its operations by object)."""
     xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
     xobjects = xobjects.get_object() if xobjects is not None else {}
-    stack = []
-    for operands, operator in operations:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
-        if operator == b"q":
-            stack.append(ctm)
-        elif operator == b"Q":
-            ctm = stack.pop() if stack else ctm
-        elif operator == b"cm" and len(operands) == 6:
-            ctm = _multiply(tuple(float(v) for v in operands), ctm)
-        elif operator == b"Do" and operands and operands[0] in xobjects:
-            obj = xobjects[operands[0]].get_object()
+    for name, ctm in draws(operations, ctm, budget):
+        if name in xobjects:
+            obj = xobjects[name].get_object()
             subtype = obj.get("/Subtype")
             if subtype == "/Image" and _large(obj.get("/Width", 0), obj.get("/Height", 0)):
                 yield _covered(ctm, page_box)
@@ -153,6 +143,26 @@ def _drawn_images(operations, resources, ctm: tuple, page_box: tuple, pdf, depth
                 yield from _drawn_images(forms[id(obj)][1], obj.get("/Resources", resources).get_object(),
                                          _multiply(matrix if len(matrix) == 6 else _IDENTITY, ctm), page_box, pdf,
                                          depth + 1, budget, forms)
+
+
+def draws(operations, ctm: tuple = _IDENTITY, budget: list[int] | None = None):
+    """(name, matrix) of each XObject a content stream draws (``Do``), under
+    the matrix q/Q and cm leave at that point; within ``budget`` operations
+    (a one-item list, spent in place) when given."""
+    stack = []
+    for operands, operator in operations:
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                return
+        if operator == b"q":
+            stack.append(ctm)
+        elif operator == b"Q":
+            ctm = stack.pop() if stack else ctm
+        elif operator == b"cm" and len(operands) == 6:
+            ctm = _multiply(tuple(float(v) for v in operands), ctm)
+        elif operator == b"Do" and operands:
+            yield operands[0], ctm
 
 
 def _large(width, height) -> bool:

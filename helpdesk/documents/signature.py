@@ -82,8 +82,8 @@ def _validate(data: bytes, trust_roots_pem: bytes) -> DigitalSignature | None:
 def _one(sig, roots: list, last: bool) -> DigitalSignature:
     """One embedded signature, validated; whole means it leaves nothing
     unsigned after it (see the module's docstring)."""
-    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
     from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
 
     try:
         signer, issuer = _names(sig.signer_cert)

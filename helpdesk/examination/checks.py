@@ -675,10 +675,16 @@ def valid_email(address: str) -> bool:
     return True
 
 
+from .scan_checks import (  # noqa: E402
+    acta_text_findings,
+    check_acta_reading,
+    check_scans_read,
+    check_signed_form_reading,
+    find_name,
+    name_tokens,
+    tokens_of,
+)
 from .signature_checks import check_signature_invalid, check_signature_signer_differs  # noqa: E402 (they use Finding)
-from .scan_checks import (acta_text_findings, check_acta_reading, check_scans_read,  # noqa: E402
-                          check_signed_form_reading, find_name, name_tokens, tokens_of)
-
 
 # Every check by the name procedures use (rules/procedures/ID/procedure.toml
 # ``checks``): the function's name without "check_". A procedure switches a

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import Levenshtein
-
-from typing import TYPE_CHECKING
 
 from .. import nit
 from ..documents.classify import ACTA, SIGNED_FORM

@@ -34,8 +34,16 @@ from ..resets.registered import lookup as lookup_registered
 from ..rules import REGISTERED_EMAIL, REGISTERED_NAME, Procedure, Rules
 from ..safefiles import create_new, fit_name
 from ..store import Store, iso
-from ..tickets import (NEEDS_CORRECTION, OPEN_STATES, STATE_LABELS, add_finding, get_by_id, record_event, thread_ids,
-                       verdict_recipient)
+from ..tickets import (
+    NEEDS_CORRECTION,
+    OPEN_STATES,
+    STATE_LABELS,
+    add_finding,
+    get_by_id,
+    record_event,
+    thread_ids,
+    verdict_recipient,
+)
 from .checks import WARNING, Examination, Finding, form_nit, run_checks
 from .decision import decide
 

@@ -38,8 +38,16 @@ from ..outgoing import outbox
 from ..outgoing.replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
 from ..rules import Procedure, Rules, TrustRules
 from ..store import Store, iso, now
-from ..tickets import (NEEDS_CORRECTION, RECEIVED, STATE_LABELS, Ticket, add_finding, record_event, set_follow_up,
-                       verdict_recipient)
+from ..tickets import (
+    NEEDS_CORRECTION,
+    RECEIVED,
+    STATE_LABELS,
+    Ticket,
+    add_finding,
+    record_event,
+    set_follow_up,
+    verdict_recipient,
+)
 from . import authresults, robots
 from .authresults import Authentication
 from .message import Intake, clean_text, parse

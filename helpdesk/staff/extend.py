@@ -27,10 +27,10 @@ from ..outgoing import outbox
 from ..outgoing.replies import Renderer
 from ..rules import Rules
 from ..store import Store, iso
-from ..tickets import STATE_LABELS, Ticket, record_event, thread_ids, verdict_recipient
 from ..terms.calendar import long_date
 from ..terms.due import histories, term_of
 from ..terms.office import office_of
+from ..tickets import STATE_LABELS, Ticket, record_event, thread_ids, verdict_recipient
 from .decisions import Decided, _ticket, actor
 
 EVENT = "término ampliado"

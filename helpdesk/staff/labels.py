@@ -14,8 +14,17 @@ from __future__ import annotations
 import unicodedata
 
 from ..rules import WEIGHTS, TrustRules
-from ..tickets import (LINK_SENT, NEEDS_CORRECTION, PENDING_APPROVAL, RECEIVED, REJECTED, RESOLVED, STATE_LABELS, STATES,
-                       WITHDRAWN)
+from ..tickets import (
+    LINK_SENT,
+    NEEDS_CORRECTION,
+    PENDING_APPROVAL,
+    RECEIVED,
+    REJECTED,
+    RESOLVED,
+    STATE_LABELS,
+    STATES,
+    WITHDRAWN,
+)
 
 # Problem codes -> what staff read. Problems are also worded for the entity
 # in rules/problems.toml; these are the short names of a listing.

@@ -17,8 +17,8 @@ from .. import localtime
 from ..config import Config
 from ..rules import Procedure
 from ..store import now as clock_now
-from .calendar import Calendar, calendar_of, local_day, long_date
 from ..tickets import WITHDRAWN
+from .calendar import Calendar, calendar_of, local_day, long_date
 from .due import ANSWERED, History, Term, histories, term_of
 
 

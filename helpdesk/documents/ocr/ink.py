@@ -108,7 +108,7 @@ def measure(image, words: list[Word], page: int) -> SignatureInk:
     if found is None:
         return SignatureInk(False, 0)
     word, line, label = found
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import ImageDraw, ImageFilter
 
     height = max(8, max(w.box[3] - w.box[1] for w in line))
     left = max(0, word.box[0] - height)

@@ -36,7 +36,6 @@ DIRECT_MIN_COVERAGE = 0.9
 # Filters whose output pypdf gives as raw pixels (a chain of them: reportlab
 # writes ASCII85 then Flate).
 _RAW_FILTERS = ("/FlateDecode", "/ASCII85Decode", "/ASCIIHexDecode", "/LZWDecode", "/RunLengthDecode")
-_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -170,16 +169,7 @@ def _direct_image(page):
 def _drawn_matrix(operations, name) -> tuple | None:
     """The matrix under which ``name`` is drawn at the top level of the
     content stream (q/Q and cm followed); None when it is not drawn once."""
-    from ..pdf import _multiply
+    from ..pdf import draws
 
-    ctm, stack, found = _IDENTITY, [], []
-    for operands, operator in operations:
-        if operator == b"q":
-            stack.append(ctm)
-        elif operator == b"Q":
-            ctm = stack.pop() if stack else ctm
-        elif operator == b"cm" and len(operands) == 6:
-            ctm = _multiply(tuple(float(v) for v in operands), ctm)
-        elif operator == b"Do" and operands and operands[0] == name:
-            found.append(ctm)
+    found = [ctm for drawn, ctm in draws(operations) if drawn == name]
     return found[0] if len(found) == 1 else None
