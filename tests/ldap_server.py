@@ -219,6 +219,16 @@ class SlapdServer(ManagedServer):
             raise AttributeError("ldaps_url: create the server with tls=True")
         return f"ldaps://{self.host}:{self.ssl_port}"
 
+    def reset_sections(self) -> dict:
+        """The [reset] and [selfservice] sections of a desk whose ldap
+        backend and directory lookup are this server over LDAPS (accounts by
+        mail or uid, people by uid or employeeNumber, as the CURP is kept)."""
+        return {"reset": {"backend": "ldap", "ldap_url": self.ldaps_url, "ldap_security": "ssl",
+                          "ldap_ca_file": str(self.ca_path), "ldap_bind_dn": self.admin_dn,
+                          "password": self.admin_password, "ldap_base": self.base,
+                          "ldap_filter": "(|(mail={account})(uid={account}))"},
+                "selfservice": {"ldap_filter": "(|(uid={identifier})(employeeNumber={identifier}))"}}
+
     @property
     def policy_dn(self) -> str:
         return f"cn=default,ou=policies,{self.base}"

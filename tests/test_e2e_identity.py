@@ -30,12 +30,7 @@ def directory(slapd_ppolicy):
 
 def desk(tmp_path, dovecot, smtp_server, directory, port: int | None = None) -> Networked:
     extra = {"web": web_sections(port)} if port else {}
-    return Networked(tmp_path / "h", dovecot, smtp_server, reset={
-        "backend": "ldap", "ldap_url": directory.ldaps_url, "ldap_security": "ssl",
-        "ldap_ca_file": str(directory.ca_path), "ldap_bind_dn": directory.admin_dn,
-        "password": directory.admin_password, "ldap_base": directory.base,
-        "ldap_filter": "(|(mail={account})(uid={account}))",
-    }, selfservice={"ldap_filter": "(|(uid={identifier})(employeeNumber={identifier}))"},
+    return Networked(tmp_path / "h", dovecot, smtp_server, **directory.reset_sections(),
         # A sender is the registered address only with our server's DMARC
         # pass (CONTRACT §13): these requests come through it.
         inbox={"authserv_id": AUTHSERV},

@@ -451,12 +451,7 @@ PASSWORD = "Clave-De-Siempre-41"
 
 
 def ldap_desk(tmp_path, dovecot, smtp_server, directory, port: int) -> Networked:
-    return Networked(tmp_path / "h", dovecot, smtp_server, reset={
-        "backend": "ldap", "ldap_url": directory.ldaps_url, "ldap_security": "ssl",
-        "ldap_ca_file": str(directory.ca_path), "ldap_bind_dn": directory.admin_dn,
-        "password": directory.admin_password, "ldap_base": directory.base,
-        "ldap_filter": "(|(mail={account})(uid={account}))",
-    }, selfservice={"ldap_filter": "(|(uid={identifier})(employeeNumber={identifier}))"},
+    return Networked(tmp_path / "h", dovecot, smtp_server, **directory.reset_sections(),
         procedures={"cambio-correo": {"addresses": [CHANGE_TO], "hold_hours": 24}}, web=web_sections(port))
 
 
