@@ -30,13 +30,9 @@ def to_bytes(wb) -> bytes:
     return out.getvalue()
 
 
-def filled_template(tmp_path: Path, values: dict | None = None, accounts=ACCOUNTS) -> bytes:
-    """The official blank form, filled in the cells right of its labels."""
-    values = {**GOOD, **(values or {})}
-    path = tmp_path / "template.xlsx"
-    write_template(path)
-    wb = openpyxl.load_workbook(path)
-    ws = wb["Solicitud"]
+def fill(ws, values: dict, accounts) -> None:
+    """Write ``values`` right of their labels above the accounts table, and
+    ``accounts`` (type, account) in its rows."""
     table_row = None
     for row in ws.iter_rows():
         label = row[0].value
@@ -47,6 +43,15 @@ def filled_template(tmp_path: Path, values: dict | None = None, accounts=ACCOUNT
     for n, (kind, account) in enumerate(accounts, start=1):
         ws.cell(table_row + n, 1, kind)
         ws.cell(table_row + n, 2, account)
+
+
+def filled_template(tmp_path: Path, values: dict | None = None, accounts=ACCOUNTS) -> bytes:
+    """The official blank form, filled in the cells right of its labels."""
+    values = {**GOOD, **(values or {})}
+    path = tmp_path / "template.xlsx"
+    write_template(path)
+    wb = openpyxl.load_workbook(path)
+    fill(wb["Solicitud"], values, accounts)
     return to_bytes(wb)
 
 

@@ -530,17 +530,7 @@ def excel_form(e: Entity) -> bytes:
     from . import forms
 
     wb = openpyxl.load_workbook(io.BytesIO(_template()))
-    ws = wb["Solicitud"]
-    values, table_row = e.form_values(), None
-    for row in ws.iter_rows():
-        label = row[0].value
-        if label == "Tipo":
-            table_row = row[0].row
-        elif label in values and table_row is None:
-            ws.cell(row[0].row, 2, values[label])
-    for n, (kind, account) in enumerate(e.accounts, start=1):
-        ws.cell(table_row + n, 1, kind)
-        ws.cell(table_row + n, 2, account)
+    forms.fill(wb["Solicitud"], e.form_values(), e.accounts)
     return forms.to_bytes(wb)
 
 
