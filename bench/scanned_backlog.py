@@ -1,0 +1,146 @@
+"""A backlog of scanned requests cleared by one ``run --once``, against bare Tesseract.
+
+    .venv/bin/python bench/scanned_backlog.py [--count 100] [--no-serial]
+
+Draws COUNT of the project's generated scanned requests (tests/scans.py
+``request(seed)``: a signed form scan, the Excel form and an acta scan,
+each scan one page), then, on the same pages, side by side in one run:
+
+- bare Tesseract: the ``tesseract`` command on each page image as the
+  helpdesk receives it (a PDF scan's embedded JPEG decoded and saved as PNG
+  at its dpi, since the CLI reads no PDF), the same data and mode as
+  bench/ocr.py (``-l spa --psm 3 -c tessedit_do_invert=0``,
+  OMP_THREAD_LIMIT=1), the model loaded once per process (a list file):
+  * serial: one process over every page, alone on the machine: the bare
+    time per page (skipped with --no-serial; then the parallel figure's
+    per-page time is used);
+  * parallel: one process per core, the pages dealt round-robin: the wall
+    time bare Tesseract itself needs for the pages on every core;
+- ours: every request dropped into a Maildir inbox, then one
+  ``helpdesk --config CFG run --once`` (start-up, intake and acks, the
+  examination on every core, the verdicts written to a file outbox) timed
+  wall to wall.
+
+The issue's target: the backlog clears within 1.15 x (pages x bare
+Tesseract time per page / cores). Prints the figures and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+import scanned_request
+
+from tests import scans  # harness put the repo on sys.path
+
+
+def page_file(s: scans.Scan, folder: Path, stem: str) -> Path:
+    """The scan's page as a file the tesseract CLI reads, the same pixels."""
+    from PIL import Image
+
+    if s.capture.fmt != "pdf":
+        path = folder / f"{stem}.{'png' if s.capture.fmt == 'png' else 'jpg'}"
+        path.write_bytes(s.data)
+        return path
+    # Pillow's image-only PDF: one DCTDecode stream, the JPEG as it was encoded.
+    img = Image.open(io.BytesIO(s.data[s.data.index(b"\xff\xd8\xff"):]))
+    img.load()
+    path = folder / f"{stem}.png"
+    img.save(path, dpi=(s.capture.dpi, s.capture.dpi))
+    return path
+
+
+def tesseract_args(tessdata: str) -> list[str]:
+    return ["-l", "spa", "--psm", "3", "--tessdata-dir", tessdata, "-c", "tessedit_do_invert=0"]
+
+
+def bare(files: list[Path], processes: int, tessdata: str, work: Path) -> tuple[float, list[float]]:
+    """(wall seconds, [each process's seconds]) for ``processes`` tesseract
+    processes at once, the pages dealt round-robin."""
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    running = []
+    started = time.perf_counter()
+    for n in range(processes):
+        listing = work / f"list{processes}-{n}.txt"
+        listing.write_text("".join(f"{f}\n" for f in files[n::processes]))
+        proc = subprocess.Popen(["tesseract", str(listing), str(work / f"out{processes}-{n}"), *tesseract_args(tessdata)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        running.append(proc)
+    each = []
+    for proc in running:
+        if proc.wait() != 0:
+            raise SystemExit(f"tesseract exited {proc.returncode}")
+        each.append(time.perf_counter() - started)
+    return time.perf_counter() - started, each
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--first-seed", type=int, default=1000)
+    parser.add_argument("--no-serial", action="store_true", help="skip bare Tesseract's one-process run")
+    harness.add_source_argument(parser)
+    args = parser.parse_args()
+    harness.use_source(args.source)
+    from helpdesk.documents.ocr import engine
+
+    cores = os.cpu_count() or 1
+    tessdata = engine.tessdata_folder()
+    drawn = time.perf_counter()
+    requests = scans.requests([(seed, "") for seed in range(args.first_seed, args.first_seed + args.count)])
+    drawn = time.perf_counter() - drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "pages").mkdir()
+        files = [page_file(s, work / "pages", f"{r.seed}-{s.what}") for r in requests for s in (r.form, r.acta)]
+        pages = len(files)
+
+        serial = None
+        if not args.no_serial:
+            serial, _ = bare(files, 1, tessdata, work)
+        parallel, each = bare(files, cores, tessdata, work)
+
+        root = work / "desk"
+        root.mkdir()
+        config = scanned_request.write_config(root)
+        harness.helpdesk_command(config)  # compile before the clock
+        for r in requests:
+            scanned_request.deliver(root / "inbox", f"{r.seed:06d}.bench", scanned_request.raw_request(r))
+        with open(root / "helpdesk.log", "w") as log:
+            ours = scanned_request.run_once(config, log)
+        sent = scanned_request.kinds(root / "outbox", set())
+        counts = {k: sent.count(k) for k in sorted(set(sent))}
+
+    per_page = serial / pages if serial is not None else sum(each) / pages
+    target = 1.15 * pages * per_page / cores
+    print(f"command        : {' '.join(harness.helpdesk_command(Path('CFG'), 'run', '--once'))}  "
+          "(Maildir inbox, file outbox, the whole backlog in one run)")
+    print(f"code measured  : {harness.describe_source()}")
+    cli = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
+    print(f"machine        : {cores} cores; tesseract CLI {cli}, data {tessdata}")
+    print(f"backlog        : {args.count} requests (seeds {args.first_seed}-{args.first_seed + args.count - 1}), "
+          f"{pages} scanned pages; drawn in {drawn:.1f} s (not timed)")
+    if serial is not None:
+        print(f"bare tesseract, one process      : {serial:.1f} s ({per_page:.2f} s a page)")
+    print(f"bare tesseract, {cores} processes      : {parallel:.1f} s wall (processes {', '.join(f'{t:.1f}' for t in each)} s; "
+          f"{sum(each) / pages:.2f} s a page each)")
+    print(f"target 1.15 x pages x t / cores  : {target:.1f} s  (t = {per_page:.2f} s a page, "
+          f"{'serial' if serial is not None else 'parallel'})")
+    print(f"ours, one run --once             : {ours:.1f} s  ({args.count / ours * 60:.1f} requests a minute)")
+    print(f"ratio ours / (pages x t / cores) : {ours / (pages * per_page / cores):.3f}  (target <= 1.15)")
+    print(f"ratio ours / bare parallel wall  : {ours / parallel:.3f}")
+    print(f"emails written : {counts}")
+    if counts.get("ack", 0) != args.count or sum(counts.get(k, 0) for k in scanned_request.VERDICTS) != args.count:
+        sys.exit("not every request got its ack and its verdict")
+
+
+if __name__ == "__main__":
+    main()
