@@ -18,7 +18,6 @@ from .. import localtime, lookalike, nit
 from ..addresses import domain_of
 from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
-from ..documents import image_quality
 from ..documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, Classified, newest_by_kind
 from ..documents.facts import FormData
 from ..documents.reading import ScanReading
@@ -390,60 +389,6 @@ def check_account_holder(exam: Examination, rules: Rules) -> list[Finding]:
                     f"«{registered.name}»")]
 
 
-# The form fields that may hold a person's document number or identifier,
-# which the identity document's text must show.
-DOCUMENT_NUMBER_FIELDS = ("identifier", "doc_number", "official_doc_number")
-IDENTITY_DOCUMENT = "identity_document"
-
-
-def check_identity_document(exam: Examination, rules: Rules) -> list[Finding]:
-    """The identity document of a procedure that hands over an account is
-    read, not taken by its name (CONTRACT §13): an image too small or blank
-    is a problem; a PDF's text layer must hold the form's number and the
-    person's name; a scan nothing has read yet (OCR, issue 23) is said to
-    staff, never passed over in silence."""
-    doc = exam.chosen.get(IDENTITY_DOCUMENT)
-    if not exam.hands_over or doc is None or not doc.facts.readable:
-        return []
-    facts, name = doc.facts, doc.facts.filename
-    if facts.image_size is not None:
-        why = image_quality.judge(*facts.image_size, facts.image_ink_ppm)
-        if why:
-            return [Finding(PROBLEM, "identity_document_unreadable", why, name)]
-        return [Finding(WARNING, "scan_not_read", "imagen sin leer: compare el documento con el formato a mano", name)]
-    if facts.pdf is None:
-        return []
-    if not facts.pdf.has_text and not facts.pdf.is_scan:
-        # Neither text nor a scanned page (a tiny image in a PDF wrapper):
-        # nothing in it can show a document.
-        return [Finding(PROBLEM, "identity_document_unreadable",
-                        "el PDF no tiene texto ni una página escaneada que se pueda leer", name)]
-    if not facts.pdf.has_text:
-        return [Finding(WARNING, "scan_not_read", "PDF escaneado sin texto: compare el documento con el formato a mano",
-                        name)]
-    return _identity_text_matches(exam, facts.pdf.text, name)
-
-
-def _identity_text_matches(exam: Examination, text: str, document: str) -> list[Finding]:
-    form = exam.form
-    if form is None:
-        return []
-    compact = re.sub(r"[^0-9a-z]", "", normalise(text))
-    words = set(re.sub(r"[^\w]+", " ", normalise(text)).split())
-    missing = []
-    numbers = [(key, form.fields[key]) for key in DOCUMENT_NUMBER_FIELDS if form.fields.get(key)]
-    if numbers and not any(re.sub(r"[^0-9a-z]", "", normalise(v)) in compact for _key, v in numbers):
-        missing.append(f"el número {numbers[0][1]}")
-    person = form.fields.get(exam.person_field) or ""
-    tokens = _name_tokens(person)
-    if tokens and sum(t in words for t in tokens) < min(2, len(tokens)):
-        missing.append(f"el nombre {person}")
-    if not missing:
-        return []
-    return [Finding(WARNING, "identity_document_mismatch",
-                    f"el texto del documento de identidad no contiene {' ni '.join(missing)} del formato", document)]
-
-
 LOOKALIKE_CHECK = "lookalike_domain"
 
 
@@ -675,6 +620,7 @@ def valid_email(address: str) -> bool:
     return True
 
 
+from .identity_checks import check_identity_document  # noqa: E402 (it uses Finding)
 from .scan_checks import (  # noqa: E402
     acta_text_findings,
     check_acta_reading,
