@@ -185,13 +185,13 @@ GOBERNACION = {
 def _attach_documents(msg: EmailMessage, entity: dict, scan_names=("formato_firmado.pdf", "acta_posesion.pdf"),
                       only_excel: bool = False) -> None:
     if not only_excel:
-        msg.add_attachment(scan_pdf(["FORMATO DE SOLICITUD", entity["entity"], "Firma: " + entity["rep"]]),
+        msg.add_attachment(form_scan(entity["entity"], entity["rep"], entity["position"]),
                            maintype="application", subtype="pdf", filename=scan_names[0])
     msg.add_attachment(sample_form_xlsx(entity), maintype="application",
                        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        filename="Formato solicitud diligenciado.xlsx")
     if not only_excel:
-        msg.add_attachment(scan_pdf(["ACTA DE POSESIÓN", entity["rep"], entity["position"]]),
+        msg.add_attachment(acta_scan(entity["rep"], entity["position"]),
                            maintype="application", subtype="pdf", filename=scan_names[1])
 
 
@@ -259,18 +259,45 @@ def sample_form_xlsx(entity: dict) -> bytes:
     return out.getvalue()
 
 
-def scan_pdf(lines: list[str]) -> bytes:
-    """A page as a scanner makes it: one page-sized image, no text layer."""
-    from PIL import Image, ImageDraw
+def scan_pdf(lines: list[str], signature_label: str = "") -> bytes:
+    """A page as a scanner makes it: one page-sized image (A4 at 150 dpi),
+    no text layer; a signature stroke over ``signature_label`` when given."""
+    from PIL import Image, ImageDraw, ImageFont
 
-    page = Image.new("L", (850, 1100), color=245)
+    page = Image.new("L", (1240, 1754), color=245)
     draw = ImageDraw.Draw(page)
+    try:  # Debian's fonts-dejavu-core: accents as printed; Pillow's own font has none
+        font = ImageFont.truetype("DejaVuSans.ttf", 26)
+    except OSError:
+        font = ImageFont.load_default(size=26)
     for n, line in enumerate(lines):
-        draw.text((80, 100 + 40 * n), line, fill=20)
-    draw.line((80, 900, 400, 880), fill=10, width=3)  # the signature
+        draw.text((120, 150 + 50 * n), line, fill=20, font=font)
+    draw.line((120, 1400, 520, 1370), fill=10, width=4)  # the signature
+    draw.line((120, 1410, 620, 1410), fill=60, width=1)  # the line it is made over
+    if signature_label:
+        draw.text((120, 1425), signature_label, fill=20, font=font)
     out = io.BytesIO()
-    page.save(out, format="PDF", resolution=100.0)
+    page.save(out, format="PDF", resolution=150.0)
     return out.getvalue()
+
+
+def form_scan(entity: str, rep: str, position: str) -> bytes:
+    """The request form as an entity prints, signs and scans it: its title,
+    its sections and the signature over its label (what OCR looks for)."""
+    return scan_pdf(["FORMATO DE SOLICITUD DE REINICIO DE CLAVES", "1.1 Datos de la entidad",
+                     f"Nombre de la entidad: {entity}", "1.2 Datos del representante legal",
+                     f"Nombres y apellidos: {rep}", f"Cargo: {position}",
+                     "2. Cuentas a las que se solicita reinicio de clave"],
+                    signature_label="Firma del representante legal")
+
+
+def acta_scan(rep: str, position: str) -> bytes:
+    """A copy of the acta de posesión, as long as real ones are."""
+    return scan_pdf(["ACTA DE POSESIÓN No. 001", "En la fecha se presentó ante el despacho",
+                     f"{rep.upper()}, con el fin de tomar posesión del cargo",
+                     f"de {position}, para el cual fue elegido. Prestó el juramento",
+                     "de rigor y prometió cumplir la Constitución y las leyes de",
+                     "la República. Para constancia se firma la presente acta."])
 
 
 def _program() -> str:

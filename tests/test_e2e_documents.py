@@ -3,9 +3,10 @@
 import io
 import zipfile
 
-from helpdesk.demo import scan_pdf
+from helpdesk.demo import acta_scan, form_scan, scan_pdf
 
 from . import forms, mails
+from .forms import GOOD
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -13,10 +14,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def documents(tmp_path, excel: bytes | None = None, with_acta=True, with_form=True):
     files = []
     if with_form:
-        files.append(("formato_firmado.pdf", scan_pdf(["FORMATO DE SOLICITUD", "Firma"]), "application/pdf"))
+        files.append(("formato_firmado.pdf", form_scan(GOOD["Nombre de la entidad"], GOOD["Nombres y apellidos"],
+                                                       GOOD["Cargo"]), "application/pdf"))
     files.append(("Formato solicitud.xlsx", excel if excel is not None else forms.filled_template(tmp_path), XLSX))
     if with_acta:
-        files.append(("acta_posesion.pdf", scan_pdf(["ACTA DE POSESIÓN"]), "application/pdf"))
+        files.append(("acta_posesion.pdf", acta_scan(GOOD["Nombres y apellidos"], GOOD["Cargo"]), "application/pdf"))
     return files
 
 

@@ -228,8 +228,8 @@ def queue(ctx: Context, as_json: bool) -> None:
         if t["claimed_by"]:
             marks.append(f"en aprobación por {t['claimed_by']}")
         echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
+        echo(f"  {t['risk']['line']}")  # the decision's first question: what looks wrong
         _term_line("  Término:      ", terms[t["radicado"]], ctx)
-        echo(f"  {t['risk']['line']}")
         echo(f"  Trámite:       {_procedure_name(ctx, t['procedure'])}")
         procedure = ctx.rules.procedures.get(t["procedure"])
         if procedure is None or procedure.entity_field == "entity_name":
