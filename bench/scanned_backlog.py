@@ -82,11 +82,36 @@ def bare(files: list[Path], processes: int, tessdata: str, work: Path) -> tuple[
     return time.perf_counter() - started, each
 
 
+def without_verdict(root: Path) -> list[str]:
+    """The tickets no verdict email answers: radicado, subject, state, findings."""
+    import sqlite3
+
+    answered = set()
+    for f in (root / "outbox").glob("*-*.eml"):
+        if f.stem.split("-", 1)[1] in scanned_request.VERDICTS:
+            answered.add(email_radicado(f))
+    with sqlite3.connect(root / "helpdesk.db") as db:
+        rows = db.execute("SELECT t.id, t.radicado, t.subject, t.state, "
+                          "(SELECT group_concat(f.severity || ':' || f.code) FROM findings f WHERE f.ticket_id = t.id) "
+                          "FROM tickets t").fetchall()
+    return [f"{radicado} {subject!r} state={state} findings={found}"
+            for _id, radicado, subject, state, found in rows if radicado not in answered]
+
+
+def email_radicado(path: Path) -> str:
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+    return message.get("X-Helpdesk-Radicado") or message["Message-ID"].split(".", 1)[-1].split("@")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--no-serial", action="store_true", help="skip bare Tesseract's one-process run")
+    parser.add_argument("--keep", type=Path, help="put the desk (database, outbox, log) in this new folder and leave it")
     harness.add_source_argument(parser)
     args = parser.parse_args()
     harness.use_source(args.source)
@@ -108,8 +133,8 @@ def main() -> None:
             serial, _ = bare(files, 1, tessdata, work)
         parallel, each = bare(files, cores, tessdata, work)
 
-        root = work / "desk"
-        root.mkdir()
+        root = args.keep or work / "desk"
+        root.mkdir(parents=True)
         config = scanned_request.write_config(root)
         harness.helpdesk_command(config)  # compile before the clock
         for r in requests:
@@ -118,6 +143,7 @@ def main() -> None:
             ours = scanned_request.run_once(config, log)
         sent = scanned_request.kinds(root / "outbox", set())
         counts = {k: sent.count(k) for k in sorted(set(sent))}
+        unanswered = without_verdict(root)
 
     per_page = serial / pages if serial is not None else sum(each) / pages
     target = 1.15 * pages * per_page / cores
@@ -138,6 +164,8 @@ def main() -> None:
     print(f"ratio ours / (pages x t / cores) : {ours / (pages * per_page / cores):.3f}  (target <= 1.15)")
     print(f"ratio ours / bare parallel wall  : {ours / parallel:.3f}")
     print(f"emails written : {counts}")
+    for line in unanswered:
+        print(f"no verdict     : {line}")
     if counts.get("ack", 0) != args.count or sum(counts.get(k, 0) for k in scanned_request.VERDICTS) != args.count:
         sys.exit("not every request got its ack and its verdict")
 
