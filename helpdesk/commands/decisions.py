@@ -337,7 +337,7 @@ def reply_cmd(ctx: Context, radicado: str, by: str, message: str) -> None:
     """
     from ..staff import decisions as staff
 
-    decided = staff.reply(ctx.store, ctx.config, renderer(ctx), radicado, by, message)
+    decided = staff.reply(ctx.store, ctx.config, renderer(ctx), radicado, by, message, ctx.rules)
     echo(f"Respuesta registrada en {decided.ticket.radicado}; se envía a {decided.recipient}.")
     deliver_now(ctx, decided.outbox_id)
 

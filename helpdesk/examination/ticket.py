@@ -109,7 +109,7 @@ def examine_or_count_failure(store: Store, config: Config, rules: Rules, worker:
     try:
         examine_ticket(store, config, rules, worker, renderer, ticket_id, files_read)
     except Exception as exc:
-        gave_up = record_failure(store, config, renderer, ticket_id, exc)
+        gave_up = record_failure(store, config, rules, renderer, ticket_id, exc)
         log.exception("examination of ticket %s failed; %s", ticket_id,
                       "given up: answered as unreadable and flagged for staff" if gave_up
                       else "it will be retried", extra={"event": "examination_failed"})
@@ -299,18 +299,6 @@ def _directory_domains(store: Store, procedure: Procedure) -> tuple[str, ...]:
     return tuple(directory.all_domains(store.conn))
 
 
-def _procedure_or_none(config: Config, ticket) -> Procedure | None:
-    """The ticket's procedure as the rules define it now; None when the
-    rules cannot be loaded here or no longer have it (verdict_recipient
-    then takes the safe side)."""
-    from .checks import load_rules
-
-    try:
-        return load_rules(config).procedures.get(ticket.procedure)
-    except Exception:  # record_failure must not fail in turn
-        return None
-
-
 def _last_inbound(conn, ticket_id: int) -> int:
     return conn.execute("SELECT coalesce(max(id), 0) FROM messages WHERE ticket_id = ? AND direction = 'in'",
                         (ticket_id,)).fetchone()[0]
@@ -351,7 +339,7 @@ UNREADABLE_MESSAGE = ("No pudimos procesar los archivos adjuntos de su mensaje. 
                       "en Excel (.xlsx).")
 
 
-def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: int,
+def record_failure(store: Store, config: Config, rules: Rules, renderer: Renderer, ticket_id: int,
                    exc: BaseException) -> bool:
     """Count one failed examination of ``ticket_id``; at the limit clear its
     mark, warn staff (``examination_failed``, ``follow_up``) and ask the
@@ -369,7 +357,9 @@ def record_failure(store: Store, config: Config, renderer: Renderer, ticket_id: 
                     f"el examen de los documentos falló {failures} veces ({type(exc).__name__}); "
                     "revíselos a mano (helpdesk show --save-attachments)")
         mark_follow_up(conn, ticket_id, "no se pudieron examinar los documentos")
-        to = verdict_recipient(ticket, _procedure_or_none(config, ticket))
+        # The rules the examination ran with: a procedure since removed is
+        # None, and verdict_recipient then takes the safe side.
+        to = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
         if not over_daily_cap(conn, config, to, ticket.sender, request_auth(conn, ticket_id)):
             reply = renderer.build("correction", to, ticket.radicado,
                                    {"problems": [UNREADABLE_MESSAGE],

@@ -415,7 +415,8 @@ def _decide(store, config, renderer, radicado, by, reason, state, kind, verb, ac
     return Decided(ticket, queued, recipient=recipient)
 
 
-def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str) -> Decided:
+def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, message: str,
+          rules: Rules | None = None) -> Decided:
     """A staff member answers the entity in their own words, on any state.
 
     The email (kind ``reply``, written by a person: no Auto-Submitted) goes
@@ -429,7 +430,8 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     if not text:
         raise Refused("escriba la respuesta con --message")
     ticket, _form = _ticket(store, radicado)
-    recipient = verdict_recipient(ticket, load_all(config.rules_dir).procedures.get(ticket.procedure))
+    rules = rules or load_all(config.rules_dir)
+    recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
     who = actor(by)
     with store.transaction() as conn:
         built = renderer.build("reply", recipient, ticket.radicado, {"message": text},
