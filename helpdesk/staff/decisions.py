@@ -226,7 +226,7 @@ def _send_links(store: Store, config: Config, renderer: Renderer, ticket: Ticket
                 for a in accounts]
         reply = prepared("con los enlaces", lambda: renderer.build("reset_link", recipient, ticket.radicado, {
             "legal_rep_name": ticket.legal_rep_name or "", "entity_name": ticket.entity_name or "",
-            "links": sent, "hours": _hours(config.reset.link_hours)},
+            "links": sent, "hours": hours_shown(config.reset.link_hours)},
             answering=thread_ids(conn, ticket.id), procedure=ticket.procedure))
         queued = outbox.enqueue(conn, config, ticket.id, reply, sensitive=True)
         conn.execute("UPDATE tickets SET state = ?, updated_at = ? WHERE id = ?", (LINK_SENT, iso(), ticket.id))
@@ -236,11 +236,12 @@ def _send_links(store: Store, config: Config, renderer: Renderer, ticket: Ticket
         seen = f"; advertencias de alto riesgo revisadas: {', '.join(risks)}" if risks else ""
         record_event(conn, ticket.id, who, "aprobada",
                      f"enlaces de cambio de clave de {', '.join(a['account'] for a in sent)} enviados a {recipient}, "
-                     f"válidos {_hours(config.reset.link_hours)} h{seen}")
+                     f"válidos {hours_shown(config.reset.link_hours)} h{seen}")
     return Decided(ticket, queued)
 
 
-def _hours(value: float) -> float | int:
+def hours_shown(value: float) -> float | int:
+    """Hours as an email says them: 2, not 2.0; 1.5 stays."""
     return int(value) if float(value).is_integer() else value
 
 

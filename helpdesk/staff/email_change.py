@@ -35,7 +35,6 @@ of a ``link_sent`` ticket) end it too (``end_open``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import sqlite3
@@ -53,7 +52,7 @@ from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso, now
 from ..tickets import LINK_SENT, PENDING_APPROVAL, RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import prepared
+from .decisions import hours_shown, prepared
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +65,6 @@ DAEMON, PAGE = "daemon", "web"
 # A backend that failed is tried again by the daemon this much later.
 RETRY_AFTER = timedelta(minutes=10)
 CANCELLED_BY_OWNER = "change_cancelled_by_owner"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ def send_confirmation(store: Store, config: Config, renderer: Renderer, ticket: 
         change_id = conn.execute(
             "INSERT INTO email_changes(ticket_id, account, old_email, new_email, cancel_hash, created_at, confirm_by, "
             "apply_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ticket.id, found.account, found.email, new_email, _digest(cancel_token), iso(stamp),
+            (ticket.id, found.account, found.email, new_email, links.digest(cancel_token), iso(stamp),
              iso(stamp + timedelta(hours=config.reset.link_hours)), iso(apply_after))).lastrowid
         token = links.issue(conn, found.account, config.reset.link_hours, EMAIL_CHANGE, ticket.id,
                             scope={"new_email": new_email, "old_email": found.email, "change_id": change_id}, at=stamp)
@@ -152,7 +147,7 @@ def send_confirmation(store: Store, config: Config, renderer: Renderer, ticket: 
         confirm = prepared("de confirmación", lambda: renderer.build(
             "email_change_confirm", new_email, ticket.radicado, {
                 "person_name": person, "account": found.account, "url": config.web.link_url(token),
-                "hours": _hours(config.reset.link_hours), "apply_at": shown_at},
+                "hours": hours_shown(config.reset.link_hours), "apply_at": shown_at},
             answering=answering, automatic=False, procedure=ticket.procedure))
         pending = prepared("de aviso al correo registrado", lambda: renderer.build(
             "email_change_pending", found.email, ticket.radicado, {
@@ -174,10 +169,6 @@ def send_confirmation(store: Store, config: Config, renderer: Renderer, ticket: 
 
 def cancel_url(config: Config, token: str) -> str:
     return f"{config.web.base_url.rstrip('/')}/cancelar/{token}"
-
-
-def _hours(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
 
 
 # -- the new address confirms ---------------------------------------------------
@@ -332,7 +323,7 @@ def end_open(conn: sqlite3.Connection, ticket_id: int, why: str, at: datetime | 
 def by_cancel_token(conn: sqlite3.Connection, token: str) -> Change | None:
     if not token or len(token) > 100:
         return None
-    row = conn.execute("SELECT * FROM email_changes WHERE cancel_hash = ?", (_digest(token),)).fetchone()
+    row = conn.execute("SELECT * FROM email_changes WHERE cancel_hash = ?", (links.digest(token),)).fetchone()
     return Change.from_row(row) if row else None
 
 
