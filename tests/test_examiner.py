@@ -249,3 +249,44 @@ def test_during_a_hold_the_first_thread_reads_files_ahead_and_commits_no_verdict
     assert sorted(len(paths) for paths in asked) == [1, 1, 1, 1, 2]
     verdicts = env.store.query("SELECT ticket_id FROM outbox WHERE kind = 'accepted' ORDER BY ticket_id")
     assert [r["ticket_id"] for r in verdicts] == [1, 2, 3, 4]
+
+
+def test_reading_ahead_yields_the_cpu_and_a_file_it_could_not_read_is_read_again(tmp_path, monkeypatch):
+    # The read-ahead worker runs beside the intake at a lower priority; a
+    # file it did not reach (or that failed, as a starved worker may) is not
+    # answered as a failure: the examination after the hold reads it again.
+    import dataclasses
+    import os
+
+    from helpdesk.documents.worker import Worker
+    from helpdesk.examination.background import READ_AHEAD_NICE, BackgroundExaminer
+
+    calls, lock = [], threading.Lock()
+    examine_messages = Worker.examine_messages
+
+    def starved_once(self, paths, *args, **kwargs):
+        examined = examine_messages(self, paths, *args, **kwargs)
+        niceness = os.getpriority(os.PRIO_PROCESS, self.pid) - os.getpriority(os.PRIO_PROCESS, 0)
+        with lock:
+            first = not calls
+            calls.append(niceness)
+        return dataclasses.replace(examined, results={}) if first else examined
+
+    monkeypatch.setattr(Worker, "examine_messages", starved_once)
+    env = requests_taken_in(tmp_path, 2)
+    pool = BackgroundExaminer(env.config, env.daemon.rules, env.daemon.renderer, threads=1)
+    pool.hold()
+    pool.start()
+    try:
+        pool.wake()
+        assert wait_until(lambda: len(calls) == 2, 60)
+        pool.release()
+        assert pool.swept(pool.sweep(), 60)
+        assert wait_until(lambda: env.count("SELECT count(*) FROM tickets WHERE examine_pending = 1") == 0, 60)
+    finally:
+        assert pool.stop(10)
+    assert calls[:2] == [READ_AHEAD_NICE] * 2  # read ahead at the lower priority
+    assert calls[2:] == [0]  # ticket 1 read again, by a worker of normal priority; ticket 2 from the read-ahead
+    assert env.count("SELECT count(*) FROM documents WHERE error != ''") == 0
+    verdicts = env.store.query("SELECT ticket_id FROM outbox WHERE kind = 'accepted' ORDER BY ticket_id")
+    assert [r["ticket_id"] for r in verdicts] == [1, 2]

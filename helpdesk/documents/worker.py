@@ -64,6 +64,12 @@ class Examined:
     plan: Plan
     results: dict  # (message, part) -> FileFacts | WorkerFailure, for each chosen file examined or failed
 
+    @property
+    def complete(self) -> bool:
+        """Every chosen file was read, none failed in the worker (a crash, a
+        time limit: what a busy machine may cause and a second try may not)."""
+        return all(isinstance(self.results.get(key), FileFacts) for key in self.plan.chosen_keys())
+
 
 # Why a file failed when the worker died on it or sent no valid reply.
 BROKEN_BY_FILE = ("tiene un contenido que no se puede procesar (superó los límites de memoria o tiempo); "
@@ -220,15 +226,17 @@ def _serve_messages(replies, rules: Rules, options, cpu_seconds: int, paths: lis
 class Worker:
     """The parent's handle on one worker process; replaced when it fails."""
 
-    def __init__(self, rules: Rules, documents: DocumentsConfig | None = None):
+    def __init__(self, rules: Rules, documents: DocumentsConfig | None = None, nice: int = 0):
         """``documents``: config [documents] (OCR on or off, pages read);
-        its defaults when None."""
+        its defaults when None. ``nice``: added to the process's niceness,
+        for a worker that must leave the CPU to others (read-ahead)."""
         from .ocr.read import Options
 
         self.rules = rules
         self.limits: WorkerLimits = rules.documents.worker
         documents = documents or DocumentsConfig()
         self.options = Options(ocr=documents.ocr, pages=documents.ocr_pages)
+        self.nice = nice
         self._proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
@@ -242,6 +250,14 @@ class Worker:
             # (a ticket's plan and its files' facts come back to back).
             bufsize=0,
         )
+        if self.nice:
+            # setpriority on the child rather than preexec_fn, which is not
+            # safe in a process with threads. Raising one's own child's
+            # niceness needs no privilege; lowering it back would.
+            try:
+                os.setpriority(os.PRIO_PROCESS, self._proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + self.nice))
+            except OSError:
+                log.debug("could not lower the priority of worker %s", self._proc.pid, exc_info=True)
         _write(self._proc.stdin, (self.rules, self.options))
 
     @property

@@ -49,6 +49,11 @@ POLL_SECONDS = 5.0
 # tickets: a PDF's facts keep up to 20,000 characters of its text, and a
 # ticket may have 20 files; 750 of them hold 15 MB at worst.
 READ_AHEAD_FILES = 750
+# The read-ahead worker's niceness. With OCR, reading ahead on the core the
+# intake left free still took CPU from it and from Dovecot: bench/peer.py's
+# acks fell from 4.6-6.2x django-helpdesk's to 2.5-3.7x. A worker that
+# yields the CPU costs the acks nothing and reads with what is left.
+READ_AHEAD_NICE = 10
 
 
 class BackgroundExaminer:
@@ -108,7 +113,9 @@ class BackgroundExaminer:
         beside intake took the CPU and the GIL that the acks needed. Only
         the first thread works during a hold, and only its worker's part:
         it reads the tickets' files ahead (``READ_AHEAD_FILES``), on the
-        core the intake leaves free; its verdicts then need no worker."""
+        core the intake leaves free, in a worker of lower priority
+        (``READ_AHEAD_NICE``) that ends with the hold; its verdicts then
+        need no worker."""
         self._go.clear()
 
     def release(self) -> None:
@@ -156,6 +163,7 @@ class BackgroundExaminer:
         with self._lock:
             (rules, renderer), generation = self._tools, self._generation
         worker = Worker(rules, self.config.documents)
+        ahead: Worker | None = None  # the first thread's read-ahead worker, during a hold
         store = None
         try:
             while not self._stop.is_set():
@@ -171,9 +179,16 @@ class BackgroundExaminer:
                             (rules, renderer), generation = self._tools, self._generation
                             worker.close()  # it holds its own copy of the rules
                             worker = Worker(rules, self.config.documents)
+                            if ahead is not None:
+                                ahead.close()
+                                ahead = None
                     if n == 0 and not self._go.is_set():
-                        self._read_ahead(store, rules, worker, generation)  # release() wakes it for a pass
+                        ahead = ahead or Worker(rules, self.config.documents, nice=READ_AHEAD_NICE)
+                        self._read_ahead(store, rules, ahead, generation)  # release() wakes it for a pass
                     else:
+                        if ahead is not None:  # the hold is over: its niceness cannot be lowered back
+                            ahead.close()
+                            ahead = None
                         self._pass(store, rules, renderer, worker, generation)
                 except Exception:  # the database unavailable, a bug: log, wait, try again
                     log.exception("examination pass failed; the next one is in %.0f s", POLL_SECONDS,
@@ -185,6 +200,8 @@ class BackgroundExaminer:
                         self._progress.notify_all()
         finally:
             worker.close()
+            if ahead is not None:
+                ahead.close()
             if store is not None:
                 store.close()
             with self._progress:
@@ -230,8 +247,11 @@ class BackgroundExaminer:
                 self._in_hand.add(ticket_id)  # released meanwhile, another thread must not take it
             try:
                 read = examination.read_files(store, self.config, rules, worker, ticket_id)
+                # A file that failed or was not reached may have starved beside
+                # the intake: the examination proper reads the ticket again,
+                # rather than answer with a failure of our own making.
                 with self._lock:
-                    if generation == self._generation:
+                    if generation == self._generation and read.examined.complete:
                         self._ahead[ticket_id] = read
             except Exception:  # examined (and counted) after the hold
                 log.debug("reading ticket %s ahead failed", ticket_id, exc_info=True)
