@@ -14,8 +14,9 @@ import pytest
 from helpdesk.documents import archive, sniff
 from helpdesk.documents.classify import ACTA, EXCEL_FORM, SIGNED_FORM, classify_all, classify_one
 from helpdesk.documents.examine import FileFacts, examine, zip_limits
-from helpdesk.examination.checks import PROBLEM, WARNING, Examination, run_checks
+from helpdesk.examination.checks import Examination, run_checks
 from helpdesk.examination.decision import decide
+from helpdesk.findings import PROBLEM, WARNING
 from helpdesk.rules import load_all
 from helpdesk.tickets import NEEDS_CORRECTION, PENDING_APPROVAL
 

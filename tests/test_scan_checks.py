@@ -15,7 +15,8 @@ from helpdesk.documents.classify import ACTA, SIGNED_FORM, classify_all, classif
 from helpdesk.documents.facts import Account, FileFacts, FormData, PdfFacts
 from helpdesk.documents.reading import PageReading, ScanReading, SignatureInk, Word
 from helpdesk.examination import scan_checks
-from helpdesk.examination.checks import PROBLEM, WARNING, Examination, run_checks
+from helpdesk.examination.checks import Examination, run_checks
+from helpdesk.findings import PROBLEM, WARNING
 from helpdesk.rules import load_all
 
 RULES = load_all()

@@ -23,8 +23,9 @@ from helpdesk import config as config_mod
 from helpdesk.documents.classify import classify_all
 from helpdesk.documents.worker import Worker
 from helpdesk.errors import ConfigError
-from helpdesk.examination.checks import PROBLEM, WARNING, Examination, load_rules, run_checks
+from helpdesk.examination.checks import Examination, load_rules, run_checks
 from helpdesk.examination.signature_checks import same_person
+from helpdesk.findings import PROBLEM, WARNING
 from helpdesk.rules import load_all
 
 from . import docfiles, forms, mails

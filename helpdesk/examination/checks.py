@@ -23,25 +23,16 @@ from ..documents.facts import FormData
 from ..documents.reading import ScanReading
 from ..documents.text_form import SOURCE
 from ..errors import ConfigError
+from ..findings import PROBLEM, WARNING, Finding
 from ..identifiers import cedula, curp, rfc
 from ..register import ACTIVE, RegisteredAccount, account_action
 from ..resets.registered import Registered
 from ..rules import FormRules, Rules, load_all, normalise, require_configured
 
-PROBLEM = "problem"
-WARNING = "warning"
 # Webmail domains say nothing about which entity someone belongs to.
 # A web user's name: letters, digits and . _ -, as directories accept them;
 # anything else (spaces, "*", "(", "=", "@") could widen an LDAP search.
 WEB_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str  # PROBLEM | WARNING
-    code: str
-    detail: str = ""
-    document: str | None = None
 
 
 @dataclass(frozen=True)
@@ -620,7 +611,8 @@ def valid_email(address: str) -> bool:
     return True
 
 
-from .identity_checks import check_identity_document  # noqa: E402 (it uses Finding)
+# The checks of their own modules, registered below (each imports Examination from here).
+from .identity_checks import check_identity_document  # noqa: E402
 from .scan_checks import (  # noqa: E402
     acta_text_findings,
     check_acta_reading,
@@ -630,7 +622,7 @@ from .scan_checks import (  # noqa: E402
     name_tokens,
     tokens_of,
 )
-from .signature_checks import check_signature_invalid, check_signature_signer_differs  # noqa: E402 (they use Finding)
+from .signature_checks import check_signature_invalid, check_signature_signer_differs  # noqa: E402
 
 # Every check by the name procedures use (rules/procedures/ID/procedure.toml
 # ``checks``): the function's name without "check_". A procedure switches a

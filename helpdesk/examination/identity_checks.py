@@ -21,6 +21,7 @@ from rapidfuzz.distance import Levenshtein
 from ..documents import image_quality
 from ..documents.facts import FileFacts
 from ..documents.reading import ScanReading
+from ..findings import PROBLEM, WARNING, Finding
 from ..rules import Rules, normalise
 from .scan_checks import (
     MIN_CONFIDENT_WORDS,
@@ -35,19 +36,8 @@ from .scan_checks import (
 )
 
 if TYPE_CHECKING:
-    from . import checks
+    # checks.py imports this module to register its check.
     from .checks import Examination
-
-PROBLEM = "problem"
-WARNING = "warning"
-
-
-def Finding(severity: str, code: str, detail: str = "", document: str | None = None) -> checks.Finding:  # noqa: N802
-    """A checks.Finding (imported at the first finding: checks.py imports
-    this module to register the check)."""
-    from .checks import Finding as _Finding
-
-    return _Finding(severity, code, detail, document)
 
 
 # The form fields that may hold a person's document number or identifier,
@@ -72,7 +62,7 @@ _CURP = re.compile(r"[a-z]{4}\d{6}[a-z0-9]{8}")
 MIN_NUMBER_DIGITS = 6
 
 
-def check_identity_document(exam: Examination, rules: Rules) -> list[checks.Finding]:
+def check_identity_document(exam: Examination, rules: Rules) -> list[Finding]:
     """An image too small or blank is a problem; a PDF's text layer, or a
     scan's OCR reading, must hold the form's number and the person's name;
     a scan nothing read (OCR off) is said to staff, never passed over."""
@@ -110,7 +100,7 @@ def _wanted(exam: Examination) -> tuple[list[str], str]:
     return numbers, (form.fields.get(exam.person_field) or "").strip()
 
 
-def _text_matches(exam: Examination, text: str, document: str) -> list[checks.Finding]:
+def _text_matches(exam: Examination, text: str, document: str) -> list[Finding]:
     """A text layer is the document's own text: anything missing is said."""
     if exam.form is None:
         return []
@@ -129,7 +119,7 @@ def _text_matches(exam: Examination, text: str, document: str) -> list[checks.Fi
                     f"el texto del documento de identidad no contiene {' ni '.join(missing)} del formato", document)]
 
 
-def _reading_matches(exam: Examination, facts: FileFacts, reading: ScanReading) -> list[checks.Finding]:
+def _reading_matches(exam: Examination, facts: FileFacts, reading: ScanReading) -> list[Finding]:
     document = facts.filename
     if exam.form is None:
         return []

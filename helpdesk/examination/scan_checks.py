@@ -27,25 +27,12 @@ from .. import nit
 from ..documents.classify import ACTA, SIGNED_FORM
 from ..documents.facts import FileFacts, FormData
 from ..documents.reading import ScanReading
+from ..findings import PROBLEM, WARNING, Finding
 from ..rules import Rules, normalise
 
 if TYPE_CHECKING:
-    from . import checks
+    # checks.py imports this module to register its checks.
     from .checks import Examination
-
-# checks.py registers these checks and calls acta_text_findings; it is
-# imported here only when a finding is made, so that either module may be
-# imported first.
-PROBLEM = "problem"
-WARNING = "warning"
-
-
-def Finding(severity: str, code: str, detail: str = "", document: str | None = None) -> checks.Finding:  # noqa: N802
-    """A checks.Finding (that module is imported at the first finding, not
-    before: it imports this one to register the checks)."""
-    from .checks import Finding as _Finding
-
-    return _Finding(severity, code, detail, document)
 
 # -- thresholds ----------------------------------------------------------
 
@@ -482,7 +469,7 @@ def _reading(exam: Examination, kind: str) -> tuple[FileFacts, ScanReading] | No
     return chosen.facts, chosen.facts.reading
 
 
-def check_signed_form_reading(exam: Examination, rules: Rules) -> list[checks.Finding]:
+def check_signed_form_reading(exam: Examination, rules: Rules) -> list[Finding]:
     """The signed form as read: the form at all (signed_form_not_the_form),
     signed (signed_form_unsigned), and the same request as the Excel form
     (signed_form_mismatch; the entity's name: signed_form_entity_differs)."""
@@ -506,7 +493,7 @@ def check_signed_form_reading(exam: Examination, rules: Rules) -> list[checks.Fi
     return findings
 
 
-def _signature(reading: ScanReading, tokens: list[Token], name: str) -> list[checks.Finding]:
+def _signature(reading: ScanReading, tokens: list[Token], name: str) -> list[Finding]:
     sig = reading.signature
     if sig is None or not sig.found:
         return [Finding(WARNING, "scan_not_read", "no se encontró la línea de firma del formato: verifique la firma "
@@ -534,7 +521,7 @@ def _says_where_to_sign(label: str) -> bool:
     return len(words) >= 2 or label.rstrip().endswith(":")
 
 
-def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name: str) -> list[checks.Finding]:
+def _mismatch(exam: Examination, reading: ScanReading, tokens: list[Token], name: str) -> list[Finding]:
     form = exam.form
     findings = []
     ours = nit.parse(form.fields["entity_nit"], form.fields.get("entity_dv")) if form.fields.get("entity_nit") else None
@@ -578,7 +565,7 @@ def _entity_same(written: str, read: str) -> bool:
     return hits / len(wanted) >= ENTITY_WORDS_SHARE
 
 
-def check_acta_reading(exam: Examination, rules: Rules) -> list[checks.Finding]:
+def check_acta_reading(exam: Examination, rules: Rules) -> list[Finding]:
     """A readable scan sent as the acta with none of an acta's words is
     acta_not_an_acta (a blank page too)."""
     got = _reading(exam, ACTA)
@@ -625,7 +612,7 @@ def is_an_acta(tokens: list[Token], rules: Rules) -> bool:
     return find_any(tokens, tuple(rules.documents.kinds[ACTA].text_words) + ACTA_MARKS).found
 
 
-def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, ...] | None, role_name: str) -> list[checks.Finding]:
+def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, ...] | None, role_name: str) -> list[Finding]:
     """legal_rep_not_in_acta and legal_rep_role_not_in_acta on a read acta
     (called by checks.py's two checks when the acta is a scan)."""
     got = _reading(exam, ACTA)
@@ -648,7 +635,7 @@ def acta_text_findings(exam: Examination, rules: Rules, role_words: tuple[str, .
     return []
 
 
-def check_scans_read(exam: Examination, rules: Rules) -> list[checks.Finding]:
+def check_scans_read(exam: Examination, rules: Rules) -> list[Finding]:
     """Never silent (CONTRACT §11): every page of a counted scan that was not
     read with confidence is said to staff, with its file and page and why.
     The identity document is left to check_identity_document, which says

@@ -22,12 +22,18 @@ An untrusted root is not a finding: ``show`` says trusted or untrusted.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rapidfuzz.distance import Levenshtein
 
 from ..documents.classify import SIGNED_FORM
 from ..documents.reading import DigitalSignature
+from ..findings import PROBLEM, WARNING, Finding
 from ..rules import Rules, normalise
-from .checks import PROBLEM, WARNING, Examination, Finding
+
+if TYPE_CHECKING:
+    # checks.py imports this module to register its checks.
+    from .checks import Examination
 
 # The form field naming who signs the form: the reset form's legal
 # representative, or the account form's head of office (cuentas-correo).

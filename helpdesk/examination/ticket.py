@@ -26,6 +26,7 @@ from ..documents.facts import FileFacts
 from ..documents.ticket_files import FORWARDED, MAX_FILES
 from ..documents.worker import Examined, Worker, WorkerFailure
 from ..faults import crash_point
+from ..findings import WARNING, Finding
 from ..intake.message import parse
 from ..intake.pipeline import SYSTEM, mark_follow_up, over_daily_cap, request_auth
 from ..outgoing import outbox
@@ -44,7 +45,7 @@ from ..tickets import (
     thread_ids,
     verdict_recipient,
 )
-from .checks import WARNING, Examination, Finding, form_nit, run_checks
+from .checks import Examination, form_nit, run_checks
 from .decision import decide
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,7 @@ from email.utils import getaddresses
 from .. import directory, tickets
 from ..addresses import domain_of
 from ..config import Config
-from ..examination.checks import Finding
-from ..examination.decision import problem_line
+from ..findings import Finding, problem_line
 from ..outgoing import outbox
 from ..outgoing.replies import AUTOMATIC_KINDS, Renderer, entity_excerpt
 from ..rules import Procedure, Rules, TrustRules
