@@ -180,6 +180,20 @@ def test_a_blank_page_is_read_and_has_no_words():
     assert reading.words == () and reading.text == "" and not reading.signature.found
 
 
+def test_each_pdf_page_carries_its_ink_so_a_blank_scan_is_told_from_a_printed_one():
+    # A scanned PDF has no image of its own to measure (an attachment's
+    # image_ink_ppm): the page image read gives its ink, for the checks'
+    # blank page (scan_checks.BLANK_INK_PPM).
+    from PIL import Image
+
+    from helpdesk.examination.scan_checks import BLANK_INK_PPM
+
+    blank = read_pdf(pdf_of(Image.new("L", (1240, 1754), 236), 150), [0], Options(), budget())
+    printed = read_pdf(pdf_of(form_page(dpi=150), 150), [0], Options(), budget())
+    assert blank.pages[0].read and blank.pages[0].ink_ppm < BLANK_INK_PPM
+    assert printed.pages[0].ink_ppm > 10 * BLANK_INK_PPM
+
+
 def test_a_phone_photo_of_the_page_on_a_dark_table_is_cropped_and_read():
     from PIL import Image
 

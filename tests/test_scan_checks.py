@@ -10,6 +10,8 @@ through the real worker and OCR.
 
 from __future__ import annotations
 
+import dataclasses
+
 from helpdesk.documents import sniff
 from helpdesk.documents.classify import ACTA, SIGNED_FORM, classify_all, classify_one
 from helpdesk.documents.facts import Account, FileFacts, FormData, PdfFacts
@@ -330,6 +332,21 @@ def test_a_page_with_ink_where_ocr_read_no_word_is_not_called_blank():
     # Measured: a shaded, noisy acta the crop had cut read as 0 words.
     found = findings(GOOD_FORM, scan("acta_posesion.jpg", reading([]), ink_ppm=45_000))
     assert codes(found) == ["scan_not_read"] and "ninguna palabra" in found[0].detail
+
+
+def test_a_blank_page_of_a_scanned_pdf_is_judged_by_its_own_ink():
+    # A PDF has no image_ink_ppm of its own: each page's ink is measured on
+    # the page image as read (PageReading.ink_ppm). Blank: not the form;
+    # inked but wordless: a page a person must look at.
+    def pdf_scan(page_ink: int) -> FileFacts:
+        empty = reading([])
+        page = dataclasses.replace(empty.pages[0], ink_ppm=page_ink)
+        return FileFacts(filename="formato_firmado.pdf", sha256="0" * 64, size=90_000, type=sniff.PDF,
+                         pdf=PdfFacts(1, "", 1, 0, False, False), reading=dataclasses.replace(empty, pages=(page,)))
+
+    assert codes(findings(pdf_scan(20), GOOD_ACTA)) == ["signed_form_not_the_form"]
+    found = findings(pdf_scan(45_000), GOOD_ACTA)
+    assert codes(found) == ["scan_not_read"] and "aunque la página tiene tinta" in found[0].detail
 
 
 def test_a_page_without_words_whose_ink_was_not_measured_is_not_called_blank():

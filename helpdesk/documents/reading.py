@@ -34,6 +34,10 @@ class PageReading:
     confidence: int  # mean word confidence on the page, 0-100 (0 when not read)
     read: bool
     reason: str = ""  # in Spanish, when not read: no engine, budget spent, too little confidence
+    # The page image's ink as received (documents/image_quality.py, parts per
+    # million), measured apart from OCR: what tells a blank page from one
+    # OCR read no word of. None when the page was never drawn.
+    ink_ppm: int | None = None
 
 
 @dataclass(frozen=True)

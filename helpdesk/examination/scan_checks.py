@@ -52,8 +52,9 @@ PAGE_CONFIDENCE = 60
 MIN_CONFIDENT_WORDS = 25
 # A page the engine read that shows at most this many words of any
 # confidence (a blank scan gives 0-2 words of noise) is blank only when
-# the page's ink, measured apart from OCR (FileFacts.image_ink_ppm,
-# documents/image_quality.py), is under BLANK_INK_PPM: no words alone is
+# the page's ink, measured apart from OCR (an image's FileFacts.image_ink_ppm,
+# a page's PageReading.ink_ppm; documents/image_quality.py), is under
+# BLANK_INK_PPM: no words alone is
 # no proof: a readable, shaded and noisy acta read as 0 words on the
 # generated scans. Measured there (JPEG and PNG): blank pages 0 ppm, even
 # shaded and noisy; an acta 13,000-31,000; any phone photo 200,000 and more
@@ -212,9 +213,10 @@ READ, BLANK, UNREAD = "read", "blank", "unread"
 
 def page_states(reading: ScanReading, ink_ppm: int | None = None) -> list[PageState]:
     """Each page as the checks see it: read with confidence, blank, or not
-    read (the engine's reason, or too little confidence). ``ink_ppm``: the
-    ink of a one-page scan (FileFacts.image_ink_ppm); None: not measured,
-    and then no page is taken for blank."""
+    read (the engine's reason, or too little confidence). A page's ink is
+    its own (PageReading.ink_ppm, a PDF's pages), else ``ink_ppm``, the ink
+    of a one-page image (FileFacts.image_ink_ppm); None: not measured, and
+    then the page is not taken for blank."""
     if not reading.engine:
         reason = next((p.reason for p in reading.pages if p.reason), "no hay motor de OCR con datos de español")
         pages = reading.pages or ()
@@ -223,9 +225,10 @@ def page_states(reading: ScanReading, ink_ppm: int | None = None) -> list[PageSt
     for p in reading.pages:
         words = [w for w in reading.words if w.page == p.page]
         if p.read and len(words) <= BLANK_MAX_WORDS:
-            if ink_ppm is not None and ink_ppm < BLANK_INK_PPM and len(reading.pages) == 1:
+            ink = p.ink_ppm if p.ink_ppm is not None else ink_ppm if len(reading.pages) == 1 else None
+            if ink is not None and ink < BLANK_INK_PPM:
                 states.append(PageState(p.page, BLANK))
-            elif ink_ppm is None:
+            elif ink is None:
                 states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra (puede estar en blanco)"))
             else:
                 states.append(PageState(p.page, UNREAD, "no se leyó ninguna palabra, aunque la página tiene tinta"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .. import image_quality
 from ..reading import PageReading, ScanReading, SignatureInk, Word
 from . import clean, engine, ink, orient, rasterise
 from . import recognise as recognise_module
@@ -116,6 +117,9 @@ def read_images(images, page_numbers: list[int], options: Options, budget: Budge
 def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
     try:
         raster = images(n)
+        # On the page as received, like an image attachment's (examine.py),
+        # so one threshold judges both; 10-20 ms of the page's 1-2 s.
+        ink_ppm = image_quality.measure(raster.image).ink_ppm
         page = clean.clean(raster.image).image
     except MemoryError:
         raise
@@ -133,14 +137,14 @@ def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
             if again.finished and again.confidence > got.confidence:
                 got, page, rotation = again, turned, turn
     if not got.finished:
-        doc.pages.append(PageReading(n, page.width, page.height, rotation, 0, False, spent_reason()))
+        doc.pages.append(PageReading(n, page.width, page.height, rotation, 0, False, spent_reason(), ink_ppm))
         return
     if not any(recognise_module.is_word(w.text) for w in got.words):
         got = Recognised((), "", 0, True)  # specks and rules, no word: a blank page, read
     if got.words and got.confidence < MIN_PAGE_CONFIDENCE:
         doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, False,
                                      f"no se leyó con la confianza necesaria ({got.confidence} de 100; "
-                                     f"se necesita {MIN_PAGE_CONFIDENCE})"))
+                                     f"se necesita {MIN_PAGE_CONFIDENCE})", ink_ppm))
         return
     measured = None
     if doc.signature is None or not doc.signature.found:
@@ -151,7 +155,7 @@ def _read_page(eng, images, n: int, budget: Budget, doc: _Document) -> None:
                 measured, extra = looked
                 got = Recognised(got.words + extra, got.text, got.confidence, True)
     # Nothing is added before this point: a page that fails above is one page not read (read_images).
-    doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, True))
+    doc.pages.append(PageReading(n, page.width, page.height, rotation, got.confidence, True, "", ink_ppm))
     doc.words.extend(got.words)
     doc.texts.append(got.text.strip())
     if measured is not None and (measured.found or doc.signature is None):
