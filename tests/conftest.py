@@ -134,6 +134,40 @@ class Embedded:
         return self.store.one(sql, params)[0]
 
 
+# -- running in parallel (pytest-xdist, scripts/test) ----------------------
+
+# Modules whose tests change the machine itself (deploy/install.sh as root:
+# a system user and group, their own checks of system paths): they run in
+# order on one worker, never beside each other.
+MACHINE_MODULES = ("test_deploy.py",)
+
+
+def _shared_fixtures(item: pytest.Item) -> list[str]:
+    """The module- or session-scoped fixtures a test takes from its own
+    module (a scanned backlog examined once, a built wheel, a worker
+    process): the costly set-ups the module shares between its tests."""
+    test_module = item.nodeid.split("::", 1)[0]
+    shared = []
+    for name, definitions in item._fixtureinfo.name2fixturedefs.items():
+        definition = definitions[-1]
+        if definition.scope in ("module", "package", "session") and definition.baseid == test_module:
+            shared.append(name)
+    return sorted(shared)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Group what must not be split between xdist workers: a module that
+    changes the machine runs whole on one worker, and the tests sharing a
+    costly module fixture run on one worker, so it is built once."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if module.rsplit("/", 1)[-1] in MACHINE_MODULES:
+            item.add_marker(pytest.mark.xdist_group("machine"))
+        elif shared := _shared_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(f"{module}:{'+'.join(shared)}"))
+
+
 @pytest.fixture
 def embedded(tmp_path) -> Embedded:
     env = Embedded(tmp_path)

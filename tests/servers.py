@@ -27,6 +27,7 @@ import email.policy
 import grp
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -45,15 +46,48 @@ HOST = "127.0.0.1"
 DEFAULT_USERS = {"soporte@entidad.gov.co": "secreto"}
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now.
+# Ports handed to the test servers come from a block of their own per
+# pytest-xdist worker ("gw0", "gw1", ...; a run without xdist has the first
+# block), below Linux's ephemeral range (32768-60999): two workers never
+# pick the same port, and a client's source port never takes a server's.
+# Within its block a process hands ports out in turn from a random start,
+# so a port a server gave up during a test's outage (stop, then start on
+# the same port) is not handed to the next server meanwhile, and two runs
+# side by side (outside xdist) rarely start at the same place.
+PORT_BLOCK_START = 12000
+PORT_BLOCK_SIZE = 2000
+PORT_BLOCKS = 10  # 12000-31999
+_port_lock = threading.Lock()
+_next_port: int | None = None
 
-    There is a small race (someone else may grab the port before our server
-    binds it), which is acceptable for tests on a private machine.
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = PORT_BLOCK_START + (index % PORT_BLOCKS) * PORT_BLOCK_SIZE
+    return range(start, start + PORT_BLOCK_SIZE)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1, from this worker's block, free right now.
+
+    Another program may still take it before our server binds it; the
+    servers retry with a new port before their first start.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    global _next_port
+    block = _port_block()
+    with _port_lock:
+        if _next_port is None or _next_port not in block:
+            _next_port = block.start + random.randrange(block.stop - block.start)
+        for _ in range(len(block)):
+            port, _next_port = _next_port, block.start + (_next_port + 1 - block.start) % len(block)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((HOST, port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError(f"no free port on {HOST} in {block.start}-{block.stop - 1}")
 
 
 def dovecot_available() -> bool:
