@@ -1,8 +1,8 @@
 """Both error rates of the scan checks, on generated requests.
 
-    .venv/bin/python bench/scan_precision.py [--count 100] [--processes 2]
+    .venv/bin/python bench/scan_precision.py [--count 100] [--flawed N] [--processes 2]
 
-Draws COUNT correct requests and COUNT flawed ones (tests/scans.py: each
+Draws COUNT correct requests and COUNT (or N) flawed ones (tests/scans.py: each
 flawed request has one flaw, the flaws in turn), reads their scans with
 the real OCR (documents/examine.py, in-process, one process per core) and
 runs the reset procedure's checks. Prints:
@@ -70,10 +70,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--first-seed", type=int, default=1000)
+    parser.add_argument("--flawed", type=int, help="flawed requests to draw (default: COUNT)")
     args = parser.parse_args()
     flaws = list(scans.FLAWS) + list(scans.WARNING_FLAWS)
     jobs = [(args.first_seed + n, "") for n in range(args.count)]
-    jobs += [(args.first_seed + 5000 + n, flaws[n % len(flaws)]) for n in range(args.count)]
+    flawed_count = args.count if args.flawed is None else args.flawed
+    jobs += [(args.first_seed + 5000 + n, flaws[n % len(flaws)]) for n in range(flawed_count)]
     started = time.monotonic()
     with ProcessPoolExecutor(args.processes) as pool:
         results = list(pool.map(judge, jobs, chunksize=2))
