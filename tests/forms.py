@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import openpyxl
 
 from helpdesk.documents.form_template import write_template
+from helpdesk.samples.excel import fill, to_bytes
 
 GOOD = {
     "Nombre de la entidad": "Alcaldía de Prueba",
@@ -22,27 +22,6 @@ GOOD = {
     "Teléfono": "6045551234",
 }
 ACCOUNTS = [("Correo electrónico", "contactenos@alcaldia-prueba.gov.co"), ("Usuario de página web", "admin.web")]
-
-
-def to_bytes(wb) -> bytes:
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def fill(ws, values: dict, accounts) -> None:
-    """Write ``values`` right of their labels above the accounts table, and
-    ``accounts`` (type, account) in its rows."""
-    table_row = None
-    for row in ws.iter_rows():
-        label = row[0].value
-        if label == "Tipo":
-            table_row = row[0].row
-        elif label in values and table_row is None:
-            ws.cell(row[0].row, 2, values[label])
-    for n, (kind, account) in enumerate(accounts, start=1):
-        ws.cell(table_row + n, 1, kind)
-        ws.cell(table_row + n, 2, account)
 
 
 def filled_template(tmp_path: Path, values: dict | None = None, accounts=ACCOUNTS) -> bytes:

@@ -1,0 +1,53 @@
+"""The Excel request form filled in as an entity fills it: the official
+template (``helpdesk form-template``), each value in the cell right of its
+label, the accounts in the rows under the table's header."""
+
+from __future__ import annotations
+
+import functools
+import io
+import tempfile
+from pathlib import Path
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def to_bytes(wb) -> bytes:
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def fill(ws, values: dict, accounts) -> None:
+    """Write ``values`` right of their labels above the accounts table, and
+    ``accounts`` (type, account) in its rows."""
+    table_row = None
+    for row in ws.iter_rows():
+        label = row[0].value
+        if label == "Tipo":
+            table_row = row[0].row
+        elif label in values and table_row is None:
+            ws.cell(row[0].row, 2, values[label])
+    for n, (kind, account) in enumerate(accounts, start=1):
+        ws.cell(table_row + n, 1, kind)
+        ws.cell(table_row + n, 2, account)
+
+
+@functools.cache
+def template() -> bytes:
+    """The blank official form, written once per process."""
+    from ..documents.form_template import write_template
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "template.xlsx"
+        write_template(path)
+        return path.read_bytes()
+
+
+def filled_form(values: dict, accounts) -> bytes:
+    """The official template with ``values`` (by label) and ``accounts`` filled in."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(template()))
+    fill(wb["Solicitud"], values, accounts)
+    return to_bytes(wb)
