@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import cli_es
-from .commands import accounts, decisions, directory, mail, procedures, service, tickets, web  # noqa: F401  (they register the subcommands)
+from .commands import accounts, decisions, directory, mail, procedures, samples, service, tickets, web  # noqa: F401  (they register the subcommands)
 from .commands.base import cli, echo
 from .errors import HelpdeskError
 

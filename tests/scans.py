@@ -10,7 +10,8 @@ and the scanner or the phone: 100-300 dpi, grey or colour, JPEG quality
 40-90 or PNG, skew (±3°), upside down, blur, noise, a shadow, a phone photo
 in perspective on a darker table, several fonts (DejaVu, and Liberation
 where installed). Every choice comes from ``random.Random(seed)``: the
-same seed gives the same bytes.
+same seed gives the same page (the sensor noise's grain aside, which
+Pillow draws unseeded).
 
 ``request(seed)`` gives a whole correct request (signed form scan, Excel
 form, acta scan) and ``request(seed, flaw=...)`` one with exactly one flaw
@@ -178,7 +179,7 @@ def _one(job: tuple) -> Request:
 
 def requests(jobs: list[tuple[int, str]], processes: int = 2, **options) -> list[Request]:
     """``request(seed, flaw, **options)`` for each job, drawn in ``processes``
-    forked processes (0.3-0.7 s a request, all Pillow): the same bytes as
+    forked processes (0.3-0.7 s a request, all Pillow): the same pages as
     drawn one by one."""
     import multiprocessing
 

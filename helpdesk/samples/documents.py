@@ -8,7 +8,9 @@ identity document; another document (an invoice); a blank page.
 
 ``scan(what, entity, capture, seed)`` draws one and captures it as a file.
 Every choice comes from ``random.Random`` seeded by its arguments: the same
-arguments give the same bytes.
+arguments draw the same page. A capture with sensor noise differs in its
+grain from one run to the next (Pillow's ``effect_noise`` takes no seed);
+without noise the file's bytes are the same too.
 """
 
 from __future__ import annotations
