@@ -91,37 +91,45 @@ def record(conn: sqlite3.Connection, change: AccountChange) -> None:
     """Apply ``change`` to the register, inside the caller's transaction.
     A modification keeps what the form left empty; a deletion changes the
     state and dates only (the record keeps who held the account); a
-    creation of an account deleted before opens it again with a new
-    creation date."""
+    creation of an account deleted before starts it anew: its new holder
+    and creation date, and no closing or modification date of its former
+    life (that life stays in ``corporate_account_changes``)."""
     at = iso()
     account = change.account.strip().lower()
     if change.action in ("delete", "disable") and lookup(conn, account) is not None:
         change = AccountChange(change.action, account, "", "", "", "", change.radicado, change.decided_by,
                                change.detail)
     state = STATE_AFTER[change.action]
-    closed = at if state != ACTIVE else None
-    created = at if change.action == "create" else None
     conn.execute(
         "INSERT INTO corporate_accounts(account, official_name, official_document, official_position, office, state, "
         "created_at, modified_at, closed_at, radicado, decided_by, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "VALUES (:account, :name, :document, :position, :office, :state, :created, :modified, :closed, :radicado, "
+        ":decided_by, :at) "
         "ON CONFLICT(account) DO UPDATE SET "
-        "official_name = coalesce(nullif(excluded.official_name, ''), official_name), "
-        "official_document = coalesce(nullif(excluded.official_document, ''), official_document), "
-        "official_position = coalesce(nullif(excluded.official_position, ''), official_position), "
-        "office = coalesce(nullif(excluded.office, ''), office), "
+        f"official_name = {_kept('official_name')}, official_document = {_kept('official_document')}, "
+        f"official_position = {_kept('official_position')}, office = {_kept('office')}, "
         "state = excluded.state, "
-        "created_at = coalesce(excluded.created_at, created_at), "
-        "modified_at = CASE WHEN ? = 'modify' THEN excluded.updated_at ELSE modified_at END, "
+        "created_at = CASE WHEN :action = 'create' THEN excluded.created_at ELSE created_at END, "
+        "modified_at = CASE :action WHEN 'modify' THEN excluded.updated_at WHEN 'create' THEN NULL "
+        "ELSE modified_at END, "
         "closed_at = excluded.closed_at, radicado = excluded.radicado, decided_by = excluded.decided_by, "
         "updated_at = excluded.updated_at",
-        (account, change.official_name, change.official_document, change.official_position, change.office, state,
-         created, at if change.action == "modify" else None, closed, change.radicado, change.decided_by, at,
-         change.action),
+        {"account": account, "name": change.official_name, "document": change.official_document,
+         "position": change.official_position, "office": change.office, "state": state,
+         "created": at if change.action == "create" else None, "modified": at if change.action == "modify" else None,
+         "closed": at if state != ACTIVE else None, "radicado": change.radicado, "decided_by": change.decided_by,
+         "at": at, "action": change.action},
     )
     conn.execute("INSERT INTO corporate_account_changes(account, action, radicado, decided_by, detail, at) "
                  "VALUES (?, ?, ?, ?, ?, ?)",
                  (account, change.action, change.radicado, change.decided_by, change.detail, at))
+
+
+def _kept(column: str) -> str:
+    """SQL for a holder's column on update: a creation writes its own value
+    (the account's new life), anything else keeps what the form left empty."""
+    return (f"CASE WHEN :action = 'create' THEN excluded.{column} "
+            f"ELSE coalesce(nullif(excluded.{column}, ''), {column}) END")
 
 
 def changes(conn: sqlite3.Connection) -> list[sqlite3.Row]:

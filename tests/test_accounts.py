@@ -218,6 +218,38 @@ def test_a_failing_backend_sends_nothing_and_changes_no_register(tmp_path):
     assert env.store.one("SELECT count(*) FROM corporate_accounts")[0] == 0
 
 
+def test_an_account_deleted_and_created_again_starts_a_new_life_in_the_register(tmp_path, monkeypatch):
+    """FT-GTI-002 (issue 25): created, modified, deleted, then created again
+    for someone else, the account's row is the new one's: the new creation
+    date, no closing date, no modification date and no holder's data of its
+    former life; the history keeps the four changes."""
+    from helpdesk import register
+    from helpdesk.store import Store
+
+    store = Store(tmp_path / "h.db", tmp_path / "raw")
+    orders = [("2026-01-05T14:00:00+00:00", "create", ("Juan Carlos Pérez Rosero", "18123456", "Profesional",
+                                                        "Secretaría de Hacienda")),
+              ("2026-02-10T15:30:00+00:00", "modify", ("", "", "Profesional especializado", "")),
+              ("2026-03-02T16:00:00+00:00", "delete", ("", "", "", "")),
+              ("2026-06-01T13:00:00+00:00", "create", ("Luz Marina Benavides", "27123456", "Tesorera", ""))]
+    for n, (at, action, (name, document, position, office_name)) in enumerate(orders, start=1):
+        monkeypatch.setenv("HELPDESK_NOW", at)
+        with store.transaction() as conn:
+            register.record(conn, register.AccountChange(action, "JPerez@putumayo.gov.co", name, document, position,
+                                                         office_name, radicado(n), "Ana"))
+        if action == "delete":  # the closed record keeps its dates and who held it
+            closed = register.lookup(store.conn, "jperez@putumayo.gov.co")
+            assert (closed.state, closed.official_name, closed.created_at, closed.modified_at, closed.closed_at) == (
+                "eliminada", "Juan Carlos Pérez Rosero", orders[0][0], orders[1][0], at)
+    [row] = register.listing(store.conn)
+    assert row == register.RegisteredAccount(
+        account="jperez@putumayo.gov.co", official_name="Luz Marina Benavides", official_document="27123456",
+        official_position="Tesorera", office="", state="activa", created_at="2026-06-01T13:00:00+00:00",
+        modified_at=None, closed_at=None, radicado=radicado(4), decided_by="Ana")
+    assert [(c["action"], c["at"]) for c in register.changes(store.conn)] == [(a, at) for at, a, _ in orders]
+    store.close()
+
+
 def test_the_register_exports_as_the_ft_gti_002_list(tmp_path):
     env = office(tmp_path)
     env.deliver(account_mail(tmp_path))
