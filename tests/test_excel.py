@@ -84,6 +84,30 @@ def test_separate_dv_cell_and_empty_value_before_next_label():
     assert form.fields["municipality"] == "Medellín"
 
 
+@pytest.mark.parametrize("dv", [7, "7"])
+def test_a_wrong_check_digit_in_its_own_dv_cell_is_an_invalid_nit(tmp_path, dv):
+    """The official template has a DV row under NIT (CONTRACT 7). A NIT
+    written there without its check digit, and a wrong one in the DV cell
+    (typed as a number or as text), is an invalid_nit naming the right
+    digit, as when both are in the NIT cell; the right one passes."""
+    from helpdesk.documents.classify import classify_all
+    from helpdesk.documents.examine import examine
+    from helpdesk.examination.checks import Examination, run_checks
+    from helpdesk.rules import load_all
+
+    rules = load_all()
+
+    def nit_findings(values: dict) -> list[tuple[str, str]]:
+        data = forms.filled_template(tmp_path, values)
+        classified, notes = classify_all([examine("Formato solicitud.xlsx", data, rules)], rules.documents)
+        found = run_checks(Examination(classified, notes, "sistemas@alcaldia-prueba.gov.co", [], []), rules)
+        return [(f.code, f.detail) for f in found if f.code == "invalid_nit"]
+
+    assert nit_findings({"NIT": "890905211", "DV": dv}) == [
+        ("invalid_nit", "para el NIT 890905211 el dígito de verificación es 1, no 7")]
+    assert nit_findings({"NIT": "890905211", "DV": 1}) == []
+
+
 def test_email_label_belongs_to_its_section():
     """'Correo electrónico' under 1.2 is the legal representative's, not an account type."""
     form = read_form(forms.custom(forms.canonical_rows(accounts=[("Correo electrónico", "a@alcaldia-prueba.gov.co")])), RULES)

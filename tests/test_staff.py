@@ -230,8 +230,9 @@ def test_the_reset_command_gets_no_secrets_and_its_stderr_keeps_no_form_of_the_p
     # Issue 10, finding 10: the program inherited the daemon's environment
     # (SMTP password included) and only the exact dashed password was masked.
     script = tmp_path / "reset-echo"
+    seen = tmp_path / "environment-seen"  # the whole of it: the error below keeps only 300 characters
     script.write_text("#!/bin/sh\nread account\nread password\n"
-                      "env >&2\n"
+                      f"env | tee '{seen}' >&2\n"
                       "echo \"$password\" | tr -d - >&2\n"
                       "echo \"$password\" | tr - ' ' >&2\n"
                       "echo \"$password\" >&2\nexit 3\n")
@@ -241,10 +242,13 @@ def test_the_reset_command_gets_no_secrets_and_its_stderr_keeps_no_form_of_the_p
     radicado = pending(env, tmp_path)
     result = helpdesk(env, "approve", radicado, "--by", "Ana")
     assert result.returncode == 1
+    environment = seen.read_text()
+    assert "secreto-smtp-123" not in environment and "HELPDESK_SMTP_PASSWORD" not in environment
+    assert "secreto-smtp-123" not in result.stdout + result.stderr
     errors = " ".join(r["error"] for r in env.store.query("SELECT error FROM resets"))
     assert "código 3" in errors and errors.count("[clave]") >= 6  # undashed, four groups, dashed
     assert "secreto-smtp-123" not in errors and "HELPDESK_SMTP_PASSWORD" not in errors
-    assert "PATH=" in errors  # the little it does get
+    assert "PATH=" in environment and "PATH=" in errors  # the little it does get
     dashed = [w for w in errors.split() if w.count("-") == 3 and len(w) == 19]
     assert dashed == []
 

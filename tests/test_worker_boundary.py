@@ -1,11 +1,14 @@
 """The document worker is a boundary (issue 10, finding 9): the daemon never
 unpickles what the worker returns, and the worker holds no secret."""
 
+import json
 import os
 import pickle
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from helpdesk.documents import replies_json
 from helpdesk.documents.worker import Worker, WorkerFailure, _write, worker_environment
@@ -59,6 +62,19 @@ def test_replies_outside_the_schema_are_refused():
         except replies_json.BadReply:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+def test_true_is_refused_where_the_schema_wants_an_integer():
+    """bool is an int in Python: a worker saying ``"size": true`` (or true
+    for a page's confidence) must be refused, not read as 1."""
+    good = {"filename": "a.pdf", "sha256": "x", "size": 3, "type": "pdf"}
+    assert replies_json.decode(json.dumps({"kind": "facts", "value": good}).encode(), WorkerFailure).size == 3
+    page = {"page": 0, "width": 10, "height": 10, "rotation": 0, "confidence": True, "read": True}
+    reading = {"engine": "tesseract", "pages_read": 1, "confidence": 80, "text": "", "pages": [page]}
+    for bad in ({**good, "size": True}, {**good, "size": False}, {**good, "reading": reading}):
+        with pytest.raises(replies_json.BadReply) as refused:
+            replies_json.decode(json.dumps({"kind": "facts", "value": bad}).encode(), WorkerFailure)
+        assert str(refused.value) == "expected an integer"
 
 
 def test_the_worker_gets_no_secret_and_cannot_gain_privileges(monkeypatch):
