@@ -18,3 +18,12 @@ def valid_address(address: str) -> bool:
 
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
+
+
+# An address anywhere in a text (a server's reply, an error), not a whole one.
+_ADDRESS_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def without_addresses(text: str) -> str:
+    """Server replies quote the recipient ("550 5.1.1 <x@y>"); the log keeps the reason only."""
+    return _ADDRESS_IN_TEXT.sub("[dirección]", text)

@@ -54,6 +54,11 @@ STATE_LABELS = {
 }
 
 
+def state_label(state: str) -> str:
+    """A state as every screen and message names it (the code itself if unknown)."""
+    return STATE_LABELS.get(state, state)
+
+
 @dataclass(frozen=True)
 class Ticket:
     id: int

@@ -12,8 +12,8 @@ import pytest
 
 from helpdesk import config as config_mod
 from helpdesk.errors import ConfigError
-from helpdesk.resets.backends import EntityScope
 from helpdesk.resets.ldap import LdapBackend, ResetFailed
+from helpdesk.resets.scope import EntityScope
 
 from .conftest import write_config
 from .ldap_server import SlapdServer

@@ -9,6 +9,7 @@ import click
 from .. import texts
 from ..errors import HelpdeskError
 from ..staff import labels, views
+from ..tickets import state_label
 from .base import Context, age, cli, echo, indented, pass_ctx, print_json, procedure_named, risk
 
 
@@ -50,7 +51,7 @@ def tickets(ctx: Context, state: str | None, procedure: str | None, as_json: boo
     for t in rows:
         entity = t["entity_name"] or "(entidad sin identificar)"
         flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
-        echo(f"{t['radicado']}  {labels.state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
+        echo(f"{t['radicado']}  {state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
              f"{t['procedure']}  {t['sender']}  {entity}{flag}  · {terms[t['radicado']].text()}")
 
 
@@ -96,7 +97,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     echo(view["risk"]["line"])
     echo(f"Radicado:      {view['radicado']}")
     echo(f"Trámite:       {_procedure_name(ctx, view['procedure'])}")
-    echo(f"Estado:        {labels.state_label(view['state'])}")
+    echo(f"Estado:        {state_label(view['state'])}")
     echo(f"Remitente:     {view['sender']}")
     if view["requester"] != view["sender"]:
         echo(f"Responder a:   {view['requester']}")
@@ -222,7 +223,7 @@ def queue(ctx: Context, as_json: bool) -> None:
         return
     echo(f"{len(items)} solicitud(es) en espera:\n")
     for t in items:
-        marks = [labels.state_label(t["state"])]
+        marks = [state_label(t["state"])]
         if t["follow_up"]:
             marks.append("MENSAJE NUEVO DEL SOLICITANTE")
         if t["claimed_by"]:

@@ -19,7 +19,6 @@ import collections
 import json
 import logging
 import os
-import re
 import sys
 import time
 
@@ -50,14 +49,6 @@ def _mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
-
-
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-
-
-def without_addresses(text: str) -> str:
-    """Server replies quote the recipient ("550 5.1.1 <x@y>"); the log keeps the reason only."""
-    return _ADDRESS.sub("[dirección]", text)
 
 
 def _context(record: logging.LogRecord) -> dict:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from .. import localtime
-from ..staff import labels
 from ..store import Store, now
-from ..tickets import OPEN_STATES, STATES
+from ..tickets import OPEN_STATES, STATES, state_label
 from . import status as status_mod
 
 # The steps of seed 000, each measured from the ticket's intake to the
@@ -211,16 +210,16 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 def report(s: Stats) -> list[str]:
     out = ["Solicitudes por estado:"]
-    out += [f"  {labels.state_label(state):<26} {n}" for state, n in s.by_state.items()]
+    out += [f"  {state_label(state):<26} {n}" for state, n in s.by_state.items()]
     out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas de {s.timezone}):")
     out += [f"  {localtime.show_day(day)}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():
         if ages.count:
-            out.append(f"  {labels.state_label(state):<26} {ages.count}: la más antigua {duration(ages.oldest)}, "
+            out.append(f"  {state_label(state):<26} {ages.count}: la más antigua {duration(ages.oldest)}, "
                        f"mediana {duration(ages.median)}")
         else:
-            out.append(f"  {labels.state_label(state):<26} 0")
+            out.append(f"  {state_label(state):<26} 0")
     out.append(f"Tiempo desde la llegada hasta cada paso (últimos {s.days} días; mediana, percentil 90):")
     for name, step in s.steps.items():
         if step.count:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import aiosmtplib
 
+from ..addresses import without_addresses
 from ..config import Config, SmtpConfig
 from ..errors import DeliveryError
 from ..oauth import TokenSource, TokenUnavailable, token_source
-from ..operations import logs
 from ..store import Store, fsync_dir, iso, now
 from ..tickets import record_event
 from .replies import AUTOMATIC_KINDS, Reply
@@ -196,7 +196,7 @@ def mark_failure(store: Store, config: Config, row: OutboxRow, error: DeliveryEr
             record_event(conn, row.ticket_id, "sistema", "envío fallido", f"{row.kind} a {row.rcpt_to}: {error}")
     level = logging.ERROR if give_up else logging.WARNING
     outcome = "failed" if give_up else "deferred"
-    log.log(level, "delivery %s after %d attempt(s): %s", outcome, attempts, logs.without_addresses(str(error)),
+    log.log(level, "delivery %s after %d attempt(s): %s", outcome, attempts, without_addresses(str(error)),
             extra=row.log_context(f"delivery_{outcome}"))
 
 

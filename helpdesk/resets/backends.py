@@ -22,10 +22,11 @@ import os
 import secrets
 import string
 import subprocess
-from dataclasses import dataclass
 
 from ..config import Config
 from ..errors import ResetFailed
+from .ldap import LdapBackend
+from .scope import EntityScope
 
 UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LOWER = "abcdefghijkmnopqrstuvwxyz"
@@ -45,16 +46,6 @@ def meets_policy(password: str) -> bool:
     """Seed 003: at least 8 characters with an upper-case letter, a lower-case letter and a digit."""
     return (len(password) >= 8 and any(c in string.ascii_uppercase for c in password)
             and any(c in string.ascii_lowercase for c in password) and any(c.isdigit() for c in password))
-
-
-@dataclass(frozen=True)
-class EntityScope:
-    """Whose accounts a reset may touch: the entity of the ticket. The ldap
-    backend puts these in reset.ldap_base / ldap_filter ({nit}, {domain}),
-    so a user name such as "jperez" is looked for in that entity only."""
-
-    nit: str = ""  # digits, without the check digit
-    domain: str = ""  # the entity's own mail domain, never a free-mail one
 
 
 class ManualBackend:
@@ -144,7 +135,5 @@ def make_backend(config: Config):
     if config.reset.backend == "command":
         return CommandBackend(config)
     if config.reset.backend == "ldap":
-        from .ldap import LdapBackend
-
         return LdapBackend(config)
     return ManualBackend()

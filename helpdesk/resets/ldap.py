@@ -37,7 +37,7 @@ from ldap3.utils.dn import escape_rdn
 from ..addresses import domain_of
 from ..config import Config, is_loopback
 from ..errors import ConfigError, ResetFailed
-from .backends import EntityScope
+from .scope import EntityScope
 
 log = logging.getLogger(__name__)
 

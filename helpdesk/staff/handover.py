@@ -31,7 +31,7 @@ from ..intake import quarantine
 from ..intake.pipeline import Outcome
 from ..outgoing import outbox
 from ..store import Store
-from .labels import state_label
+from ..tickets import state_label
 
 # Another staff command delivering holds the lock for one SMTP batch.
 STAFF_LOCK_WAIT = 5.0

@@ -3,9 +3,9 @@ staff's screens.
 
 The codes stay the contract's (JSON output, the database, the tests); a
 person reads the label. One place for them, so that every screen (tickets,
-show, queue, review, outbox, stats) says the same thing. The states' labels
-are the state machine's own table (``tickets.STATE_LABELS``, which the
-pipeline's and staff's messages use too), re-exported here.
+show, queue, review, outbox) says the same thing. The states' labels are
+the state machine's own (``tickets.STATE_LABELS`` and ``tickets.state_label``,
+which the pipeline, the operations' stats and staff's messages use too).
 ``state_from_user`` reads ``--state``: a code or a Spanish name, accents
 and case ignored."""
 
@@ -71,10 +71,6 @@ STATE_NAMES = {
     REJECTED: ("rechazada",),
     WITHDRAWN: ("desistida", "retirada", "desistimiento"),
 }
-
-
-def state_label(state: str) -> str:
-    return STATE_LABELS.get(state, state)
 
 
 def delivery_label(status: str) -> str:

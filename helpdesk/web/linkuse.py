@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..config import Config
 from ..outgoing.replies import Renderer
 from ..resets import links, policy
-from ..resets.backends import EntityScope
+from ..resets.scope import EntityScope
 from ..store import Store, iso
 from ..tickets import RESOLVED, record_event
 from . import notice
