@@ -155,6 +155,25 @@ def test_robots_get_no_reply_and_no_radicado(embedded):
     assert embedded.kinds() == ["ack", "correction"]
 
 
+def test_auto_generated_and_auto_notified_messages_get_no_ack_and_no_radicado(embedded):
+    """RFC 3834: every Auto-Submitted value but "no" is a robot, not only
+    an out-of-office's "auto-replied": a notification system's
+    "auto-generated", a receipt's "auto-notified", in any case, with a
+    comment or with parameters."""
+    values = ("auto-generated", "auto-notified", "Auto-Generated (sistema de nómina)",
+              "auto-notified; owner-email=\"nomina@alcaldia-prueba.gov.co\"")
+    for value in values:
+        embedded.deliver(mails.request(subject=f"Aviso: {value}", headers={"Auto-Submitted": value}))
+
+    outcomes = embedded.run_once()
+
+    assert [(o.action, o.reason, o.radicado) for o in outcomes] == [("ignored", "auto_reply", None)] * len(values)
+    assert embedded.count("SELECT count(*) FROM tickets") == 0
+    assert embedded.count("SELECT count(*) FROM outbox") == 0
+    assert embedded.count("SELECT count(*) FROM messages WHERE direction = 'in' AND kind = 'auto_reply'") == len(values)
+    assert embedded.sent() == []
+
+
 def test_auto_submitted_no_is_a_human(embedded):
     embedded.deliver(mails.request(headers={"Auto-Submitted": "no"}))
     [outcome] = embedded.run_once()
@@ -419,3 +438,23 @@ def test_the_examination_does_not_load_a_message_read_for_its_headers_only(embed
     [row] = embedded.store.query("SELECT sha256, headers_only FROM messages WHERE direction = 'in'")
     assert row["headers_only"] == 1 and row["sha256"] not in loaded
     assert embedded.kinds() == ["ack", "correction"]  # examined all the same: no documents
+
+
+def test_intake_takes_nothing_from_the_examination_the_stage_after_it():
+    """Issue 25: pipeline.py took Finding and problem_line from
+    examination/; both live in helpdesk/findings.py, which both stages read.
+    Read with ast, late imports inside functions included."""
+    import ast
+    from pathlib import Path
+
+    import helpdesk.intake
+
+    crossing = []
+    for path in sorted(Path(helpdesk.intake.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                target = ("helpdesk" if node.level == 2 else "helpdesk.intake" if node.level == 1 else "") + (
+                    f".{node.module}" if node.level and node.module else node.module or "")
+                if target == "helpdesk.examination" or target.startswith("helpdesk.examination."):
+                    crossing.append(f"{path.name}:{node.lineno} {target}")
+    assert crossing == []
