@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import sqlite3
 from datetime import datetime, timezone
 
@@ -331,3 +332,90 @@ def test_a_message_with_two_from_fields_opens_no_ticket_and_is_listed_with_both(
     [row] = [r for r in json.loads(helpdesk(embedded, "ignored", "--json").stdout) if r["subject"] == "Dos remitentes"]
     assert row["reason"] == "several_senders"
     assert "atacante@gmail.com" in row["from"] and mails.ENTITY in row["from"]
+
+
+# -- a first message that is a question (issue 25, item 6) -------------------
+
+QUESTION_HEAD = re.compile(
+    r"Cordial saludo:\n\nHemos recibido su mensaje\. Su número de radicado de atención es:\n\n    (?P<radicado>\S+)\n\n"
+    r"Consérvelo y menciónelo si vuelve a escribirnos sobre este asunto\. Una persona de nuestro equipo lo leerá y "
+    r"le responderá por este medio a más tardar el \d{1,2} de [a-z]+ de \d{4}, 15 días hábiles después de su "
+    r"recepción\. No es necesario que escriba de nuevo\.\n\nSi lo que desea es presentar una solicitud, responda a "
+    r"este mensaje sin cambiar el asunto con los datos y los documentos que pide el trámite\.\n\n"
+    r"Recuerde: para cambiar la clave de una cuenta de correo electrónico, el primer paso es la recuperación que "
+    r"ofrece el proveedor del correo \(los pasos publicados por Google\)\. Esta solicitud es para los casos en que "
+    r"ese proceso no permite cambiar la contraseña o la entidad necesita una clave nueva de correo o de usuario de "
+    r"página web; si ya recuperó el acceso por ese medio, avísenos respondiendo a este mensaje\.\n\n"
+    r"Este es un mensaje automático\.\n")
+
+
+def question(env: Embedded) -> str:
+    env.deliver(mails.request(subject="Consulta", body="¿Me pueden llamar?\n\nPedro Gómez\nAlcaldía de Guacarí"))
+    [outcome] = env.run_once()
+    assert (outcome.action, outcome.reason, outcome.replies) == ("new_ticket", "pregunta", ["ack"])
+    return outcome.radicado
+
+
+def test_a_first_message_that_only_asks_waits_for_a_person_with_an_ack_that_says_so(embedded):
+    """Pedro's «¿Me pueden llamar?» got the reset's ack and a correction
+    listing three documents; now a person answers it, and queue shows it at once."""
+    radicado = question(embedded)
+
+    assert embedded.kinds() == ["ack"]  # no correction: nothing was examined
+    row = ticket_row(embedded, radicado)
+    assert (row["state"], row["follow_up"], row["examine_pending"]) == ("received", 1, 0)
+    [ack] = embedded.sent()
+    assert ack["Subject"] == f"[Radicado {radicado}] Mensaje recibido: Consulta"
+    assert ack["Auto-Submitted"] == "auto-replied"
+    text = ack.get_body(("plain",)).get_content().replace("\r\n", "\n")  # as sent: CRLF
+    head = text.split("\nSi tiene alguna inquietud", 1)[0]  # the footer is every email's (test_emails)
+    match = QUESTION_HEAD.fullmatch(head)
+    assert match and match["radicado"] == radicado, head
+    html = ack.get_body(("html",)).get_content()
+    assert "Una persona de nuestro equipo lo leerá" in html and "solicitud de reinicio" not in html
+    [item] = queue_json(embedded)
+    assert (item["radicado"], item["follow_up"], item["state"]) == (radicado, True, "received")
+    assert [m["text"] for m in item["new_messages"]] == ["¿Me pueden llamar?\n\nPedro Gómez\nAlcaldía de Guacarí"]
+
+
+def test_a_second_message_after_a_question_gets_no_automatic_reminder(embedded):
+    radicado = question(embedded)
+
+    reply_with(embedded, embedded.sent_raw()[-1], "¿Me llaman hoy? Es urgente.")
+
+    assert embedded.kinds() == ["ack"]
+    [item] = queue_json(embedded)
+    assert item["radicado"] == radicado
+    assert [m["text"] for m in item["new_messages"]] == [
+        "¿Me pueden llamar?\n\nPedro Gómez\nAlcaldía de Guacarí", "¿Me llaman hoy? Es urgente."]
+
+
+def test_documents_sent_after_a_question_are_examined(embedded, tmp_path):
+    radicado = question(embedded)
+
+    reply_with(embedded, embedded.sent_raw()[-1], "Adjunto el acta.",
+               attachments=documents(tmp_path, with_form=False)[1:])
+
+    assert embedded.kinds() == ["ack", "correction"]
+    assert ticket_row(embedded, radicado)["state"] == "needs_correction"
+    correction = embedded.sent()[-1].get_body(("plain",)).get_content()
+    assert "Falta el formato de solicitud firmado por el representante legal y escaneado" in correction
+    assert "Falta el formato de solicitud en Excel" in correction and "Falta la copia del acta" not in correction
+
+
+def test_an_incomplete_request_without_attachments_gets_its_correction_at_once(embedded):
+    """The other error: a municipality that forgot the files, or asks for the
+    reset in words, must not wait for a person to learn what is missing."""
+    embedded.deliver(mails.request(subject="Solicitud de reinicio de clave", body="Adjunto el formato."))
+    embedded.deliver(mails.request(subject="Reinicio de clave", body="Solicito el reinicio de la clave de la alcaldía."))
+
+    outcomes = embedded.run_once()
+
+    assert [(o.action, o.reason) for o in outcomes] == [("new_ticket", ""), ("new_ticket", "")]
+    assert embedded.kinds() == ["ack", "ack", "correction", "correction"]
+    for outcome in outcomes:
+        row = ticket_row(embedded, outcome.radicado)
+        assert (row["state"], row["follow_up"]) == ("needs_correction", 0)
+    for ack in embedded.acks():
+        assert "Hemos recibido su solicitud de reinicio de claves" in ack.get_body(("plain",)).get_content()
+    assert queue_json(embedded) == []

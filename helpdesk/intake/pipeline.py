@@ -18,7 +18,9 @@ transaction:
    waits for staff in ``queue``;
 4. otherwise opens a ticket with a new radicado, queues its ``ack`` and
    marks it for examination (``examination/ticket.py`` reads the documents after
-   this commit).
+   this commit); a first message that is a question (no documents, no form
+   fields, no request: ``question.py``) is not examined but waits for staff
+   (``follow_up``), with an ack that says a person will answer.
 
 Everything it writes, outbox rows included, commits together or not at all.
 """
@@ -47,7 +49,7 @@ from ..tickets import (
     set_follow_up,
     verdict_recipient,
 )
-from . import authresults, robots
+from . import authresults, question, robots
 from .authresults import Authentication
 from .message import Intake, clean_text, parse
 
@@ -173,9 +175,15 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
                             own_prefix=bool(procedure.radicado_prefix))
     auth = _authenticate(conn, config, intake, ticket.id, procedure)
     row = _record_inbound(conn, intake, key, sha256, ticket.id, "request", auth=auth)
-    # The documents are examined after this commit, by examination/ticket.py.
-    conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
-    record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
+    verdict = question.judge(intake, procedure, rules.documents)
+    if verdict.question:
+        # A person answers it (queue lists it): no examination, so no
+        # correction and no reminder; documents sent later are examined.
+        mark_follow_up(conn, ticket.id, f"pregunta de {intake.sender} ({verdict.why})", row)
+    else:
+        # The documents are examined after this commit, by examination/ticket.py.
+        conn.execute("UPDATE tickets SET examine_pending = 1 WHERE id = ?", (ticket.id,))
+        record_event(conn, ticket.id, SYSTEM, "solicitud recibida", f"de {intake.sender}")
     if suspicious:
         add_finding(conn, ticket.id, "warning", "untrusted_radicado_reference", suspicious)
     if intake.truncated:
@@ -192,12 +200,14 @@ def _open_ticket(conn, config: Config, renderer: Renderer, rules: Rules, intake:
         "ack",
         intake.requester,
         ticket.radicado,
-        {"original_subject": entity_excerpt(intake.subject), **_term_promise(config, rules, ticket)},
+        {"original_subject": entity_excerpt(intake.subject), "question": verdict.question,
+         **_term_promise(config, rules, ticket)},
         answering=[*intake.references, intake.message_id],
         procedure=ticket.procedure,
     )
     outbox.enqueue(conn, config, ticket.id, reply)
-    return Outcome("new_ticket", intake.message_id, ticket.radicado, replies=["ack"])
+    return Outcome("new_ticket", intake.message_id, ticket.radicado, reason="pregunta" if verdict.question else "",
+                   replies=["ack"])
 
 
 def _term_promise(config: Config, rules: Rules, ticket: Ticket) -> dict:
