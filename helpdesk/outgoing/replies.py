@@ -1,7 +1,11 @@
 """Jinja2 templates -> the bytes of an email, ready for the outbox (compose.py).
 
 Each email kind has three templates in ``templates/``: ``KIND.subject.j2``,
-``KIND.txt.j2`` and ``KIND.html.j2``. The environment is sandboxed (an edited
+``KIND.txt.j2`` and ``KIND.html.j2``; a procedure's folder
+(``templates/PROCEDURE/``) overrides any of them for its tickets, as every
+procedure but the default does for its ``ack`` and ``accepted``, which say
+what it asks for (tests/test_procedure_emails.py renders every kind of every
+procedure against the documents it does not ask for). The environment is sandboxed (an edited
 template cannot reach Python internals), undefined variables are errors,
 and only the HTML part is autoescaped.
 
@@ -67,6 +71,22 @@ KINDS = ("ack", "correction", "accepted", "reset", "rejected", "reply", "account
 # Kinds sent without a person deciding: RFC 3834 asks them to say so.
 AUTOMATIC_KINDS = ("ack", "correction", "accepted")
 
+# Which kinds a ticket of a procedure may receive: those of every ticket,
+# and those of its action (rules.ACTIONS). The rest belong to no procedure
+# (a self-service link, a password-change notice from the web page, the
+# staff's digest) and are never rendered with a procedure's templates.
+# ``ack`` with ``question`` set is the ack of a first message that is a
+# question (intake/question.py): a person will answer it.
+TICKET_KINDS = ("ack", "correction", "accepted", "rejected", "reply", "correction_reminder", "withdrawn",
+                "term_extended")
+ACTION_KINDS = {
+    "reset": ("reset", "reset_link"),
+    "account": ("account_created", "account_notice"),
+    "unlock": ("account_unlocked",),
+    "change_email": ("email_change_confirm", "email_change_pending", "email_changed_notice"),
+}
+PROCEDURELESS_KINDS = ("selfservice_link", "password_changed", "terms_digest")
+
 # Outgoing emails parsed back (Reply.message, the outbox's readers): CRLF
 # line ends, as SMTP wants, and lines up to RFC 5322's 998 bytes.
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
@@ -78,8 +98,12 @@ _CORRECTION = {"problems": ["Falta la copia del acta de posesión del representa
 # with the optional values both filled and empty.
 SAMPLES: dict[str, list[dict]] = {
     "ack": [{"original_subject": "Solicitud de reinicio de claves", "due_date": "28 de diciembre de 2026",
-             "deadline_days": 15},
-            {"original_subject": "", "due_date": "", "deadline_days": 15}],
+             "deadline_days": 15, "question": False},
+            {"original_subject": "", "due_date": "", "deadline_days": 15, "question": False},
+            # a first message that is a question (intake/question.py)
+            {"original_subject": "¿Me pueden llamar?", "due_date": "28 de diciembre de 2026", "deadline_days": 15,
+             "question": True},
+            {"original_subject": "", "due_date": "", "deadline_days": 15, "question": True}],
     "correction": [
         {**_CORRECTION, "automatic": True},
         {**_CORRECTION, "automatic": True, "no_attachments_reminder": True},
