@@ -8,9 +8,11 @@ the entity's last approved request. Two sources fill it:
 - ``helpdesk entidades import FILE.csv``: the list an office keeps (NIT,
   name, department, municipality, domains); an imported row is the
   authority for its name and domains;
-- approvals: each approved request records its legal representative's
+- approvals: each completed reset records its legal representative's
   address and date, and an entity the list lacks is learned with the
-  domains the request used (free-mail ones excepted).
+  domains the request used (free-mail ones excepted). When an approval
+  counts as completed, per delivery and procedure, is staff/completion.py's
+  to say: with links, only once they are used.
 """
 
 from __future__ import annotations
@@ -193,9 +195,10 @@ def _parse(text: str, path: Path) -> list[Entity]:
 
 def learn(conn, trust: TrustRules, nit: str | None, entity_name: str, legal_rep_email: str,
           addresses: list[str], radicado: str) -> None:
-    """Called in the transaction of an approval: the entity's last approved
-    legal representative's address and when; an entity the directory lacks
-    is added with the request's own domains (an imported one keeps its)."""
+    """Called in the transaction that completes an approval
+    (staff/completion.py): the entity's last approved legal
+    representative's address and when; an entity the directory lacks is
+    added with the request's own domains (an imported one keeps its)."""
     if not nit:
         return
     known = lookup(conn, nit)

@@ -297,3 +297,113 @@ def test_a_registered_address_that_is_not_one_counts_as_no_account(tmp_path):
     program.write_text("import json\nprint(json.dumps({'account': 'x', 'email': 'a@b.co, otro@atacante.example'}))\n")
     env = Embedded(tmp_path / "h", selfservice={"lookup": "command", "command": [sys.executable, str(program)]})
     assert lookup(env.config, "x") is None
+
+
+# -- what a used link teaches the entity directory (issue 25, item 8) ----------
+
+YUMBO = {"Nombre de la entidad": "Alcaldía de Yumbo", "NIT": "890399025-6", "Municipio": "Yumbo",
+         "Departamento": "Valle del Cauca", "Correo electrónico": "despacho@yumbo.gov.co"}
+YUMBO_ACCOUNTS = [("Correo electrónico", "contactenos@yumbo.gov.co"), ("Correo electrónico", "ti@yumbo.gov.co")]
+
+
+def yumbo_request(env: Embedded, tmp_path, legal_rep_email: str) -> str:
+    """A complete request of the Alcaldía de Yumbo, examined; its radicado."""
+    from helpdesk.demo import acta_scan, form_scan
+
+    from . import forms, mails
+
+    excel = forms.filled_template(tmp_path, {**YUMBO, "Correo electrónico": legal_rep_email}, accounts=YUMBO_ACCOUNTS)
+    rep, cargo = forms.GOOD["Nombres y apellidos"], forms.GOOD["Cargo"]
+    files = [("formato_firmado.pdf", form_scan(YUMBO["Nombre de la entidad"], rep, cargo), "application/pdf"),
+             ("Formato solicitud.xlsx", excel, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+             ("acta_posesion.pdf", acta_scan(rep, cargo), "application/pdf")]
+    env.deliver(mails.request(sender="sistemas@yumbo.gov.co", attachments=files))
+    [outcome] = env.run_once()
+    return outcome.radicado
+
+
+def codes(env: Embedded, radicado: str) -> set[str]:
+    return {r["code"] for r in env.store.query("SELECT f.code FROM findings f JOIN tickets t ON t.id = f.ticket_id "
+                                               "WHERE t.radicado = ?", (radicado,))}
+
+
+def directory(env: Embedded) -> dict:
+    return {e["nit"]: e for e in json.loads(run_helpdesk("--config", env.config_path, "entidades", "--json").stdout)}
+
+
+def test_a_link_approval_teaches_the_directory_when_its_links_are_used_and_not_before(site, tmp_path):
+    env, base, log = site
+    listing = tmp_path / "entidades.csv"  # the office's list, without Yumbo
+    listing.write_text("NIT;Nombre;Departamento;Municipio;Dominios\n"
+                       "899999061;Gobernación de Ejemplo;Cundinamarca;;gobernacion-ejemplo.gov.co\n", encoding="utf-8")
+    assert run_helpdesk("--config", env.config_path, "entidades", "import", str(listing)).returncode == 0
+    cli = lambda *args: run_helpdesk("--config", env.config_path, *args, timeout=60)  # noqa: E731
+
+    # Links sent and then revoked prove nothing: nothing is learned.
+    revoked = yumbo_request(env, tmp_path, "despacho@yumbo.gov.co")
+    assert "entity_not_in_directory" in codes(env, revoked)
+    assert cli("approve", revoked, "--by", "Ana").returncode == 0
+    assert cli("revoke", revoked, "--by", "Ana", "--reason", "La entidad no la pidió").returncode == 0
+    assert "890399025" not in directory(env)
+
+    first = yumbo_request(env, tmp_path, "despacho@yumbo.gov.co")
+    approved = cli("approve", first, "--by", "Ana")
+    assert approved.returncode == 0, approved.stderr
+    assert "890399025" not in directory(env)  # links out, none used: nothing proven yet
+    env.run_once()
+    urls = links_in([m for m in env.sent() if m["X-Helpdesk-Kind"] == "reset_link"][-1]
+                    .get_body(("plain",)).get_content(), base)
+    assert len(urls) == 2
+    assert Browser().post(urls[0], {"password": GOOD, "confirm": GOOD}).status == 200
+    assert state(env, first) == "link_sent" and "890399025" not in directory(env)
+    assert Browser().post(urls[1], {"password": "Otra-Clave-2031", "confirm": "Otra-Clave-2031"}).status == 200
+    assert state(env, first) == "resolved"
+    learned = directory(env)["890399025"]
+    assert (learned["name"], learned["source"], learned["last_legal_rep_email"], learned["last_radicado"],
+            learned["domains"]) == ("Alcaldía de Yumbo", "aprendida", "despacho@yumbo.gov.co", first, ["yumbo.gov.co"])
+
+    # The next Yumbo request naming another field 1.2 is the high-risk change, not an unknown entity.
+    second = yumbo_request(env, tmp_path, "alcaldeyumbo2026@gmail.com")
+    found = codes(env, second)
+    assert "legal_rep_email_changed" in found and "entity_not_in_directory" not in found
+    [detail] = [r["detail"] for r in env.store.query(
+        "SELECT f.detail FROM findings f JOIN tickets t ON t.id = f.ticket_id WHERE t.radicado = ? "
+        "AND f.code = 'legal_rep_email_changed'", (second,))]
+    day = env.store.one("SELECT at FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.radicado = ? "
+                        "AND e.action = 'resuelta'", (first,))[0]
+    from helpdesk import localtime
+
+    when = localtime.show(day, localtime.zone(env.config.site.timezone))[:10]
+    assert detail == ("el correo del representante legal (campo 1.2) es alcaldeyumbo2026@gmail.com; en la última "
+                      f"solicitud aprobada de este NIT ({first}, del {when}) era despacho@yumbo.gov.co")
+    refused = cli("approve", second, "--by", "Ana")
+    assert refused.returncode == 1 and "legal_rep_email_changed" in refused.stderr
+
+
+# -- «¿Olvidó su contraseña?» only where it answers (issue 25, item 10) --------------
+
+
+def test_pages_offer_self_service_only_when_it_is_on(site, tmp_path):
+    env, base, _log = site
+    on = Browser().get(f"{base}/r/inventado")
+    assert on.status == 410 and '<a href="/recuperar">¿Olvidó su contraseña?</a>' in on.text
+
+    port = any_port()
+    off = Embedded(tmp_path / "sin", reset={"backend": "command", "command": ["/bin/true"], "delivery": "link"},
+                   web=web_sections(port))
+    radicado = pending(off, tmp_path)
+    assert run_helpdesk("--config", off.config_path, "approve", radicado, "--by", "Ana").returncode == 0
+    off.run_once()
+    [url, other] = links_in([m for m in off.sent() if m["X-Helpdesk-Kind"] == "reset_link"][0]
+                            .get_body(("plain",)).get_content(), f"http://127.0.0.1:{port}")
+    with WebServer(off.config, port):
+        browser = Browser()
+        pages = [browser.get(url), browser.post(url, {"password": GOOD, "confirm": GOOD}), browser.get(url),
+                 browser.get(f"http://127.0.0.1:{port}/recuperar")]
+    assert [p.status for p in pages] == [200, 200, 410, 404]
+    assert all("recuperar" not in p.text and "Olvidó" not in p.text for p in pages)
+    assert ("<p>Para pedir uno nuevo, responda al correo de su solicitud indicando el número de radicado.</p>"
+            in pages[2].text)
+    assert "Esta página solo se abre desde el enlace que le enviamos.</p>" in pages[0].text
+    off.daemon.close()
+    off.store.close()

@@ -1,7 +1,7 @@
 """Approval of an account request (a procedure with action "account",
 seed 002): create, modify, delete or disable the institutional account.
 
-The same three steps as a reset (staff/decisions.py): *claim* the ticket,
+The same steps as a reset (staff/approval.py): *claim* the ticket,
 apply the order through [accounts] backend outside any transaction, then
 *commit* in one transaction the register of corporate accounts
 (FT-GTI-002), the ticket's resolution, the audit event and every email:
@@ -38,8 +38,8 @@ from ..resets.backends import generate_password
 from ..rules import Procedure
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import carry_out, prepared
-from .decisions import claim as claim_ticket
+from .approval import carry_out, prepared
+from .approval import claim as claim_ticket
 
 
 def order_of(ticket: Ticket, fields: dict, config: Config) -> AccountOrder:

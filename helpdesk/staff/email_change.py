@@ -41,6 +41,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .. import wording
 from ..config import Config
 from ..errors import Refused, ResetFailed
 from ..examination.checks import valid_email
@@ -52,7 +53,7 @@ from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso, now
 from ..tickets import LINK_SENT, PENDING_APPROVAL, RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import hours_shown, prepared
+from .approval import hours_shown, prepared
 
 log = logging.getLogger(__name__)
 
@@ -345,5 +346,6 @@ def cancel_by_owner(store: Store, token: str, client: str) -> str:
                     f"(desde {client})", source="web")
         record_event(conn, change.ticket_id, OWNER, "cambio de correo cancelado",
                      f"{change.account}: el correo registrado {change.old_email} canceló el cambio a "
-                     f"{change.new_email} desde {client}; {revoked} enlace(s) invalidado(s); vuelve a la cola")
+                     f"{change.new_email} desde {client}; "
+                     f"{wording.count(revoked, 'enlace invalidado', 'enlaces invalidados')}; vuelve a la cola")
     return "cancelled"

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .. import wording
 from ..config import Config
 from ..errors import Refused
 from ..outgoing import outbox
@@ -31,7 +32,7 @@ from ..terms.calendar import long_date
 from ..terms.due import histories, term_of
 from ..terms.office import office_of
 from ..tickets import STATE_LABELS, Ticket, record_event, thread_ids, verdict_recipient
-from .decisions import Decided, _ticket, actor
+from .common import Decided, actor, load_ticket
 
 EVENT = "término ampliado"
 CORRECTION_EVENT = "plazo para corregir prorrogado"
@@ -51,7 +52,7 @@ def extend(store: Store, config: Config, renderer: Renderer, rules: Rules, radic
         raise Refused("indique el motivo con --reason: se le envía al solicitante")
     if days < 1:
         raise Refused("--days debe ser al menos 1 día hábil")
-    ticket, _form = _ticket(store, radicado)
+    ticket, _form = load_ticket(store, radicado)
     office = office_of(config, rules.procedures)
     calendar = office.calendar(ticket.procedure)
     today = office.today(now)
@@ -71,7 +72,7 @@ def extend(store: Store, config: Config, renderer: Renderer, rules: Rules, radic
                      (ticket.id, days, term.due.isoformat(), new_due.isoformat(), reason, who, iso()))
         queued = outbox.enqueue(conn, config, ticket.id, reply)
         record_event(conn, ticket.id, who, EVENT,
-                     f"{days} día(s) hábil(es): vencía el {long_date(term.due)}, ahora vence el "
+                     f"{wording.count(days, 'día hábil', 'días hábiles')}: vencía el {long_date(term.due)}, ahora vence el "
                      f"{long_date(new_due)} "
                      f"(Ley 1755 de 2015, art. 14 parágrafo); motivo: {reason}")
     return Extended(Decided(ticket, queued, recipient=recipient), term.due, new_due)
@@ -89,7 +90,7 @@ def extend_correction(store: Store, config: Config, renderer: Renderer, rules: R
     reason = " ".join(reason.split())
     if not reason:
         raise Refused("indique el motivo con --reason: se le envía al solicitante")
-    ticket, _form = _ticket(store, radicado)
+    ticket, _form = load_ticket(store, radicado)
     office = office_of(config, rules.procedures)
     today = office.today(now)
     who = actor(by)
@@ -137,6 +138,7 @@ def _allowed(ticket: Ticket, term, deadline_days: int, extended_days: int, days:
     room = deadline_days - extended_days
     if days > room:
         already = f" (ya se amplió {extended_days})" if extended_days else ""
-        raise Refused(f"la solicitud {ticket.radicado} solo puede ampliarse {room} día(s) hábil(es) más: la "
+        raise Refused(f"la solicitud {ticket.radicado} solo puede ampliarse "
+                      f"{wording.count(room, 'día hábil', 'días hábiles')} más: la "
                       f"ampliación no puede superar el término inicial de {deadline_days} días hábiles{already} "
                       "(Ley 1755 de 2015, art. 14 parágrafo); no se cambió nada")

@@ -24,8 +24,8 @@ from ..resets.backends import make_backend
 from ..resets.registered import lookup
 from ..store import Store, iso
 from ..tickets import RESOLVED, Ticket, add_finding, record_event, thread_ids
-from .decisions import carry_out, prepared
-from .decisions import claim as claim_ticket
+from .approval import carry_out, prepared
+from .approval import claim as claim_ticket
 
 
 @dataclass(frozen=True)

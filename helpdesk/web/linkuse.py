@@ -18,8 +18,9 @@ from ..config import Config
 from ..outgoing.replies import Renderer
 from ..resets import links, policy
 from ..resets.scope import EntityScope
+from ..staff import completion
 from ..store import Store, iso
-from ..tickets import RESOLVED, record_event
+from ..tickets import record_event
 from . import notice
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ def use(store: Store, config: Config, renderer: Renderer, link: links.Link, pass
                          (link.ticket_id, link.account, applied.backend, SYSTEM, iso()))
             record_event(conn, link.ticket_id, SYSTEM, "contraseña cambiada por enlace",
                          f"{link.account}, desde {client}")
-            if links.unused_of_ticket(conn, link.ticket_id) == 0:
-                conn.execute("UPDATE tickets SET state = ?, updated_at = ? WHERE id = ?",
-                             (RESOLVED, iso(), link.ticket_id))
-                record_event(conn, link.ticket_id, SYSTEM, "resuelta", "se usaron los enlaces de todas las cuentas")
+            # The last account's link resolves the ticket and teaches the directory.
+            completion.links_used(conn, config, link.ticket_id)
     return Outcome(True, "")
