@@ -78,7 +78,10 @@ def run_demo(base: Config | None, workdir: Path | None, say: Callable[[str], Non
     for f in files:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         say(f"  {f.name}: para {msg['To']}, «{msg['Subject']}»")
-    say(f"\nPara ver una solicitud: {_program()} --config {_demo_config_hint(workdir)} show RADICADO")
+    helpdesk = f"{_program()} --config {_demo_config_hint(workdir)}"
+    say(f"\nSiguiente: {helpdesk} queue   (lo que espera una decisión)")
+    say(f"Después:   {helpdesk} show RADICADO   (una solicitud completa)")
+    say(f'           {helpdesk} review --by "Su nombre"   (decidir una a una)')
     daemon.close()
     store.close()
 

@@ -23,7 +23,7 @@ from helpdesk.staff import labels
 
 from . import mails
 from .conftest import Embedded, embedded_sections, run_helpdesk, write_config
-from .test_staff import high_risk_pending
+from .test_staff import high_risk_pending, pending
 
 
 def test_every_translated_text_is_one_click_still_has():
@@ -174,7 +174,7 @@ def test_show_and_queue_name_states_and_findings_in_spanish(tmp_path):
     assert "Estado:        pendiente de aprobación" in shown
     assert "  - cambió el correo del representante legal (legal_rep_email_changed): antes a@x.gov.co" in shown
     queued = run_helpdesk("--config", cfg, "queue").stdout
-    assert f"{radicado}  hace 0 h  pendiente de aprobación" in queued
+    assert f"{radicado}  hace menos de una hora  pendiente de aprobación" in queued
     assert "cambió el correo del representante legal (legal_rep_email_changed)" in queued
     assert "pending_approval" not in shown + queued
     [item] = json.loads(run_helpdesk("--config", cfg, "queue", "--json").stdout)
@@ -217,3 +217,66 @@ def test_stats_screen_shows_days_for_people(tmp_path):
     after = datetime.now(bogota).strftime("%d/%m/%Y")  # the same day, unless midnight passed meanwhile
     assert f"  {before}  1" in text or f"  {after}  1" in text
     assert "requiere corrección" in text and "needs_correction" not in text
+
+
+# -- counts, ages, empty forms, headings and the next command (issue 25, item 10) --
+
+
+def test_queue_and_show_count_in_words_and_say_which_command_comes_next(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    cfg = str(env.config_path)
+    queued = run_helpdesk("--config", cfg, "queue").stdout.splitlines()
+    assert queued[0] == "1 solicitud en espera:"
+    assert queued[2] == f"{radicado}  hace menos de una hora  pendiente de aprobación"
+    assert queued[-1] == f'Siguiente: helpdesk review --by "Su nombre" (las recorre una a una), o helpdesk show {radicado}'
+    shown = run_helpdesk("--config", cfg, "show", radicado).stdout.splitlines()
+    assert shown[-1] == (f'Siguiente: helpdesk approve {radicado} --by "Su nombre", o helpdesk reject {radicado} '
+                         '--by "Su nombre" --reason "…" (o correct, para pedir una corrección)')
+    assert run_helpdesk("--config", cfg, "approve", radicado, "--by", "Ana", "--yes").returncode == 0
+    shown = run_helpdesk("--config", cfg, "show", radicado).stdout.splitlines()
+    assert shown[-1] == (f'Siguiente: nada: la solicitud está cerrada (helpdesk reopen {radicado} --by "Su nombre" '
+                         "si la entidad envía documentos nuevos)")
+
+
+def test_a_ticket_without_a_form_says_so_instead_of_dashes(tmp_path):
+    env = Embedded(tmp_path / "h")
+    env.deliver(mails.request(body="Buenos días, ¿me pueden llamar?"))
+    [outcome] = env.run_once()
+    env.deliver(mails.reply_to(env.sent_raw()[-1], body="Sigo esperando su llamada."))
+    env.run_once()
+    cfg = str(env.config_path)
+    queued = run_helpdesk("--config", cfg, "queue").stdout
+    block = queued.split(f"\n{outcome.radicado}  ", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert block[3:6] == ["  Trámite:       Reinicio de claves de correo electrónico y usuarios de páginas web "
+                          "(reinicio-claves)", "  Formato:       sin formulario", "  Advertencias:  0"]
+    shown = run_helpdesk("--config", cfg, "show", outcome.radicado).stdout.splitlines()
+    assert shown[-1] == (f'Siguiente: helpdesk reply {outcome.radicado} --by "Su nombre" --message "…" '
+                         "(responde el mensaje nuevo)")
+
+
+def test_tickets_has_column_headings(tmp_path):
+    import re
+
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    cfg = str(env.config_path)
+    listed = run_helpdesk("--config", cfg, "tickets").stdout.splitlines()
+    assert listed[0] == ("Radicado         Estado                   Recibida          Trámite          "
+                         "Remitente                        Entidad             Término")
+    shown = run_helpdesk("--config", cfg, "show", radicado).stdout
+    received = re.search(r"\nRecibida: +(.+)\n", shown).group(1)
+    term = re.search(r"\nTérmino: +(.+)\n", shown).group(1)
+    assert re.split(r"  +", listed[1]) == [radicado, "pendiente de aprobación", received, "reinicio-claves",
+                                           mails.ENTITY, "Alcaldía de Prueba", term]
+    assert listed[2:] == ["", "1 solicitud. Para ver una: helpdesk show RADICADO"]
+
+
+def test_the_demo_ends_with_the_commands_that_come_next(tmp_path):
+    result = run_helpdesk("demo", "--dir", tmp_path / "demo", cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    helpdesk = f"helpdesk --config {tmp_path / 'demo' / 'config.toml'}"
+    assert result.stdout.splitlines()[-3:] == [
+        f"Siguiente: {helpdesk} queue   (lo que espera una decisión)",
+        f"Después:   {helpdesk} show RADICADO   (una solicitud completa)",
+        f'           {helpdesk} review --by "Su nombre"   (decidir una a una)']

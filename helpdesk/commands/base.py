@@ -155,10 +155,6 @@ def indented(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in texts.safe_text(text).splitlines() or [""])
 
 
-def age(hours: float) -> str:
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} días"
-
-
 def quarantined(store: Store, item_id: int) -> quarantine.Quarantined:
     item = quarantine.get(store, item_id)
     if item is None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from .. import texts
+from .. import texts, wording
 from ..errors import HelpdeskError
 from ..staff import labels, views
 from ..tickets import state_label
-from .base import Context, age, cli, echo, indented, pass_ctx, print_json, procedure_named, risk
+from .base import Context, cli, echo, indented, pass_ctx, print_json, procedure_named, risk
 
 
 class StateType(click.ParamType):
@@ -48,11 +48,25 @@ def tickets(ctx: Context, state: str | None, procedure: str | None, as_json: boo
     if not rows:
         echo("No hay solicitudes.")
         return
-    for t in rows:
-        entity = t["entity_name"] or "(entidad sin identificar)"
-        flag = "  MENSAJE NUEVO" if t["follow_up"] else ""
-        echo(f"{t['radicado']}  {state_label(t['state']):<24} {ctx.time(t['created_at'])}  "
-             f"{t['procedure']}  {t['sender']}  {entity}{flag}  · {terms[t['radicado']].text()}")
+    table = [TICKET_COLUMNS] + [
+        (t["radicado"], state_label(t["state"]) + (", MENSAJE NUEVO" if t["follow_up"] else ""),
+         ctx.time(t["created_at"]), t["procedure"], t["sender"], t["entity_name"] or "(sin identificar)",
+         terms[t["radicado"]].text())
+        for t in rows]
+    for line in columns(table):
+        echo(line)
+    echo(f"\n{wording.count(len(rows), 'solicitud', 'solicitudes')}. Para ver una: helpdesk show RADICADO")
+
+
+# The headings of `tickets`, one per column.
+TICKET_COLUMNS = ("Radicado", "Estado", "Recibida", "Trámite", "Remitente", "Entidad", "Término")
+
+
+def columns(table: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned columns two spaces apart, each as wide as its widest
+    cell; the last one unpadded (no trailing spaces)."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    return ["  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]) for row in table]
 
 
 KIND_LABELS = {
@@ -74,6 +88,13 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
 
     Ejemplo: helpdesk show GEL-2026-000042 --save-attachments /tmp/GEL-2026-000042
     """
+    show_ticket(ctx, radicado, as_json, save_dir)
+
+
+def show_ticket(ctx: Context, radicado: str, as_json: bool = False, save_dir: str | None = None,
+                hint: bool = True) -> None:
+    """The screen of `show`; `review` prints it without the hint of what
+    to do next, since it asks that itself."""
     view = views.detail(ctx.store, radicado, ctx.config.limits)
     if save_dir:
         from ..examination.ticket import save_attachments
@@ -82,7 +103,7 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
         paths = save_attachments(ctx.store, ctx.config, ticket_id, Path(save_dir))
         if not as_json:
             if paths or not view["attachments_purged_at"]:
-                echo(f"{len(paths)} adjunto(s) guardado(s) en {save_dir}")
+                echo(f"{wording.count(len(paths), 'adjunto guardado', 'adjuntos guardados')} en {save_dir}")
             if view["attachments_purged_at"]:
                 echo(_purged_line(ctx, view))
     view["risk"] = risk(ctx, view["warnings"])
@@ -168,10 +189,41 @@ def show(ctx: Context, radicado: str, as_json: bool, save_dir: str | None) -> No
     echo("\nHistorial:")
     for e in view["events"]:
         echo(f"  {ctx.time(e['at'])}  {e['actor']}: {e['action']}{' — ' + e['detail'] if e['detail'] else ''}")
+    if hint:
+        echo(f"\nSiguiente: {next_step(view)}")
+
+
+BY = '--by "Su nombre"'
+
+
+def next_step(view: dict) -> str:
+    """What comes next for a ticket, as the command to type (CONTRACT §1-2):
+    its state decides, and an unanswered message from the entity comes first."""
+    r = view["radicado"]
+    steps = [f'helpdesk reply {r} {BY} --message "…" (responde el mensaje nuevo)'] if view.get("follow_up") else []
+    state = view["state"]
+    if view.get("claimed_by"):
+        steps.append(f"espere: {view['claimed_by']} la está aprobando")
+    elif state == "pending_approval":
+        steps.append(f'helpdesk approve {r} {BY}, o helpdesk reject {r} {BY} --reason "…" '
+                     "(o correct, para pedir una corrección)")
+    elif steps:
+        pass  # the message to answer is what comes next
+    elif state == "needs_correction":
+        steps.append("nada por ahora: se espera la corrección de la entidad")
+    elif state == "link_sent":
+        steps.append(f'nada por ahora: se espera que usen los enlaces (helpdesk revoke {r} {BY} --reason "…" '
+                     "los anula)")
+    elif state == "received":
+        steps.append("nada por ahora: el servicio está examinando los documentos")
+    else:
+        steps.append(f"nada: la solicitud está cerrada (helpdesk reopen {r} {BY} si la entidad envía documentos "
+                     "nuevos)")
+    return "; ".join(steps)
 
 
 @cli.command("form-template")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="ARCHIVO.xlsx", type=click.Path(dir_okay=False))
 @click.option("--procedure", "procedure", metavar="TRÁMITE", default=None,
               help="El trámite cuyo formato se escribe (por omisión, [procedures] default).")
 @click.pass_obj
@@ -221,30 +273,19 @@ def queue(ctx: Context, as_json: bool) -> None:
     if not items:
         echo("No hay solicitudes pendientes de aprobación ni mensajes por responder.")
         return
-    echo(f"{len(items)} solicitud(es) en espera:\n")
+    echo(f"{wording.count(len(items), 'solicitud', 'solicitudes')} en espera:\n")
     for t in items:
         marks = [state_label(t["state"])]
         if t["follow_up"]:
             marks.append("MENSAJE NUEVO DEL SOLICITANTE")
         if t["claimed_by"]:
             marks.append(f"en aprobación por {t['claimed_by']}")
-        echo(f"{t['radicado']}  hace {age(t['age_hours'])}  {'  '.join(marks)}")
+        echo(f"{t['radicado']}  {wording.ago(t['age_hours'])}  {'  '.join(marks)}")
         echo(f"  {t['risk']['line']}")  # the decision's first question: what looks wrong
-        _term_line("  Término:      ", terms[t["radicado"]], ctx)
+        _term_line("  Término:       ", terms[t["radicado"]], ctx)
         echo(f"  Trámite:       {_procedure_name(ctx, t['procedure'])}")
-        procedure = ctx.rules.procedures.get(t["procedure"])
-        if procedure is None or procedure.entity_field == "entity_name":
-            echo(f"  Entidad:       {t['entity_name'] or '-'}  (NIT {t['entity_nit'] or '-'})")
-            echo(f"  Representante: {t['legal_rep_name'] or '-'} <{t['legal_rep_email'] or '-'}>")
-        else:  # a procedure's own form: its own names for who asks and who is concerned
-            fields = procedure.form.fields
-            echo(f"  {_short(fields[procedure.entity_field].name) + ':':<14} {t['entity_name'] or '-'}")
-            echo(f"  {_short(fields[procedure.person_field].name) + ':':<14} {t['legal_rep_name'] or '-'} "
-                 f"<{t['legal_rep_email'] or '-'}>")
-        if t.get("registered_name"):
-            echo(f"  {'Titular:':<14} {t['registered_name']} (según el directorio)")
-        accounts = ", ".join(a["account"] for a in t["accounts"]) or "-"
-        echo(f"  Cuentas:       {accounts}")
+        for line in _who(ctx, t):
+            echo(f"  {line}")
         codes = sorted({f"{labels.code_label(w['code'], ctx.rules.trust)} ({w['code']})" for w in t["warnings"]})
         echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
         earlier = t["new_messages_total"] - len(t["new_messages"])
@@ -254,6 +295,30 @@ def queue(ctx: Context, as_json: bool) -> None:
             echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
             echo(indented(texts.excerpt(m["text"]), "    | "))
         echo("")
+    echo(f'Siguiente: helpdesk review {BY} (las recorre una a una), o helpdesk show {items[0]["radicado"]}')
+
+
+def _who(ctx: Context, t: dict) -> list[str]:
+    """Who asks and for which accounts, as the queue shows them: by the
+    procedure's own field names; "sin formulario" for a message that
+    brought none (a question, or a request without its Excel)."""
+    if not any(t[k] for k in ("entity_name", "entity_nit", "legal_rep_name", "legal_rep_email")) \
+            and not t["accounts"]:
+        return [f"{'Formato:':<14} sin formulario"]
+    procedure = ctx.rules.procedures.get(t["procedure"])
+    nit = f"  (NIT {t['entity_nit']})" if t["entity_nit"] else ""
+    email = f" <{t['legal_rep_email']}>" if t["legal_rep_email"] else ""
+    if procedure is None or procedure.entity_field == "entity_name":
+        lines = [f"{'Entidad:':<14} {t['entity_name'] or 'sin nombre'}{nit}",
+                 f"{'Representante:':<14} {t['legal_rep_name'] or 'sin nombre'}{email}"]
+    else:  # a procedure's own form: its own names for who asks and who is concerned
+        fields = procedure.form.fields
+        lines = [f"{_short(fields[procedure.entity_field].name) + ':':<14} {t['entity_name'] or 'sin nombre'}",
+                 f"{_short(fields[procedure.person_field].name) + ':':<14} {t['legal_rep_name'] or 'sin nombre'}{email}"]
+    if t.get("registered_name"):
+        lines.append(f"{'Titular:':<14} {t['registered_name']} (según el directorio)")
+    lines.append(f"{'Cuentas:':<14} {', '.join(a['account'] for a in t['accounts']) or 'ninguna'}")
+    return lines
 
 
 def _office(ctx: Context):
@@ -301,7 +366,8 @@ def _reading_lines(reading: dict) -> list[str]:
     the pages not read and the first lines read."""
     if not reading["engine"]:
         return ["Escaneo sin leer: " + "; ".join(p["reason"] for p in reading["pages"] if p["reason"])]
-    out = [f"Leído por OCR ({reading['engine']}): {reading['pages_read']} página(s), "
+    out = [f"Leído por OCR ({reading['engine']}): "
+           f"{wording.count(reading['pages_read'], 'página', 'páginas')}, "
            f"confianza media {reading['confidence']}/100"]
     for m in reading.get("matched", []):
         agrees = {True: "coincide con el formato Excel", False: "NO coincide con el formato Excel",

@@ -85,6 +85,8 @@ def create_app(config: Config) -> Flask:
         context.setdefault("support_address", config.inbox_address or config.smtp.from_address)
         context.setdefault("support_name", config.smtp.from_name)
         context.setdefault("min_length", config.reset.min_password_length)
+        # «¿Olvidó su contraseña?» only where /recuperar answers (it is a 404 when off).
+        context.setdefault("self_service", config.selfservice.enabled)
         return make_response(render_template(template, csrf=g.csrf, **context), status)
 
     def csrf_checked() -> None:
