@@ -6,15 +6,43 @@ from pathlib import Path
 
 import pexpect
 
+from . import mails
 from .conftest import Embedded
 from .test_staff import LEGAL_REP, high_risk_pending, pending
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn(env: Embedded, *args) -> pexpect.spawn:
+def spawn(env: Embedded, *args, editor: str = "") -> pexpect.spawn:
+    """`helpdesk review ARGS` in a pseudo-terminal; ``editor`` is $EDITOR (none by default, whatever the
+    environment running the tests has)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR")}
     return pexpect.spawn(sys.executable, ["-m", "helpdesk", "--config", str(env.config_path), "review", *args],
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, encoding="utf-8", timeout=30)
+                         env={**environ, "PYTHONPATH": str(ROOT), **({"EDITOR": editor} if editor else {})},
+                         encoding="utf-8", timeout=30)
+
+
+def write(child: pexpect.spawn, *lines: str) -> str:
+    """Type a text line by line, ending it with a lone period; the email
+    previewed (recipient, subject, text), up to the confirmation prompt."""
+    child.expect(r"termine con una línea que tenga solo un punto \(\.\)")
+    for line in (*lines, "."):
+        child.sendline(line)
+    return previewed(child)
+
+
+def previewed(child: pexpect.spawn) -> str:
+    child.expect("----- Así lo recibirá el solicitante -----\r\n")
+    child.expect("----- Fin del correo -----\r\n")
+    shown = child.before.replace("\r\n", "\n")
+    child.expect(r"¿Enviar este correo\? \[s/n\]: ")
+    return shown
+
+
+def sent_as_previewed(email, to: str) -> str:
+    """What the preview showed for ``email``: its recipient, subject and whole text."""
+    body = email.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip()
+    return f"Para:    {to}\nAsunto:  {email['Subject']}\n\n{body}\n"
 
 
 PROMPT = r"Qué hace\?"
@@ -32,7 +60,7 @@ def test_review_approves_rejects_and_skips(tmp_path):
     child.sendline("x")  # not an answer: asked again, nothing decided
     child.expect(PROMPT)
     child.sendline("g")
-    child.expect(r"3 adjunto\(s\) en")
+    child.expect(r"3 adjuntos en")
     child.expect(PROMPT)
     child.sendline("a")
     child.expect(r"se muestran solo esta vez")
@@ -49,8 +77,8 @@ def test_review_approves_rejects_and_skips(tmp_path):
     child.expect(second)
     child.expect(PROMPT)
     child.sendline("r")
-    child.expect("Motivo")
-    child.sendline("El acta corresponde a otra entidad")
+    write(child, "El acta corresponde a otra entidad")
+    child.sendline("s")
     child.expect(f"Solicitud {second} rechazada")
 
     child.expect(third)
@@ -131,3 +159,100 @@ def test_review_confirmation_is_never_a_menu_letter(tmp_path):
     assert env.store.one("SELECT state FROM tickets")[0] == "resolved"
     env.daemon.deliver()
     assert [m["To"] for m in env.sent() if m["X-Helpdesk-Kind"] == "reset"] == [LEGAL_REP]
+
+
+# -- writing to the entity (issue 25, item 7) ----------------------------------
+
+
+def test_review_rejection_is_written_in_paragraphs_previewed_and_sent_only_when_confirmed(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    child = spawn(env, "--by", "Ana")
+    child.expect(radicado)
+    child.expect(PROMPT)
+    child.sendline("r")
+    # Enter starts a new line, an empty line a new paragraph: only the lone period ends the text.
+    write(child, "El acta de posesión corresponde a otra entidad.", "", "Envíe el acta del alcalde actual.")
+    child.sendline("x")  # not an answer: asked again
+    child.expect(r"Responda s \(enviar\) o n \(no enviar\)")
+    child.sendline("n")
+    child.expect("No se envió nada.")
+    child.expect(PROMPT)
+    assert env.count("SELECT count(*) FROM outbox WHERE kind = 'rejected'") == 0
+    assert env.store.one("SELECT state FROM tickets")[0] == "pending_approval"
+    child.sendline("r")
+    shown = write(child, "El acta de posesión corresponde a otra entidad.", "", "Envíe el acta del alcalde actual.")
+    child.sendline("s")
+    child.expect(f"Solicitud {radicado} rechazada")
+    child.expect(pexpect.EOF)
+    env.daemon.deliver()
+    [rejected] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "rejected"]
+    assert shown == sent_as_previewed(rejected, mails.ENTITY)
+    assert ("por el siguiente motivo:\n\nEl acta de posesión corresponde a otra entidad.\n\nEnvíe el acta del "
+            "alcalde actual.\n\n") in shown
+
+
+def test_review_reply_written_in_the_editor_is_sent_as_previewed(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    editor = tmp_path / "editor.py"  # what a person does in vi: writes above the instructions, saves
+    editor.write_text("import sys\npath = sys.argv[1]\nkept = open(path, encoding='utf-8').read()\n"
+                      "open(path, 'w', encoding='utf-8').write('Buenos días.\\n\\nSu solicitud sigue en "
+                      "revisión.\\n' + kept)\n", encoding="utf-8")
+    child = spawn(env, "--by", "Ana", editor=f"{sys.executable} {editor}")
+    child.expect(PROMPT)
+    child.sendline("e")
+    child.expect(r"Se abre el editor")
+    shown = previewed(child)
+    child.sendline("s")
+    child.expect(f"Respuesta registrada en {radicado}")
+    child.expect(pexpect.EOF)
+    env.daemon.deliver()
+    [reply] = [m for m in env.sent() if m["X-Helpdesk-Kind"] == "reply"]
+    assert shown == sent_as_previewed(reply, mails.ENTITY)
+    assert "le responde:\n\nBuenos días.\n\nSu solicitud sigue en revisión.\n\nSi necesita algo más" in shown
+    assert "#" not in shown  # the editor's instructions are not sent
+
+
+def test_review_falls_back_to_typing_when_the_editor_cannot_run(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    child = spawn(env, "--by", "Ana", editor=str(tmp_path / "no-existe"))
+    child.expect(PROMPT)
+    child.sendline("c")
+    child.expect(f"No se pudo usar el editor \\({tmp_path / 'no-existe'}\\): no se encontró ese programa. "
+                 "Escríbalo aquí.")
+    write(child, "La firma del formato no es legible.")
+    child.sendline("s")
+    child.expect(f"Se pidió una corrección en {radicado}")
+    child.expect(pexpect.EOF)
+    assert env.store.one("SELECT state FROM tickets")[0] == "needs_correction"
+
+
+def test_review_sends_nothing_when_writing_or_confirming_is_interrupted(tmp_path):
+    env = Embedded(tmp_path / "h")
+    radicado = pending(env, tmp_path)
+    child = spawn(env, "--by", "Ana")
+    child.expect(PROMPT)
+    child.sendline("r")
+    child.expect("solo un punto")
+    child.sendline("El acta no corresponde")  # Enter: the next line, not the end
+    child.sendeof()  # Ctrl-D
+    child.expect("No se envió nada.")
+    child.expect("Cancelado.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+
+    child = spawn(env, "--by", "Ana")
+    child.expect(PROMPT)
+    child.sendline("e")
+    write(child, "Seguimos revisando.")
+    child.sendintr()  # Ctrl-C at the confirmation
+    child.expect("No se envió nada.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert env.count("SELECT count(*) FROM outbox WHERE kind IN ('rejected', 'reply')") == 0
+    assert tuple(env.store.one("SELECT state, claimed_by FROM tickets WHERE radicado = ?", (radicado,))) == (
+        "pending_approval", None)

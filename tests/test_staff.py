@@ -54,6 +54,8 @@ def test_approve_sends_the_credentials_to_the_legal_representative_only(embedded
     radicado = pending(embedded, tmp_path, headers={"Reply-To": "otra@alcaldia-prueba.gov.co"})
     result = helpdesk(embedded, "approve", radicado, "--by", "Ana Pérez", "--yes")
     assert result.returncode == 0, result.stderr
+    assert (f"\nSolicitud {radicado} aprobada: 2 cuentas reiniciadas; el correo con las claves va a {LEGAL_REP}.\n"
+            in result.stdout)
     reset = [m for m in embedded.sent() if m["X-Helpdesk-Kind"] == "reset"]
     assert len(reset) == 1 and reset[0]["To"] == LEGAL_REP
     text = reset[0].get_body(("plain",)).get_content()
@@ -293,3 +295,33 @@ def test_long_utf8_attachment_names_are_cut_by_bytes(embedded, tmp_path):
     assert result.returncode == 0, result.stderr
     [long_one] = [p for p in (tmp_path / "nueva").iterdir() if p.name.startswith("01-")]
     assert len(long_one.name.encode()) <= 200 and long_one.name.endswith(".pdf")
+
+
+def test_the_staff_modules_import_each_other_without_a_circle_or_a_late_import():
+    # Issue 25: decisions dispatched to unlock/accounts/email_change through
+    # late imports while they imported claim/prepared/carry_out from it.
+    import ast
+    from pathlib import Path
+
+    import helpdesk.staff
+
+    folder = Path(helpdesk.staff.__file__).parent
+    names = {p.stem for p in folder.glob("*.py")}
+    graph, late = {}, []
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = set(tree.body)
+        graph[path.stem] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                for target in (t for t in targets if t in names):
+                    graph[path.stem].add(target)
+                    if node not in top:
+                        late.append(f"{path.stem} -> {target}")
+    assert late == []
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
+
+    assert [m for m in sorted(graph) if reaches(m, m, set())] == []

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from .. import wording
 from ..errors import HelpdeskError
 from ..staff import labels, views
+from . import writing
 from .base import Context, cli, confirm_typed, deliver_now, echo, pass_ctx, renderer
-from .tickets import show
+from .tickets import show_ticket
 
 
 @cli.command()
@@ -87,8 +89,8 @@ def approve(ctx: Context, radicado: str, by: str, yes: bool, acknowledge_warning
         what = (f"los enlaces para cambiar las claves van a {approved.ticket.legal_rep_email}; el cambio se aplica "
                 "cuando la persona los use")
     else:
-        what = (f"{len(approved.credentials)} cuenta(s) reiniciada(s); el correo con las claves va a "
-                f"{approved.ticket.legal_rep_email}")
+        what = (f"{wording.count(len(approved.credentials), 'cuenta reiniciada', 'cuentas reiniciadas')}; "
+                f"el correo con las claves va a {approved.ticket.legal_rep_email}")
     echo(f"Solicitud {approved.ticket.radicado} aprobada: {what}.")
     deliver_now(ctx, approved.outbox_id)
 
@@ -236,6 +238,12 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
     adjuntos para mirarlos, [s]altar o [q] salir.
     Nada se decide sin una respuesta explícita.
 
+    El motivo o la respuesta se escribe en varias líneas: en el editor de
+    $VISUAL o $EDITOR si está definido; si no, aquí mismo, terminando con
+    una línea que tenga solo un punto. Luego se muestra el correo tal como
+    lo recibirá el solicitante, y solo se envía si responde «s». Ctrl-C no
+    envía nada.
+
     Ejemplo: helpdesk review --by "Ana Pérez"
     """
     items = views.queue(ctx.store, ctx.config.limits)
@@ -246,7 +254,7 @@ def review(ctx: Context, by: str, attachments_dir: str | None) -> None:
                "g": "guardar adjuntos", "s": "saltar", "q": "salir"}
     for number, item in enumerate(items, start=1):
         echo(f"\n===== {number}/{len(items)} =====")
-        click.get_current_context().invoke(show, radicado=item["radicado"], as_json=False, save_dir=None)
+        show_ticket(ctx, item["radicado"], hint=False)
         if not _review_one(ctx, item["radicado"], by, attachments_dir, choices):
             echo("Revisión terminada.")
             return
@@ -279,7 +287,7 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
             except HelpdeskError as exc:
                 echo(f"No se pudo: {exc}")
                 continue
-            echo(f"{len(paths)} adjunto(s) en {folder}")
+            echo(f"{wording.count(len(paths), 'adjunto', 'adjuntos')} en {folder}")
             continue
         try:
             if answer == "a":
@@ -288,10 +296,8 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
                     continue
                 invoke(approve, radicado=radicado, by=by, yes=False, acknowledge_warnings=acknowledged)
                 return True
-            prompt = "Respuesta" if answer == "e" else "Motivo"
-            text = click.prompt(f"{prompt} (se envía al solicitante)", default="", show_default=False).strip()
-            if not text:
-                echo("Sin texto no se decide nada.")
+            text = _confirmed_text(ctx, radicado, answer)
+            if text is None:
                 continue
             if answer == "e":
                 invoke(reply_cmd, radicado=radicado, by=by, message=text)
@@ -304,13 +310,34 @@ def _review_one(ctx: Context, radicado: str, by: str, attachments_dir: str | Non
             pass  # a cancelled approval: already said so; asked again
 
 
+# What each letter of the menu writes, and how `review` names it.
+WRITTEN = {"r": ("reject", "el motivo del rechazo"), "c": ("correct", "lo que la entidad debe corregir"),
+           "e": ("reply", "la respuesta")}
+
+
+def _confirmed_text(ctx: Context, radicado: str, answer: str) -> str | None:
+    """The text of a rejection, correction or reply: written in several
+    lines (commands/writing.py), shown as the email that will go, then
+    confirmed; None (nothing sent) when there is no text or the answer is no."""
+    from ..staff import decisions as staff
+
+    decision, what = WRITTEN[answer]
+    staff.allowed(ctx.store, radicado, decision)  # refused before a word is written, not after
+    text = writing.write(what, radicado)
+    if not text:
+        echo("Sin texto no se decide nada.")
+        return None
+    writing.preview(staff.draft(ctx.store, ctx.config, renderer(ctx), radicado, decision, text, ctx.rules))
+    return text if writing.confirmed() else None
+
+
 def _acknowledge_risks(ctx: Context, radicado: str) -> bool | None:
     """In `review`, a ticket with high-risk warnings is approved only after
     the staff member types that they saw them; None when they did not."""
-    from ..staff import decisions as staff
+    from ..staff.approval import high_risk_warnings
 
     ticket_id = ctx.store.one("SELECT id FROM tickets WHERE radicado = ?", (radicado,))["id"]
-    risks = staff.high_risk_warnings(ctx.store, ticket_id, ctx.rules.trust)
+    risks = high_risk_warnings(ctx.store, ticket_id, ctx.rules.trust)
     if not risks:
         return False
     echo("ATENCIÓN: advertencias de alto riesgo: "
