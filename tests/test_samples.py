@@ -18,6 +18,10 @@ from helpdesk.samples import request as samples
 from . import mails
 from .conftest import Embedded, run_helpdesk
 
+# The examination reads ten scanned pages with OCR: about 30 s on this
+# 2-core machine while it is shared, more under a heavy load.
+pytestmark = pytest.mark.timeout(300)
+
 # What each variant must get: the verdict's kind, its problems, and a
 # warning for staff that must be there ("" for none).
 EXPECTED = {
