@@ -403,19 +403,25 @@ def test_documents_sent_after_a_question_are_examined(embedded, tmp_path):
     assert "Falta el formato de solicitud en Excel" in correction and "Falta la copia del acta" not in correction
 
 
-def test_an_incomplete_request_without_attachments_gets_its_correction_at_once(embedded):
-    """The other error: a municipality that forgot the files, or asks for the
-    reset in words, must not wait for a person to learn what is missing."""
+def test_a_question_waits_while_incomplete_requests_get_their_correction_at_once(embedded):
+    """Both errors at once: the question must not get a correction, and a
+    municipality that forgot the files, or asks for the reset in words, must
+    not wait for a person to learn what is missing."""
     embedded.deliver(mails.request(subject="Solicitud de reinicio de clave", body="Adjunto el formato."))
+    embedded.deliver(mails.request(subject="Consulta", body="¿Cuánto se demora el trámite?"))
     embedded.deliver(mails.request(subject="Reinicio de clave", body="Solicito el reinicio de la clave de la alcaldía."))
 
-    outcomes = embedded.run_once()
+    adjunto, consulta, solicito = embedded.run_once()
 
-    assert [(o.action, o.reason) for o in outcomes] == [("new_ticket", ""), ("new_ticket", "")]
-    assert embedded.kinds() == ["ack", "ack", "correction", "correction"]
-    for outcome in outcomes:
-        row = ticket_row(embedded, outcome.radicado)
-        assert (row["state"], row["follow_up"]) == ("needs_correction", 0)
-    for ack in embedded.acks():
-        assert "Hemos recibido su solicitud de reinicio de claves" in ack.get_body(("plain",)).get_content()
-    assert queue_json(embedded) == []
+    assert [(o.action, o.reason) for o in (adjunto, consulta, solicito)] == [
+        ("new_ticket", ""), ("new_ticket", "pregunta"), ("new_ticket", "")]
+    assert sorted(embedded.kinds()) == ["ack", "ack", "ack", "correction", "correction"]
+    states = {o.radicado: (ticket_row(embedded, o.radicado)["state"], ticket_row(embedded, o.radicado)["follow_up"])
+              for o in (adjunto, consulta, solicito)}
+    assert states == {adjunto.radicado: ("needs_correction", 0), consulta.radicado: ("received", 1),
+                      solicito.radicado: ("needs_correction", 0)}
+    subjects = sorted(ack["Subject"] for ack in embedded.acks())
+    assert subjects == sorted([f"[Radicado {adjunto.radicado}] Solicitud recibida: Solicitud de reinicio de clave",
+                               f"[Radicado {consulta.radicado}] Mensaje recibido: Consulta",
+                               f"[Radicado {solicito.radicado}] Solicitud recibida: Reinicio de clave"])
+    assert [item["radicado"] for item in queue_json(embedded)] == [consulta.radicado]
