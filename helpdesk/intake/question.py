@@ -41,8 +41,11 @@ from ..rules import DocumentRules, Procedure, normalise
 from .message import Attachment, Intake
 
 # An image this small, in a message, is a signature's logo or an inline
-# picture, not a scanned document (a scanned page is 60 KB or more even at
-# 100 dpi in grey; logos in bench/questions.py's set were 2-25 KB).
+# picture, not a scanned document: the smallest page image the test suite
+# draws (tests/docfiles.scan_png, 100 dpi, three lines of text) is 33 KB, a
+# phone photo of a page 200 KB or more, while a signature logo is usually a
+# few KB (not measured on real mail: a logo taken for a document only makes
+# the message a request, as every message was before).
 LOGO_BYTES = 30_000
 # Above this size a message that names a file is taken for a request
 # without reading its body (a question with a logo is under 100 KB).
