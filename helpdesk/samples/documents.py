@@ -7,10 +7,9 @@ with a scribble, a stamp, both or nothing; the acta de posesión; an
 identity document; another document (an invoice); a blank page.
 
 ``scan(what, entity, capture, seed)`` draws one and captures it as a file.
-Every choice comes from ``random.Random`` seeded by its arguments: the same
-arguments draw the same page. A capture with sensor noise differs in its
-grain from one run to the next (Pillow's ``effect_noise`` takes no seed);
-without noise the file's bytes are the same too.
+Every choice comes from ``random.Random`` seeded by its arguments, the
+sensor noise's grain too (capture.seeded_noise): the same arguments draw
+the same file, byte for byte.
 """
 
 from __future__ import annotations

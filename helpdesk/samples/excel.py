@@ -6,15 +6,33 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# When every generated workbook says it was written: openpyxl stamps the
+# clock into docProps/core.xml and into each zip member's header, so the
+# same form saved twice would differ; a sample must not.
+SAVED_AT = (2026, 3, 2, 9, 30, 0)
+_CORE_DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
 def to_bytes(wb) -> bytes:
+    """The workbook as a file, the same bytes for the same content."""
+    saved = io.BytesIO()
+    wb.save(saved)
     out = io.BytesIO()
-    wb.save(out)
+    stamp = "%04d-%02d-%02dT%02d:%02d:%02dZ" % SAVED_AT
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "docProps/core.xml":
+                data = _CORE_DATES.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            target.writestr(zipfile.ZipInfo(member.filename, SAVED_AT), data, zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
