@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs helpdesk as a systemd service from the checkout this script is in
-# (README, "Install as a service"). Run as root:
+# (README, "Install as a service"; docs/guia-instalacion.md). Run as root:
 #
-#     sudo deploy/install.sh [--no-start]
+#     sudo deploy/install.sh [--no-start] [--root DIR]
 #
 # What it sets up, and the owners and modes it keeps them at:
 #   user and group helpdesk (system user, no login)
@@ -16,41 +16,84 @@
 #                                  service through LoadCredential=, nobody else reads them
 #   /var/lib/helpdesk              helpdesk:helpdesk 2770: database and raw mail, shared with
 #                                  the group (staff run their commands as themselves)
-#   /etc/systemd/system/helpdesk.service
+#   /etc/systemd/system/helpdesk.service and helpdesk-web.service
+#   /opt/helpdesk/bin/helpdesk-foreground  runs helpdesk as the service would, where systemd
+#                                  does not run the machine (containers, WSL): user helpdesk,
+#                                  the credentials handed over as LoadCredential= does
 #   /usr/local/bin/helpdesk        a link to the venv's command, and /etc/profile.d/helpdesk.sh
 #                                  setting HELPDESK_CONFIG, so staff type `helpdesk queue`
 # Then, when systemd runs this machine (and without --no-start), the service
 # is enabled and started, or restarted when its code or unit changed.
+#
+# --root DIR puts every one of those paths under DIR (DIR/etc/helpdesk, ...),
+# with the config, the units and helpdesk-foreground pointing there, and
+# never enables or starts anything: a self-contained install beside the
+# real one, which the tests use (tests/test_deploy.py) so that they never
+# touch the machine's. The user and group helpdesk are the machine's even
+# then: they are what a real install creates (home /var/lib/helpdesk), the
+# units name them, and staff join that group; a later real install finds
+# them as it would have made them. Only the packages python3-venv and
+# tesseract-ocr-spa, when missing, are installed into the system too.
 #
 # Idempotent: every step first looks at what is there. A second run with
 # nothing new changes nothing and says so. Upgrade: git pull, run it again.
 set -euo pipefail
 umask 022   # the venv and the unit must be readable by the service user
 
-PREFIX=/opt/helpdesk
-VENV=$PREFIX/.venv
-ETC=/etc/helpdesk
-CREDENTIALS=$ETC/credentials
-DATA=/var/lib/helpdesk
-UNIT=/etc/systemd/system/helpdesk.service
 # The service user runs this interpreter: the system's, not one under /root.
 PYTHON=${HELPDESK_PYTHON:-/usr/bin/python3}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
+usage() {
+    echo "Uso: sudo deploy/install.sh [--no-start] [--root CARPETA]"
+    echo "Instala helpdesk como servicio de systemd desde esta copia del repositorio:"
+    echo "usuario helpdesk, /opt/helpdesk, /etc/helpdesk, /var/lib/helpdesk y la unidad."
+    echo "Se puede repetir: solo cambia lo que falta o es distinto, y nunca sobrescribe"
+    echo "/etc/helpdesk/config.toml ni las contraseñas."
+    echo "  --no-start       no habilita ni inicia el servicio"
+    echo "  --root CARPETA   instala todo bajo CARPETA (CARPETA/etc/helpdesk, CARPETA/opt/helpdesk...),"
+    echo "                   con la configuración y las unidades apuntando allí; no habilita ni inicia"
+    echo "                   nada (el usuario y el grupo helpdesk sí son los de la máquina)"
+}
+
 start=yes
-for arg in "$@"; do
-    case $arg in
+ROOT_DIR=""
+while [ $# -gt 0 ]; do
+    case $1 in
         --no-start) start=no ;;
-        -h|--help)
-            echo "Uso: sudo deploy/install.sh [--no-start]"
-            echo "Instala helpdesk como servicio de systemd desde esta copia del repositorio:"
-            echo "usuario helpdesk, /opt/helpdesk, /etc/helpdesk, /var/lib/helpdesk y la unidad."
-            echo "Se puede repetir: solo cambia lo que falta o es distinto, y nunca sobrescribe"
-            echo "/etc/helpdesk/config.toml ni las contraseñas. --no-start: no habilita ni inicia el servicio."
-            exit 0 ;;
-        *) echo "install.sh: opción desconocida: $arg (use --no-start o --help)" >&2; exit 2 ;;
+        --root) [ $# -ge 2 ] || { echo "install.sh: --root necesita una carpeta" >&2; exit 2; }
+                ROOT_DIR=$2; shift ;;
+        --root=*) ROOT_DIR=${1#--root=} ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: opción desconocida: $1 (use --no-start, --root o --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+if [ -n "$ROOT_DIR" ]; then
+    # The paths land in sed expressions, the units and TOML strings: plain characters only.
+    case $ROOT_DIR in
+        /*) ;;
+        *) echo "install.sh: --root necesita una ruta absoluta: $ROOT_DIR" >&2; exit 2 ;;
+    esac
+    if ! printf '%s' "$ROOT_DIR" | grep -Eq '^[A-Za-z0-9._/-]+$'; then
+        echo "install.sh: --root: use una ruta de letras, números y . _ - /: $ROOT_DIR" >&2; exit 2
+    fi
+    ROOT_DIR=$(realpath -m "$ROOT_DIR")
+    [ "$ROOT_DIR" != / ] || ROOT_DIR=""
+fi
+
+PREFIX=$ROOT_DIR/opt/helpdesk
+VENV=$PREFIX/.venv
+ETC=$ROOT_DIR/etc/helpdesk
+CREDENTIALS=$ETC/credentials
+DATA=$ROOT_DIR/var/lib/helpdesk
+RUNTIME=$ROOT_DIR/run/helpdesk
+UNIT_DIR=$ROOT_DIR/etc/systemd/system
+UNIT=$UNIT_DIR/helpdesk.service
+WEB_UNIT=$UNIT_DIR/helpdesk-web.service
+FOREGROUND=$PREFIX/bin/helpdesk-foreground
+COMMAND_LINK=$ROOT_DIR/usr/local/bin/helpdesk
+PROFILE=$ROOT_DIR/etc/profile.d/helpdesk.sh
 
 changes=0
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -60,6 +103,19 @@ fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "ejecútelo como root: sudo deploy/install.sh"
 [ -f "$SRC/pyproject.toml" ] && [ -f "$SRC/deploy/helpdesk.service" ] \
     || fail "$SRC no es una copia de helpdesk (falta pyproject.toml o deploy/helpdesk.service)"
+if [ -n "$ROOT_DIR" ]; then
+    [ "$start" = yes ] && say "con --root no se habilita ni se inicia nada: systemd no ve las unidades de $ROOT_DIR"
+    start=no
+fi
+
+# render FILE: a shipped file (a unit, helpdesk-foreground) with the system
+# paths it names moved under --root. Tokens first, so that a path already
+# moved is never moved twice; without --root the text comes out unchanged.
+render() {
+    sed -e "s#/opt/helpdesk#@PREFIX@#g" -e "s#/etc/helpdesk#@ETC@#g" \
+        -e "s#/var/lib/helpdesk#@DATA@#g" -e "s#/run/helpdesk#@RUNTIME@#g" \
+        -e "s#@PREFIX@#$PREFIX#g" -e "s#@ETC@#$ETC#g" -e "s#@DATA@#$DATA#g" -e "s#@RUNTIME@#$RUNTIME#g" "$1"
+}
 
 # ensure_owner PATH USER GROUP MODE: fixes owner and mode when they differ.
 ensure_owner() {
@@ -111,9 +167,15 @@ fi
 if ! getent passwd helpdesk >/dev/null; then
     # The group may exist already (created first to add the staff to it).
     if getent group helpdesk >/dev/null; then group_option=(--gid helpdesk); else group_option=(--user-group); fi
-    useradd --system "${group_option[@]}" --home-dir "$DATA" --no-create-home \
+    # Home /var/lib/helpdesk even with --root: the user is the machine's.
+    useradd --system "${group_option[@]}" --home-dir /var/lib/helpdesk --no-create-home \
         --shell /usr/sbin/nologin --comment "helpdesk service" helpdesk
     changed "usuario de sistema helpdesk creado"
+fi
+if [ -n "$ROOT_DIR" ]; then
+    [ -d "$ROOT_DIR" ] || install -d -m 0755 "$ROOT_DIR"
+    runuser -u helpdesk -- test -x "$ROOT_DIR" \
+        || fail "el usuario helpdesk no puede entrar en $ROOT_DIR: dé permiso de paso (chmod o+x) a esa carpeta y a las de encima"
 fi
 ensure_dir "$PREFIX" root root 755
 ensure_dir "$ETC" root helpdesk 750
@@ -169,19 +231,30 @@ runuser -u helpdesk -- "$VENV/bin/helpdesk" --help >/dev/null \
 
 # Staff type `helpdesk queue` as themselves: the command on every PATH, and
 # the service's configuration as their default (login shells).
-if [ "$(readlink /usr/local/bin/helpdesk 2>/dev/null)" != "$VENV/bin/helpdesk" ]; then
-    if [ -e /usr/local/bin/helpdesk ] && [ ! -L /usr/local/bin/helpdesk ]; then
-        say "se deja /usr/local/bin/helpdesk como está: no es un enlace de esta instalación"
+[ -d "$(dirname "$COMMAND_LINK")" ] || install -d -m 0755 "$(dirname "$COMMAND_LINK")"
+if [ "$(readlink "$COMMAND_LINK" 2>/dev/null)" != "$VENV/bin/helpdesk" ]; then
+    if [ -e "$COMMAND_LINK" ] && [ ! -L "$COMMAND_LINK" ]; then
+        say "se deja $COMMAND_LINK como está: no es un enlace de esta instalación"
     else
-        ln -sfn "$VENV/bin/helpdesk" /usr/local/bin/helpdesk
-        changed "/usr/local/bin/helpdesk -> $VENV/bin/helpdesk"
+        ln -sfn "$VENV/bin/helpdesk" "$COMMAND_LINK"
+        changed "$COMMAND_LINK -> $VENV/bin/helpdesk"
     fi
 fi
 profile="export HELPDESK_CONFIG=$ETC/config.toml"
-if [ "$(cat /etc/profile.d/helpdesk.sh 2>/dev/null)" != "$profile" ]; then
-    echo "$profile" > /etc/profile.d/helpdesk.sh
-    changed "/etc/profile.d/helpdesk.sh: HELPDESK_CONFIG=$ETC/config.toml para todos los usuarios"
+[ -d "$(dirname "$PROFILE")" ] || install -d -m 0755 "$(dirname "$PROFILE")"
+if [ "$(cat "$PROFILE" 2>/dev/null)" != "$profile" ]; then
+    echo "$profile" > "$PROFILE"
+    changed "$PROFILE: HELPDESK_CONFIG=$ETC/config.toml para todos los usuarios (desde su próximo inicio de sesión)"
 fi
+
+# Without systemd (containers, WSL): the service's way to run, by hand.
+ensure_dir "$PREFIX/bin" root root 755
+render "$SRC/deploy/helpdesk-foreground" > "$work/helpdesk-foreground"
+if ! cmp -s "$work/helpdesk-foreground" "$FOREGROUND"; then
+    install -o root -g root -m 0755 "$work/helpdesk-foreground" "$FOREGROUND"
+    changed "$FOREGROUND instalado (helpdesk sin systemd)"
+fi
+ensure_owner "$FOREGROUND" root root 755
 
 if ! cmp -s "$SRC/README.md" "$PREFIX/README.md"; then
     install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
@@ -221,26 +294,31 @@ done
 
 # -- the unit ----------------------------------------------------------
 unit_changed=no
-if ! cmp -s "$SRC/deploy/helpdesk.service" "$UNIT"; then
-    install -o root -g root -m 0644 "$SRC/deploy/helpdesk.service" "$UNIT"
+[ -d "$UNIT_DIR" ] || install -d -m 0755 "$UNIT_DIR"
+render "$SRC/deploy/helpdesk.service" > "$work/helpdesk.service"
+if ! cmp -s "$work/helpdesk.service" "$UNIT"; then
+    install -o root -g root -m 0644 "$work/helpdesk.service" "$UNIT"
     unit_changed=yes
     changed "$UNIT instalado"
 fi
 ensure_owner "$UNIT" root root 644
 # The web pages' unit: installed, never enabled here (only a site that uses
 # links or self-service needs it; README, "Reset by link").
-WEB_UNIT=/etc/systemd/system/helpdesk-web.service
-if ! cmp -s "$SRC/deploy/helpdesk-web.service" "$WEB_UNIT"; then
-    install -o root -g root -m 0644 "$SRC/deploy/helpdesk-web.service" "$WEB_UNIT"
+render "$SRC/deploy/helpdesk-web.service" > "$work/helpdesk-web.service"
+if ! cmp -s "$work/helpdesk-web.service" "$WEB_UNIT"; then
+    install -o root -g root -m 0644 "$work/helpdesk-web.service" "$WEB_UNIT"
     unit_changed=yes
     changed "$WEB_UNIT instalado (sin habilitar)"
 fi
 ensure_owner "$WEB_UNIT" root root 644
 
-if [ "$start" = no ]; then
+if [ -n "$ROOT_DIR" ]; then
+    :   # said at the start
+elif [ "$start" = no ]; then
     say "no se habilita ni se inicia el servicio (--no-start)"
 elif [ ! -d /run/systemd/system ]; then
-    say "systemd no es el proceso 1 de esta máquina: el servicio queda instalado, sin habilitar ni iniciar"
+    say "systemd no es el proceso 1 de esta máquina: el servicio queda instalado, sin habilitar ni iniciar;"
+    say "para atenderlo sin systemd: $FOREGROUND (docs/guia-instalacion.md)"
 else
     [ "$unit_changed" = no ] || systemctl daemon-reload
     if ! systemctl is-enabled --quiet helpdesk; then
@@ -264,16 +342,18 @@ fi
 if [ "${config_created:-no}" = yes ]; then
     cat <<EOF
 
-Falta lo que solo usted sabe (README, "Install as a service"):
+Falta lo que solo usted sabe (docs/guia-instalacion.md):
   1. En $ETC/config.toml: [inbox] y [smtp] de su buzón y su servidor de correo
      (password_file = "imap-password" y "smtp-password"), [radicado] prefix,
      el teléfono de soporte en [replies].
   2. Las contraseñas, sin salto de línea final:
        printf '%s' 'la contraseña IMAP' > $CREDENTIALS/imap-password
        printf '%s' 'la contraseña SMTP' > $CREDENTIALS/smtp-password
-  3. Compruebe los accesos con el usuario y las credenciales del servicio
-     (la orden está en el README) y reinicie:
-       systemctl restart helpdesk && systemctl status helpdesk
+  3. Compruebe los accesos con el usuario y las credenciales del servicio (no envía nada):
+       $FOREGROUND check
+     y reinicie: systemctl restart helpdesk && systemctl status helpdesk
+     (sin systemd: $FOREGROUND, que atiende el buzón hasta Ctrl-C o SIGTERM)
   4. El personal, en el grupo helpdesk: usermod -aG helpdesk NOMBRE
+     (vale desde su próximo inicio de sesión, como HELPDESK_CONFIG de $PROFILE)
 EOF
 fi

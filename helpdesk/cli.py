@@ -12,12 +12,15 @@ import sys
 import click
 
 from . import cli_es
-from .commands import accounts, decisions, directory, mail, procedures, samples, service, tickets, web  # noqa: F401  (they register the subcommands)
-from .commands.base import cli, echo
-from .errors import HelpdeskError
 
-# click's own texts (usage, errors) in Spanish, like everything else staff read.
+# click's own texts (usage, errors) in Spanish, like everything else staff read;
+# before the commands are declared, since click names a path option's
+# metavar (FILE, DIRECTORY) when the option is made.
 cli_es.install()
+
+from .commands import accounts, decisions, directory, mail, procedures, samples, service, tickets, web  # noqa: E402, F401  (they register the subcommands)
+from .commands.base import cli, echo  # noqa: E402
+from .errors import HelpdeskError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,9 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except PermissionError as exc:
-        # The usual cause: a command that belongs to the service (run, purge,
-        # restore) started by a staff member; say so in one line.
-        where = f" {exc.filename}" if exc.filename else ""
-        echo(f"Error: permiso denegado:{where}. Este comando necesita los permisos del usuario del "
-                   "servicio (por ejemplo: sudo -u helpdesk helpdesk ...).", err=True)
+        # The usual causes: a command of the service (run, purge, restore)
+        # started by a staff member, or a staff member outside the group;
+        # permissions.advice tells them apart by who owns what stopped us.
+        from . import errortext, permissions
+
+        echo(f"Error: {errortext.os_error(exc)}. {permissions.advice(exc.filename)}", err=True)
         sys.exit(1)

@@ -31,6 +31,7 @@ TEXTS = {
     "Commands": "Comandos",
     "Positional arguments": "Argumentos",
     "Show this message and exit.": "Muestra esta ayuda y termina.",
+    "required": "obligatorio",
     "Show the version and exit.": "Muestra la versión y termina.",
     "Error: {message}": "Error: {message}",
     "Try '{command} {option}' for help.": "Vea '{command} {option}' para la ayuda.",
@@ -85,6 +86,24 @@ PLURALS = {
 }
 
 
+# The names of click's value types, which make the metavars of the help
+# (``--by TEXT``) and the subject of their errors ("'x' is not a valid
+# integer."): class attributes, not marked for translation. (A path
+# option's name, FILE or DIRECTORY, is translated when the option is made:
+# install() runs before the commands are declared.)
+TYPE_NAMES = {
+    "StringParamType": "texto",
+    "IntParamType": "entero",
+    "IntRange": "entero",
+    "FloatParamType": "número",
+    "FloatRange": "número",
+    "BoolParamType": "sí/no",
+    "DateTime": "fecha",
+    "UUIDParameterType": "uuid",
+    "File": "archivo",
+}
+
+
 def gettext(message: str) -> str:
     return TEXTS.get(message, message)
 
@@ -96,6 +115,10 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def install() -> None:
     """Make click speak Spanish in this process (idempotent)."""
+    import click.types
+
+    for class_name, name in TYPE_NAMES.items():
+        getattr(click.types, class_name).name = name
     for name in MODULES:
         module = importlib.import_module(name)
         if hasattr(module, "_"):

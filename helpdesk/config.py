@@ -491,12 +491,11 @@ class Config:
     def credential_path(self, value: str) -> Path:
         """A secret's file: a relative name is looked up in systemd's
         $CREDENTIALS_DIRECTORY first (LoadCredential=), as password_file is,
-        then against the config file's folder."""
-        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-        candidate = Path(value)
-        if cred_dir and not candidate.is_absolute() and (Path(cred_dir) / candidate).exists():
-            return Path(cred_dir) / candidate
-        return self.path(value)
+        then in credentials/ beside the config file (install.sh's), then
+        against the config file's folder (helpdesk/credentials.py)."""
+        from .credentials import locate
+
+        return locate(value, self.base_dir)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source_path")}
@@ -529,16 +528,21 @@ def default_config_path() -> Path:
 
 def load(path: Path | str | None = None) -> Config:
     """Read and validate a config file; raise ConfigError naming the key."""
+    from . import config_errors
+
+    named = path
     path = Path(path) if path else default_config_path()
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no existe el archivo de configuración") from None
+        raise ConfigError(config_errors.missing(path, named)) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: no se puede leer: {exc.strerror}") from None
+        raise ConfigError(config_errors.unreadable(path, exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML inválido: {exc}") from None
+        raise ConfigError(config_errors.invalid_toml(path, exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: no está en UTF-8; guárdelo con codificación UTF-8") from None
     return from_dict(data, path)
 
 
@@ -849,11 +853,9 @@ def _secret(config: Config, section: str, sec) -> str:
             )
         return value
     if sec.password_file:
-        candidate = config.credential_path(sec.password_file)
-        try:
-            return candidate.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(
-                f"{config.source_path}: {section}.password_file: no se puede leer {candidate}: {exc.strerror}"
-            ) from None
+        from .credentials import read_password
+
+        logs_in = bool(getattr(sec, "username", "") or getattr(sec, "ldap_bind_dn", ""))
+        return read_password(sec.password_file, config.base_dir, f"{config.source_path}: {section}.password_file",
+                             section, logs_in)
     return sec.password

@@ -20,6 +20,18 @@ class ConfigError(HelpdeskError):
     exit_code = 2
 
 
+class SecretError(ConfigError):
+    """A password file (password_file) is missing, unreadable or empty.
+
+    ``fix`` says the step for this way of running (write the file, or check
+    as the service sees it with helpdesk-foreground); "" for the usual one.
+    """
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.fix = fix
+
+
 class NotFound(HelpdeskError):
     """A radicado or quarantined message that does not exist was asked for."""
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Refused
+from .errortext import os_reason
 from .store import SHARED_FILE_MODE, iso, make_shared_dir
 
 DAEMON = "run"
@@ -131,7 +132,7 @@ def acquire(database: Path, role: str, wait: float = 0.0) -> InstanceLock:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 os.close(fd)
-                raise LockUnavailable(f"no se puede bloquear {lock_path(database)}: {exc.strerror}") from None
+                raise LockUnavailable(f"no se puede bloquear {lock_path(database)}: {os_reason(exc)}") from None
         holder = _read(fd)
         if (holder is not None and holder.processor) or time.monotonic() >= deadline:
             os.close(fd)
@@ -159,7 +160,7 @@ def _open(path: Path) -> tuple[int, bool]:
         except PermissionError:
             return os.open(path, os.O_RDONLY), False
     except OSError as exc:
-        raise LockUnavailable(f"no se puede abrir {path}: {exc.strerror}") from None
+        raise LockUnavailable(f"no se puede abrir {path}: {os_reason(exc)}") from None
 
 
 def _read(fd: int) -> Holder | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import HelpdeskError
+from .errortext import os_reason
 from .operations import logs
 
 # RFC 6750 b64token: what an access token may contain. Anything else (a
@@ -88,7 +89,7 @@ class TokenSource:
         try:
             return self.file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "no es texto UTF-8"
+            reason = os_reason(exc) if isinstance(exc, OSError) else "no es texto UTF-8"
             raise TokenUnavailable(f"no se puede leer {self.describe()}: {reason}") from None
 
     def _run_command(self) -> str:
@@ -98,7 +99,7 @@ class TokenSource:
         except subprocess.TimeoutExpired:
             raise TokenUnavailable(f"{self.describe()} no terminó en {self.timeout:g} s") from None
         except OSError as exc:
-            raise TokenUnavailable(f"no se pudo ejecutar {self.describe()}: {exc.strerror}") from None
+            raise TokenUnavailable(f"no se pudo ejecutar {self.describe()}: {os_reason(exc)}") from None
         stdout = result.stdout.decode("utf-8", "replace")
         if result.returncode != 0:
             # The program's own last words say why (e.g. "invalid_grant"),

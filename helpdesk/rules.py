@@ -148,11 +148,15 @@ def _read(rules_dir: Path | None, name: str) -> _Reader:
     except FileNotFoundError:
         raise _missing(rules_dir, name) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML inválido: {exc}") from None
+        from .config_errors import invalid_toml
+
+        raise ConfigError(invalid_toml(path, exc)) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: no está en UTF-8; guárdelo con codificación UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: no se puede leer: {exc.strerror}") from None
+        from .config_errors import unreadable
+
+        raise ConfigError(unreadable(path, exc)) from None
 
 
 def _missing(rules_dir: Path, name: str) -> ConfigError:

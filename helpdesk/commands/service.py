@@ -133,7 +133,7 @@ def check(ctx: Context) -> None:
 
 
 @cli.command("backup")
-@click.argument("path", type=click.Path(file_okay=False))
+@click.argument("path", metavar="CARPETA", type=click.Path(file_okay=False))
 @pass_ctx
 def backup_cmd(ctx: Context, path: str) -> None:
     """Copia la base de datos y el almacén de correos a una carpeta nueva, sin detener el servicio.
@@ -148,7 +148,7 @@ def backup_cmd(ctx: Context, path: str) -> None:
 
 
 @cli.command("restore")
-@click.argument("path", type=click.Path(file_okay=False, exists=True))
+@click.argument("path", metavar="CARPETA", type=click.Path(file_okay=False, exists=True))
 @click.option("--force", is_flag=True, help="Reemplaza la base de datos existente (detenga antes el servicio).")
 @pass_ctx
 def restore_cmd(ctx: Context, path: str, force: bool) -> None:

@@ -430,6 +430,12 @@ class ImapSource:
 
 
 def _text(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    """An IMAP failure in Spanish: an OS error translated, the server's own
+    words (imaplib hands them as bytes, which str() showed as b'...')
+    decoded and quoted as the server's (errortext.server_words)."""
+    from ..errortext import describe, server_words
+
+    if isinstance(exc, OSError):
+        return describe(exc)
+    return server_words(exc)
 

@@ -15,7 +15,8 @@ import ssl
 from dataclasses import dataclass
 
 from ..config import Config
-from ..errors import ConfigError, HelpdeskError
+from ..errors import ConfigError, HelpdeskError, SecretError
+from ..errortext import describe, os_reason
 from ..oauth import token_source
 from ..store import MIGRATIONS, Store
 
@@ -25,6 +26,13 @@ MIN_FREE_BYTES = 500 * 1024 * 1024
 # reach the service alone (LoadCredential=), so a staff user may not see them.
 SECRET_FIX = ("revise {section}.password_file o {section}.password_env; si solo el servicio recibe la contraseña "
               "(LoadCredential=), ejecute helpdesk check con un usuario que pueda leerla")
+
+
+def _secret_fix(exc: ConfigError, section: str) -> str:
+    """A password file's own step when it has one (write it, check as the service), else the usual."""
+    if isinstance(exc, SecretError) and exc.fix:
+        return exc.fix
+    return SECRET_FIX.format(section=section)
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,7 @@ def _database(config: Config) -> Check:
         differences = store.schema_differences()
         store.close()
     except Exception as exc:  # sqlite3 errors, permissions: reported, not raised
-        return Check("base de datos", False, f"no se puede abrir {path}: {exc}",
+        return Check("base de datos", False, f"no se puede abrir {path}: {describe(exc)}",
                      "revise storage.database y los permisos de la carpeta")
     free = shutil.disk_usage(path.parent).free
     if version != len(MIGRATIONS):
@@ -216,7 +224,7 @@ def _inbox(config: Config) -> Check:
         try:
             MaildirSource(path, config.inbox.poll_seconds)  # creates it, as the daemon would
         except OSError as exc:
-            return Check("buzón", False, f"no se puede crear el Maildir {path}: {exc.strerror}", "revise inbox.path")
+            return Check("buzón", False, f"no se puede crear el Maildir {path}: {os_reason(exc)}", "revise inbox.path")
         for sub in ("new", "cur", "tmp"):
             if not (path / sub).is_dir() or not os.access(path / sub, os.W_OK):
                 return Check("buzón", False, f"{path / sub} no existe o no se puede escribir",
@@ -227,7 +235,7 @@ def _inbox(config: Config) -> Check:
     try:
         source = ImapSource(config, store=None)
     except ConfigError as exc:
-        return Check("IMAP", False, str(exc), SECRET_FIX.format(section="inbox"))
+        return Check("IMAP", False, str(exc), _secret_fix(exc, "inbox"))
     try:
         client = source.connect()
         folders = {f[2] for f in client.list_folders()}
@@ -282,7 +290,10 @@ def _smtp(config: Config) -> Check:
     smtp = config.smtp
     if smtp.transport == "file":
         path = config.path(smtp.path)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            return Check("salida", False, f"no se puede crear {path}: {os_reason(exc)}", "revise smtp.path")
         if not os.access(path, os.W_OK):
             return Check("salida", False, f"no se puede escribir en {path}", "revise smtp.path")
         # The files are the delivered mail, as a mailbox would keep it:
@@ -296,7 +307,7 @@ def _smtp(config: Config) -> Check:
     try:
         transport = make_transport(config)
     except ConfigError as exc:
-        return Check("SMTP", False, str(exc), SECRET_FIX.format(section="smtp"))
+        return Check("SMTP", False, str(exc), _secret_fix(exc, "smtp"))
 
     async def probe() -> None:
         client = await transport._connect()  # EHLO and AUTH, nothing sent
@@ -307,7 +318,7 @@ def _smtp(config: Config) -> Check:
     except DeliveryError as exc:
         return Check("SMTP", False, str(exc), _smtp_fix(str(exc), config))
     except (OSError, ssl.SSLError) as exc:
-        return Check("SMTP", False, f"{smtp.host}:{smtp.port}: {exc}", "revise smtp.host y smtp.port")
+        return Check("SMTP", False, f"{smtp.host}:{smtp.port}: {describe(exc)}", "revise smtp.host y smtp.port")
     auth = f", autenticado como {smtp.username}" if smtp.username else ", sin autenticación"
     if smtp.username and transport.tokens:
         auth += " con token de acceso (XOAUTH2)"
