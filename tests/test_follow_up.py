@@ -390,6 +390,38 @@ def test_a_second_message_after_a_question_gets_no_automatic_reminder(embedded):
         "¿Me pueden llamar?\n\nPedro Gómez\nAlcaldía de Guacarí", "¿Me llaman hoy? Es urgente."]
 
 
+def test_a_staff_reply_answers_a_question_and_closes_it(embedded):
+    # A question is never examined, so nothing else would ever move it out
+    # of «recibida»: its legal term would run on and it would count as open.
+    radicado = question(embedded)
+    assert "helpdesk reply" in helpdesk(embedded, "show", radicado).stdout.split("Siguiente:")[-1]
+
+    done = helpdesk(embedded, "reply", radicado, "--by", "ana", "--message", "Lo llamamos hoy a las 3 p. m.")
+
+    assert done.returncode == 0, done.stderr
+    row = ticket_row(embedded, radicado)
+    assert (row["state"], row["follow_up"]) == ("resolved", 0)
+    assert queue_json(embedded) == []
+    actions = [r["action"] for r in embedded.store.query(
+        "SELECT action FROM events WHERE ticket_id = ? ORDER BY id", (row["id"],))]
+    assert actions[-2:] == ["respuesta del equipo", "pregunta respondida"]
+    # The entity writes again: a person sees it, on the resolved ticket.
+    reply_with(embedded, embedded.sent_raw()[-1], "Gracias, ¿y si no contesto?")
+    [item] = queue_json(embedded)
+    assert (item["radicado"], item["state"]) == (radicado, "resolved")
+
+
+def test_a_staff_reply_to_a_request_being_examined_does_not_close_it(embedded, tmp_path):
+    embedded.deliver(mails.request(attachments=documents(tmp_path)))
+    embedded.daemon.examiner = None  # acknowledged, its documents not yet examined
+    [outcome] = [embedded.daemon.handle(incoming) for incoming in embedded.daemon.source.fetch()]
+
+    helpdesk(embedded, "reply", outcome.radicado, "--by", "ana", "--message", "Estamos revisando.")
+
+    row = ticket_row(embedded, outcome.radicado)
+    assert (row["state"], row["examine_pending"]) == ("received", 1)
+
+
 def test_documents_sent_after_a_question_are_examined(embedded, tmp_path):
     radicado = question(embedded)
 

@@ -214,8 +214,10 @@ def next_step(view: dict) -> str:
     elif state == "link_sent":
         steps.append(f'nada por ahora: se espera que usen los enlaces (helpdesk revoke {r} {BY} --reason "…" '
                      "los anula)")
-    elif state == "received":
+    elif state == "received" and view.get("examination_pending"):
         steps.append("nada por ahora: el servicio está examinando los documentos")
+    elif state == "received":  # a question whose answer was not a staff reply (one resolves it)
+        steps.append(f'helpdesk reply {r} {BY} --message "…" (responde la pregunta)')
     else:
         steps.append(f"nada: la solicitud está cerrada (helpdesk reopen {r} {BY} si la entidad envía documentos "
                      "nuevos)")

@@ -200,6 +200,12 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     entity's latest message; it is queued in the same transaction as the
     audit event and the clearing of
     ``follow_up``: whoever looks at the queue next sees it answered.
+
+    A ticket that is a question (intake/question.py: ``received`` and never
+    to be examined) is answered by this reply: it resolves, so its legal
+    term stops and it leaves the open count. A later message from the
+    entity flags it again (``follow_up``), and documents sent then are
+    examined after ``reopen``.
     """
     text = staff_text(message)
     if not text:
@@ -211,8 +217,13 @@ def reply(store: Store, config: Config, renderer: Renderer, radicado: str, by: s
     with store.transaction() as conn:
         queued = outbox.enqueue(conn, config, ticket.id, compose(conn, renderer, ticket, "reply", recipient, text))
         conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (iso(), ticket.id))
+        answered = conn.execute(  # a question: received, and nothing left to examine
+            "UPDATE tickets SET state = ? WHERE id = ? AND state = ? AND examine_pending = 0",
+            (RESOLVED, ticket.id, RECEIVED)).rowcount
         clear_follow_up(conn, ticket.id)
         record_event(conn, ticket.id, who, "respuesta del equipo", text)
+        if answered:
+            record_event(conn, ticket.id, who, "pregunta respondida", "la solicitud queda resuelta")
     return Decided(ticket, queued, recipient=recipient)
 
 
