@@ -42,7 +42,8 @@ def test_the_files_of_one_ticket_share_a_time_budget(tmp_path):
     for late in ("acta2.pdf", "acta3.pdf"):
         assert errors[late].startswith("no alcanzó a examinarse: los adjuntos de la solicitud superaron 3 segundos")
     [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'examination_time_exceeded'")
-    assert warning["detail"].startswith("2 adjunto(s) sin examinar") and "acta2.pdf, acta3.pdf" in warning["detail"]
+    assert warning["detail"] == ("2 adjuntos sin examinar: el examen de la solicitud superó 3 segundos "
+                                 "(rules/documents.toml, worker.ticket_seconds): acta2.pdf, acta3.pdf")
     assert env.kinds() == ["ack", "correction"]
     correction = env.sent()[1].get_body(("plain",)).get_content()
     assert "acta3.pdf" in correction and "no alcanzó a examinarse" in correction

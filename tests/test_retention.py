@@ -7,6 +7,7 @@ age is simulated by moving their timestamps back with SQL."""
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -196,7 +197,9 @@ def test_dry_run_changes_no_file_and_no_row(env, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert radicado in result.stdout and "No se cambió nada (--dry-run)" in result.stdout
-    assert "Se eliminarían 1 elemento(s) de 1 solicitud(es)" in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert re.fullmatch(r"Se eliminaría 1 elemento de 1 solicitud, \d+\.\d MB\. "
+                        r"No se cambió nada \(--dry-run\)\.", last)
     assert files_snapshot(env) == files
     assert db_snapshot(env) == rows
 
@@ -210,8 +213,8 @@ def test_purge_command_removes_and_says_how_much(env, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Política de retención: solicitudes cerradas: más de 365 días")
-    assert any(line.startswith(f"{radicado}  1 correo(s) recibido(s)  ") for line in lines)
-    assert lines[-1].startswith("Eliminados 1 elemento(s) de 1 solicitud(es), ") and lines[-1].endswith("MB liberados.")
+    assert any(re.fullmatch(rf"{radicado}  1 correo recibido  \d+\.\d MB", line) for line in lines)
+    assert re.fullmatch(r"Eliminado 1 elemento de 1 solicitud, \d+\.\d MB liberados\.", lines[-1])
     assert not any(p.exists() for p in raw_files(env, radicado))
 
 
@@ -252,7 +255,7 @@ def test_show_save_attachments_and_backup_work_after_a_purge(env, tmp_path):
     folder = tmp_path / "adjuntos"
     saved = helpdesk_cli(env, "show", radicado, "--save-attachments", str(folder))
     assert saved.returncode == 0, saved.stderr
-    assert f"{PURGED_LINE}{purged}" in saved.stdout and "0 adjunto(s)" not in saved.stdout
+    assert f"{PURGED_LINE}{purged}" in saved.stdout and "0 adjuntos guardados" not in saved.stdout
     assert list(folder.iterdir()) == []
 
     backup = helpdesk_cli(env, "backup", str(tmp_path / "copia"))

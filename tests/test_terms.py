@@ -224,7 +224,11 @@ def test_extend_moves_the_due_date_tells_the_requester_and_refuses_too_long_or_t
     [extended] = of_kind(env, "term_extended")
     assert "5 de enero de 2027" in text_of(extended) and "El proveedor responde en enero" in text_of(extended)
     again = cli(env, "extend", radicado, "--by", "Ana", "--days", "11", "--reason", "Más tiempo")
-    assert again.returncode == 1 and "10 día(s)" in again.stderr  # 5 of the 15 already used
+    assert again.returncode == 1  # 5 of the 15 already used: 10 left
+    assert again.stderr.splitlines() == [
+        f"Error: la solicitud {radicado} solo puede ampliarse 10 días hábiles más: la ampliación no puede superar "
+        "el término inicial de 15 días hábiles (ya se amplió 5) (Ley 1755 de 2015, art. 14 parágrafo); no se "
+        "cambió nada"]
     at(monkeypatch, "2027-01-05 10:00")
     late = cli(env, "extend", radicado, "--by", "Ana", "--days", "1", "--reason", "Más tiempo")
     assert late.returncode == 1 and shown(env, radicado)["due"] == "2027-01-05"

@@ -92,7 +92,8 @@ def test_headers_with_our_id_that_the_message_already_carried_are_ignored_and_no
     assert [(r.method, r.result) for r in auth.results] == [("spf", "fail")]
     assert auth.ours_below == 2
     assert auth.unauthenticated == "el servidor de recepción no registró un resultado DMARC"
-    assert "2 encabezado(s) con nuestro authserv-id que ya traía el mensaje" in auth.summary()
+    assert auth.summary() == ("SPF fail (alcaldia-prueba.gov.co); ATENCIÓN: 2 encabezados con nuestro authserv-id "
+                              "que ya traía el mensaje (posible falsificación), ignorados")
     # Dovecot LMTP style: its Received above our block (1), the MX's Received
     # between our block and the forged ones (2).
     assert authresults.read([ours_spf, *forged], OURS, (1, 2, 2)).ours_below == 2
@@ -114,8 +115,9 @@ def test_a_forged_dmarc_pass_below_our_received_warns_through_intake(tmp_path):
     [outcome] = env.run_once()
     [warning] = env.store.query("SELECT detail FROM findings WHERE code = 'sender_not_authenticated'")
     assert warning["detail"] == (f"mensaje de {mails.ENTITY}: el servidor de recepción no registró un resultado DMARC")
-    shown = helpdesk(env, "show", outcome.radicado).stdout
-    assert "1 encabezado(s) con nuestro authserv-id que ya traía el mensaje (posible falsificación)" in shown
+    shown = helpdesk(env, "show", outcome.radicado).stdout.splitlines()
+    assert ("      Autenticación del remitente: SPF pass (alcaldia-prueba.gov.co); ATENCIÓN: 1 encabezado con "
+            "nuestro authserv-id que ya traía el mensaje (posible falsificación), ignorado") in shown
 
 
 @pytest.mark.parametrize("result, warned", [("none", False), ("temperror", True), ("permerror", True), ("pass", False)])
@@ -186,7 +188,7 @@ def test_the_directory_imports_an_excel_csv_and_lists_it(tmp_path):
     env = Embedded(tmp_path / "h")
     result = import_directory(env, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Directorio importado: 2 entidad(es) nueva(s), 0 actualizada(s)."
+    assert result.stdout.strip() == "Directorio importado: 2 entidades nuevas, 0 actualizadas."
     listed = {e["nit"]: e for e in json.loads(helpdesk(env, "entidades", "--json").stdout)}
     assert listed["890905211"]["name"] == "Alcaldía de Prueba"  # Windows-1252 read right
     assert listed["899999061"]["domains"] == ["gobernacion-ejemplo.gov.co", "ejemplo.gov.co"]
@@ -265,7 +267,7 @@ def test_an_import_with_empty_cells_keeps_what_approvals_taught(tmp_path):
     assert helpdesk(env, "approve", first, "--by", "Ana", "--yes").returncode == 0
     result = import_directory(env, tmp_path, "NIT;Nombre;Departamento;Municipio;Dominios\r\n"
                                              "890905211-1;Alcaldía de Prueba;Antioquia;;\r\n")
-    assert result.stdout.strip() == "Directorio importado: 0 entidad(es) nueva(s), 1 actualizada(s)."
+    assert result.stdout.strip() == "Directorio importado: 0 entidades nuevas, 1 actualizada."
     [entry] = json.loads(helpdesk(env, "entidades", "--json").stdout)
     assert (entry["source"], entry["department"], entry["domains"]) == (
         "importada", "Antioquia", ["alcaldia-prueba.gov.co"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import wording
 from ..errors import HelpdeskError
 from .base import Context, SubGroup, cli, echo, pass_ctx, print_json
 
@@ -66,4 +67,4 @@ def cuentas_export(ctx: Context, path: str) -> None:
         write_register(target, rows, register.changes(ctx.store.conn), localtime.zone(ctx.config.site.timezone))
     except OSError as exc:
         raise HelpdeskError(f"no se pudo escribir {target}: {exc.strerror}") from None
-    echo(f"Registro FT-GTI-002 escrito en {target}: {len(rows)} cuenta(s).")
+    echo(f"Registro FT-GTI-002 escrito en {target}: {wording.count(len(rows), 'cuenta', 'cuentas')}.")

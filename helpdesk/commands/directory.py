@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import wording
 from .base import Context, SubGroup, cli, echo, pass_ctx, print_json
 
 
@@ -59,4 +60,5 @@ def entidades_import(ctx: Context, path: str) -> None:
     from .. import directory
 
     done = directory.import_csv(ctx.store, Path(path))
-    echo(f"Directorio importado: {done.added} entidad(es) nueva(s), {done.updated} actualizada(s).")
+    added = wording.count(done.added, "entidad nueva", "entidades nuevas")
+    echo(f"Directorio importado: {added}, {wording.count(done.updated, 'actualizada', 'actualizadas')}.")

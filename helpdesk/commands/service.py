@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .. import config as config_mod
-from .. import localtime
+from .. import localtime, wording
 from ..operations import logs
 from .base import Context, cli, echo, pass_ctx, print_json
 
@@ -143,8 +143,9 @@ def backup_cmd(ctx: Context, path: str) -> None:
     from ..operations.backup import backup
 
     manifest = backup(ctx.config, Path(path))
-    echo(f"Copia en {path}: {manifest['tickets']} solicitudes, {manifest['messages']} mensajes, "
-               f"{manifest['raw_files']} correos originales.")
+    echo(f"Copia en {path}: {wording.count(manifest['tickets'], 'solicitud', 'solicitudes')}, "
+         f"{wording.count(manifest['messages'], 'mensaje', 'mensajes')}, "
+         f"{wording.count(manifest['raw_files'], 'correo original', 'correos originales')}.")
 
 
 @cli.command("restore")
@@ -159,7 +160,8 @@ def restore_cmd(ctx: Context, path: str, force: bool) -> None:
     from ..operations.backup import restore
 
     manifest = restore(ctx.config, Path(path), force)
-    echo(f"Restaurada la copia del {ctx.time(manifest['created_at'])}: {manifest['tickets']} solicitudes.")
+    tickets = wording.count(manifest["tickets"], "solicitud", "solicitudes")
+    echo(f"Restaurada la copia del {ctx.time(manifest['created_at'])}: {tickets}.")
 
 
 @cli.command()
@@ -188,28 +190,33 @@ def purge(ctx: Context, dry_run: bool) -> None:
     for radicado, group in sorted(by_ticket.items(), key=lambda pair: pair[0] or ""):
         raw = sum(1 for i in group if i.outbox_row is None)
         sent = len(group) - raw
-        what = ", ".join(filter(None, (raw and f"{raw} correo(s) recibido(s)", sent and f"{sent} enviado(s)")))
+        what = ", ".join(filter(None, (raw and wording.count(raw, "correo recibido", "correos recibidos"),
+                                       sent and wording.count(sent, "enviado", "enviados"))))
         label = radicado or "sin solicitud (automáticos, rebotes, duplicados, restos)"
         echo(f"{label}  {what}  {_mb(sum(i.bytes for i in group))}")
-    if plan.held:
-        echo(f"{plan.held} correo(s) se conservan porque otro registro vigente (o la cuarentena) los usa.")
+    if plan.held == 1:
+        echo("1 correo se conserva porque otro registro vigente (o la cuarentena) lo usa.")
+    elif plan.held:
+        echo(f"{plan.held} correos se conservan porque otro registro vigente (o la cuarentena) los usa.")
     if plan.web.total:
         echo(retention.web_line(plan.web, ctx.config, dry_run))
     tickets = len([r for r in by_ticket if r])
-    total = f"{len(items)} elemento(s) de {tickets} solicitud(es), {_mb(sum(i.bytes for i in items))}"
+    total = (f"{wording.count(len(items), 'elemento', 'elementos')} de "
+             f"{wording.count(tickets, 'solicitud', 'solicitudes')}, {_mb(sum(i.bytes for i in items))}")
+    one = len(items) == 1  # the verb agrees with the items, not with the tickets
     if not items and not plan.web.total:
         echo("Nada que eliminar.")
     elif not items:
         pass  # only helpdesk web's rows, said above
     elif dry_run:
-        echo(f"Se eliminarían {total}. No se cambió nada (--dry-run).")
+        echo(f"{'Se eliminaría' if one else 'Se eliminarían'} {total}. No se cambió nada (--dry-run).")
     else:
-        echo(f"Eliminados {total} liberados.")
+        echo(f"{'Eliminado' if one else 'Eliminados'} {total} liberados.")
 
 
 def _policy_line(policy) -> str:
     def days(n: int) -> str:
-        return f"más de {n} días" if n else "se conservan siempre"
+        return f"más de {wording.count(n, 'día', 'días')}" if n else "se conservan siempre"
 
     return (f"Política de retención: solicitudes cerradas: {days(policy.closed_ticket_days)}; "
             f"correos sin solicitud: {days(policy.unlinked_days)}; "

@@ -292,7 +292,8 @@ def queue(ctx: Context, as_json: bool) -> None:
         echo(f"  Advertencias:  {len(t['warnings'])}{' (' + '; '.join(codes) + ')' if codes else ''}")
         earlier = t["new_messages_total"] - len(t["new_messages"])
         if earlier:
-            echo(f"  ({earlier} mensaje(s) anterior(es) sin responder: vea helpdesk show {t['radicado']})")
+            unanswered = wording.count(earlier, "mensaje anterior", "mensajes anteriores")
+            echo(f"  ({unanswered} sin responder: vea helpdesk show {t['radicado']})")
         for m in t["new_messages"]:
             echo(f"  Mensaje de {m['from'] or '-'} ({ctx.time(m['at'])}): {m['subject']}")
             echo(indented(texts.excerpt(m["text"]), "    | "))

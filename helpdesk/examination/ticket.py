@@ -18,7 +18,7 @@ import logging
 import time
 from pathlib import Path
 
-from .. import directory, localtime, register
+from .. import directory, localtime, register, wording
 from ..config import DEFAULT_PROCEDURE, Config
 from ..documents import RESCAN_SMALLER
 from ..documents.classify import Classified, classify_all, newest_by_kind
@@ -196,13 +196,15 @@ def examine_ticket(store: Store, config: Config, rules: Rules, worker: Worker, r
                        notice_fields=procedure.notice_to, directory_domains=_directory_domains(store, procedure))
     findings = run_checks(exam, rules, procedure.checks)
     if skipped:
+        why = "repetido" if len(skipped) == 1 else "repetidos"
         findings.append(Finding(WARNING, "attachments_skipped",
-                                f"{len(skipped)} adjunto(s) no se examinaron (repetidos, o más de "
-                                f"{MAX_FILES} por solicitud): " + ", ".join(skipped[:10])))
+                                f"{wording.count(len(skipped), 'adjunto', 'adjuntos')} sin examinar ({why}, o más "
+                                f"de {MAX_FILES} por solicitud): " + ", ".join(skipped[:10])))
     if late:
         findings.append(Finding(WARNING, "examination_time_exceeded",
-                                f"{len(late)} adjunto(s) sin examinar: el examen de la solicitud superó {budget} "
-                                "segundos (rules/documents.toml, worker.ticket_seconds): " + ", ".join(late[:10])))
+                                f"{wording.count(len(late), 'adjunto', 'adjuntos')} sin examinar: el examen de la "
+                                f"solicitud superó {budget} segundos (rules/documents.toml, worker.ticket_seconds): "
+                                + ", ".join(late[:10])))
     decision = decide(findings, procedure.problems)
     form = exam.form
     counted = {id(c) for c in newest_by_kind(classified).values()}

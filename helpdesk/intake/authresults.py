@@ -29,6 +29,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
+from .. import wording
+
 MICROSOFT_365 = "microsoft365"
 METHODS = ("dmarc", "dkim", "spf")
 # DMARC results that are no warning: a pass, and "none" (the domain
@@ -105,8 +107,9 @@ class Authentication:
             line += (f"; ATENCIÓN: encabezado de otro servidor ({', '.join(self.foreign_above)}) por encima "
                      "del nuestro, ignorado")
         if self.ours_below:
-            line += (f"; ATENCIÓN: {self.ours_below} encabezado(s) con nuestro authserv-id que ya traía el "
-                     "mensaje (posible falsificación), ignorado(s)")
+            headers = wording.count(self.ours_below, "encabezado", "encabezados")
+            line += (f"; ATENCIÓN: {headers} con nuestro authserv-id que ya traía el mensaje (posible "
+                     f"falsificación), {'ignorado' if self.ours_below == 1 else 'ignorados'}")
         return line
 
     def to_json(self) -> str:

@@ -53,6 +53,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .. import wording
 from ..config import Config
 from ..faults import crash_point
 from ..store import Store, iso, now
@@ -317,10 +318,15 @@ def _delete_web_rows(store: Store, rows: WebRows) -> None:
 
 def web_line(rows: WebRows, config: Config, dry_run: bool) -> str:
     """What ``helpdesk purge`` says of helpdesk web's rows, in Spanish."""
+    # Four counts joined by "y" make a plural subject, whatever each count is.
     verb = "Se eliminarían" if dry_run else "Eliminados"
-    return (f"Página web (helpdesk web): {verb} {rows.events} evento(s) sin solicitud (más de "
-            f"{config.retention.web_events_days} días), {rows.attempts} intento(s) contados por los límites (más de "
-            f"un día), {rows.codes} código(s) SMS y {rows.notices} dirección(es) de aviso vencidos hace más de un día.")
+    events = wording.count(rows.events, "evento", "eventos")
+    attempts = wording.count(rows.attempts, "intento contado", "intentos contados")
+    codes = wording.count(rows.codes, "código", "códigos")
+    notices = wording.count(rows.notices, "dirección", "direcciones")
+    return (f"Página web (helpdesk web): {verb} {events} sin solicitud (más de "
+            f"{wording.count(config.retention.web_events_days, 'día', 'días')}), {attempts} por los límites (más de "
+            f"un día), {codes} SMS y {notices} de aviso vencidos hace más de un día.")
 
 
 def _size(store: Store, sha: str) -> int:
@@ -349,10 +355,11 @@ def _event_detail(config: Config, items: list[Item]) -> str:
     sent = len(items) - raw
     parts = []
     if raw:
-        parts.append(f"{raw} correo(s) recibido(s) con sus adjuntos "
-                     f"(cerrada hace más de {config.retention.closed_ticket_days} días)")
+        parts.append(f"{wording.count(raw, 'correo recibido', 'correos recibidos')} con sus adjuntos "
+                     f"(cerrada hace más de {wording.count(config.retention.closed_ticket_days, 'día', 'días')})")
     if sent:
-        parts.append(f"el cuerpo de {sent} correo(s) enviado(s) (más de {config.retention.outbox_days} días)")
+        parts.append(f"el cuerpo de {wording.count(sent, 'correo enviado', 'correos enviados')} "
+                     f"(más de {wording.count(config.retention.outbox_days, 'día', 'días')})")
     return "; ".join(parts) + "; se conservan los datos, la huella SHA-256 y el historial"
 
 

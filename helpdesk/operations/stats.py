@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from .. import localtime
+from .. import localtime, wording
 from ..store import Store, now
 from ..tickets import OPEN_STATES, STATES, state_label
 from . import status as status_mod
@@ -208,10 +208,15 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 # -- the report `helpdesk stats` prints, in Spanish -----------------------
 
+def _last(days: int) -> str:
+    """The window of ``helpdesk stats --days N`` in words that agree with N."""
+    return "último día" if days == 1 else f"últimos {days} días"
+
+
 def report(s: Stats) -> list[str]:
     out = ["Solicitudes por estado:"]
     out += [f"  {state_label(state):<26} {n}" for state, n in s.by_state.items()]
-    out.append(f"Solicitudes recibidas por día (últimos {s.days} días, fechas de {s.timezone}):")
+    out.append(f"Solicitudes recibidas por día ({_last(s.days)}, fechas de {s.timezone}):")
     out += [f"  {localtime.show_day(day)}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():
@@ -220,10 +225,11 @@ def report(s: Stats) -> list[str]:
                        f"mediana {duration(ages.median)}")
         else:
             out.append(f"  {state_label(state):<26} 0")
-    out.append(f"Tiempo desde la llegada hasta cada paso (últimos {s.days} días; mediana, percentil 90):")
+    out.append(f"Tiempo desde la llegada hasta cada paso ({_last(s.days)}; mediana, percentil 90):")
     for name, step in s.steps.items():
         if step.count:
-            out.append(f"  {STEP_LABELS[name]:<30} {duration(step.median)}, {duration(step.p90)} ({step.count} solicitudes)")
+            out.append(f"  {STEP_LABELS[name]:<30} {duration(step.median)}, {duration(step.p90)} "
+                       f"({wording.count(step.count, 'solicitud', 'solicitudes')})")
         else:
             out.append(f"  {STEP_LABELS[name]:<30} sin datos")
     if s.terms is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .. import wording
 from ..config import Config
 from ..errors import Refused
 from ..outgoing import outbox
@@ -185,7 +186,9 @@ def _decide(store, config, renderer, radicado, by, reason, state, decision, acti
         # The decision's email answers the requester: nothing waits any more.
         clear_follow_up(conn, ticket.id)
         queued = outbox.enqueue(conn, config, ticket.id, compose(conn, renderer, ticket, decision, recipient, reason))
-        detail = f"{reason}; {revoked} enlace(s) sin usar invalidado(s)" if state == REJECTED and revoked else reason
+        detail = reason
+        if state == REJECTED and revoked:
+            detail += "; " + wording.count(revoked, "enlace sin usar invalidado", "enlaces sin usar invalidados")
         record_event(conn, ticket.id, who, action, detail)
     return Decided(ticket, queued, recipient=recipient)
 

@@ -138,6 +138,7 @@ def _allowed(ticket: Ticket, term, deadline_days: int, extended_days: int, days:
     room = deadline_days - extended_days
     if days > room:
         already = f" (ya se amplió {extended_days})" if extended_days else ""
-        raise Refused(f"la solicitud {ticket.radicado} solo puede ampliarse {room} día(s) hábil(es) más: la "
+        raise Refused(f"la solicitud {ticket.radicado} solo puede ampliarse "
+                      f"{wording.count(room, 'día hábil', 'días hábiles')} más: la "
                       f"ampliación no puede superar el término inicial de {deadline_days} días hábiles{already} "
                       "(Ley 1755 de 2015, art. 14 parágrafo); no se cambió nada")
