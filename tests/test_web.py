@@ -407,3 +407,23 @@ def test_pages_offer_self_service_only_when_it_is_on(site, tmp_path):
     assert "Esta página solo se abre desde el enlace que le enviamos.</p>" in pages[0].text
     off.daemon.close()
     off.store.close()
+
+
+def test_the_root_explains_the_links_when_self_service_is_off(site, tmp_path):
+    # It redirected to /recuperar whatever the setting, a 404 when self-service is off.
+    env, base, _log = site
+    on = Browser().get(f"{base}/")
+    assert (on.status, on.url) == (200, f"{base}/recuperar")
+    port = any_port()
+    off = Embedded(tmp_path / "sin", web=web_sections(port))
+    try:
+        with WebServer(off.config, port):
+            root = Browser().get(f"http://127.0.0.1:{port}/")
+    finally:
+        off.daemon.close()
+        off.store.close()
+    assert (root.status, root.url) == (200, f"http://127.0.0.1:{port}/")
+    assert ("<p>Esta dirección atiende los enlaces que enviamos por correo para cambiar una contraseña o confirmar "
+            "un correo nuevo: abra el enlace del mensaje que recibió.</p>\n<p>Si no lo tiene o ya no es válido, "
+            "responda al correo de su solicitud indicando el número de radicado.</p>") in root.text
+    assert "recuperar" not in root.text and "Olvidó" not in root.text

@@ -120,7 +120,12 @@ def create_app(config: Config) -> Flask:
 
     @app.get("/")
     def index():
-        return redirect("/recuperar", code=303)
+        if config.selfservice.enabled:
+            return redirect("/recuperar", code=303)
+        # Without self-service the site root has no form to offer; a person
+        # who typed the bare address reads where the links come from, not
+        # a redirect to /recuperar's 404.
+        return page("index.html")
 
     # -- the link ------------------------------------------------------------
 
