@@ -28,7 +28,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from . import lock
+from . import lock, wording
 from .config import Config
 from .documents.worker import Worker
 from .errors import ConfigError, InboxError
@@ -376,7 +376,8 @@ class Daemon:
                 log.error("inbox unavailable (%d consecutive failures), retrying in %.0f s: %s",
                           failures, backoff, exc, extra={"event": "poll_failed"})
                 self.write_metrics()
-                sdnotify.notify(f"STATUS=Buzón no disponible ({failures} intentos fallidos seguidos): {exc}"[:400])
+                tries = wording.count(failures, "intento fallido", "intentos fallidos seguidos")
+                sdnotify.notify(f"STATUS=Buzón no disponible ({tries}): {exc}"[:400])
                 self.source.close()
                 self.serve_local_work()  # a mailbox that is down holds up no decision's email
                 interruptible_sleep(backoff, self._between_attempts)

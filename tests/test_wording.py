@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 import helpdesk
 from helpdesk.operations import stats
+from helpdesk.terms import figures
+from helpdesk.terms.figures import TermShares
 
-from .conftest import ROOT, Embedded
+from .conftest import ROOT, Embedded, run_helpdesk
 from .mails import request
 
 # A word glued to "(s)", "(es)", "(as)" or "(os)": "adjunto(s)", "solicitud(es)", "nueva(s)".
@@ -105,3 +107,13 @@ def test_stats_say_one_request_and_the_last_day_in_the_singular(tmp_path):
     steps = [line for line in lines if line.startswith("  acuse de recibo enviado")]
     [step] = steps
     assert re.fullmatch(r"  acuse de recibo enviado {8}[^ ()][^()]*, [^()]+ \(1 solicitud\)", step)
+
+
+def test_a_one_day_window_is_said_in_the_singular(tmp_path):
+    # stats --days 1 and ignored --days 1 said «en los últimos 1 días».
+    assert figures.report(TermShares("2026-12-07"), 1) == [
+        "Respondidas dentro del término legal: sin solicitudes respondidas en el último día"]
+    env = Embedded(tmp_path)
+    shown = run_helpdesk("--config", env.config_path, "ignored", "--days", "1", timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "No hay mensajes sin solicitud en el último día.\n"

@@ -113,7 +113,7 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        echo(f"No hay mensajes sin solicitud en los últimos {days} días.")
+        echo(f"No hay mensajes sin solicitud en {'el último día' if days == 1 else f'los últimos {days} días'}.")
         return
     for r in rows:
         mark = "  (automático)" if r["automatic"] else ""

@@ -14,7 +14,7 @@ from datetime import timezone, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from .. import localtime, lookalike, nit
+from .. import localtime, lookalike, nit, wording
 from ..addresses import domain_of
 from ..config import DEFAULT_PROCEDURE, Config
 from ..directory import Entity, same_name
@@ -511,7 +511,8 @@ def check_directory(exam: Examination, rules: Rules) -> list[Finding]:
     entry = exam.directory_entry
     if entry is None:
         return [Finding(WARNING, "entity_not_in_directory",
-                        f"el NIT {number} no está en el directorio de entidades ({exam.directory_size} entidades); "
+                        f"el NIT {number} no está en el directorio de entidades "
+                        f"({wording.count(exam.directory_size, 'entidad', 'entidades')}); "
                         "confirme que la entidad existe y que el NIT es el suyo")]
     name = form.fields.get("entity_name") or ""
     if name and entry.name and not same_name(name, entry.name):

@@ -46,7 +46,8 @@ def backup(config: Config, target: Path) -> dict:
     if missing:
         missing = _purged_meanwhile(config, dest_path, missing)
     if missing:
-        raise Refused(f"faltan {len(missing)} mensajes en el almacén de correo original; la copia está incompleta")
+        lacking = "falta 1 mensaje" if len(missing) == 1 else f"faltan {len(missing)} mensajes"
+        raise Refused(f"{lacking} en el almacén de correo original; la copia está incompleta")
     manifest = {"created_at": iso(), "database": "helpdesk.db", "raw_files": copied, **counts}
     create_new(target / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
     return manifest

@@ -64,10 +64,11 @@ def report(s: TermShares, days: int) -> list[str]:
     def text(share: Share) -> str:
         return f"{share.percent:g} % ({share.in_term} de {share.answered})"
 
+    window = "el último día" if days == 1 else f"los últimos {days} días"  # stats --days 1
     if not s.overall.answered:
-        return [f"Respondidas dentro del término legal: sin solicitudes respondidas en los últimos {days} días"]
-    lines = [f"Respondidas dentro del término legal: {text(s.overall)}, de las respondidas en los últimos {days} "
-             "días (por fecha de respuesta; Ley 1755 de 2015, art. 14)"]
+        return [f"Respondidas dentro del término legal: sin solicitudes respondidas en {window}"]
+    lines = [f"Respondidas dentro del término legal: {text(s.overall)}, de las respondidas en {window} "
+             "(por fecha de respuesta; Ley 1755 de 2015, art. 14)"]
     lines += [f"  mes {month}: {text(share)}" for month, share in s.by_month.items()]
     lines += [f"  trámite {procedure}: {text(share)}" for procedure, share in s.by_procedure.items()]
     return lines
