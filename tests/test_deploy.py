@@ -166,9 +166,26 @@ def target(system_before):
     shutil.copytree(ROOT, source / "helpdesk", ignore=NOT_COPIED, symlinks=True)
     installing = Target(root)
     installing.script = source / "helpdesk" / "deploy" / "install.sh"
+    had_user = _exists(pwd.getpwnam, "helpdesk")
+    had_group = _exists(grp.getgrnam, "helpdesk")
     yield installing
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(source, ignore_errors=True)
+    # install.sh makes the system user and group helpdesk (the one change
+    # --root leaves on the machine): the tests take back what they made, so
+    # /etc/passwd and /etc/group are as they found them.
+    if not had_user and _exists(pwd.getpwnam, "helpdesk"):
+        subprocess.run(["userdel", "helpdesk"], check=False, capture_output=True)  # a process left as helpdesk: kept
+    if not had_group and _exists(grp.getgrnam, "helpdesk"):
+        subprocess.run(["groupdel", "helpdesk"], check=False, capture_output=True)
+
+
+def _exists(lookup, name: str) -> bool:
+    try:
+        lookup(name)
+        return True
+    except KeyError:
+        return False
 
 
 def install(target: Target) -> subprocess.CompletedProcess:
