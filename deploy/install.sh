@@ -32,8 +32,8 @@
 # touch the machine's. The user and group helpdesk are the machine's even
 # then: they are what a real install creates (home /var/lib/helpdesk), the
 # units name them, and staff join that group; a later real install finds
-# them as it would have made them. Only the packages python3-venv and
-# tesseract-ocr-spa, when missing, are installed into the system too.
+# them as it would have made them. Only the packages python3-venv,
+# tesseract-ocr-spa and fonts-dejavu-core, when missing, are installed into the system too.
 #
 # Idempotent: every step first looks at what is there. A second run with
 # nothing new changes nothing and says so. Upgrade: git pull, run it again.
@@ -160,6 +160,19 @@ if ! dpkg-query -W -f='${Status}' tesseract-ocr-spa 2>/dev/null | grep -q "ok in
         changed "paquetes tesseract-ocr y tesseract-ocr-spa instalados (lectura de escaneos)"
     else
         say "aviso: instale Tesseract con los datos del español (tesseract-ocr-spa); sin ellos los escaneos no se leen"
+    fi
+fi
+
+# -- fonts: the sample requests' scans ----------------------------------
+# helpdesk sample-request draws its scans in DejaVu (helpdesk/samples/page.py);
+# without it that one command says so and the rest runs.
+if ! dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q "ok installed"; then
+    if command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null
+        changed "paquete fonts-dejavu-core instalado (solicitudes de prueba)"
+    else
+        say "aviso: instale las fuentes DejaVu (fonts-dejavu-core) para helpdesk sample-request"
     fi
 fi
 
@@ -337,7 +350,7 @@ fi
 if [ "$changes" -eq 0 ]; then
     say "nada que cambiar: la instalación ya estaba al día"
 else
-    say "listo: $changes cambio(s)"
+    if [ "$changes" -eq 1 ]; then say "listo: 1 cambio"; else say "listo: $changes cambios"; fi
 fi
 if [ "${config_created:-no}" = yes ]; then
     cat <<EOF
