@@ -158,14 +158,55 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
     """Group what must not be split between xdist workers: a module that
-    changes the machine runs whole on one worker, and the tests sharing a
-    costly module fixture run on one worker, so it is built once."""
+    changes the machine runs whole on one worker; tests linked by the
+    module fixtures they share (directly, or through another test that
+    takes two of them) run on one worker, so each is built once."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {}
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        if module.rsplit("/", 1)[-1] in MACHINE_MODULES:
+        keys = [f"{module}:{name}" for name in _shared_fixtures(item)]
+        shared[item.nodeid] = keys
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+    for item in items:
+        if item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in MACHINE_MODULES:
             item.add_marker(pytest.mark.xdist_group("machine"))
-        elif shared := _shared_fixtures(item):
-            item.add_marker(pytest.mark.xdist_group(f"{module}:{'+'.join(shared)}"))
+        elif keys := shared[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(root(keys[0])))
+
+
+class _GroupSuffix:
+    """pytest-xdist 3.8 tells its controller a test's xdist_group by
+    appending "@group" to ``item._nodeid``, which pytest 9.2 no longer
+    reads (its node ids are structured, ``item._id``): the groups were
+    silently ignored (pytest-xdist issue #1386). Once xdist has had its
+    turn, the suffix is put where pytest 9.2 reads the id."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not config.getvalue("loadgroup"):
+            return
+        try:
+            from _pytest.nodeid import coerce_node_id
+        except ImportError:  # an older pytest reads _nodeid, which xdist set
+            return
+        for item in items:
+            names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                            for m in item.iter_markers("xdist_group")})
+            suffix = "@" + "_".join(names)
+            if names and not item.nodeid.endswith(suffix):
+                item._id = coerce_node_id(item.nodeid + suffix)
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_GroupSuffix(), "helpdesk-xdist-group-suffix")
 
 
 @pytest.fixture
