@@ -191,7 +191,8 @@ class _GroupSuffix:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
-        if not config.getvalue("loadgroup"):
+        # xdist sets this option in its workers only, under --dist loadgroup.
+        if not getattr(config.option, "loadgroup", False):
             return
         try:
             from _pytest.nodeid import coerce_node_id
