@@ -51,6 +51,13 @@ LOGO_BYTES = 30_000
 # without reading its body (a question with a logo is under 100 KB).
 LARGE_MESSAGE = 256 * 1024
 FILE_MARKER = re.compile(rb"(?i)filename\*?=|content-disposition:\s*attachment")
+# The daemon parses a first message's body only when its MIME tree is this
+# small: parsing hostile MIME is the document worker's job, in its bounded
+# process (a 3,000-deep nest of multiparts overflows the stdlib parser's
+# stack). A question is text, or text and HTML, perhaps with a logo or two:
+# a few boundaries. More is taken for a request, and the worker reads it.
+MAX_BOUNDARIES = 8
+BOUNDARY = re.compile(rb"(?i)boundary\s*=")
 
 # "I attach": declarative forms only ("¿debo adjuntar...?" is a question),
 # and "I send the form" (not "la solicitud que enviamos la semana pasada").
@@ -101,8 +108,13 @@ def judge(intake: Intake, procedure: Procedure, documents: DocumentRules) -> Ver
         return Verdict(False, "solo se leyeron los encabezados")
     if len(intake.raw) > LARGE_MESSAGE and FILE_MARKER.search(intake.raw):
         return Verdict(False, "trae archivos adjuntos")
-    signals = read_signals(intake.subject, intake.body_text, intake.attachments, procedure, documents)
-    return decide(signals)
+    if len(BOUNDARY.findall(intake.raw, 0, LARGE_MESSAGE)) > MAX_BOUNDARIES:
+        return Verdict(False, "su estructura la lee el examen de documentos")
+    try:
+        body, attachments = intake.body_text, intake.attachments
+    except (RecursionError, MemoryError, ValueError, LookupError):  # hostile MIME the bound above let through
+        return Verdict(False, "su estructura la lee el examen de documentos")
+    return decide(read_signals(intake.subject, body, attachments, procedure, documents))
 
 
 def decide(signals: Signals) -> Verdict:
