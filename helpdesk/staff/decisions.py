@@ -128,13 +128,22 @@ def draft(store: Store, config: Config, renderer: Renderer, radicado: str, decis
     """The email ``decision`` ("reject", "revoke", "correct" or "reply")
     would queue with ``text``, rendered as the decision renders it, to be
     read before it goes (`review`). Nothing is written."""
+    text, ticket, recipient = _addressed(store, config, radicado, decision, text, "sin texto no se envía nada", rules)
+    return compose(store.conn, renderer, ticket, decision, recipient, text)
+
+
+def _addressed(store: Store, config: Config, radicado: str, decision: str, text: str, empty: str,
+               rules: Rules | None) -> tuple[str, Ticket, str]:
+    """(the staff text kept as written, the ticket if ``decision`` may be
+    taken on it, where its email goes); Refused with ``empty`` for no text."""
     text = staff_text(text)
     if not text:
-        raise Refused("sin texto no se envía nada")
+        raise Refused(empty)
     ticket = allowed(store, radicado, decision)
     rules = rules or load_all(config.rules_dir)
-    recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
-    return compose(store.conn, renderer, ticket, decision, recipient, text)
+    # A procedure that hands over an account answers its From, never a
+    # Reply-To anyone could have written (CONTRACT §13).
+    return text, ticket, verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
 
 
 def reject(store: Store, config: Config, renderer: Renderer, radicado: str, by: str, reason: str,
@@ -161,14 +170,8 @@ def request_correction(store: Store, config: Config, renderer: Renderer, radicad
 
 
 def _decide(store, config, renderer, radicado, by, reason, state, decision, action, rules) -> Decided:
-    reason = staff_text(reason)
-    if not reason:
-        raise Refused("indique el motivo con --reason")
-    ticket = allowed(store, radicado, decision)
-    rules = rules or load_all(config.rules_dir)
-    # A procedure that hands over an account answers its From, never a
-    # Reply-To anyone could have written (CONTRACT §13).
-    recipient = verdict_recipient(ticket, rules.procedures.get(ticket.procedure))
+    reason, ticket, recipient = _addressed(store, config, radicado, decision, reason,
+                                           "indique el motivo con --reason", rules)
     who = actor(by)
     with store.transaction() as conn:
         if state == REJECTED:
