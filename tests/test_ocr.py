@@ -145,6 +145,27 @@ def stamped_page(dpi: int = 150):
     return page
 
 
+def test_a_signature_tesseract_reads_as_a_tall_word_stays_ink(signed_and_unsigned):
+    # Words read with confidence are print, blanked before ink is counted;
+    # a scribble read as "CAL" at 70, 72 px tall over a 15 px label, was
+    # blanked with them and a signed form found unsigned (bench seed 1504).
+    from helpdesk.documents.ocr import ink
+    from helpdesk.documents.reading import Word
+
+    signed, _unsigned = signed_and_unsigned
+    page = form_page(signed=True)
+    words = list(signed.words)
+    label = next(w for w in words if w.text.startswith("Firma"))
+    h = label.box[3] - label.box[1]
+    over_the_scribble = (label.box[0], label.box[1] - 4 * h, label.box[0] + 14 * h, label.box[1] - h // 2)
+    alone = ink.measure(page, words, 0).ink_ppm
+    tall = ink.measure(page, words + [Word("CAL", 90, 0, over_the_scribble)], 0).ink_ppm
+    printed = ink.measure(page, words + [Word("CAL", 90, 0, (over_the_scribble[0], over_the_scribble[3] - h,
+                                                               over_the_scribble[2], over_the_scribble[3]))], 0).ink_ppm
+    assert tall == alone >= 3_000  # the tall word is no print: its ink stays
+    assert printed < alone  # a word of the print's size over it is blanked
+
+
 def test_a_stamp_over_the_label_still_finds_it_and_counts_as_ink(signed_and_unsigned):
     reading = read_image(png(stamped_page()), Options(), budget(), 60_000_000)
     # The stamp garbles "representante": the label is known by "Firma del" heading its line.

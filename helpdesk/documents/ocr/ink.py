@@ -13,7 +13,8 @@ band, and an empty band beside it must not dilute it).
 Ink is a pixel ``INK_DARKER`` grey levels below the page's paper (its
 median), after a 3x3 median filter that removes speckle, counted in parts
 per million of the area. What is printed is kept out of the count: the
-words Tesseract read with confidence (``PRINTED_CONFIDENCE``) are blanked,
+words Tesseract read with confidence (``PRINTED_CONFIDENCE``) and of the
+print's size (``PRINTED_HEIGHTS``) are blanked,
 and so is any straight horizontal run of ink ``LINE_RUN_HEIGHTS``
 label-heights long (the printed line or underscores one signs on).
 
@@ -35,6 +36,10 @@ from ..reading import SignatureInk, Word
 
 INK_DARKER = 80
 PRINTED_CONFIDENCE = 70
+# A word read with confidence is printed only up to this many label
+# heights tall (the label's line: 15-21 px at 150 dpi; capitals and
+# accents reach 1.3 times it).
+PRINTED_HEIGHTS = 2.0
 # A horizontal run of ink this many label-heights long is a printed line
 # (at 200 dpi, 10 pt: 80 px, 0.4 in); a signature's strokes are curves.
 LINE_RUN_HEIGHTS = 3.0
@@ -121,7 +126,11 @@ def measure(image, words: list[Word], page: int) -> SignatureInk:
              min(image.height, max(w.box[3] for w in line) + round(BELOW_LINES * height)))
     paper = _median(image)
     ppm = 0
-    printed = [w for w in words if w.page == page and w.confidence >= PRINTED_CONFIDENCE]
+    # A form's print is of one size: a "word" much taller than the label's
+    # line is a signature Tesseract read as letters ("CAL" at 70 over a
+    # 72 px scribble, bench/scan_precision.py seed 1504), and stays ink.
+    printed = [w for w in words if w.page == page and w.confidence >= PRINTED_CONFIDENCE
+               and w.box[3] - w.box[1] <= PRINTED_HEIGHTS * height]
     for area in (above, right, below):
         if area[2] - area[0] < 3 or area[3] - area[1] < 3:
             continue
