@@ -25,8 +25,6 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
-
 # Modes of what the store creates, set explicitly rather than left to the
 # umask: a staff member's usual 022 would leave a file the daemon cannot
 # write. SQLite gives -wal and -shm the database file's mode. A folder is
@@ -499,7 +497,6 @@ class Store:
         # Deleted content (a delivered reset email's body) is overwritten
         # with zeros, not left in free pages of the file.
         self.conn.execute("PRAGMA secure_delete=ON")
-        self.db = sqlite_utils.Database(self.conn)
         self._migrate()
 
     def close(self) -> None:
@@ -521,12 +518,17 @@ class Store:
         later, half-way through a message, on a missing column. sqlite-utils
         reads both schemas (tables, columns, indexes) for the comparison.
         """
+        # Imported here: only check asks, and sqlite-utils costs 50 ms of
+        # every start of the daemon and of each staff command.
+        import sqlite_utils
+
+        actual_db = sqlite_utils.Database(self.conn)
         expected = sqlite_utils.Database(memory=True)
         for script in MIGRATIONS:
             _apply(expected.conn, script)
         differences = []
         for table in expected.tables:
-            actual = self.db.table(table.name)
+            actual = actual_db.table(table.name)
             if not actual.exists():
                 differences.append(f"falta la tabla {table.name}")
                 continue

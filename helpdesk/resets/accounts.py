@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from ..config import Config
-from .backends import run_program
+from .program import run_program
 
 ACTIONS = ("create", "modify", "delete", "disable")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..addresses import valid_address
 from ..config import Config
 from ..errors import ConfigError
-from .backends import command_environment
+from .program import command_environment
 
 log = logging.getLogger(__name__)
 

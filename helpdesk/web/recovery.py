@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 
 from ..config import Config
-from ..resets.backends import run_program
+from ..resets.program import run_program
 from . import decoys
 
 
