@@ -63,9 +63,7 @@ def write_config(path: Path, dovecot: DovecotServer, smtp: SmtpCapture) -> Path:
     helpdesk as deployed, not as tuned for fast tests. Storage (SQLite
     database and raw messages) lives beside this file.
     """
-    path.write_text(
-        f"""# Written by bench/harness.py
-[inbox]
+    return write_desk_config(path, "bench/harness.py", f"""[inbox]
 source = "imap"
 host = "{dovecot.host}"
 port = {dovecot.port}
@@ -82,7 +80,17 @@ port = {smtp.port}
 security = "none"
 from_address = "soporteccc@entidad.gov.co"
 from_name = "Equipo de Gobierno en línea"
+""")
 
+
+def write_desk_config(path: Path, writer: str, mailbox: str, replies: str = "") -> Path:
+    """A bench desk's config.toml: ``mailbox`` (its [inbox] and [smtp]
+    sections), then what every bench desk shares: storage beside the file,
+    the measured tree's rules and templates, and a lifted overall cap on
+    automatic emails (``replies``: more [replies] keys)."""
+    path.write_text(
+        f"""# Written by {writer}
+{mailbox}
 [storage]
 database = "helpdesk.db"
 
@@ -96,7 +104,7 @@ path = "{SOURCE / 'rules'}"
 
 [replies]
 templates = "{SOURCE / 'templates'}"
-# A desk expecting thousands of requests a day raises the overall cap on
+{replies}# A desk expecting thousands of requests a day raises the overall cap on
 # automatic emails (1,000 by default: a backlog of 5,000 would get 1,000).
 daily_cap_total = 1000000
 """,

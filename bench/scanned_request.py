@@ -41,10 +41,7 @@ def write_config(root: Path) -> Path:
     ``root``; the shipped defaults for every tuning knob, as harness.write_config."""
     for sub in ("new", "cur", "tmp"):
         (root / "inbox" / sub).mkdir(parents=True, exist_ok=True)
-    path = root / "config.toml"
-    path.write_text(
-        f"""# Written by bench/scanned_request.py
-[inbox]
+    return harness.write_desk_config(root / "config.toml", "bench/scanned_request.py", f"""[inbox]
 source = "maildir"
 path = "inbox"
 
@@ -53,27 +50,11 @@ transport = "file"
 path = "outbox"
 from_address = "{mails.SUPPORT}"
 from_name = "Equipo de Gobierno en línea"
-
-[storage]
-database = "helpdesk.db"
-
-[radicado]
-prefix = "GEL"
-
-[rules]
-path = "{harness.SOURCE / 'rules'}"
-
-[replies]
-templates = "{harness.SOURCE / 'templates'}"
-# The generated entities share a few senders (sistemas@ of 14 towns'
+""", replies="""# The generated entities share a few senders (sistemas@ of 14 towns'
 # domains): a backlog would hit the per-sender cap (10 a day) that a real
 # one, from hundreds of entities, does not.
 daily_cap_per_sender = 1000000
-daily_cap_total = 1000000
-""",
-        encoding="utf-8",
-    )
-    return path
+""")
 
 
 def raw_request(r: scans.Request) -> bytes:
