@@ -17,3 +17,10 @@ def ago(hours: float) -> str:
     if hours < 48:
         return f"hace {hours:.0f} h"
     return f"hace {hours / 24:.0f} días"
+
+
+def last_days(days: int, article: bool = True) -> str:
+    """A window of ``days`` days back, agreeing with it: "el último día",
+    "los últimos 7 días" (without the article: "último día", "últimos 7 días")."""
+    words = "último día" if days == 1 else f"últimos {days} días"
+    return f"{'el' if days == 1 else 'los'} {words}" if article else words

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from .. import wording
 from ..intake import quarantine
 from ..staff import labels, views
 from .base import Context, cli, echo, pass_ctx, print_json, quarantined
@@ -113,7 +114,7 @@ def ignored(ctx: Context, days: int, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        echo(f"No hay mensajes sin solicitud en {'el último día' if days == 1 else f'los últimos {days} días'}.")
+        echo(f"No hay mensajes sin solicitud en {wording.last_days(days)}.")
         return
     for r in rows:
         mark = "  (automático)" if r["automatic"] else ""

@@ -208,15 +208,10 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 # -- the report `helpdesk stats` prints, in Spanish -----------------------
 
-def _last(days: int) -> str:
-    """The window of ``helpdesk stats --days N`` in words that agree with N."""
-    return "último día" if days == 1 else f"últimos {days} días"
-
-
 def report(s: Stats) -> list[str]:
     out = ["Solicitudes por estado:"]
     out += [f"  {state_label(state):<26} {n}" for state, n in s.by_state.items()]
-    out.append(f"Solicitudes recibidas por día ({_last(s.days)}, fechas de {s.timezone}):")
+    out.append(f"Solicitudes recibidas por día ({wording.last_days(s.days, article=False)}, fechas de {s.timezone}):")
     out += [f"  {localtime.show_day(day)}  {n}" for day, n in s.per_day.items()]
     out.append("Solicitudes abiertas (tiempo desde su llegada):")
     for state, ages in s.ages.items():
@@ -225,7 +220,7 @@ def report(s: Stats) -> list[str]:
                        f"mediana {duration(ages.median)}")
         else:
             out.append(f"  {state_label(state):<26} 0")
-    out.append(f"Tiempo desde la llegada hasta cada paso ({_last(s.days)}; mediana, percentil 90):")
+    out.append(f"Tiempo desde la llegada hasta cada paso ({wording.last_days(s.days, article=False)}; mediana, percentil 90):")
     for name, step in s.steps.items():
         if step.count:
             out.append(f"  {STEP_LABELS[name]:<30} {duration(step.median)}, {duration(step.p90)} "

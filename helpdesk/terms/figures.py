@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from .. import wording
 from .due import ANSWERED, histories, term_of
 from .office import Office, standings
 
@@ -64,7 +65,7 @@ def report(s: TermShares, days: int) -> list[str]:
     def text(share: Share) -> str:
         return f"{share.percent:g} % ({share.in_term} de {share.answered})"
 
-    window = "el último día" if days == 1 else f"los últimos {days} días"  # stats --days 1
+    window = wording.last_days(days)  # stats --days 1: "el último día"
     if not s.overall.answered:
         return [f"Respondidas dentro del término legal: sin solicitudes respondidas en {window}"]
     lines = [f"Respondidas dentro del término legal: {text(s.overall)}, de las respondidas en {window} "
