@@ -184,7 +184,7 @@ class Daemon:
         self.watchdog.ping()
         crash_point("after_fetch")
         try:
-            sha256 = self.store.save_raw(incoming.raw)
+            sha256 = incoming.sha256 or self.store.save_raw(incoming.raw)
         except OSError as exc:
             # Not stored, so not processed and not moved: read again later.
             log.error("cannot store %s: %s", incoming.ref, exc, extra={"event": "store_failed"})

@@ -132,13 +132,18 @@ def _read_body(raw: bytes) -> tuple[list[Attachment], str, list[str]]:
     return _walk(mime_split.parse(raw, POLICY) or email.message_from_bytes(raw, policy=POLICY))
 
 
+_EMPTY_LINE = re.compile(rb"\r\n\r\n|\n\n")
+
+
 def _header_block(raw: bytes) -> bytes:
     """The header section, up to the first empty line (at most 256 KB)."""
     # Searched within the first 256 KB only: a message with LF line ends
     # has no CRLF CRLF, and a search of the whole of it cost 0.4 ms per 700 KB.
-    head = raw[: 256 * 1024]
-    ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
-    return head[: min(ends) if ends else len(head)] + b"\r\n\r\n"
+    # One search for either end: two finds scanned 256 KB for the one absent.
+    limit = min(len(raw), 256 * 1024)
+    found = _EMPTY_LINE.search(raw, 0, limit)
+    end = found.start() if found else limit
+    return raw[:end] + b"\r\n\r\n"
 
 
 def _too_big(raw: bytes, limits: LimitsConfig) -> str:
@@ -154,7 +159,9 @@ def _too_big(raw: bytes, limits: LimitsConfig) -> str:
     return ""
 
 
-_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^";\r\n]{1,200})')
+# The keyword in any case; the value as written: the parser matches a
+# boundary case-sensitively, so the delimiters are counted in the raw bytes.
+_BOUNDARY = re.compile(rb'(?i:boundary)\s*=\s*"?([^";\r\n]{1,200})')
 
 
 def count_parts(raw: bytes, limit: int) -> int:
@@ -166,17 +173,19 @@ def count_parts(raw: bytes, limit: int) -> int:
     its own: 5.9 million empty parts once slipped past the first count).
     A bare CR counts as a line end, as the parser takes it. Past ``limit``
     declared boundaries the count stops: that is already too many parts.
-    (bytes.count is 8x faster than a multiline regex on 700 KB.) The message
-    is read lowered a window at a time, never copied whole: a 40 MB message
-    cost 40 MB more here."""
+    (bytes.count is 8x faster than a multiline regex on 700 KB.) Header
+    names are found in the message lowered a window at a time, never copied
+    whole (a 40 MB message cost 40 MB more here); delimiters are counted in
+    the raw bytes, as the parser matches them (a second lowered pass cost
+    half of the 2.2 ms this takes on a 700 KB request)."""
     headers = 0
     boundaries: set[bytes] = set()
-    for window, own in _lowered_windows(raw):
+    for start, window, own in _lowered_windows(raw):
         headers += _count(window, own, b"\ncontent-type:") + _count(window, own, b"\rcontent-type:")
         # bytes.find, then the pattern where it stands: 2x faster than finditer's scan.
         at = window.find(b"boundary", 0, own + len(b"boundary") - 1)
         while at >= 0:
-            match = _BOUNDARY.match(window, at)
+            match = _BOUNDARY.match(raw, start + at)
             if match:
                 boundaries.add(match.group(1).strip())
                 if len(boundaries) > limit:
@@ -187,25 +196,24 @@ def count_parts(raw: bytes, limit: int) -> int:
     if not boundaries:
         return headers
     # Every delimiter line opens a part; each multipart has one closing line.
-    delimiters = -len(boundaries)
-    for window, own in _lowered_windows(raw):
-        delimiters += sum(_count(window, own, b"--" + b) for b in boundaries)
+    delimiters = sum(raw.count(b"--" + b) for b in boundaries) - len(boundaries)
     return max(headers, delimiters)
 
 
-# 256 KiB: a lowered window this size stays in cache for its four scans
+# 256 KiB: a lowered window this size stays in cache for its three scans
 # (1 MiB windows cost 50% more on a 700 KB message).
 _WINDOW = 256 << 10
 _OVERLAP = 512  # longer than any pattern counted or boundary match
 
 
 def _lowered_windows(raw: bytes):
-    """(window, own): the message lowered _WINDOW bytes at a time; each window runs
-    _OVERLAP bytes into the next, and a match counts in the window where it
-    starts (before ``own``), so one across a seam counts once."""
+    """(start, window, own): the message lowered _WINDOW bytes at a time
+    from ``start``; each window runs _OVERLAP bytes into the next, and a
+    match counts in the window where it starts (before ``own``), so one
+    across a seam counts once."""
     view = memoryview(raw)
     for start in range(0, len(raw), _WINDOW):
-        yield bytes(view[start : start + _WINDOW + _OVERLAP]).lower(), min(_WINDOW, len(raw) - start)
+        yield start, bytes(view[start : start + _WINDOW + _OVERLAP]).lower(), min(_WINDOW, len(raw) - start)
 
 
 def _count(window: bytes, own: int, pattern: bytes) -> int:
