@@ -52,6 +52,7 @@ from ..errors import ConfigError
 from ..intake.message import clean_text
 from . import compose
 from .articles import with_article
+from .template_cache import user_cache
 
 # Every email kind (CONTRACT §5); each needs its three templates (PARTS).
 # ``account_created`` and ``account_notice`` answer an account request
@@ -240,6 +241,7 @@ class Renderer:
         )
         self.env.filters["with_article"] = with_article
         self.env.filters["tel"] = tel_uri
+        self.env.bytecode_cache = user_cache(self.env)
         self._compile_all()
 
     def _compile_all(self) -> None:
