@@ -64,7 +64,7 @@ def examine(filename: str, data: bytes, rules: Rules, depth: int = 0, form: Form
         if not facts.readable:
             return facts
         return dataclasses.replace(facts, reading=_read_scan(
-            lambda: read_image(data, options, budget, limits.max_image_pixels), [0], options))
+            lambda: read_image(data, options, budget, limits.max_image_pixels, facts.image_ink_ppm), [0], options))
     if kind == sniff.ZIP:
         if depth >= limits.max_zip_depth:
             return FileFacts(**base, error="tiene archivos comprimidos dentro de otros; envíe los documentos sin comprimir")

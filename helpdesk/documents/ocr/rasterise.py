@@ -42,6 +42,9 @@ _RAW_FILTERS = ("/FlateDecode", "/ASCII85Decode", "/ASCIIHexDecode", "/LZWDecode
 class Raster:
     image: object  # PIL.Image.Image, mode "L"
     how: str  # "imagen" (taken from the file) or "render" (drawn by pdfium)
+    # The page's ink (image_quality.measure) when the caller measured the
+    # file already: an image attachment's, measured by examine.py.
+    ink_ppm: int | None = None
 
 
 def sized(image):
