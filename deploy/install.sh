@@ -2,7 +2,7 @@
 # Installs helpdesk as a systemd service from the checkout this script is in
 # (README, "Install as a service"; docs/guia-instalacion.md). Run as root:
 #
-#     sudo deploy/install.sh [--no-start] [--root DIR]
+#     sudo deploy/install.sh [--no-start] [--root DIR] [--wheel FILE]
 #
 # What it sets up, and the owners and modes it keeps them at:
 #   user and group helpdesk (system user, no login)
@@ -35,6 +35,11 @@
 # them as it would have made them. Only the packages python3-venv,
 # tesseract-ocr-spa and fonts-dejavu-core, when missing, are installed into the system too.
 #
+# --wheel FILE installs that wheel (helpdesk-*.whl, built from this same
+# checkout, e.g. by `pip wheel --no-deps .`) instead of building one here:
+# the tests build the wheel once for the whole suite instead of once per
+# install. Which build is installed is still decided by the wheel's RECORD.
+#
 # Idempotent: every step first looks at what is there. A second run with
 # nothing new changes nothing and says so. Upgrade: git pull, run it again.
 set -euo pipefail
@@ -45,7 +50,7 @@ PYTHON=${HELPDESK_PYTHON:-/usr/bin/python3}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
-    echo "Uso: sudo deploy/install.sh [--no-start] [--root CARPETA]"
+    echo "Uso: sudo deploy/install.sh [--no-start] [--root CARPETA] [--wheel ARCHIVO]"
     echo "Instala helpdesk como servicio de systemd desde esta copia del repositorio:"
     echo "usuario helpdesk, /opt/helpdesk, /etc/helpdesk, /var/lib/helpdesk y la unidad."
     echo "Se puede repetir: solo cambia lo que falta o es distinto, y nunca sobrescribe"
@@ -54,18 +59,24 @@ usage() {
     echo "  --root CARPETA   instala todo bajo CARPETA (CARPETA/etc/helpdesk, CARPETA/opt/helpdesk...),"
     echo "                   con la configuración y las unidades apuntando allí; no habilita ni inicia"
     echo "                   nada (el usuario y el grupo helpdesk sí son los de la máquina)"
+    echo "  --wheel ARCHIVO  instala ese paquete (helpdesk-*.whl, compilado de esta misma copia) en vez"
+    echo "                   de compilarlo aquí"
 }
 
 start=yes
 ROOT_DIR=""
+WHEEL=""
 while [ $# -gt 0 ]; do
     case $1 in
         --no-start) start=no ;;
         --root) [ $# -ge 2 ] || { echo "install.sh: --root necesita una carpeta" >&2; exit 2; }
                 ROOT_DIR=$2; shift ;;
         --root=*) ROOT_DIR=${1#--root=} ;;
+        --wheel) [ $# -ge 2 ] || { echo "install.sh: --wheel necesita un archivo" >&2; exit 2; }
+                 WHEEL=$2; shift ;;
+        --wheel=*) WHEEL=${1#--wheel=} ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "install.sh: opción desconocida: $1 (use --no-start, --root o --help)" >&2; exit 2 ;;
+        *) echo "install.sh: opción desconocida: $1 (use --no-start, --root, --wheel o --help)" >&2; exit 2 ;;
     esac
     shift
 done
@@ -80,6 +91,14 @@ if [ -n "$ROOT_DIR" ]; then
     fi
     ROOT_DIR=$(realpath -m "$ROOT_DIR")
     [ "$ROOT_DIR" != / ] || ROOT_DIR=""
+fi
+if [ -n "$WHEEL" ]; then
+    case $(basename "$WHEEL") in
+        helpdesk-*.whl) ;;
+        *) echo "install.sh: --wheel necesita un archivo helpdesk-*.whl: $WHEEL" >&2; exit 2 ;;
+    esac
+    [ -f "$WHEEL" ] || { echo "install.sh: --wheel: no existe el archivo $WHEEL" >&2; exit 2; }
+    WHEEL=$(realpath "$WHEEL")
 fi
 
 PREFIX=$ROOT_DIR/opt/helpdesk
@@ -208,15 +227,20 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Built from a copy: a build in the checkout would leave root-owned build/
-# and *.egg-info in it, and a stale build/ can carry deleted files along.
-mkdir "$work/src"
-tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
-    --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$work/src" -xf -
-say "compilando el paquete (wheel) desde $SRC"
-"$VENV/bin/pip" wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/dist" "$work/src" \
-    || fail "no se pudo compilar el paquete; vea el error de pip arriba"
-wheel=$(ls "$work"/dist/helpdesk-*.whl)
+if [ -n "$WHEEL" ]; then
+    say "se instala el paquete $WHEEL (--wheel), sin compilarlo aquí"
+    wheel=$WHEEL
+else
+    # Built from a copy: a build in the checkout would leave root-owned build/
+    # and *.egg-info in it, and a stale build/ can carry deleted files along.
+    mkdir "$work/src"
+    tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
+        --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$work/src" -xf -
+    say "compilando el paquete (wheel) desde $SRC"
+    "$VENV/bin/pip" wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/dist" "$work/src" \
+        || fail "no se pudo compilar el paquete; vea el error de pip arriba"
+    wheel=$(ls "$work"/dist/helpdesk-*.whl)
+fi
 # The wheel's RECORD lists every file it installs with its SHA-256: the same
 # RECORD is the same program, whatever the zip's timestamps say.
 build=$("$VENV/bin/python" - "$wheel" <<'EOF'

@@ -67,9 +67,6 @@ def test_unit_is_hardened_and_uses_credentials():
 # The service is never started by the script (--root never starts anything);
 # helpdesk-foreground runs the daemon here, the way a host without systemd does.
 
-# What is not part of a checkout's program (as install.sh leaves out).
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "var", "build", "*.egg-info", "__pycache__", ".pytest_cache")
-
 # What a real install writes, and what these tests must leave as they found it.
 SYSTEM_PATHS = (Path("/opt/helpdesk"), Path("/etc/helpdesk"), Path("/var/lib/helpdesk"), Path("/run/helpdesk"),
                 Path("/etc/systemd/system/helpdesk.service"), Path("/etc/systemd/system/helpdesk-web.service"),
@@ -98,6 +95,7 @@ class Target:
         self.command = root / "usr" / "local" / "bin" / "helpdesk"
         self.profile = root / "etc" / "profile.d" / "helpdesk.sh"
         self.script = ROOT / "deploy" / "install.sh"  # the one that installs here
+        self.wheel: Path | None = None  # a wheel built beforehand, for --wheel
         self.env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
                     "HELPDESK_CONFIG": str(self.etc / "config.toml")}
 
@@ -155,22 +153,21 @@ def system_before():
 
 
 @pytest.fixture(scope="module")
-def target(system_before):
+def target(system_before, package_build):
     """An empty folder for ``install.sh --root``, which user helpdesk and
-    staff (nobody) can traverse, as they can / ; and a copy of this
-    checkout to install from, so that an edit made here meanwhile is not
-    a new build in the second run. Both removed afterwards."""
+    staff (nobody) can traverse, as they can / , removed afterwards; the
+    script is run from the run's copy of this checkout (conftest.package_build),
+    so that an edit made here meanwhile is not a new build in the second run,
+    and is given that copy's wheel where it need not build one."""
     root = Path(tempfile.mkdtemp(prefix="helpdesk-install-test-"))
     root.chmod(0o755)
-    source = Path(tempfile.mkdtemp(prefix="helpdesk-install-source-"))
-    shutil.copytree(ROOT, source / "helpdesk", ignore=NOT_COPIED, symlinks=True)
     installing = Target(root)
-    installing.script = source / "helpdesk" / "deploy" / "install.sh"
+    installing.script = package_build.source / "deploy" / "install.sh"
+    installing.wheel = package_build.wheel
     had_user = _exists(pwd.getpwnam, "helpdesk")
     had_group = _exists(grp.getgrnam, "helpdesk")
     yield installing
     shutil.rmtree(root, ignore_errors=True)
-    shutil.rmtree(source, ignore_errors=True)
     # install.sh makes the system user and group helpdesk (the one change
     # --root leaves on the machine): the tests take back what they made, so
     # /etc/passwd and /etc/group are as they found them.
@@ -188,9 +185,12 @@ def _exists(lookup, name: str) -> bool:
         return False
 
 
-def install(target: Target) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(target.script), "--root", str(target.root)], capture_output=True, text=True,
-                            timeout=900, cwd="/")
+def install(target: Target, build: bool = False) -> subprocess.CompletedProcess:
+    """``install.sh --root``, given the run's wheel (--wheel), or with
+    ``build`` building its own from the checkout as an administrator's run does."""
+    wheel = [] if build else ["--wheel", str(target.wheel)]
+    result = subprocess.run([str(target.script), "--root", str(target.root), *wheel], capture_output=True,
+                            text=True, timeout=900, cwd="/")
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -248,6 +248,8 @@ def test_install_under_root_sets_owners_and_modes(first_install, target):
     config = (target.etc / "config.toml").read_text()
     assert f'database = "{target.data}/helpdesk.db"' in config and '"var/' not in config
     assert "con --root no se habilita ni se inicia nada" in first_install.stdout
+    assert f"se instala el paquete {target.wheel} (--wheel), sin compilarlo aquí" in first_install.stdout
+    assert "compilando" not in first_install.stdout
 
 
 @system_install
@@ -381,8 +383,11 @@ def test_a_second_run_changes_nothing_and_keeps_an_edited_config(first_install, 
     with open(target.etc / "config.toml", "a", encoding="utf-8") as fh:
         fh.write("# editado por el administrador\n")
     before = snapshot(target)
-    result = install(target)
+    # This run builds its wheel from the checkout, as an administrator's
+    # does: the build is the same program as the one installed, and says so.
+    result = install(target, build=True)
     assert snapshot(target) == before
+    assert "compilando el paquete (wheel)" in result.stdout and "ya instalado, la misma compilación" in result.stdout
     assert "nada que cambiar" in result.stdout
     assert f"se conserva {target.etc}/config.toml" in result.stdout
     assert (target.etc / "config.toml").read_text().endswith("# editado por el administrador\n")

@@ -18,12 +18,6 @@ import pytest
 from . import mails
 from .conftest import USER, embedded_sections, networked_sections, run_helpdesk, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# Not part of the package; a developer's checkout may hold large ones.
-NOT_BUILT = shutil.ignore_patterns(".git", ".venv", "var", "build", "*.egg-info", "__pycache__",
-                                   ".pytest_cache", ".cache")
-
 
 def _pip(python: Path | str, *args: str, timeout: float = 540) -> None:
     result = subprocess.run([str(python), "-m", "pip", *args, "--quiet", "--disable-pip-version-check"],
@@ -32,21 +26,19 @@ def _pip(python: Path | str, *args: str, timeout: float = 540) -> None:
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory) -> Path:
+def installed(tmp_path_factory, package_build) -> Path:
     """The folder holding ``helpdesk`` of a fresh venv with only the wheel in it.
 
-    Built once per session from a copy of the checkout (a build in the
-    checkout could pick up a stale build/); dependencies come from pip's
-    cache, which scripts/test has filled.
+    The wheel is the run's one build of a copy of this checkout
+    (conftest.package_build: a build in the checkout could pick up a stale
+    build/), which deploy/install.sh --wheel installs too; dependencies come
+    from pip's cache, which scripts/test has filled. Nothing is read from
+    the checkout: the venv holds no path to it.
     """
     root = tmp_path_factory.mktemp("install")
-    shutil.copytree(ROOT, root / "src", ignore=NOT_BUILT)
-    _pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(root / "dist"), str(root / "src"))
-    [wheel] = (root / "dist").glob("helpdesk-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=120)
     bin_dir = root / "venv" / "bin"
-    _pip(bin_dir / "python", "install", str(wheel))
-    shutil.rmtree(root / "src")  # nothing may be read from a checkout
+    _pip(bin_dir / "python", "install", str(package_build.wheel))
     return bin_dir
 
 
