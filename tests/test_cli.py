@@ -1,11 +1,10 @@
 """The CLI through a real subprocess: exit codes, Spanish output, JSON shapes."""
 
 import json
-import shutil
 from pathlib import Path
 
 from . import mails
-from .conftest import Embedded, run_helpdesk
+from .conftest import Embedded, copy_checkout, run_helpdesk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +70,7 @@ def test_failed_and_retry_commands(tmp_path):
 
 def test_demo_runs_from_a_fresh_copy_without_servers(tmp_path):
     copy = tmp_path / "clone"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__"))
+    copy_checkout(copy)  # what a clone holds: not a developer's venvs and caches (100+ MB here)
     result = helpdesk("demo", cwd=copy)
     assert result.returncode == 0, result.stderr
     out = result.stdout
