@@ -78,6 +78,21 @@ def test_a_cache_written_for_other_filters_is_not_read(private_tmp):
     assert user_cache(env).pattern != before
 
 
+def test_a_cache_grown_past_its_bound_is_cleared(private_tmp, monkeypatch):
+    from helpdesk.outgoing import template_cache
+
+    monkeypatch.setattr(template_cache, "MAX_FILES", 100)
+    templates = templates_copy(private_tmp.parent)
+    ack_text(templates)
+    [folder] = private_tmp.iterdir()
+    pattern = next(folder.iterdir()).name.rsplit("_", 1)[0]  # this version's prefix
+    for n in range(200):
+        (folder / f"{pattern}_{n:040x}.cache").write_bytes(b"")
+    ack_text(templates)
+    # Cleared, then the 73 templates compiled again by the Renderer: under the bound.
+    assert 3 <= len(list(folder.iterdir())) <= 100
+
+
 def _without_ids(text: str) -> list[str]:
     """The email's lines but those that differ between two builds (date, ids, MIME boundaries)."""
     return [line for line in text.splitlines()

@@ -13,6 +13,11 @@ The file names carry a digest of what the compiled code relies on besides
 its source (the helpdesk version and the names of the environment's
 filters and tests), so a cache written by another version is not read.
 
+The folder holds one set of files per templates folder and version (73
+each). A desk has one; a machine that runs the test suite or many
+checkouts makes more, so past ``MAX_FILES`` this version's files are
+cleared and compiled again (a Renderer compiles all 73 at its start).
+
 A cache, never a reason to fail: a folder that cannot be made, a file that
 cannot be written or one that does not load only means compiling, as
 without it. Under systemd (PrivateTmp) the service's cache lasts as long as
@@ -22,12 +27,16 @@ the service; staff commands share theirs between runs.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import os
 
 from jinja2 import BytecodeCache, Environment, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
 log = logging.getLogger(__name__)
+
+MAX_FILES = 2000  # about 27 templates folders' worth; counting them costs under a millisecond
 
 
 class _BestEffort(FileSystemBytecodeCache):
@@ -52,7 +61,14 @@ def user_cache(env: Environment) -> BytecodeCache | None:
     names = [__version__, *sorted(env.filters), "|", *sorted(env.tests)]
     tag = hashlib.sha256("\0".join(names).encode()).hexdigest()[:12]
     try:
-        return _BestEffort(pattern=f"__helpdesk_{tag}_%s.cache")
+        cache = _BestEffort(pattern=f"__helpdesk_{tag}_%s.cache")
     except (OSError, RuntimeError) as exc:
         log.info("templates compiled without a cache: %s", exc)
         return None
+    try:
+        with os.scandir(cache.directory) as entries:
+            if sum(1 for _ in itertools.islice(entries, MAX_FILES + 1)) > MAX_FILES:
+                cache.clear()  # this version's files only (its pattern)
+    except OSError:
+        pass
+    return cache
