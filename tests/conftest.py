@@ -175,6 +175,13 @@ def copy_checkout(target: Path) -> None:
         shutil.copy2(source, target / name, follow_symlinks=False)
 
 
+def pip(python: Path | str, *args: str, timeout: float = 540) -> None:
+    """``python -m pip ARGS``, quietly; its output is the failure's message."""
+    result = subprocess.run([str(python), "-m", "pip", *args, "--quiet", "--disable-pip-version-check"],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="session")
 def package_build(tmp_path_factory) -> PackageBuild:
     """The wheel of this checkout, built once for the whole run and shared by
@@ -194,10 +201,7 @@ def package_build(tmp_path_factory) -> PackageBuild:
         if not wheels:
             shutil.rmtree(folder, ignore_errors=True)
             copy_checkout(folder / "src")
-            result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                                     "--no-deps", "--wheel-dir", str(folder / "dist"), str(folder / "src")],
-                                    capture_output=True, text=True, timeout=540)
-            assert result.returncode == 0, result.stdout + result.stderr
+            pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(folder / "dist"), str(folder / "src"))
             # What the build left in the copy (install.sh leaves it out too).
             shutil.rmtree(folder / "src" / "build", ignore_errors=True)
             for info in (folder / "src").glob("*.egg-info"):

@@ -16,13 +16,7 @@ from pathlib import Path
 import pytest
 
 from . import mails
-from .conftest import USER, embedded_sections, networked_sections, run_helpdesk, write_config
-
-
-def _pip(python: Path | str, *args: str, timeout: float = 540) -> None:
-    result = subprocess.run([str(python), "-m", "pip", *args, "--quiet", "--disable-pip-version-check"],
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr
+from .conftest import USER, embedded_sections, networked_sections, pip, run_helpdesk, write_config
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +32,7 @@ def installed(tmp_path_factory, package_build) -> Path:
     root = tmp_path_factory.mktemp("install")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=120)
     bin_dir = root / "venv" / "bin"
-    _pip(bin_dir / "python", "install", str(package_build.wheel))
+    pip(bin_dir / "python", "install", str(package_build.wheel))
     return bin_dir
 
 

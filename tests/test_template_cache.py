@@ -25,9 +25,8 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
 
 
 def templates_copy(tmp_path: Path) -> Path:
-    shipped = Renderer(Config(smtp=SmtpConfig(from_address="s@entidad.gov.co"))).config.shipped_templates_dir
     copy = tmp_path / "plantillas"
-    shutil.copytree(shipped, copy)
+    shutil.copytree(Config().shipped_templates_dir, copy)
     return copy
 
 
