@@ -21,6 +21,7 @@ from helpdesk import config as config_mod
 from helpdesk.daemon import Daemon
 from helpdesk.store import Store
 
+from . import cli_zygote
 from .mails import SUPPORT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_helpdesk(*args, cwd=None, env: dict | None = None, input_text: str | None = None,
                  timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m helpdesk ARGS`` in a subprocess, as a user runs it, with this checkout's code."""
-    return subprocess.run([sys.executable, "-m", "helpdesk", *(str(a) for a in args)], capture_output=True,
-                          text=True, cwd=cwd, input=input_text, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    """``python -m helpdesk ARGS`` in a process of its own, as a user runs it,
+    with this checkout's code: forked from a process that already imported
+    helpdesk (tests/cli_zygote.py), or a fresh interpreter when the
+    environment changes what Python reads at start."""
+    argv = [str(a) for a in args]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    if cli_zygote.usable(full_env):
+        return cli_zygote.run(argv, cwd, full_env, input_text, timeout)
+    return subprocess.run([sys.executable, "-m", "helpdesk", *argv], capture_output=True,
+                          text=True, cwd=cwd, input=input_text, timeout=timeout, env=full_env)
 
 
 def toml_value(value) -> str:
@@ -298,10 +305,67 @@ def pytest_configure(config):
     config.pluginmanager.register(_GroupSuffix(), "helpdesk-xdist-group-suffix")
 
 
+class _DocumentWorkers:
+    """Document workers lent from one ``embedded`` or ``networked`` test to
+    the next in this pytest process, as one service keeps its worker from
+    one ticket to the next.
+
+    A worker's start (the interpreter, openpyxl, pypdf, pypdfium2 and
+    Tesseract's model) was 0.5 s of CPU, paid again by nearly every test
+    that examines a request. The worker keeps nothing of a file once its
+    facts are sent (worker.py), so the next test's files meet the same
+    process a service's next ticket would. It is lent only to a daemon
+    whose worker would be started the same way: the same rules folder,
+    [documents] config and environment; a test with rules of its own, or
+    one that replaces or kills its worker, gets or leaves another.
+    """
+
+    def __init__(self):
+        self._idle: dict[tuple, list] = {}
+
+    @staticmethod
+    def _key(daemon: Daemon) -> tuple:
+        from helpdesk.documents.worker import worker_environment
+
+        return (str(daemon.config.rules_dir), repr(daemon.config.documents), repr(daemon.rules.documents.worker),
+                tuple(sorted(worker_environment().items())))
+
+    def lend(self, daemon: Daemon) -> None:
+        idle = self._idle.get(self._key(daemon))
+        if idle:
+            daemon.worker = idle.pop()  # the daemon's own, not started yet, is dropped
+
+    def take_back(self, daemon: Daemon) -> None:
+        from helpdesk.documents.worker import Worker
+
+        worker = daemon.worker
+        if worker.pid is None or worker.nice:
+            return
+        daemon.worker = Worker(daemon.rules, daemon.config.documents)  # daemon.close() closes this one
+        self._idle.setdefault(self._key(daemon), []).append(worker)
+
+    def close(self) -> None:
+        for workers in self._idle.values():
+            for worker in workers:
+                worker.close()
+        self._idle.clear()
+
+
+_WORKERS = _DocumentWorkers()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_lent_workers():
+    yield
+    _WORKERS.close()
+
+
 @pytest.fixture
 def embedded(tmp_path) -> Embedded:
     env = Embedded(tmp_path)
+    _WORKERS.lend(env.daemon)
     yield env
+    _WORKERS.take_back(env.daemon)
     env.daemon.close()
     env.store.close()
 
@@ -387,7 +451,9 @@ class Networked(Embedded):
 @pytest.fixture
 def networked(tmp_path, dovecot, smtp_server):
     env = Networked(tmp_path / "helpdesk", dovecot, smtp_server)
+    _WORKERS.lend(env.daemon)
     yield env
+    _WORKERS.take_back(env.daemon)
     env.daemon.close()
     env.store.close()
 

@@ -106,6 +106,19 @@ def test_an_upside_down_scan_is_turned_and_read():
     assert reading.signature.found  # the label is found on the page as turned upright
 
 
+def test_the_orientation_model_is_loaded_only_for_the_first_doubtful_page(monkeypatch):
+    """OSD's model (10 MB, 0.08 s of CPU) was loaded by every worker that read
+    a scan, though an upright page never needs it."""
+    from helpdesk.documents.ocr import engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "_engines", {})  # this process's engine made afresh
+    read_image(png(form_page(dpi=150)), Options(), budget(), 60_000_000)
+    made = engine_mod.engine()
+    assert made._orienter_tried is False and made._orienter is None
+    reading = read_image(png(form_page(dpi=150).rotate(180)), Options(), budget(), 60_000_000)
+    assert reading.pages[0].rotation == 180 and made._orienter is not None
+
+
 def test_a_pdf_page_that_is_one_image_is_taken_as_stored_and_another_is_rendered():
     import pypdf
     import pypdfium2

@@ -6,9 +6,11 @@ Debian's ``tesseract-ocr-spa`` (with ``tesseract-ocr``, which brings
 ``lang="spa"`` that reads, and one with ``lang="osd"`` and
 ``PSM.OSD_ONLY`` that finds the page's orientation, because asking the
 ``spa`` API for the orientation aborts the whole process (SIGABRT from
-C++, not a Python exception). An API is not thread-safe and takes 0.1-0.2 s
-to load its model: the worker is one thread, so one of each per process,
-made at the first scan and kept.
+C++, not a Python exception). An API is not thread-safe and takes 0.07-0.2 s
+of CPU to load its model: the worker is one thread, so one of each per
+process, kept once made. The reader is made at the first scan; the
+orienter at the first doubtful page (orient.py), since most pages never
+need it and every worker start paid its 0.08 s (10 MB of osd model).
 
 Anything missing (the module, the folder, ``spa.traineddata``) is an
 ``EngineUnavailable`` whose message is the Spanish reason staff read in
@@ -44,13 +46,31 @@ class Engine:
     """The two APIs of this process and what they are, for ``engine``."""
 
     reader: object  # tesserocr.PyTessBaseAPI, lang "spa"
-    orienter: object | None  # lang "osd", PSM.OSD_ONLY; None without osd.traineddata
     version: str
     tessdata: str
+    _orienter: object | None = None
+    _orienter_tried: bool = False
 
     @property
     def name(self) -> str:
         return f"tesseract {self.version} ({LANGUAGE})"
+
+    @property
+    def orienter(self):
+        """The OSD API (lang "osd", PSM.OSD_ONLY), made at its first use; None
+        without osd.traineddata or when Tesseract cannot load it: pages are
+        then read as they come (orient.py turns nothing)."""
+        if not self._orienter_tried:
+            self._orienter_tried = True
+            if (Path(self.tessdata) / "osd.traineddata").is_file():
+                import tesserocr
+
+                try:
+                    self._orienter = tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/", lang="osd",
+                                                             psm=tesserocr.PSM.OSD_ONLY)
+                except RuntimeError:
+                    self._orienter = None
+        return self._orienter
 
 
 _engines: dict[str, Engine] = {}
@@ -92,12 +112,6 @@ def engine(tessdata: str | None = None) -> Engine:
     except RuntimeError as exc:
         raise EngineUnavailable(f"Tesseract no pudo cargar los datos del español de {folder} ({exc}); "
                                 f"reinstálelos con {INSTALL_SPANISH}") from None
-    orienter = None
-    if (Path(folder) / "osd.traineddata").is_file():
-        try:
-            orienter = tesserocr.PyTessBaseAPI(path=path, lang="osd", psm=tesserocr.PSM.OSD_ONLY)
-        except RuntimeError:
-            orienter = None  # pages are then read as they come; said by orient.py's absence of turns
-    made = Engine(reader, orienter, reader.Version(), folder)
+    made = Engine(reader, reader.Version(), folder)
     _engines[folder] = made
     return made
