@@ -24,6 +24,7 @@ import atexit
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,7 +66,8 @@ def _start() -> str:
     global _zygote
     if _zygote is not None and _zygote[0].poll() is None:
         return _zygote[1]
-    path = os.path.join(tempfile.mkdtemp(prefix="helpdesk-zygote-"), "socket")
+    folder = tempfile.mkdtemp(prefix="helpdesk-zygote-")
+    path = os.path.join(folder, "socket")
     process = subprocess.Popen([sys.executable, "-c", f"from tests import cli_zygote; cli_zygote.serve({path!r})"],
                                cwd=ROOT, env=_zygote_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -74,7 +76,8 @@ def _start() -> str:
             raise RuntimeError("the CLI zygote did not start")
         time.sleep(0.01)
     _zygote = (process, path)
-    atexit.register(process.kill)
+    atexit.register(shutil.rmtree, folder, True)
+    atexit.register(process.kill)  # run first: atexit calls in reverse
     return path
 
 

@@ -114,6 +114,7 @@ class Embedded:
         self.config = config_mod.load(self.config_path)
         self.store = Store(self.config.database_path, self.config.raw_dir)
         self.daemon = Daemon(self.config, self.store)
+        _WORKERS.lend(self.daemon)
 
     def deliver(self, raw: bytes) -> Path:
         return maildir_deliver(self.root / "inbox", raw)
@@ -306,9 +307,9 @@ def pytest_configure(config):
 
 
 class _DocumentWorkers:
-    """Document workers lent from one ``embedded`` or ``networked`` test to
-    the next in this pytest process, as one service keeps its worker from
-    one ticket to the next.
+    """Document workers lent from one test's helpdesk (``Embedded``,
+    ``Networked``) to the next test's in this pytest process, as one service
+    keeps its worker from one ticket to the next.
 
     A worker's start (the interpreter, openpyxl, pypdf, pypdfium2 and
     Tesseract's model) was 0.5 s of CPU, paid again by nearly every test
@@ -322,6 +323,7 @@ class _DocumentWorkers:
 
     def __init__(self):
         self._idle: dict[tuple, list] = {}
+        self._daemons: list[Daemon] = []  # made since the last take_back_all
 
     @staticmethod
     def _key(daemon: Daemon) -> tuple:
@@ -331,9 +333,17 @@ class _DocumentWorkers:
                 tuple(sorted(worker_environment().items())))
 
     def lend(self, daemon: Daemon) -> None:
+        self._daemons.append(daemon)
         idle = self._idle.get(self._key(daemon))
         if idle:
             daemon.worker = idle.pop()  # the daemon's own, not started yet, is dropped
+
+    def take_back_all(self) -> None:
+        """At the end of a test: the workers of the daemons it made (one it
+        closed has none left; one a module fixture keeps gets another)."""
+        daemons, self._daemons = self._daemons, []
+        for daemon in daemons:
+            self.take_back(daemon)
 
     def take_back(self, daemon: Daemon) -> None:
         from helpdesk.documents.worker import Worker
@@ -360,12 +370,17 @@ def _close_lent_workers():
     _WORKERS.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    # Before the fixtures' own teardown, which closes their daemons (and
+    # with them the workers).
+    _WORKERS.take_back_all()
+
+
 @pytest.fixture
 def embedded(tmp_path) -> Embedded:
     env = Embedded(tmp_path)
-    _WORKERS.lend(env.daemon)
     yield env
-    _WORKERS.take_back(env.daemon)
     env.daemon.close()
     env.store.close()
 
@@ -437,6 +452,7 @@ class Networked(Embedded):
         self.config = config_mod.load(self.config_path)
         self.store = Store(self.config.database_path, self.config.raw_dir)
         self.daemon = Daemon(self.config, self.store)
+        _WORKERS.lend(self.daemon)
 
     def deliver(self, raw: bytes) -> None:
         self.dovecot.append(USER, raw)
@@ -451,9 +467,7 @@ class Networked(Embedded):
 @pytest.fixture
 def networked(tmp_path, dovecot, smtp_server):
     env = Networked(tmp_path / "helpdesk", dovecot, smtp_server)
-    _WORKERS.lend(env.daemon)
     yield env
-    _WORKERS.take_back(env.daemon)
     env.daemon.close()
     env.store.close()
 
