@@ -184,7 +184,7 @@ def main() -> None:
     per_page = serial / pages if serial is not None else sum(each) / pages
     target = 1.15 * pages * per_page / cores
     print(f"command        : {' '.join(harness.helpdesk_command(Path('CFG'), 'run', '--once'))}  "
-          "(Maildir inbox, file outbox, the whole backlog in one run)")
+          f"(Maildir inbox, file outbox; {len(rounds)} run{'s' if len(rounds) > 1 else ''}, one per chunk)")
     print(f"code measured  : {harness.describe_source()}")
     cli = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
     print(f"machine        : {cores} cores; tesseract CLI {cli}, data {tessdata}")
@@ -199,7 +199,7 @@ def main() -> None:
                                             for n, b, o in rounds))
     print(f"target 1.15 x pages x t / cores  : {target:.1f} s  (t = {per_page:.2f} s a page, "
           f"{'serial' if serial is not None else 'parallel'})")
-    print(f"ours, one run --once             : {ours:.1f} s  ({args.count / ours * 60:.1f} requests a minute)")
+    print(f"ours, run --once per chunk       : {ours:.1f} s  ({args.count / ours * 60:.1f} requests a minute)")
     print(f"ratio ours / (pages x t / cores) : {ours / (pages * per_page / cores):.3f}  (target <= 1.15)")
     print(f"ratio ours / bare parallel wall  : {ours / parallel:.3f}")
     print(f"emails written : {counts}")
