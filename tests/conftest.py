@@ -321,8 +321,13 @@ class _DocumentWorkers:
     one that replaces or kills its worker, gets or leaves another.
     """
 
+    # Idle workers kept at most, the oldest closed first: a test with rules
+    # of its own leaves a worker no later test can take, and each holds
+    # 100-200 MB.
+    MAX_IDLE = 2
+
     def __init__(self):
-        self._idle: dict[tuple, list] = {}
+        self._idle: list[tuple[tuple, object]] = []  # (key, Worker), oldest first
         self._daemons: list[Daemon] = []  # made since the last take_back_all
 
     @staticmethod
@@ -334,9 +339,12 @@ class _DocumentWorkers:
 
     def lend(self, daemon: Daemon) -> None:
         self._daemons.append(daemon)
-        idle = self._idle.get(self._key(daemon))
-        if idle:
-            daemon.worker = idle.pop()  # the daemon's own, not started yet, is dropped
+        key = self._key(daemon)
+        for n, (idle_key, worker) in enumerate(self._idle):
+            if idle_key == key:
+                del self._idle[n]
+                daemon.worker = worker  # the daemon's own, not started yet, is dropped
+                return
 
     def take_back_all(self) -> None:
         """At the end of a test: the workers of the daemons it made (one it
@@ -352,12 +360,13 @@ class _DocumentWorkers:
         if worker.pid is None or worker.nice:
             return
         daemon.worker = Worker(daemon.rules, daemon.config.documents)  # daemon.close() closes this one
-        self._idle.setdefault(self._key(daemon), []).append(worker)
+        self._idle.append((self._key(daemon), worker))
+        while len(self._idle) > self.MAX_IDLE:
+            self._idle.pop(0)[1].close()
 
     def close(self) -> None:
-        for workers in self._idle.values():
-            for worker in workers:
-                worker.close()
+        for _key, worker in self._idle:
+            worker.close()
         self._idle.clear()
 
 
