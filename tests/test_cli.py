@@ -112,3 +112,33 @@ def test_form_template_writes_the_official_blank_form(tmp_path):
     assert label_row > header_row + 10 and ws.cell(label_row - 1, 1).border.bottom.style == "thin"
     bad = helpdesk("form-template", str(tmp_path / "formato.pdf"))
     assert bad.returncode == 2 and "xlsx" in bad.stderr
+
+
+def test_a_command_forked_by_the_suite_answers_as_a_fresh_interpreter_does(tmp_path):
+    """conftest.run_helpdesk forks most commands from a process that already
+    imported helpdesk (tests/cli_zygote.py): the same exit code, stdout and
+    stderr as ``python -m helpdesk``, with the environment and folder given."""
+    import os
+    import subprocess
+    import sys
+
+    from . import cli_zygote
+
+    env = Embedded(tmp_path / "desk")
+    env.deliver(mails.request(subject="Clave – Alcaldía"))
+    env.run_once()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "HELPDESK_CONFIG": str(env.config_path)}
+    assert cli_zygote.usable(environment)
+    codes = {}
+    for args, cwd in ((["tickets"], tmp_path), (["show", "GEL-2026-999999"], tmp_path), (["--help"], ROOT),
+                      (["queue", "--config", "no-existe.toml"], tmp_path), (["aprobar"], tmp_path)):
+        forked = cli_zygote.run(args, cwd, environment, None, 60)
+        fresh = subprocess.run([sys.executable, "-m", "helpdesk", *args], capture_output=True, text=True, cwd=cwd,
+                               env=environment, timeout=60)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+        codes[args[0]] = forked.returncode
+        if args == ["tickets"]:
+            assert "1 solicitud." in forked.stdout  # the desk of HELPDESK_CONFIG, from the environment given
+    assert codes == {"tickets": 0, "show": 1, "--help": 0, "queue": 2, "aprobar": 2}
+    # What Python reads at start cannot be changed in a fork: a fresh interpreter runs it.
+    assert not cli_zygote.usable({**environment, "PYTHONTZPATH": ""})
