@@ -66,11 +66,18 @@ class Engine:
                 import tesserocr
 
                 try:
-                    self._orienter = tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/", lang="osd",
-                                                             psm=tesserocr.PSM.OSD_ONLY)
+                    self._orienter = _api(self.tessdata, "osd", tesserocr.PSM.OSD_ONLY)
                 except RuntimeError:
                     self._orienter = None
         return self._orienter
+
+
+def _api(folder: str, lang: str, psm):
+    """A Tesseract API on ``folder``'s ``lang`` model (tesserocr wants the
+    folder with its trailing slash); RuntimeError when it cannot load."""
+    import tesserocr
+
+    return tesserocr.PyTessBaseAPI(path=folder.rstrip("/") + "/", lang=lang, psm=psm)
 
 
 _engines: dict[str, Engine] = {}
@@ -102,9 +109,8 @@ def engine(tessdata: str | None = None) -> Engine:
         where = f" en {folder}" if folder else ""
         raise EngineUnavailable(f"faltan los datos del español para el OCR (spa.traineddata{where}); "
                                 f"instálelos con {INSTALL_SPANISH}")
-    path = folder.rstrip("/") + "/"
     try:
-        reader = tesserocr.PyTessBaseAPI(path=path, lang=LANGUAGE, psm=tesserocr.PSM.AUTO)
+        reader = _api(folder, LANGUAGE, tesserocr.PSM.AUTO)
         # Inverted (white on black) lines are tried only for lines read
         # badly; forms and actas print none, and the retry cost 15-25% of
         # the time on noisy pages (bench/ocr.py).
