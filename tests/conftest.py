@@ -357,7 +357,7 @@ class _DocumentWorkers:
         from helpdesk.documents.worker import Worker
 
         worker = daemon.worker
-        if worker.pid is None or worker.nice:
+        if worker.pid is None:  # never started, or closed with its daemon
             return
         daemon.worker = Worker(daemon.rules, daemon.config.documents)  # daemon.close() closes this one
         self._idle.append((self._key(daemon), worker))
