@@ -92,6 +92,13 @@ def bare(files: list[Path], processes: int, tessdata: str, work: Path) -> tuple[
     return time.perf_counter() - started, each
 
 
+def ours_on(chunk: list, root: Path, config: Path, log) -> float:
+    """Wall seconds of one ``run --once`` over ``chunk`` dropped into the desk's inbox."""
+    for r in chunk:
+        scanned_request.deliver(root / "inbox", f"{r.seed:06d}.bench", scanned_request.raw_request(r))
+    return scanned_request.run_once(config, log)
+
+
 def without_verdict(root: Path) -> list[str]:
     """The tickets no verdict email answers: radicado, subject, state, findings."""
     import sqlite3
@@ -156,23 +163,17 @@ def main() -> None:
         parallel, each, ours, rounds = 0.0, [0.0] * cores, 0.0, []
         with open(root / "helpdesk.log", "w") as log:
             for c in range(chunks):
-                chunk = requests[c * size:(c + 1) * size]
+                start = c * size
+                chunk = requests[start:start + size]
                 if not chunk:
                     break
-
-                def bare_side():
-                    return bare(files[2 * c * size:2 * (c * size + len(chunk))], cores, tessdata, work / f"bare{c}")
-
-                def our_side():
-                    for r in chunk:
-                        scanned_request.deliver(root / "inbox", f"{r.seed:06d}.bench", scanned_request.raw_request(r))
-                    return scanned_request.run_once(config, log)
-
+                chunk_files = files[2 * start:2 * (start + len(chunk))]  # two pages a request
                 if c % 2 == 0:
-                    (wall, times), mine = bare_side(), our_side()
+                    wall, times = bare(chunk_files, cores, tessdata, work / f"bare{c}")
+                    mine = ours_on(chunk, root, config, log)
                 else:
-                    mine = our_side()
-                    wall, times = bare_side()
+                    mine = ours_on(chunk, root, config, log)
+                    wall, times = bare(chunk_files, cores, tessdata, work / f"bare{c}")
                 parallel += wall
                 each = [a + b for a, b in zip(each, times)]
                 ours += mine
