@@ -22,6 +22,16 @@ class Recognised:
     confidence: int  # mean confidence of the real words (mean_confidence), 0-100; 0 when none
     finished: bool  # False: the time limit stopped it
 
+    @property
+    def sideways(self) -> bool:
+        """Read off a page lying on its side: when most of a page's text is
+        vertical, Tesseract turns the page a quarter round itself and reads
+        it well, but gives the boxes on the page as it lies, each word taller
+        than wide, where no signature label's line can be found (ink.py)."""
+        long = [w.box for w in self.words if len(w.text) >= 4 and is_word(w.text)]
+        tall = sum(1 for x0, y0, x1, y1 in long if y1 - y0 > x1 - x0)
+        return tall * 2 > len(long) > 0
+
 
 def recognise(reader, image, page: int, timeout_ms: int, sparse: bool = False, top: int = 0) -> Recognised:
     """``sparse``: Tesseract's sparse-text mode (no layout analysis: text
