@@ -21,6 +21,7 @@ real processes of their own.
 from __future__ import annotations
 
 import atexit
+import errno
 import io
 import json
 import os
@@ -86,13 +87,16 @@ def run(argv: list[str], cwd, env: dict, input_text: str | None, timeout: float)
     text=True, input=input_text, cwd=cwd, env=env, timeout=timeout)``."""
     path = _start()
     args = [sys.executable, "-m", "helpdesk", *argv]
+    folder = str(cwd or os.getcwd())
+    if not os.path.isdir(folder):  # as subprocess says it, before any process is made
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
         if input_text:
             stdin.write(input_text.encode())
             stdin.seek(0)
         conn.connect(path)
-        request = {"argv": argv, "cwd": str(cwd or os.getcwd()), "env": env}
+        request = {"argv": argv, "cwd": folder, "env": env}
         socket.send_fds(conn, [json.dumps(request).encode()], [stdin.fileno(), out.fileno(), err.fileno()])
         conn.settimeout(timeout)
         pid = json.loads(conn.recv(MAX_MESSAGE))["pid"]

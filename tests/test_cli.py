@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from . import mails
 from .conftest import Embedded, copy_checkout, run_helpdesk
 
@@ -140,5 +142,9 @@ def test_a_command_forked_by_the_suite_answers_as_a_fresh_interpreter_does(tmp_p
         if args == ["tickets"]:
             assert "1 solicitud." in forked.stdout  # the desk of HELPDESK_CONFIG, from the environment given
     assert codes == {"tickets": 0, "show": 1, "--help": 0, "queue": 2, "aprobar": 2}
+    for run in (lambda: cli_zygote.run(["--help"], tmp_path / "no-existe", environment, None, 60),
+                lambda: subprocess.run([sys.executable, "-m", "helpdesk", "--help"], cwd=tmp_path / "no-existe")):
+        with pytest.raises(FileNotFoundError):  # a folder that does not exist: as subprocess says it
+            run()
     # What Python reads at start cannot be changed in a fork: a fresh interpreter runs it.
     assert not cli_zygote.usable({**environment, "PYTHONTZPATH": ""})
