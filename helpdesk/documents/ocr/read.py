@@ -29,10 +29,11 @@ from .recognise import Recognised, mean_confidence, recognise
 # would be guesses (a page read upside down reads at 35-40, a clean scan
 # at 85-95, a poor phone photo at 60-75; bench/ocr.py).
 MIN_PAGE_CONFIDENCE = 55
-# Upright pages read at or above this are taken as they are; below, OSD
-# is asked whether the page is turned (orient.py).
+# Pages read at or above this are taken as they are; below (even after
+# the half turn), OSD is asked whether the page is turned (orient.py).
 ORIENT_BELOW = 75
-# A page read with words under this is first read upside down (_upright).
+# A page read with words under this is read again turned half round
+# first (_upright): upside down, it read at 21-45.
 TURNED_BELOW = MIN_PAGE_CONFIDENCE
 # A page whose text has one of these is the request form, whose signature
 # label is looked for again when the first reading missed it.
