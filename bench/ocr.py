@@ -14,8 +14,8 @@ same pixels: 200 dpi clean, grey noisy JPEG-looking, 1.5 degrees askew,
 - ours: ``documents/ocr/read.read_image`` in this process (engine made
   once, as in a worker), then each step timed apart: rasterise (PNG decode,
   resize), clean (crop, deskew, even), recognise, orient (OSD; the
-  pipeline asks it only for a page still doubtful once read turned half
-  round, read._upright), ink;
+  pipeline asks it only about a page read badly both ways up,
+  read._upright), ink;
 - the document worker's peak memory (VmHWM, VmPeak) after reading them all.
 
 Debian's CLI is Tesseract 5.3 and tesserocr's wheel carries 5.5: the
@@ -240,7 +240,7 @@ def main() -> None:
           f"alone {100 * (ours_up / lib_up - 1):+.0f}% (a turned page is read twice, and bare Tesseract "
           "reads it as junk)")
     print("steps, median per page (s): " + ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in steps.items())
-          + "  (orient: OSD, paid only by pages still under read.ORIENT_BELOW after the half turn)")
+          + "  (orient: OSD, paid only by pages read under read.TURNED_BELOW both ways up)")
     print(f"document worker after all pages: {memory}")
 
 

@@ -142,20 +142,34 @@ def test_a_scan_on_its_side_is_stood_up_whichever_way_it_lies(lying):
     assert nit.box[2] - nit.box[0] > nit.box[3] - nit.box[1]  # a word wider than tall: upright
 
 
-def test_the_orientation_model_is_loaded_only_for_the_first_doubtful_page(monkeypatch):
+def tiny_print_page():
+    """A page no one reads well either way up: 5-point print on grainy paper."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(7)
+    page = Image.frombytes("L", (1240, 1754), bytes(200 + rng.randrange(56) for _ in range(1240 * 1754)))
+    draw = ImageDraw.Draw(page)
+    for n in range(40):
+        draw.text((100, 120 + 35 * n), f"ACTA DE POSESIÓN — línea {n} del documento escaneado", fill=30)
+    return page
+
+
+def test_the_orientation_model_is_loaded_only_for_a_page_read_badly_both_ways_up(monkeypatch):
     """OSD's model (10 MB, 0.08 s of CPU) was loaded by every worker that read
-    a scan, though an upright page never needs it. (The half turn is not
-    tried here, so that the upside-down page is one OSD is asked about.)"""
+    a scan, though an upright page never needs it, and an upside-down one
+    is read by the half turn."""
     from helpdesk.documents.ocr import engine as engine_mod
-    from helpdesk.documents.ocr import read
 
     monkeypatch.setattr(engine_mod, "_engines", {})  # this process's engine made afresh
-    monkeypatch.setattr(read, "TURNED_BELOW", 0)
-    read_image(png(form_page(dpi=150)), Options(), budget(), 60_000_000)
+    for page in (form_page(dpi=150), form_page(dpi=150).rotate(180)):
+        assert read_image(png(page), Options(), budget(), 60_000_000).pages[0].read
     made = engine_mod.engine()
     assert made._orienter_tried is False and made._orienter is None
-    reading = read_image(png(form_page(dpi=150).rotate(180)), Options(), budget(), 60_000_000)
-    assert reading.pages[0].rotation == 180 and made._orienter is not None
+    reading = read_image(png(tiny_print_page()), Options(), budget(), 60_000_000)
+    assert not reading.pages[0].read and "confianza" in reading.pages[0].reason
+    assert made._orienter is not None
 
 
 def test_a_pdf_page_that_is_one_image_is_taken_as_stored_and_another_is_rendered():

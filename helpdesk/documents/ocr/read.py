@@ -2,9 +2,8 @@
 
 Per page: rasterise (rasterise.py) -> clean (clean.py) -> recognise
 (recognise.py); a page read badly is read again upside down, and one
-still read doubtfully (under ``ORIENT_BELOW``) is asked which way up it
-is (orient.py) and, when turned, read again, keeping the best reading
-(``_upright``); then the signature area's ink (ink.py) on the page that
+read badly both ways is asked which way up it is (orient.py) and, when
+turned, read again, keeping the best reading (``_upright``); then the signature area's ink (ink.py) on the page that
 has the label. Runs in the document worker only (worker.py), within a
 deadline the worker sets from its own limits, so a slow page is a page
 not read, never a killed worker.
@@ -29,11 +28,9 @@ from .recognise import Recognised, mean_confidence, recognise
 # would be guesses (a page read upside down reads at 35-40, a clean scan
 # at 85-95, a poor phone photo at 60-75; bench/ocr.py).
 MIN_PAGE_CONFIDENCE = 55
-# Pages read at or above this are taken as they are; below (even after
-# the half turn), OSD is asked whether the page is turned (orient.py).
-ORIENT_BELOW = 75
 # A page read with words under this is read again turned half round
-# first (_upright): upside down, it read at 21-45.
+# (_upright): upside down, it read at 21-45; still under it so turned,
+# OSD is asked whether the page is turned otherwise (orient.py).
 TURNED_BELOW = MIN_PAGE_CONFIDENCE
 # A page whose text has one of these is the request form, whose signature
 # label is looked for again when the first reading missed it.
@@ -163,18 +160,21 @@ def _upright(eng, received, n: int, budget: Budget):
     """(the reading, the page, the degrees it was turned) of the page
     ``received`` the way up it reads best.
 
-    A page that reads with words under ``TURNED_BELOW`` is first read
+    A page that reads with words under ``TURNED_BELOW`` is read again
     turned half round: a sheet fed upside down is the commonest turn, and
     OSD was both slower (0.27 s a page, as long as the second reading) and
     worse at it. On tests/scans.py's pages (seeds 2000-2149, 300 pages) the
     32 upside-down ones read at 21-45 upright, and every upright one at 69
     or more; turned, the 32 read at 69-97, where OSD had called 3 of them
-    upright (0 degrees) and left them unread. Only a page still read
-    doubtfully (a poor photo) is asked of OSD; one with no word (blank) has
-    nothing to turn. A page on its side is read well one way of its two
-    (Tesseract stands its lines up itself, Recognised.sideways) and badly
-    the other, which the half turn makes the first; then a quarter turn
-    more stands the page itself up, so that its boxes are the right way."""
+    upright (0 degrees) and left them unread. OSD is asked only about a
+    page read badly both ways. (It had been asked about every page under
+    75; on the 4 upright ones from 69 to 75 of those 300 it found no turn.)
+    A page with no word (blank) has nothing to turn.
+
+    A page on its side is read well one way of its two (Tesseract stands
+    its lines up itself, Recognised.sideways) and badly the other, which
+    the half turn makes the first; then a quarter turn more stands the
+    page itself up, so that its boxes are the right way."""
     best = (recognise(eng.reader, received, n, _ms(budget)), received, 0)
     tried = {0}
 
@@ -188,10 +188,10 @@ def _upright(eng, received, n: int, budget: Budget):
 
     if best[0].finished and 0 < best[0].confidence < TURNED_BELOW and budget.left() > 0:
         attempt(180)
-    if best[0].finished and 0 < best[0].confidence < ORIENT_BELOW and budget.left() > 0:
-        turn = orient.rotation(eng.orienter, received)
-        if turn not in tried:
-            attempt(turn)
+        if best[0].confidence < TURNED_BELOW and budget.left() > 0:
+            turn = orient.rotation(eng.orienter, received)
+            if turn not in tried:
+                attempt(turn)
     got, _page, rotation = best
     if got.finished and got.sideways and budget.left() > 0:
         # Read well but on its side: a quarter turn more (counter-clockwise)
