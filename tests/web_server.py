@@ -26,7 +26,17 @@ class WebServer:
         self.app = create_app(config)
         self.server = waitress.create_server(self.app, host="127.0.0.1", port=port, threads=4,
                                              clear_untrusted_proxy_headers=False)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # __exit__ closes the listening socket from the test's thread;
+            # a select() already waiting on it then fails with EBADF.
+            if not self.closing:
+                raise
 
     def __enter__(self) -> "WebServer":
         self.thread.start()
@@ -37,6 +47,7 @@ class WebServer:
         assert self.app.extensions["helpdesk_deferred"].drain(timeout), "deferred sends still running"
 
     def __exit__(self, *exc) -> None:
+        self.closing = True
         self.server.close()
         self.thread.join(5)
 
