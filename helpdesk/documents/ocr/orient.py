@@ -1,10 +1,11 @@
 """Step 2: which way up the page is, by Tesseract's OSD (orientation and script detection).
 
 OSD runs on its own API (``lang="osd"``, engine.py) and only for a page
-whose upright reading was doubtful (read.py): on the sample page it costs
+read badly both upright and turned half round (read._upright, which reads
+an upside-down page by the half turn alone): on the sample page it costs
 0.34 s, most of a reading (0.47 s), and an upright page read at
 confidence 90 or more needs no second opinion. A page read upside down
-or sideways reads at 35-40 (bench/ocr.py).
+reads at 21-45 (tests/scans.py's pages, bench/ocr.py).
 
 Resolution (measured, LIBRARY_NOTES and bench/ocr.py): OSD judges by the
 shapes of letters and needs them at least ~20 px high. On a 10 pt page at
