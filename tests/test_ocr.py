@@ -239,14 +239,19 @@ def test_a_stamp_over_the_label_still_finds_it_and_counts_as_ink(signed_and_unsi
     assert reading.signature.ink_ppm > 10_000 > 1_000 > signed_and_unsigned[1].signature.ink_ppm
 
 
-def test_a_shadow_across_the_page_is_evened_out_and_the_page_read():
+def shadowed_page():
+    """The form's half page with a shadow across it: the right side up to 110 levels darker."""
     from PIL import Image, ImageChops
-
-    from helpdesk.documents.ocr import clean
 
     page = form_page(dpi=150)
     shade = Image.linear_gradient("L").rotate(90).resize(page.size).point(lambda v: 255 - v * 110 // 255)
-    shadowed = ImageChops.multiply(page, shade)  # the right side up to 110 levels darker
+    return ImageChops.multiply(page, shade)
+
+
+def test_a_shadow_across_the_page_is_evened_out_and_the_page_read():
+    from helpdesk.documents.ocr import clean
+
+    shadowed = shadowed_page()
     cleaned = clean.clean(shadowed.copy())
     assert cleaned.evened and not cleaned.cropped
     reading = read_image(png(shadowed), Options(), budget(), 60_000_000)
@@ -257,16 +262,12 @@ def test_a_shadow_is_divided_out_within_a_level_on_average_of_the_exact_division
     """even() divides the page by its paper with 8-bit operations (a gain
     under 1, then a doubling) instead of ImageMath's slower division: on
     this page 0.7 levels apart on average, 4 at most."""
-    from PIL import Image, ImageChops, ImageFilter, ImageMath, ImageOps
+    from PIL import Image, ImageChops, ImageMath, ImageOps
 
     from helpdesk.documents.ocr import clean
 
-    page = form_page(dpi=150)
-    shade = Image.linear_gradient("L").rotate(90).resize(page.size).point(lambda v: 255 - v * 110 // 255)
-    shadowed = ImageChops.multiply(page, shade)
-    small = clean._small(shadowed, clean.SHADOW_SMALL)
-    paper = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(3)).resize(
-        shadowed.size, Image.Resampling.BILINEAR)
+    shadowed = shadowed_page()
+    paper = clean.paper_brightness(shadowed).resize(shadowed.size, Image.Resampling.BILINEAR)
     exact = ImageMath.lambda_eval(lambda a: a["convert"](a["page"] * 255 / (a["paper"] + 1), "L"),
                                   page=shadowed, paper=paper)
     ours, evened = clean.even(shadowed)

@@ -133,14 +133,19 @@ def deskew(image):
     return image.rotate(best, resample=Image.Resampling.BILINEAR, fillcolor=paper_level(image)), best
 
 
+def paper_brightness(image):
+    """The paper's brightness around each point, on a SHADOW_SMALL copy:
+    the brightest nearby (ink is thin), smoothed."""
+    from PIL import ImageFilter
+
+    return _small(image, SHADOW_SMALL).filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(3))
+
+
 def even(image):
     """(the page with its shadows divided out and its contrast stretched, whether it was uneven)."""
-    from PIL import Image, ImageChops, ImageFilter, ImageOps
+    from PIL import Image, ImageChops, ImageOps
 
-    small = _small(image, SHADOW_SMALL)
-    # The paper's brightness around each point: the brightest nearby
-    # (ink is thin), smoothed.
-    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(3))
+    background = paper_brightness(image)
     histogram = background.histogram()
     low, high = _percentile(histogram, 0.05), _percentile(histogram, 0.95)
     evened = high - low >= UNEVEN
