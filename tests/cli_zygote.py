@@ -85,11 +85,11 @@ def _start() -> str:
 def run(argv: list[str], cwd, env: dict, input_text: str | None, timeout: float) -> subprocess.CompletedProcess:
     """As ``subprocess.run([python, -m, helpdesk, *argv], capture_output=True,
     text=True, input=input_text, cwd=cwd, env=env, timeout=timeout)``."""
-    path = _start()
-    args = [sys.executable, "-m", "helpdesk", *argv]
     folder = str(cwd or os.getcwd())
     if not os.path.isdir(folder):  # as subprocess says it, before any process is made
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
+    path = _start()
+    args = [sys.executable, "-m", "helpdesk", *argv]
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
         if input_text:
