@@ -196,10 +196,11 @@ def _upright(eng, received, n: int, budget: Budget):
     if got.finished and got.sideways and budget.left() > 0:
         # Read well but on its side: a quarter turn more (counter-clockwise)
         # stands it up, and its boxes with it.
-        upright = orient.turn(received, (rotation + 90) % 360)
+        quarter_more = (rotation + 90) % 360
+        upright = orient.turn(received, quarter_more)
         again = recognise(eng.reader, upright, n, _ms(budget))
         if again.finished and not again.sideways and again.confidence >= MIN_PAGE_CONFIDENCE:
-            best = (again, upright, (rotation + 90) % 360)
+            best = (again, upright, quarter_more)
     return best
 
 
